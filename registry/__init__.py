@@ -1,0 +1,48 @@
+"""IronTrace: a registry of stolen and missing mining and heavy equipment.
+
+Serve it with ``gunicorn 'registry:create_app()'``; configure it with
+``IRONTRACE_*`` environment variables (see ``registry.config``).
+"""
+
+from __future__ import annotations
+
+import atexit
+from typing import Any
+
+from flask import Flask
+
+from registry.config import load_settings
+from registry.context import EXTENSION_KEY, Services
+from registry.problems import ProblemApi, register_problem_handlers
+from registry.storage import open_storage
+
+API_VERSION = "1.0.0"
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings, storage chosen by configuration, blueprints, docs."""
+    settings = load_settings(test_config)
+    app = Flask(__name__)
+    app.config.update(
+        IRONTRACE=settings,
+        MAX_CONTENT_LENGTH=settings["MAX_CONTENT_LENGTH"],
+        API_TITLE="IronTrace",
+        API_VERSION=API_VERSION,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    )
+    app.json.sort_keys = False
+    storage = open_storage(settings)
+    atexit.register(storage.close)
+    app.extensions[EXTENSION_KEY] = Services.over(storage)
+
+    api = ProblemApi(app)
+    register_problem_handlers(app)
+    from registry.api import checks, health, reports
+
+    for blueprint in (health.blp, reports.blp, checks.blp):
+        api.register_blueprint(blueprint)
+    return app

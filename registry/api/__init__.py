@@ -1,0 +1,1 @@
+"""HTTP resources of the v1 API: thin views over the service layer."""

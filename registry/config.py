@@ -1,0 +1,54 @@
+"""Configuration: defaults first, then ``IRONTRACE_*`` environment variables.
+
+Every setting can be overridden by the environment variable of the same name
+prefixed with ``IRONTRACE_`` (``IRONTRACE_DB=/var/lib/irontrace.db``), or by
+the ``test_config`` mapping given to ``create_app``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    # Embedded default: one SQLite file.
+    "DB": "./irontrace.db",
+    "SQLITE_CACHE_MB": 256,
+    # Elasticsearch: setting ES_URL switches storage and search to it.
+    "ES_URL": None,
+    "ES_API_KEY": None,
+    "ES_USERNAME": None,
+    "ES_PASSWORD": None,
+    "ES_CA_CERTS": None,
+    "ES_INDEX_PREFIX": "irontrace",
+    "ES_TIMEOUT_SECONDS": 10,
+    # HTTP behaviour.
+    "PAGE_SIZE_DEFAULT": 50,
+    "PAGE_SIZE_MAX": 500,
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+}
+
+ENV_PREFIX = "IRONTRACE_"
+
+
+def load_settings(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Settings from defaults, then the environment, then ``test_config``."""
+    settings = dict(DEFAULTS)
+    for name, default in DEFAULTS.items():
+        raw = os.environ.get(ENV_PREFIX + name)
+        if raw is not None:
+            settings[name] = _parse(raw, default)
+    settings.update(test_config or {})
+    return settings
+
+
+def _parse(raw: str, default: Any) -> Any:
+    """Environment values are strings; give them the type of their default."""
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, (list, dict)):
+        return json.loads(raw)
+    return raw

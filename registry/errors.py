@@ -1,0 +1,90 @@
+"""Domain errors and the one table that maps them to HTTP.
+
+Services raise these; they know nothing of HTTP.  The resource layer turns
+each into an RFC 9457 problem document with the status from ``HTTP_STATUS``.
+"""
+
+from __future__ import annotations
+
+
+class IronTraceError(Exception):
+    """Base of every error a caller can act on."""
+
+    title = "Request failed"
+
+    def __init__(self, detail: str, **extra: object) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(IronTraceError):
+    title = "Not found"
+
+
+class Conflict(IronTraceError):
+    title = "Conflict"
+
+
+class InvalidRequest(IronTraceError):
+    """Input that is well-formed but cannot be acted on (a bad cursor, filter or file)."""
+
+    title = "Invalid request"
+
+
+class ValidationFailed(IronTraceError):
+    """Field-level validation failure; ``errors`` lists each field and message."""
+
+    title = "Validation failed"
+
+    def __init__(self, errors: list[dict[str, str]], detail: str = "Some fields are invalid.") -> None:
+        super().__init__(detail, errors=errors)
+
+
+class PreconditionRequired(IronTraceError):
+    title = "Precondition required"
+
+
+class PreconditionFailed(IronTraceError):
+    title = "Precondition failed"
+
+
+class StorageUnavailable(IronTraceError):
+    """The storage engine cannot be reached or cannot serve right now; retry later."""
+
+    title = "Storage unavailable"
+    retry_after_seconds = 5
+
+
+HTTP_STATUS: dict[type[IronTraceError], int] = {
+    InvalidRequest: 400,
+    NotFound: 404,
+    Conflict: 409,
+    PreconditionFailed: 412,
+    ValidationFailed: 422,
+    PreconditionRequired: 428,
+    StorageUnavailable: 503,
+}
+
+
+def http_status(error: IronTraceError) -> int:
+    """Status for a domain error: the nearest class in ``HTTP_STATUS``, else 400."""
+    for cls in type(error).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
+    return 400
+
+
+def flatten_messages(messages: object, prefix: str = "") -> list[dict[str, str]]:
+    """Turn marshmallow's nested error dict into ``[{"field", "message"}]``."""
+    if isinstance(messages, dict):
+        errors = []
+        for key, value in messages.items():
+            field = f"{prefix}.{key}" if prefix else str(key)
+            errors.extend(flatten_messages(value, field))
+        return errors
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return [{"field": prefix or "_body", "message": m} for m in messages]
+    if isinstance(messages, list):
+        return [e for m in messages for e in flatten_messages(m, prefix)]
+    return [{"field": prefix or "_body", "message": str(messages)}]

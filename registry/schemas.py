@@ -1,0 +1,230 @@
+"""Wire formats of the v1 API, as marshmallow schemas.
+
+The same schemas validate HTTP bodies and imported files, and generate the
+OpenAPI document.  Stored reports are plain JSON documents: dates stay ISO
+strings end to end, so what is stored is exactly what is served.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pycountry
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+
+from search.normalize import normalize
+
+STATUSES = ("stolen", "missing", "recovered", "cancelled")
+CATEGORIES = (
+    "excavator", "haul_truck", "truck", "loader", "dozer", "grader", "drill_rig",
+    "crusher", "generator", "compressor", "attachment", "other",
+)
+IDENTIFIER_TYPES = ("pin", "vin", "serial", "engine", "component", "telematics", "other")
+VERDICTS = ("hit", "possible_match", "no_match")
+MATCH_TYPES = ("exact", "normalized", "confusable", "fuzzy", "partial", "description")
+
+MAX_IDENTIFIER_LENGTH = 64
+MAX_IDENTIFIERS = 20
+MAX_TEXT_LENGTH = 4000
+EARLIEST_YEAR = 1900
+
+
+class IsoDate(fields.String):
+    """A calendar date kept as its ISO 8601 string (``2025-11-14``)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(metadata={"format": "date", **kwargs.pop("metadata", {})}, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            day = dt.date.fromisoformat(text)
+        except ValueError as exc:
+            raise ValidationError("Not a valid date (YYYY-MM-DD).") from exc
+        if day > dt.date.today() + dt.timedelta(days=1):
+            raise ValidationError("Date is in the future.")
+        return day.isoformat()
+
+
+class CountryCode(fields.String):
+    """ISO 3166-1 alpha-2 country code, upper case."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        code = super()._deserialize(value, attr, data, **kwargs).strip().upper()
+        if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+            raise ValidationError("Not an ISO 3166-1 alpha-2 country code.")
+        return code
+
+
+class CurrencyCode(fields.String):
+    """ISO 4217 currency code, upper case."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        code = super()._deserialize(value, attr, data, **kwargs).strip().upper()
+        if len(code) != 3 or pycountry.currencies.get(alpha_3=code) is None:
+            raise ValidationError("Not an ISO 4217 currency code.")
+        return code
+
+
+def _text(max_length: int = 200, **kwargs) -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
+
+
+class IdentifierSchema(Schema):
+    type = fields.String(required=True, validate=validate.OneOf(IDENTIFIER_TYPES))
+    value = fields.String(required=True, validate=validate.Length(min=1, max=MAX_IDENTIFIER_LENGTH))
+    location = _text()
+
+    @validates("value")
+    def _has_characters(self, value: str, **_) -> None:
+        if not normalize(value):
+            raise ValidationError("Identifier has no letters or digits.")
+
+
+class IncidentSchema(Schema):
+    date = IsoDate()
+    country = CountryCode(required=True)
+    region = _text()
+    place = _text()
+    circumstances = _text(MAX_TEXT_LENGTH)
+
+
+class ValueSchema(Schema):
+    amount = fields.Float(required=True, validate=validate.Range(min=0), allow_nan=False)
+    currency = CurrencyCode(required=True)
+
+
+class AgencySchema(Schema):
+    name = _text(required=True)
+    country = CountryCode()
+    contact = _text()
+
+
+class ReportInputSchema(Schema):
+    """What an agency submits for one missing item."""
+
+    external_ref = _text(100, required=True, metadata={"description": "Agency case number"})
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    manufacturer = _text()
+    model = _text()
+    year = fields.Integer(validate=validate.Range(min=EARLIEST_YEAR, max=dt.date.today().year + 1))
+    color = _text(60)
+    identifiers = fields.List(
+        fields.Nested(IdentifierSchema), load_default=list, validate=validate.Length(max=MAX_IDENTIFIERS)
+    )
+    description = _text(MAX_TEXT_LENGTH)
+    distinguishing_marks = _text(MAX_TEXT_LENGTH)
+    incident = fields.Nested(IncidentSchema, required=True)
+    value = fields.Nested(ValueSchema)
+    reporting_agency = fields.Nested(AgencySchema, required=True)
+
+    @validates_schema
+    def _identifiable(self, data: dict, partial=None, **_) -> None:
+        if partial:
+            return
+        identifiers = data.get("identifiers") or []
+        if not identifiers and not data.get("description"):
+            raise ValidationError("A report needs at least one identifier or a description.", "identifiers")
+        seen = set()
+        for item in identifiers:
+            key = (item["type"], normalize(item["value"]))
+            if key in seen:
+                raise ValidationError(f"Duplicate identifier {item['value']!r}.", "identifiers")
+            seen.add(key)
+
+
+class ReportSchema(ReportInputSchema):
+    """A stored report, with the fields the server sets."""
+
+    id = fields.String(dump_only=True)
+    version = fields.Integer(dump_only=True)
+    created_at = fields.String(dump_only=True, metadata={"format": "date-time"})
+    updated_at = fields.String(dump_only=True, metadata={"format": "date-time"})
+
+
+class ReportPatchSchema(ReportInputSchema):
+    """A JSON merge patch (RFC 7396) of a report: send only what changes.
+
+    Nulls remove optional fields; the merged report is then validated in full.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(partial=True, **kwargs)
+
+
+class ReportListArgsSchema(Schema):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    manufacturer = _text()
+    country = CountryCode()
+    q = _text(500, metadata={"description": "Full-text search in descriptions"})
+    limit = fields.Integer(validate=validate.Range(min=1, max=500), load_default=50)
+    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
+
+
+class ReportPageSchema(Schema):
+    items = fields.List(fields.Nested(ReportSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class CheckRequestSchema(Schema):
+    identifier = fields.String(validate=validate.Length(min=1, max=MAX_IDENTIFIER_LENGTH))
+    manufacturer = _text()
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    description = _text(MAX_TEXT_LENGTH)
+
+    @validates_schema
+    def _something_to_check(self, data: dict, **_) -> None:
+        if not data.get("identifier") and not data.get("description"):
+            raise ValidationError("Give an identifier, a description, or both.", "identifier")
+        if data.get("identifier") is not None and not normalize(data["identifier"]):
+            raise ValidationError("Identifier has no letters or digits.", "identifier")
+
+
+class MatchedIdentifierSchema(Schema):
+    type = fields.String()
+    value = fields.String()
+
+
+class MatchAgencySchema(Schema):
+    name = fields.String()
+    country = fields.String()
+    contact = fields.String()
+
+
+class MatchSchema(Schema):
+    report_id = fields.String()
+    external_ref = fields.String()
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    active = fields.Boolean(metadata={"description": "False for recovered or cancelled reports: information only"})
+    identifier = fields.Nested(MatchedIdentifierSchema, allow_none=True)
+    score = fields.Float()
+    match_type = fields.String(validate=validate.OneOf(MATCH_TYPES))
+    explanation = fields.String()
+    category = fields.String()
+    manufacturer = fields.String()
+    model = fields.String()
+    reporting_agency = fields.Nested(MatchAgencySchema)
+
+
+class CheckResultSchema(Schema):
+    check_id = fields.String()
+    checked_at = fields.String(metadata={"format": "date-time"})
+    verdict = fields.String(validate=validate.OneOf(VERDICTS))
+    matches = fields.List(fields.Nested(MatchSchema))
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.List(fields.Dict(), metadata={"description": "Field-level validation errors"})
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+    storage = fields.String()

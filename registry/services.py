@@ -1,0 +1,164 @@
+"""The rules of the registry, independent of HTTP and of the storage engine.
+
+``ReportService`` owns what a valid report is and how versions move;
+``CheckService`` turns a reading into a verdict and keeps a record of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator
+
+from marshmallow import ValidationError
+
+from registry.errors import ValidationFailed, flatten_messages
+from registry.schemas import ReportInputSchema
+from registry.storage.base import Document, ImportOutcome, Page, ReportFilter, Storage, agency_key
+from search.keys import query_keys
+from search.matching import CheckOutcome, CheckQuery, Match, rank
+
+SERVER_FIELDS = ("id", "version", "created_at", "updated_at")
+
+
+def utc_now() -> str:
+    """Timestamps are UTC ISO 8601 with milliseconds, comparable as strings."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+_input_schema = ReportInputSchema()
+
+
+def validate_report(data: Any) -> Document:
+    """A report as submitted, validated; ``ValidationFailed`` lists every bad field."""
+    try:
+        return _input_schema.load(data)
+    except ValidationError as exc:
+        raise ValidationFailed(flatten_messages(exc.messages)) from exc
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch: objects merge, null removes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+@dataclass(frozen=True)
+class RowError:
+    """An imported row that was rejected, and why."""
+
+    row: int
+    external_ref: str | None
+    errors: list[dict[str, str]]
+
+
+class ReportService:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def create(self, report: Document) -> Document:
+        """Store a report already validated by ``ReportInputSchema``."""
+        now = utc_now()
+        document = {**report, "id": new_id(), "version": 1, "created_at": now, "updated_at": now}
+        return self.storage.create_report(document)
+
+    def get(self, report_id: str) -> Document:
+        return self.storage.get_report(report_id)
+
+    def update(self, report_id: str, patch: Document, expected_version: int) -> Document:
+        """Apply a merge patch to the version the client saw; the whole result is revalidated."""
+        stored = self.storage.get_report(report_id)
+        editable = {k: v for k, v in stored.items() if k not in SERVER_FIELDS}
+        merged = validate_report(merge_patch(editable, patch))
+        document = {
+            **merged,
+            "id": stored["id"],
+            "created_at": stored["created_at"],
+            "version": expected_version + 1,
+            "updated_at": utc_now(),
+        }
+        return self.storage.replace_report(document, expected_version)
+
+    def list(self, filters: ReportFilter, limit: int, cursor: str | None) -> Page:
+        return self.storage.list_reports(filters, limit, cursor)
+
+    def export(self) -> Iterator[Document]:
+        return self.storage.iter_reports()
+
+    def import_batch(self, rows: Iterable[tuple[int, Any]]) -> tuple[list[ImportOutcome], list[RowError]]:
+        """Validate and upsert a batch of (row number, data); bad rows are reported, never stored."""
+        documents, rejected = [], []
+        now = utc_now()
+        for number, data in rows:
+            try:
+                report = validate_report(data)
+            except ValidationFailed as exc:
+                ref = data.get("external_ref") if isinstance(data, dict) else None
+                rejected.append(RowError(number, ref, exc.extra["errors"]))
+                continue
+            documents.append({**report, "id": new_id(), "version": 1, "created_at": now, "updated_at": now})
+        documents = _last_of_each_ref(documents)
+        return (self.storage.upsert_reports(documents) if documents else []), rejected
+
+
+def _last_of_each_ref(documents: list[Document]) -> list[Document]:
+    """Within one batch a case number seen twice means its last row wins, as in a replay."""
+    last: dict[tuple[str, str], Document] = {}
+    for document in documents:
+        last[(agency_key(document), document["external_ref"])] = document
+    return list(last.values())
+
+
+class CheckService:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def check(self, query: CheckQuery) -> tuple[Document, CheckOutcome]:
+        """Find candidates, rank them with the shared scorer, record the check."""
+        keys = query_keys(query.identifier) if query.identifier else None
+        candidates = self.storage.find_candidates(keys, query.description)
+        outcome = rank(query, candidates)
+        record = {
+            "check_id": new_id(),
+            "checked_at": utc_now(),
+            "query": {k: v for k, v in vars(query).items() if v is not None},
+            "verdict": outcome.verdict,
+            "matched_report_ids": [m.report["id"] for m in outcome.matches],
+        }
+        self.storage.save_check(record)
+        return record, outcome
+
+
+def match_view(match: Match) -> Document:
+    """What a check answers about one matched report."""
+    report = match.report
+    identifier = match.identifier
+    explanation = match.explanation
+    if not match.active:
+        explanation = f"report is {report['status']}: information only, not a hit; {explanation}"
+    return {
+        "report_id": report["id"],
+        "external_ref": report["external_ref"],
+        "status": report["status"],
+        "active": match.active,
+        "identifier": {"type": identifier["type"], "value": identifier["value"]} if identifier else None,
+        "score": match.score,
+        "match_type": match.match_type,
+        "explanation": explanation,
+        "category": report["category"],
+        "manufacturer": report.get("manufacturer"),
+        "model": report.get("model"),
+        "reporting_agency": report["reporting_agency"],
+    }

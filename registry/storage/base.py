@@ -1,0 +1,119 @@
+"""The storage seam: what the service layer needs from any engine.
+
+A report travels as a plain JSON document (the ``ReportSchema`` shape).  An
+engine stores documents, finds them by id, by (agency, case number) and by
+filters, and retrieves *candidates* for a check using the keys from
+``search.keys``; ranking candidates is never the engine's job.
+"""
+
+from __future__ import annotations
+
+import abc
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from registry.errors import InvalidRequest
+from search.keys import IdentifierKeys
+
+Document = dict[str, Any]
+
+# How many candidates one check may pull from each retrieval path.
+KEY_CANDIDATE_LIMIT = 200
+SUFFIX_CANDIDATE_LIMIT = 50
+TEXT_CANDIDATE_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    status: str | None = None
+    category: str | None = None
+    manufacturer: str | None = None
+    country: str | None = None
+    q: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Document]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """What happened to one imported document: created, updated or unchanged."""
+
+    action: str
+    report: Document
+
+
+def agency_key(document: Document) -> str:
+    """Reports are unique per (agency, case number); agency names compare loosely."""
+    return " ".join(document["reporting_agency"]["name"].casefold().split())
+
+
+def manufacturer_key(name: str | None) -> str | None:
+    return " ".join(name.casefold().split()) if name else None
+
+
+def encode_cursor(position: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Any:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequest("The cursor is not one this service issued.") from exc
+
+
+class Storage(abc.ABC):
+    """Reports, their lookup keys, and the record of checks, in one engine."""
+
+    name: str
+
+    @abc.abstractmethod
+    def ping(self) -> None:
+        """Raise ``StorageUnavailable`` unless the engine can serve requests."""
+
+    @abc.abstractmethod
+    def create_report(self, document: Document) -> Document:
+        """Store a new report; ``Conflict`` if its (agency, case number) exists."""
+
+    @abc.abstractmethod
+    def get_report(self, report_id: str) -> Document:
+        """The report with this id; ``NotFound`` otherwise."""
+
+    @abc.abstractmethod
+    def replace_report(self, document: Document, expected_version: int) -> Document:
+        """Store a new version; ``PreconditionFailed`` if the stored one is not ``expected_version``."""
+
+    @abc.abstractmethod
+    def upsert_reports(self, documents: list[Document]) -> list[ImportOutcome]:
+        """Create or update each document by (agency, case number), as one batch."""
+
+    @abc.abstractmethod
+    def list_reports(self, filters: ReportFilter, limit: int, cursor: str | None) -> Page:
+        """Reports newest first, filtered, one page at a time."""
+
+    @abc.abstractmethod
+    def iter_reports(self) -> Iterator[Document]:
+        """Every report, oldest first (for export)."""
+
+    @abc.abstractmethod
+    def find_candidates(self, keys: IdentifierKeys | None, description: str | None) -> list[Document]:
+        """Reports sharing a lookup key, a trailing part or description words with a check."""
+
+    @abc.abstractmethod
+    def save_check(self, record: Document) -> None:
+        """Keep the record of one check (who asked what, and the answer)."""
+
+    @abc.abstractmethod
+    def count_reports(self) -> int:
+        """How many reports are stored."""
+
+    def close(self) -> None:
+        """Release connections; the default has none to release."""
+

@@ -1,0 +1,391 @@
+"""The embedded default: the whole registry in one SQLite file.
+
+Why it holds up at a million reports: candidates are found through an index
+of lookup keys (``search.keys``) stored as 64-bit hashes in a clustered
+``WITHOUT ROWID`` table, trailing parts through an ordered index of reversed
+skeletons, and descriptions through FTS5.  A check touches a few index pages
+instead of scanning identifiers.
+
+Why it is safe with several gunicorn workers: WAL mode lets readers run
+beside the single writer, every write is one ``BEGIN IMMEDIATE`` transaction
+(so read-modify-write never deadlocks on a lock upgrade), and
+``synchronous=FULL`` makes a committed report survive a power cut.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from registry.errors import Conflict, NotFound, PreconditionFailed, StorageUnavailable
+from registry.storage.base import (
+    KEY_CANDIDATE_LIMIT,
+    SUFFIX_CANDIDATE_LIMIT,
+    TEXT_CANDIDATE_LIMIT,
+    Document,
+    ImportOutcome,
+    Page,
+    ReportFilter,
+    Storage,
+    agency_key,
+    decode_cursor,
+    encode_cursor,
+    manufacturer_key,
+)
+from search.keys import MIN_PARTIAL_LENGTH, IdentifierKeys, index_keys
+from search.matching import report_text, text_terms
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 15000
+SUFFIX_RANGE_END = "\uffff"  # sorts after every character a skeleton can hold
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS reports (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    agency_key TEXT NOT NULL,
+    external_ref TEXT NOT NULL,
+    status TEXT NOT NULL,
+    category TEXT NOT NULL,
+    manufacturer_key TEXT,
+    country TEXT,
+    version INTEGER NOT NULL,
+    document TEXT NOT NULL,
+    UNIQUE (agency_key, external_ref)
+);
+CREATE INDEX IF NOT EXISTS reports_by_status ON reports (status);
+CREATE INDEX IF NOT EXISTS reports_by_category ON reports (category);
+CREATE INDEX IF NOT EXISTS reports_by_manufacturer ON reports (manufacturer_key);
+CREATE INDEX IF NOT EXISTS reports_by_country ON reports (country);
+CREATE TABLE IF NOT EXISTS identifier_terms (
+    term INTEGER NOT NULL,
+    report_seq INTEGER NOT NULL,
+    PRIMARY KEY (term, report_seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS identifier_suffixes (
+    suffix_key TEXT NOT NULL,
+    report_seq INTEGER NOT NULL,
+    PRIMARY KEY (suffix_key, report_seq)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS report_text USING fts5 (body, tokenize = 'unicode61 remove_diacritics 2');
+CREATE TABLE IF NOT EXISTS checks (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    checked_at TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    document TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def term_hash(term: str) -> int:
+    """A stable signed 64-bit hash: Python's ``hash`` differs between processes."""
+    return int.from_bytes(hashlib.blake2b(term.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+class SQLiteStorage(Storage):
+    """Reports, lookup keys, description index and check records in one file."""
+
+    name = "sqlite"
+
+    def __init__(self, path: str, cache_mb: int = 256) -> None:
+        self.path = str(Path(path).expanduser())
+        self.cache_mb = cache_mb
+        self._local = threading.local()
+        # executescript commits as it goes; every statement is idempotent, so
+        # workers starting together on a new file cannot trip over each other.
+        self._connection().executescript(SCHEMA)
+        with self._write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+
+    # -- connections -----------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        """One connection per thread: sqlite3 connections must not cross threads."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            try:
+                db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
+                db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                db.execute(f"PRAGMA cache_size=-{self.cache_mb * 1024}")
+            except sqlite3.Error as exc:
+                raise StorageUnavailable(f"Cannot open the registry database: {exc}") from exc
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken before reading so read-modify-write is atomic."""
+        db = self._connection()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StorageUnavailable(f"The registry database is busy: {exc}") from exc
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    def ping(self) -> None:
+        try:
+            self._connection().execute("SELECT 1 FROM meta LIMIT 1").fetchone()
+        except sqlite3.Error as exc:
+            raise StorageUnavailable(f"The registry database cannot be read: {exc}") from exc
+
+    # -- reports ---------------------------------------------------------------------
+
+    def create_report(self, document: Document) -> Document:
+        with self._write() as db:
+            existing = self._seq_by_ref(db, document)
+            if existing is not None:
+                raise Conflict(
+                    "A report with this external_ref already exists for this agency.",
+                    existing_id=existing[1],
+                )
+            self._insert(db, document)
+        return document
+
+    def get_report(self, report_id: str) -> Document:
+        row = self._connection().execute("SELECT document FROM reports WHERE id = ?", (report_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"No report with id {report_id}.")
+        return json.loads(row[0])
+
+    def replace_report(self, document: Document, expected_version: int) -> Document:
+        with self._write() as db:
+            row = db.execute("SELECT seq, document FROM reports WHERE id = ?", (document["id"],)).fetchone()
+            if row is None:
+                raise NotFound(f"No report with id {document['id']}.")
+            stored = json.loads(row[1])
+            if stored["version"] != expected_version:
+                raise PreconditionFailed(
+                    f"The report is at version {stored['version']}, not {expected_version}.",
+                    current_version=stored["version"],
+                )
+            clash = self._seq_by_ref(db, document)
+            if clash is not None and clash[0] != row[0]:
+                raise Conflict("Another report of this agency has this external_ref.", existing_id=clash[1])
+            self._update(db, row[0], stored, document)
+        return document
+
+    def upsert_reports(self, documents: list[Document]) -> list[ImportOutcome]:
+        outcomes = []
+        with self._write() as db:
+            for document in documents:
+                row = db.execute(
+                    "SELECT seq, document FROM reports WHERE agency_key = ? AND external_ref = ?",
+                    (agency_key(document), document["external_ref"]),
+                ).fetchone()
+                if row is None:
+                    self._insert(db, document)
+                    outcomes.append(ImportOutcome("created", document))
+                    continue
+                stored = json.loads(row[1])
+                merged = {**document, "id": stored["id"], "created_at": stored["created_at"]}
+                if _content(merged) == _content(stored):
+                    outcomes.append(ImportOutcome("unchanged", stored))
+                    continue
+                merged["version"] = stored["version"] + 1
+                self._update(db, row[0], stored, merged)
+                outcomes.append(ImportOutcome("updated", merged))
+        return outcomes
+
+    def list_reports(self, filters: ReportFilter, limit: int, cursor: str | None) -> Page:
+        clauses, params = [], []
+        for column, value in (
+            ("status", filters.status),
+            ("category", filters.category),
+            ("manufacturer_key", manufacturer_key(filters.manufacturer)),
+            ("country", filters.country),
+        ):
+            if value:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if filters.q:
+            terms = text_terms(filters.q)
+            if not terms:
+                return Page([], None)
+            clauses.append("seq IN (SELECT rowid FROM report_text WHERE report_text MATCH ?)")
+            params.append(" AND ".join(_fts_quote(t) for t in sorted(terms)))
+        if cursor:
+            clauses.append("seq < ?")
+            params.append(int(decode_cursor(cursor)))
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._connection().execute(
+            f"SELECT seq, document FROM reports {where} ORDER BY seq DESC LIMIT ?", (*params, limit + 1)
+        ).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1][0]) if more else None
+        return Page([json.loads(r[1]) for r in rows], next_cursor)
+
+    def iter_reports(self) -> Iterator[Document]:
+        last = 0
+        db = self._connection()
+        while True:
+            rows = db.execute(
+                "SELECT seq, document FROM reports WHERE seq > ? ORDER BY seq LIMIT 1000", (last,)
+            ).fetchall()
+            if not rows:
+                return
+            for seq, document in rows:
+                last = seq
+                yield json.loads(document)
+
+    def count_reports(self) -> int:
+        return self._connection().execute("SELECT count(*) FROM reports").fetchone()[0]
+
+    # -- checks ----------------------------------------------------------------------
+
+    def find_candidates(self, keys: IdentifierKeys | None, description: str | None) -> list[Document]:
+        db = self._connection()
+        seqs: list[int] = []
+        if keys is not None:
+            hashes = [term_hash(t) for t in keys.terms]
+            seqs += [
+                r[0]
+                for r in db.execute(
+                    f"SELECT report_seq FROM identifier_terms WHERE term IN ({_marks(hashes)}) "
+                    "GROUP BY report_seq ORDER BY count(*) DESC, report_seq LIMIT ?",
+                    (*hashes, KEY_CANDIDATE_LIMIT),
+                )
+            ]
+            if len(keys.skeleton) >= MIN_PARTIAL_LENGTH:
+                seqs += [
+                    r[0]
+                    for r in db.execute(
+                        "SELECT report_seq FROM identifier_suffixes WHERE suffix_key >= ? AND suffix_key < ? "
+                        "LIMIT ?",
+                        (keys.suffix_key, keys.suffix_key + SUFFIX_RANGE_END, SUFFIX_CANDIDATE_LIMIT),
+                    )
+                ]
+        if description:
+            terms = text_terms(description)
+            if terms:
+                query = " OR ".join(_fts_quote(t) for t in sorted(terms))
+                seqs += [
+                    r[0]
+                    for r in db.execute(
+                        "SELECT rowid FROM report_text WHERE report_text MATCH ? ORDER BY rank LIMIT ?",
+                        (query, TEXT_CANDIDATE_LIMIT),
+                    )
+                ]
+        unique = list(dict.fromkeys(seqs))
+        if not unique:
+            return []
+        rows = db.execute(f"SELECT document FROM reports WHERE seq IN ({_marks(unique)})", unique)
+        return [json.loads(r[0]) for r in rows]
+
+    def save_check(self, record: Document) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO checks (id, checked_at, verdict, document) VALUES (?, ?, ?, ?)",
+                (record["check_id"], record["checked_at"], record["verdict"], json.dumps(record)),
+            )
+
+    # -- internals -------------------------------------------------------------------
+
+    @staticmethod
+    def _seq_by_ref(db: sqlite3.Connection, document: Document) -> tuple[int, str] | None:
+        return db.execute(
+            "SELECT seq, id FROM reports WHERE agency_key = ? AND external_ref = ?",
+            (agency_key(document), document["external_ref"]),
+        ).fetchone()
+
+    def _insert(self, db: sqlite3.Connection, document: Document) -> None:
+        cursor = db.execute(
+            "INSERT INTO reports (id, agency_key, external_ref, status, category, manufacturer_key, country, "
+            "version, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            _columns(document),
+        )
+        self._index(db, cursor.lastrowid, document)
+
+    def _update(self, db: sqlite3.Connection, seq: int, stored: Document, document: Document) -> None:
+        self._unindex(db, seq, stored)
+        db.execute(
+            "UPDATE reports SET id = ?, agency_key = ?, external_ref = ?, status = ?, category = ?, "
+            "manufacturer_key = ?, country = ?, version = ?, document = ? WHERE seq = ?",
+            (*_columns(document), seq),
+        )
+        self._index(db, seq, document)
+
+    @staticmethod
+    def _index(db: sqlite3.Connection, seq: int, document: Document) -> None:
+        terms, suffixes = _lookup_rows(document)
+        db.executemany(
+            "INSERT OR IGNORE INTO identifier_terms (term, report_seq) VALUES (?, ?)", [(t, seq) for t in terms]
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO identifier_suffixes (suffix_key, report_seq) VALUES (?, ?)",
+            [(s, seq) for s in suffixes],
+        )
+        db.execute("INSERT INTO report_text (rowid, body) VALUES (?, ?)", (seq, report_text(document)))
+
+    @staticmethod
+    def _unindex(db: sqlite3.Connection, seq: int, stored: Document) -> None:
+        """Remove the keys of the stored version, recomputed: no reverse index needed."""
+        terms, suffixes = _lookup_rows(stored)
+        db.executemany(
+            "DELETE FROM identifier_terms WHERE term = ? AND report_seq = ?", [(t, seq) for t in terms]
+        )
+        db.executemany(
+            "DELETE FROM identifier_suffixes WHERE suffix_key = ? AND report_seq = ?",
+            [(s, seq) for s in suffixes],
+        )
+        db.execute("DELETE FROM report_text WHERE rowid = ?", (seq,))
+
+
+def _lookup_rows(document: Document) -> tuple[set[int], set[str]]:
+    terms: set[int] = set()
+    suffixes: set[str] = set()
+    for identifier in document.get("identifiers", ()):
+        keys = index_keys(identifier["value"])
+        terms.update(term_hash(t) for t in keys.terms)
+        if len(keys.skeleton) >= MIN_PARTIAL_LENGTH:
+            suffixes.add(keys.suffix_key)
+    return terms, suffixes
+
+
+def _columns(document: Document) -> tuple:
+    return (
+        document["id"],
+        agency_key(document),
+        document["external_ref"],
+        document["status"],
+        document["category"],
+        manufacturer_key(document.get("manufacturer")),
+        document["incident"]["country"],
+        document["version"],
+        json.dumps(document, ensure_ascii=False),
+    )
+
+
+def _content(document: Document) -> Document:
+    """A document without the fields that change on every write."""
+    return {k: v for k, v in document.items() if k not in ("version", "updated_at")}
+
+
+def _marks(values: list) -> str:
+    return ",".join("?" * len(values))
+
+
+def _fts_quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'

@@ -1,0 +1,179 @@
+"""From candidate reports to a verdict an officer can act on.
+
+Engines only *find* candidates; this module decides.  Each candidate's
+identifiers are compared with the reading (``search.scoring.compare``), its
+text with the description, and the query's manufacturer and category nudge
+the score.  Because every engine hands its candidates to ``rank``, the
+embedded default and Elasticsearch return the same verdict and order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from search.normalize import normalize
+from search.scoring import MATCH_TYPES, compare
+
+ACTIVE_STATUSES = frozenset({"stolen", "missing"})
+HIT_MATCH_TYPES = frozenset({"exact", "normalized"})
+
+POSSIBLE_MATCH_MIN_SCORE = 0.35  # below this a candidate is not worth an officer's time
+MAX_MATCHES = 10
+
+# Context from the query: agreement is a small nudge, conflict a larger one.
+CONTEXT_AGREES_BONUS = 0.02
+CONTEXT_CONFLICTS_PENALTY = 0.05
+MAX_ADJUSTED_SCORE = 0.98  # context never lifts a near match to the score of an equal one
+
+# Description matches score by the share of the query's words found in the report.
+DESCRIPTION_BASE = 0.25
+DESCRIPTION_SPAN = 0.25
+MIN_TERM_LENGTH = 2
+STOP_WORDS = frozenset(
+    "a an and are as at be by for from has have in is it its of on or the this to was were with".split()
+)
+
+Report = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class CheckQuery:
+    """What an officer read and knows about the item in front of them."""
+
+    identifier: str | None = None
+    manufacturer: str | None = None
+    category: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    """One registered report that resembles the query."""
+
+    report: Report
+    identifier: Mapping[str, Any] | None
+    score: float
+    match_type: str
+    explanation: str
+
+    @property
+    def active(self) -> bool:
+        return self.report["status"] in ACTIVE_STATUSES
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    verdict: str
+    matches: list[Match] = field(default_factory=list)
+
+
+def rank(query: CheckQuery, candidates: Iterable[Report]) -> CheckOutcome:
+    """Score every candidate once, keep the worthwhile ones, best first, and decide."""
+    seen: set[str] = set()
+    matches: list[Match] = []
+    for report in candidates:
+        if report["id"] in seen:
+            continue
+        seen.add(report["id"])
+        match = best_match(query, report)
+        if match is not None and match.score >= POSSIBLE_MATCH_MIN_SCORE:
+            matches.append(match)
+    matches.sort(key=_order)
+    return CheckOutcome(verdict_for(matches), matches[:MAX_MATCHES])
+
+
+def verdict_for(matches: Iterable[Match]) -> str:
+    """``hit`` only on equality with an active report; recovered and cancelled never hit."""
+    active = [m for m in matches if m.active]
+    if any(m.match_type in HIT_MATCH_TYPES for m in active):
+        return "hit"
+    return "possible_match" if active else "no_match"
+
+
+def best_match(query: CheckQuery, report: Report) -> Match | None:
+    """The strongest resemblance between the query and one report, if any."""
+    found: list[Match] = []
+    if query.identifier:
+        for identifier in report.get("identifiers", ()):
+            comparison = compare(query.identifier, identifier["value"], identifier["type"])
+            if comparison is not None:
+                found.append(
+                    Match(report, identifier, comparison.score, comparison.match_type, comparison.explanation)
+                )
+    if query.description:
+        found.extend(_description_match(query.description, report))
+    if not found:
+        return None
+    best = min(found, key=lambda m: (-m.score, MATCH_TYPES.index(m.match_type)))
+    return _with_context(query, best)
+
+
+def _description_match(description: str, report: Report) -> list[Match]:
+    wanted = text_terms(description)
+    if not wanted:
+        return []
+    shared = wanted & text_terms(report_text(report))
+    if not shared:
+        return []
+    coverage = len(shared) / len(wanted)
+    score = round(DESCRIPTION_BASE + DESCRIPTION_SPAN * coverage, 4)
+    words = ", ".join(sorted(shared))
+    explanation = f"description shares {len(shared)} of {len(wanted)} words with the query ({words})"
+    return [Match(report, None, score, "description", explanation)]
+
+
+def _with_context(query: CheckQuery, match: Match) -> Match:
+    """Nudge a near match by whether manufacturer and category agree with the query."""
+    if match.match_type in HIT_MATCH_TYPES:
+        return match
+    score, notes = match.score, []
+    for name, asked, registered in (
+        ("manufacturer", query.manufacturer, match.report.get("manufacturer")),
+        ("category", query.category, match.report.get("category")),
+    ):
+        if not asked or not registered:
+            continue
+        if _same_name(asked, registered):
+            score += CONTEXT_AGREES_BONUS
+        else:
+            score -= CONTEXT_CONFLICTS_PENALTY
+            notes.append(f"{name} differs (query {asked}, record {registered})")
+    score = round(min(max(score, 0.0), MAX_ADJUSTED_SCORE), 4)
+    explanation = "; ".join([match.explanation, *notes])
+    return Match(match.report, match.identifier, score, match.match_type, explanation)
+
+
+def _same_name(asked: str, registered: str) -> bool:
+    """Manufacturer names agree when one is a prefix of the other (CAT, Caterpillar)."""
+    a, b = normalize(asked), normalize(registered)
+    return bool(a and b) and (a.startswith(b) or b.startswith(a))
+
+
+def _order(match: Match) -> tuple:
+    """Active reports first, then score; ties broken by content so engines agree."""
+    value = match.identifier["value"] if match.identifier else ""
+    return (not match.active, -match.score, MATCH_TYPES.index(match.match_type),
+            value, match.report.get("external_ref", ""), match.report["id"])
+
+
+def report_text(report: Report) -> str:
+    """The free text of a report that description searches look at, in every engine."""
+    parts = [
+        report.get("description"),
+        report.get("distinguishing_marks"),
+        report.get("manufacturer"),
+        report.get("model"),
+        report.get("color"),
+        report.get("category", "").replace("_", " "),
+    ]
+    return " ".join(p for p in parts if p)
+
+
+def text_terms(text: str) -> set[str]:
+    """Lower-cased words worth matching: no stop words, no single letters."""
+    return {
+        w for w in re.findall(r"\w+", text.casefold())
+        if len(w) >= MIN_TERM_LENGTH and w not in STOP_WORDS
+    }

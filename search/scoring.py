@@ -1,0 +1,214 @@
+"""How close a reading is to a registered identifier, and why.
+
+``compare`` aligns the officer's reading with a registered value using a
+weighted edit distance in which confusable characters (O/0, I/1, S/5, ...)
+cost a fraction of an arbitrary substitution, then turns the alignment into a
+match type, a score in 0..1 and a sentence an officer can check against the
+plate.  All weights and thresholds are the named constants below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from search.identifiers import structure_problems
+from search.keys import MIN_FUZZY_LENGTH, MIN_PARTIAL_LENGTH
+from search.normalize import HOMOGLYPHS, confusable, normalize, skeleton
+
+# Edit costs.  A confusable reading is a quarter of a real typo.
+SUBSTITUTION_COST = 1.0
+CONFUSABLE_COST = 0.25
+INDEL_COST = 1.0
+TRANSPOSITION_COST = 0.8
+
+# Non-confusable edits tolerated; short values tolerate fewer.
+MAX_EDITS = 2
+SHORT_VALUE_LENGTH = 8
+MAX_EDITS_SHORT = 1
+
+# Scores.  Exact and normalized equality are the only ones that make a hit.
+EXACT_SCORE = 1.0
+NORMALIZED_SCORE = 0.99
+CONFUSABLE_BASE = 0.97
+FUZZY_BASE = 0.9
+PARTIAL_BASE = 0.55
+PARTIAL_SPAN = 0.3
+PARTIAL_CONFUSABLE_PENALTY = 0.02
+
+_FAR = float("inf")
+
+MATCH_TYPES = ("exact", "normalized", "confusable", "fuzzy", "partial", "description")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The outcome of comparing a reading with one registered value."""
+
+    match_type: str
+    score: float
+    explanation: str
+
+
+@dataclass(frozen=True)
+class _Edit:
+    kind: str  # "sub", "extra" (only in the query), "missing" (only in the record), "swap"
+    position: int  # 1-based position in the registered value
+    query_text: str
+    record_text: str
+
+    @property
+    def is_confusable(self) -> bool:
+        return self.kind == "sub" and confusable(self.query_text, self.record_text)
+
+    def describe(self) -> str:
+        if self.kind == "sub":
+            note = " (often misread)" if self.is_confusable else ""
+            return (
+                f"query has {self.query_text} where the record has {self.record_text} "
+                f"at position {self.position}{note}"
+            )
+        if self.kind == "extra":
+            return f"query has an extra {self.query_text} after position {self.position}"
+        if self.kind == "missing":
+            return f"query is missing {self.record_text} at position {self.position}"
+        return (
+            f"query has {self.query_text} where the record has {self.record_text} "
+            f"at positions {self.position}-{self.position + 1} (swapped neighbours)"
+        )
+
+
+def compare(query: str, record_value: str, record_type: str = "other") -> Comparison | None:
+    """Compare what an officer read with a registered identifier; None if unrelated."""
+    if query.strip() == record_value.strip():
+        return Comparison("exact", EXACT_SCORE, "identical to the registered value")
+    q, r = normalize(query), normalize(record_value)
+    if not q or not r:
+        return None
+    if q == r:
+        return Comparison("normalized", NORMALIZED_SCORE, _normalization_note(query))
+    return _closest(
+        q,
+        r,
+        hints=structure_problems(record_type, q) if len(q) == len(r) else [],
+        lookalikes=_lookalike_notes(query),
+    )
+
+
+def _closest(q: str, r: str, hints: list[str], lookalikes: list[str]) -> Comparison | None:
+    candidates = [c for c in (_edited(q, r), _trailing(q, r)) if c is not None]
+    if not candidates:
+        return None
+    best = max(candidates, key=lambda c: c.score)
+    details = [best.explanation, *lookalikes, *hints]
+    return Comparison(best.match_type, best.score, "; ".join(details))
+
+
+def _edited(q: str, r: str) -> Comparison | None:
+    """A confusable or fuzzy match, when few enough edits separate the two."""
+    if abs(len(q) - len(r)) > MAX_EDITS or min(len(q), len(r)) < MIN_FUZZY_LENGTH - 1:
+        return None
+    cost, edits = align(q, r)
+    typos = sum(1 for e in edits if not e.is_confusable)
+    allowed = MAX_EDITS_SHORT if len(r) < SHORT_VALUE_LENGTH else MAX_EDITS
+    explanation = "; ".join(e.describe() for e in edits)
+    if typos == 0:
+        return Comparison("confusable", round(CONFUSABLE_BASE * (1 - cost / len(r)), 4), explanation)
+    if typos <= allowed and len(r) >= MIN_FUZZY_LENGTH:
+        score = FUZZY_BASE * (1 - cost / max(len(q), len(r)))
+        return Comparison("fuzzy", round(score, 4), explanation)
+    return None
+
+
+def _trailing(q: str, r: str) -> Comparison | None:
+    """A partial match: the query is the legible tail of the registered value."""
+    if len(q) < MIN_PARTIAL_LENGTH or len(q) >= len(r):
+        return None
+    tail = r[-len(q) :]
+    if skeleton(tail) != skeleton(q):
+        return None
+    misreads = sum(1 for a, b in zip(q, tail) if a != b)
+    score = PARTIAL_BASE + PARTIAL_SPAN * len(q) / len(r) - PARTIAL_CONFUSABLE_PENALTY * misreads
+    unread = len(r) - len(q)
+    explanation = (
+        f"query matches the last {len(q)} of {len(r)} characters; "
+        f"the first {unread} ({r[:unread]}) were not read"
+    )
+    if misreads:
+        explanation += f", {misreads} of the matched characters read as look-alikes"
+    return Comparison("partial", round(score, 4), explanation)
+
+
+def align(q: str, r: str) -> tuple[float, list[_Edit]]:
+    """Weighted optimal-string-alignment distance and the edits that achieve it.
+
+    Only cells within ``MAX_EDITS`` of the diagonal are filled: an alignment
+    that strays further needs more insertions or deletions than any accepted
+    match has, and the band makes a comparison several times cheaper.
+    """
+    n, m = len(q), len(r)
+    dist = [[_FAR] * (m + 1) for _ in range(n + 1)]
+    for i in range(min(n, MAX_EDITS) + 1):
+        dist[i][0] = i * INDEL_COST
+    for j in range(min(m, MAX_EDITS) + 1):
+        dist[0][j] = j * INDEL_COST
+    for i in range(1, n + 1):
+        qi = q[i - 1]
+        row, above = dist[i], dist[i - 1]
+        for j in range(max(1, i - MAX_EDITS), min(m, i + MAX_EDITS) + 1):
+            rj = r[j - 1]
+            if qi == rj:
+                best = above[j - 1]
+            else:
+                best = above[j - 1] + (CONFUSABLE_COST if confusable(qi, rj) else SUBSTITUTION_COST)
+            best = min(best, above[j] + INDEL_COST, row[j - 1] + INDEL_COST)
+            if i > 1 and j > 1 and qi == r[j - 2] and q[i - 2] == rj and qi != rj:
+                best = min(best, dist[i - 2][j - 2] + TRANSPOSITION_COST)
+            row[j] = best
+    return dist[n][m], _trace(dist, q, r)
+
+
+def _trace(dist: list[list[float]], q: str, r: str) -> list[_Edit]:
+    edits: list[_Edit] = []
+    i, j = len(q), len(r)
+    while i > 0 or j > 0:
+        here = dist[i][j]
+        if i > 0 and j > 0:
+            step = 0.0 if q[i - 1] == r[j - 1] else (
+                CONFUSABLE_COST if confusable(q[i - 1], r[j - 1]) else SUBSTITUTION_COST
+            )
+            if _same(here, dist[i - 1][j - 1] + step):
+                if step:
+                    edits.append(_Edit("sub", j, q[i - 1], r[j - 1]))
+                i, j = i - 1, j - 1
+                continue
+            if (
+                i > 1 and j > 1 and q[i - 1] == r[j - 2] and q[i - 2] == r[j - 1]
+                and _same(here, dist[i - 2][j - 2] + TRANSPOSITION_COST)
+            ):
+                edits.append(_Edit("swap", j - 1, q[i - 2 : i], r[j - 2 : j]))
+                i, j = i - 2, j - 2
+                continue
+        if i > 0 and _same(here, dist[i - 1][j] + INDEL_COST):
+            edits.append(_Edit("extra", j, q[i - 1], ""))
+            i -= 1
+        else:
+            edits.append(_Edit("missing", j, "", r[j - 1]))
+            j -= 1
+    return edits[::-1]
+
+
+def _same(a: float, b: float) -> bool:
+    return abs(a - b) < 1e-9
+
+
+def _normalization_note(query: str) -> str:
+    notes = ["same identifier once case, separators and look-alike letters are ignored"]
+    return "; ".join(notes + _lookalike_notes(query))
+
+
+def _lookalike_notes(query: str) -> list[str]:
+    typed = sorted({c.upper() for c in query if c.upper() in HOMOGLYPHS})
+    if not typed:
+        return []
+    letters = ", ".join(f"{c} for {HOMOGLYPHS[c]}" for c in typed)
+    return [f"query was typed with non-Latin look-alike letters ({letters})"]
