@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
 
 from marshmallow import ValidationError
 
-from registry.errors import ValidationFailed, flatten_messages
+from registry.errors import IronTraceError, ValidationFailed, flatten_messages
 from registry.schemas import ReportInputSchema
 from registry.storage.base import Document, ImportOutcome, Page, ReportFilter, Storage, agency_key
 from search.keys import query_keys
 from search.matching import CheckOutcome, CheckQuery, Match, rank
 
 SERVER_FIELDS = ("id", "version", "created_at", "updated_at")
+IMPORT_BATCH_SIZE = 1000
 
 
 def utc_now() -> str:
@@ -97,20 +98,71 @@ class ReportService:
     def export(self) -> Iterator[Document]:
         return self.storage.iter_reports()
 
-    def import_batch(self, rows: Iterable[tuple[int, Any]]) -> tuple[list[ImportOutcome], list[RowError]]:
-        """Validate and upsert a batch of (row number, data); bad rows are reported, never stored."""
+    def import_rows(
+        self, rows: Iterable[tuple[int, Any]], on_batch: Callable[[], None] | None = None
+    ) -> ImportSummary:
+        """Upsert rows by (agency, case number) in batches; a bad row never stops the rest."""
+        summary = ImportSummary()
+        for batch in _batches(rows, IMPORT_BATCH_SIZE):
+            summary.add(*self._import_batch(batch))
+            if on_batch:
+                on_batch()
+        return summary
+
+    def _import_batch(self, rows: list[tuple[int, Any]]) -> tuple[list[ImportOutcome], list[RowError]]:
         documents, rejected = [], []
         now = utc_now()
         for number, data in rows:
             try:
-                report = validate_report(data)
+                if isinstance(data, IronTraceError):
+                    raise data
+                report = validate_report(_without_server_fields(data))
             except ValidationFailed as exc:
-                ref = data.get("external_ref") if isinstance(data, dict) else None
-                rejected.append(RowError(number, ref, exc.extra["errors"]))
+                rejected.append(RowError(number, _ref_of(data), exc.extra["errors"]))
+                continue
+            except IronTraceError as exc:
+                rejected.append(RowError(number, None, [{"field": "_row", "message": exc.detail}]))
                 continue
             documents.append({**report, "id": new_id(), "version": 1, "created_at": now, "updated_at": now})
         documents = _last_of_each_ref(documents)
         return (self.storage.upsert_reports(documents) if documents else []), rejected
+
+
+@dataclass
+class ImportSummary:
+    """Counts of what an import did, and every rejected row with its reasons."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[RowError] = field(default_factory=list)
+
+    def add(self, outcomes: list[ImportOutcome], rejected: list[RowError]) -> None:
+        for outcome in outcomes:
+            setattr(self, outcome.action, getattr(self, outcome.action) + 1)
+        self.rejected.extend(rejected)
+
+
+def _batches(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _without_server_fields(data: Any) -> Any:
+    """Exported reports carry id and version; an import matches by case number instead."""
+    if not isinstance(data, dict):
+        return data
+    return {k: v for k, v in data.items() if k not in SERVER_FIELDS}
+
+
+def _ref_of(data: Any) -> str | None:
+    return data.get("external_ref") if isinstance(data, dict) else None
 
 
 def _last_of_each_ref(documents: list[Document]) -> list[Document]:

@@ -61,12 +61,16 @@ def encode_cursor(position: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> Any:
+def decode_cursor(cursor: str, expected: type) -> Any:
+    """The position a cursor encodes; ``InvalidRequest`` for anything this service did not issue."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return json.loads(base64.urlsafe_b64decode(padded.encode()))
+        position = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequest("The cursor is not one this service issued.") from exc
+    if not isinstance(position, expected) or isinstance(position, bool):
+        raise InvalidRequest("The cursor is not one this service issued.")
+    return position
 
 
 class Storage(abc.ABC):

@@ -227,7 +227,7 @@ class SQLiteStorage(Storage):
             params.append(" AND ".join(_fts_quote(t) for t in sorted(terms)))
         if cursor:
             clauses.append("seq < ?")
-            params.append(int(decode_cursor(cursor)))
+            params.append(decode_cursor(cursor, int))
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._connection().execute(
             f"SELECT seq, document FROM reports {where} ORDER BY seq DESC LIMIT ?", (*params, limit + 1)
