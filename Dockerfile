@@ -1,0 +1,23 @@
+# IronTrace: gunicorn serving registry:create_app() on port 8000.
+# The embedded default keeps its SQLite file in /data (mount a volume there);
+# set IRONTRACE_ES_URL to run on Elasticsearch instead.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    IRONTRACE_DB=/data/irontrace.db
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY registry ./registry
+COPY search ./search
+COPY integrations ./integrations
+RUN pip install --no-cache-dir . \
+    && useradd --system --home /app irontrace \
+    && mkdir -p /data && chown irontrace /data
+
+USER irontrace
+VOLUME ["/data"]
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz')"
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-", "registry:create_app()"]

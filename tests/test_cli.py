@@ -1,0 +1,100 @@
+"""The ``irontrace`` command, run as a real process against a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import report_data
+from tests.processes import irontrace
+
+
+@pytest.fixture
+def env(tmp_path) -> dict[str, str]:
+    return {"IRONTRACE_DB": str(tmp_path / "cli.db")}
+
+
+def write_ndjson(path, rows) -> None:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in rows))
+
+
+def test_import_reports_created_updated_unchanged_and_rejected_rows(tmp_path, env):
+    source = tmp_path / "reports.ndjson"
+    good = report_data("IMP-1")
+    write_ndjson(source, [
+        good,
+        report_data("IMP-2", status="sold"),
+        "{broken json",
+        report_data("IMP-3", identifiers=[{"type": "serial", "value": "HX4571"}]),
+    ])
+    first = irontrace("import", str(source), env=env)
+    assert first.returncode == 0, first.stderr
+    assert "created 2, updated 0, unchanged 0, rejected 2" in first.stdout
+    assert "row 2 (IMP-2): status:" in first.stdout
+    assert "row 3: _row: Line is not valid JSON" in first.stdout
+
+    write_ndjson(source, [good, report_data("IMP-3", status="recovered",
+                                            identifiers=[{"type": "serial", "value": "HX4571"}])])
+    second = irontrace("import", str(source), env=env)
+    assert "created 0, updated 1, unchanged 1, rejected 0" in second.stdout
+
+
+def test_import_csv_and_json_array(tmp_path, env):
+    csv_file = tmp_path / "reports.csv"
+    csv_file.write_text(
+        "external_ref,status,category,manufacturer,pin,engine,incident.country,reporting_agency.name,year\n"
+        "CSV-1,stolen,dozer,Komatsu,KMTD155AX8B12345,SAA6D140 | 2045511,KZ,Police of Almaty,2018\n"
+        "CSV-2,stolen,dozer,Komatsu,,,KZ,Police of Almaty,not-a-year\n",
+        encoding="utf-8",
+    )
+    result = irontrace("import", str(csv_file), env=env)
+    assert "created 1, updated 0, unchanged 0, rejected 1" in result.stdout
+    assert "row 3 (CSV-2)" in result.stdout
+
+    array = tmp_path / "reports.json"
+    array.write_text(json.dumps([report_data("ARR-1")]))
+    assert "created 1" in irontrace("import", str(array), env=env).stdout
+
+    hit = irontrace("check", "saa 6d140", env=env)  # the first of two engine numbers
+    assert hit.stdout.startswith("verdict: HIT")
+    assert "CSV-1" in hit.stdout
+
+
+def test_import_of_only_bad_rows_fails_and_writes_reasons(tmp_path, env):
+    source = tmp_path / "bad.ndjson"
+    write_ndjson(source, [report_data("B1", category="boat"), report_data("B2", incident={"country": "ZZ"})])
+    errors = tmp_path / "errors.ndjson"
+    result = irontrace("import", str(source), "--errors", str(errors), env=env)
+    assert result.returncode == 1
+    rejected = [json.loads(line) for line in errors.read_text().splitlines()]
+    assert [r["external_ref"] for r in rejected] == ["B1", "B2"]
+    assert rejected[1]["errors"][0]["field"] == "incident.country"
+
+
+def test_export_then_import_round_trips(tmp_path, env):
+    source = tmp_path / "reports.ndjson"
+    write_ndjson(source, [report_data(f"RT-{n}", identifiers=[{"type": "vin", "value": f"XTC65200{n}L1234567"}])
+                          for n in range(5)])
+    irontrace("import", str(source), env=env)
+    exported = irontrace("export", env=env)
+    assert exported.returncode == 0 and "exported 5 reports" in exported.stderr
+    reports = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert [r["external_ref"] for r in reports] == [f"RT-{n}" for n in range(5)]
+
+    for file_format in ("ndjson", "csv"):
+        dump = tmp_path / f"dump.{file_format}"
+        irontrace("export", "--format", file_format, "-o", str(dump), env=env)
+        again = irontrace("import", str(dump), env=env)
+        assert "created 0, updated 0, unchanged 5, rejected 0" in again.stdout, (file_format, again.stdout)
+
+
+def test_check_prints_verdict_and_explanations(tmp_path, env):
+    source = tmp_path / "reports.ndjson"
+    write_ndjson(source, [report_data()])
+    irontrace("import", str(source), env=env)
+    near = irontrace("check", "CAT0336DLTJF0O123", env=env)
+    assert near.stdout.startswith("verdict: POSSIBLE_MATCH")
+    assert "query has O where the record has 0 at position 14" in near.stdout
+    as_json = json.loads(irontrace("check", "nothing-like-it-99", "--json", env=env).stdout)
+    assert as_json["verdict"] == "no_match" and as_json["matches"] == []
