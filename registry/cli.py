@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import IO
@@ -19,6 +20,7 @@ from search.matching import CheckQuery
 
 MAX_REJECTIONS_SHOWN = 20
 DEMO_REPORT_COUNT = 500
+IMPORT_WORKERS = max(1, (os.cpu_count() or 1) - 1)  # one core stays free for writing
 
 
 def _services() -> Services:
@@ -48,7 +50,8 @@ def serve(host: str, port: int) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "file_format", type=click.Choice(FORMATS), help="Default: from the name or content.")
 @click.option("--errors", "errors_file", type=click.File("w"), help="Write every rejected row here (NDJSON).")
-def import_(file: Path, file_format: str | None, errors_file: IO[str] | None) -> None:
+@click.option("--workers", default=IMPORT_WORKERS, show_default=True, help="Processes validating rows.")
+def import_(file: Path, file_format: str | None, errors_file: IO[str] | None, workers: int) -> None:
     """Create or update reports from NDJSON, a JSON array or CSV (idempotent)."""
     with file.open("rb") as raw:
         file_format = file_format or detect_format(file, raw.peek(64))
@@ -63,7 +66,9 @@ def import_(file: Path, file_format: str | None, errors_file: IO[str] | None) ->
                 done = position
 
             try:
-                summary = _services().reports.import_rows(read_reports(raw, file_format), on_batch=advance)
+                summary = _services().reports.import_rows(
+                    read_reports(raw, file_format), on_batch=advance, workers=workers
+                )
             except IronTraceError as exc:
                 raise click.ClickException(exc.detail) from exc
             bar.update(size - done)

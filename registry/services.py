@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
@@ -21,6 +23,7 @@ from search.matching import CheckOutcome, CheckQuery, Match, rank
 
 SERVER_FIELDS = ("id", "version", "created_at", "updated_at")
 IMPORT_BATCH_SIZE = 1000
+IMPORT_BATCHES_IN_FLIGHT_PER_WORKER = 2
 
 
 def utc_now() -> str:
@@ -99,33 +102,63 @@ class ReportService:
         return self.storage.iter_reports()
 
     def import_rows(
-        self, rows: Iterable[tuple[int, Any]], on_batch: Callable[[], None] | None = None
+        self,
+        rows: Iterable[tuple[int, Any]],
+        on_batch: Callable[[], None] | None = None,
+        workers: int = 1,
     ) -> ImportSummary:
-        """Upsert rows by (agency, case number) in batches; a bad row never stops the rest."""
+        """Upsert rows by (agency, case number) in batches; a bad row never stops the rest.
+
+        Validation is the costly part of an import; with ``workers`` > 1 it
+        runs in that many processes while this one writes the batches, in
+        input order, to storage.
+        """
         summary = ImportSummary()
-        for batch in _batches(rows, IMPORT_BATCH_SIZE):
-            summary.add(*self._import_batch(batch))
+        for prepared, rejected in _prepared_batches(rows, workers, self.storage.prepare_reports):
+            summary.add(self.storage.upsert_prepared(prepared), rejected)
             if on_batch:
                 on_batch()
         return summary
 
-    def _import_batch(self, rows: list[tuple[int, Any]]) -> tuple[list[ImportOutcome], list[RowError]]:
-        documents, rejected = [], []
-        now = utc_now()
-        for number, data in rows:
-            try:
-                if isinstance(data, IronTraceError):
-                    raise data
-                report = validate_report(_without_server_fields(data))
-            except ValidationFailed as exc:
-                rejected.append(RowError(number, _ref_of(data), exc.extra["errors"]))
-                continue
-            except IronTraceError as exc:
-                rejected.append(RowError(number, None, [{"field": "_row", "message": exc.detail}]))
-                continue
-            documents.append({**report, "id": new_id(), "version": 1, "created_at": now, "updated_at": now})
-        documents = _last_of_each_ref(documents)
-        return (self.storage.upsert_reports(documents) if documents else []), rejected
+
+def prepare_import_batch(
+    rows: list[tuple[int, Any]], prepare: Callable[[list[Document]], Any]
+) -> tuple[Any, list[RowError]]:
+    """Validate imported rows into new documents (the last row of a case number wins),
+    then let the engine do its CPU-only preparation of them."""
+    documents, rejected = [], []
+    now = utc_now()
+    for number, data in rows:
+        try:
+            if isinstance(data, IronTraceError):
+                raise data
+            report = validate_report(_without_server_fields(data))
+        except ValidationFailed as exc:
+            rejected.append(RowError(number, _ref_of(data), exc.extra["errors"]))
+            continue
+        except IronTraceError as exc:
+            rejected.append(RowError(number, None, [{"field": "_row", "message": exc.detail}]))
+            continue
+        documents.append({**report, "id": new_id(), "version": 1, "created_at": now, "updated_at": now})
+    return prepare(_last_of_each_ref(documents)), rejected
+
+
+def _prepared_batches(
+    rows: Iterable[tuple[int, Any]], workers: int, prepare: Callable[[list[Document]], Any]
+) -> Iterator[tuple[Any, list[RowError]]]:
+    """Prepared batches in input order, at most a few in flight so memory stays flat."""
+    batches = _batches(rows, IMPORT_BATCH_SIZE)
+    if workers <= 1:
+        yield from (prepare_import_batch(batch, prepare) for batch in batches)
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        pending: deque[Future] = deque()
+        for batch in batches:
+            pending.append(pool.submit(prepare_import_batch, batch, prepare))
+            if len(pending) >= workers * IMPORT_BATCHES_IN_FLIGHT_PER_WORKER:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 @dataclass

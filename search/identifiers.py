@@ -22,10 +22,9 @@ _VIN_VALUES = {
 }
 _VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 
-# ISO 10261 product identification number: 17 characters, a three-character
-# manufacturer code (WMI) first, the same alphabet as a VIN.
+# ISO 10261 product identification number: 17 characters (a three-character
+# manufacturer code first), the same alphabet as a VIN.
 PIN_LENGTH = 17
-PIN_WMI_LENGTH = 3
 
 
 def vin_check_digit(vin: str) -> str | None:
@@ -67,8 +66,8 @@ def pin_problems(pin: str) -> list[str]:
     if len(pin) != PIN_LENGTH:
         return [f"an ISO 10261 PIN has {PIN_LENGTH} characters, this has {len(pin)}"]
     problems = _forbidden_letters(pin)
-    if not pin[:PIN_WMI_LENGTH].isalnum() or not pin[:PIN_WMI_LENGTH].isascii():
-        problems.append("a PIN starts with a three-character manufacturer code")
+    if not pin.isascii():
+        problems.append("a PIN holds only Latin letters and digits")
     return problems
 
 

@@ -15,10 +15,18 @@ readings never cost a lookup):
         when one edit (substitution, insertion, deletion), a swap of
         neighbours, one insertion plus one deletion, or an insertion plus a
         substitution separates them.
-``c:``  interleaved classes.  Characters at positions i, i+3, i+6, ... form
-        class i.  Two substitutions touch at most two of the three classes,
-        so values of the same length with up to two substitutions share the
-        untouched class.  Interleaving (rather than cutting the value into
+        Values of 8 to 11 characters, too short for class keys but long
+        enough for two edits, are indexed with up to two deletions, so any
+        two edits of them share a key.
+``c:``  interleaved classes, for values of 12 or more characters.
+        Characters at positions i, i+3, i+6, ... form class i.  Two
+        substitutions touch at most two of the three classes, so values of
+        the same length with up to two substitutions share the untouched
+        class.  A query that is one or two characters short (a character not
+        read, plus perhaps one misread) also builds the classes of the
+        longer record it may come from, for every place the missing
+        characters may have been: a class with no missing character in it
+        is then exact.  Interleaving (rather than cutting the value into
         three runs) keeps a serial's unique tail in every class, so a
         manufacturer prefix shared by thousands of PINs cannot make a key
         unselective.
@@ -29,14 +37,20 @@ Trailing parts are found with a prefix lookup on the *reversed* skeleton
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import combinations_with_replacement
+from typing import Callable
+
 from search.normalize import normalize, skeleton
 
 MIN_FUZZY_LENGTH = 6  # shorter values collide too often for edit-distance lookups
+MIN_TWO_EDIT_LENGTH = 8  # the scorer tolerates two edits from this length on
 MIN_CLASS_KEY_LENGTH = 12  # below this a class is too short to be selective
 MIN_PARTIAL_LENGTH = 6  # the shortest trailing part worth looking up
 INDEX_DELETIONS = 1
+SHORT_INDEX_DELETIONS = 2  # for values of MIN_TWO_EDIT_LENGTH..MIN_CLASS_KEY_LENGTH-1
 QUERY_DELETIONS = 2
 INTERLEAVED_CLASSES = 3
+MAX_MISSING_CHARACTERS = 2  # characters a reading may lack and still be matched
 
 
 @dataclass(frozen=True)
@@ -51,22 +65,31 @@ class IdentifierKeys:
 
 def index_keys(value: str) -> IdentifierKeys:
     """Keys under which a registered identifier is stored."""
-    return _keys(value, INDEX_DELETIONS)
+    return _keys(value, index_deletions, query=False)
 
 
 def query_keys(value: str) -> IdentifierKeys:
     """Keys a check looks up for the identifier an officer read."""
-    return _keys(value, QUERY_DELETIONS)
+    return _keys(value, lambda _length: QUERY_DELETIONS, query=True)
 
 
-def _keys(value: str, deletions: int) -> IdentifierKeys:
+def index_deletions(length: int) -> int:
+    """Deletions indexed for a value: two where only they can reach two edits."""
+    if MIN_TWO_EDIT_LENGTH <= length < MIN_CLASS_KEY_LENGTH:
+        return SHORT_INDEX_DELETIONS
+    return INDEX_DELETIONS
+
+
+def _keys(value: str, deletions: Callable[[int], int], query: bool) -> IdentifierKeys:
     norm = normalize(value)
     skel = skeleton(norm)
     terms = {"d:" + skel}
     if len(skel) >= MIN_FUZZY_LENGTH:
-        terms.update("d:" + v for v in deletion_variants(skel, deletions))
+        terms.update("d:" + v for v in deletion_variants(skel, deletions(len(skel))))
     if len(skel) >= MIN_CLASS_KEY_LENGTH:
         terms.update(class_keys(skel))
+    if query:
+        terms.update(gapped_class_keys(skel))
     return IdentifierKeys(norm, skel, tuple(sorted(terms)), skel[::-1])
 
 
@@ -83,3 +106,33 @@ def deletion_variants(value: str, max_deletions: int) -> set[str]:
 def class_keys(value: str) -> set[str]:
     """One key per interleaved class, tagged with class number and length."""
     return {f"c:{i}/{len(value)}:{value[i::INTERLEAVED_CLASSES]}" for i in range(INTERLEAVED_CLASSES)}
+
+
+def gapped_class_keys(value: str) -> set[str]:
+    """Class keys of the records one or two characters longer that ``value`` may be read from.
+
+    Only where the missing characters fall relative to a class's positions
+    matters (how far later positions shift), so each class enumerates the
+    gaps between its own positions rather than every position of the record.
+    """
+    keys: set[str] = set()
+    for missing in range(1, MAX_MISSING_CHARACTERS + 1):
+        length = len(value) + missing
+        if length < MIN_CLASS_KEY_LENGTH:
+            continue
+        for i in range(INTERLEAVED_CLASSES):
+            positions = range(i, length, INTERLEAVED_CLASSES)
+            # Room for missing characters before each class position, and after the last.
+            room = [i] + [INTERLEAVED_CLASSES - 1] * (len(positions) - 1) + [length - 1 - positions[-1]]
+            for gaps in combinations_with_replacement(range(len(room)), missing):
+                if any(gaps.count(g) > room[g] for g in gaps):
+                    continue
+                # Class positions from the j-th gap on are shifted j characters left in ``value``.
+                bounds = (0, *gaps, len(positions))
+                chars = "".join(
+                    value[positions[a] - shift : positions[b - 1] - shift + 1 : INTERLEAVED_CLASSES]
+                    for shift, (a, b) in enumerate(zip(bounds, bounds[1:]))
+                    if a < b
+                )
+                keys.add(f"c:{i}/{length}:{chars}")
+    return keys

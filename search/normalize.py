@@ -40,7 +40,10 @@ def normalize(value: str) -> str:
     never make two different identifiers equal.
     """
     folded = unicodedata.normalize("NFKC", value).upper().translate(_HOMOGLYPH_TABLE)
-    return "".join(c for c in folded if c.isalnum())
+    kept = "".join(c for c in folded if c.isalnum())
+    # Removing separators can bring combining characters together (Hangul
+    # jamo); compose once more so that normalizing twice changes nothing.
+    return kept if kept.isascii() else unicodedata.normalize("NFKC", kept)
 
 
 def skeleton(normalized: str) -> str:

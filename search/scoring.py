@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from search.identifiers import structure_problems
-from search.keys import MIN_FUZZY_LENGTH, MIN_PARTIAL_LENGTH
+from search.keys import MIN_FUZZY_LENGTH, MIN_PARTIAL_LENGTH, MIN_TWO_EDIT_LENGTH
 from search.normalize import HOMOGLYPHS, confusable, normalize, skeleton
 
 # Edit costs.  A confusable reading is a quarter of a real typo.
@@ -23,8 +23,7 @@ TRANSPOSITION_COST = 0.8
 
 # Non-confusable edits tolerated; short values tolerate fewer.
 MAX_EDITS = 2
-SHORT_VALUE_LENGTH = 8
-MAX_EDITS_SHORT = 1
+MAX_EDITS_SHORT = 1  # for values shorter than MIN_TWO_EDIT_LENGTH
 
 # Scores.  Exact and normalized equality are the only ones that make a hit.
 EXACT_SCORE = 1.0
@@ -109,7 +108,7 @@ def _edited(q: str, r: str) -> Comparison | None:
         return None
     cost, edits = align(q, r)
     typos = sum(1 for e in edits if not e.is_confusable)
-    allowed = MAX_EDITS_SHORT if len(r) < SHORT_VALUE_LENGTH else MAX_EDITS
+    allowed = MAX_EDITS_SHORT if len(r) < MIN_TWO_EDIT_LENGTH else MAX_EDITS
     explanation = "; ".join(e.describe() for e in edits)
     if typos == 0:
         return Comparison("confusable", round(CONFUSABLE_BASE * (1 - cost / len(r)), 4), explanation)

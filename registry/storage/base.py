@@ -98,6 +98,20 @@ class Storage(abc.ABC):
     def upsert_reports(self, documents: list[Document]) -> list[ImportOutcome]:
         """Create or update each document by (agency, case number), as one batch."""
 
+    @staticmethod
+    def prepare_reports(documents: list[Document]) -> Any:
+        """CPU-only work on a batch before ``upsert_prepared``, run in import worker processes.
+
+        Must be a picklable static function of its argument.  The default does
+        nothing; an engine overrides it (with ``upsert_prepared``) to move key
+        computation and serialization off the process that writes.
+        """
+        return documents
+
+    def upsert_prepared(self, prepared: Any) -> list[ImportOutcome]:
+        """``upsert_reports`` for the result of ``prepare_reports``."""
+        return self.upsert_reports(prepared)
+
     @abc.abstractmethod
     def list_reports(self, filters: ReportFilter, limit: int, cursor: str | None) -> Page:
         """Reports newest first, filtered, one page at a time."""

@@ -19,6 +19,7 @@ import json
 import sqlite3
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -160,7 +161,7 @@ class SQLiteStorage(Storage):
                     "A report with this external_ref already exists for this agency.",
                     existing_id=existing[1],
                 )
-            self._insert(db, document)
+            self._insert(db, _IndexedReport.of(document))
         return document
 
     def get_report(self, report_id: str) -> Document:
@@ -187,15 +188,23 @@ class SQLiteStorage(Storage):
         return document
 
     def upsert_reports(self, documents: list[Document]) -> list[ImportOutcome]:
+        return self.upsert_prepared(self.prepare_reports(documents))
+
+    @staticmethod
+    def prepare_reports(documents: list[Document]) -> list[_IndexedReport]:
+        return [_IndexedReport.of(d) for d in documents]
+
+    def upsert_prepared(self, prepared: list[_IndexedReport]) -> list[ImportOutcome]:
         outcomes = []
         with self._write() as db:
-            for document in documents:
+            for report in prepared:
+                document = report.document
                 row = db.execute(
                     "SELECT seq, document FROM reports WHERE agency_key = ? AND external_ref = ?",
-                    (agency_key(document), document["external_ref"]),
+                    (report.columns[1], document["external_ref"]),
                 ).fetchone()
                 if row is None:
-                    self._insert(db, document)
+                    self._insert(db, report)
                     outcomes.append(ImportOutcome("created", document))
                     continue
                 stored = json.loads(row[1])
@@ -310,72 +319,80 @@ class SQLiteStorage(Storage):
             (agency_key(document), document["external_ref"]),
         ).fetchone()
 
-    def _insert(self, db: sqlite3.Connection, document: Document) -> None:
+    def _insert(self, db: sqlite3.Connection, report: _IndexedReport) -> None:
         cursor = db.execute(
             "INSERT INTO reports (id, agency_key, external_ref, status, category, manufacturer_key, country, "
             "version, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            _columns(document),
+            report.columns,
         )
-        self._index(db, cursor.lastrowid, document)
+        self._index(db, cursor.lastrowid, report)
 
     def _update(self, db: sqlite3.Connection, seq: int, stored: Document, document: Document) -> None:
-        self._unindex(db, seq, stored)
+        self._unindex(db, seq, _IndexedReport.of(stored))
+        report = _IndexedReport.of(document)
         db.execute(
             "UPDATE reports SET id = ?, agency_key = ?, external_ref = ?, status = ?, category = ?, "
             "manufacturer_key = ?, country = ?, version = ?, document = ? WHERE seq = ?",
-            (*_columns(document), seq),
+            (*report.columns, seq),
         )
-        self._index(db, seq, document)
+        self._index(db, seq, report)
 
     @staticmethod
-    def _index(db: sqlite3.Connection, seq: int, document: Document) -> None:
-        terms, suffixes = _lookup_rows(document)
+    def _index(db: sqlite3.Connection, seq: int, report: _IndexedReport) -> None:
         db.executemany(
-            "INSERT OR IGNORE INTO identifier_terms (term, report_seq) VALUES (?, ?)", [(t, seq) for t in terms]
+            "INSERT OR IGNORE INTO identifier_terms (term, report_seq) VALUES (?, ?)",
+            [(t, seq) for t in report.terms],
         )
         db.executemany(
             "INSERT OR IGNORE INTO identifier_suffixes (suffix_key, report_seq) VALUES (?, ?)",
-            [(s, seq) for s in suffixes],
+            [(s, seq) for s in report.suffixes],
         )
-        db.execute("INSERT INTO report_text (rowid, body) VALUES (?, ?)", (seq, report_text(document)))
+        db.execute("INSERT INTO report_text (rowid, body) VALUES (?, ?)", (seq, report.text))
 
     @staticmethod
-    def _unindex(db: sqlite3.Connection, seq: int, stored: Document) -> None:
+    def _unindex(db: sqlite3.Connection, seq: int, stored: _IndexedReport) -> None:
         """Remove the keys of the stored version, recomputed: no reverse index needed."""
-        terms, suffixes = _lookup_rows(stored)
         db.executemany(
-            "DELETE FROM identifier_terms WHERE term = ? AND report_seq = ?", [(t, seq) for t in terms]
+            "DELETE FROM identifier_terms WHERE term = ? AND report_seq = ?", [(t, seq) for t in stored.terms]
         )
         db.executemany(
             "DELETE FROM identifier_suffixes WHERE suffix_key = ? AND report_seq = ?",
-            [(s, seq) for s in suffixes],
+            [(s, seq) for s in stored.suffixes],
         )
         db.execute("DELETE FROM report_text WHERE rowid = ?", (seq,))
 
 
-def _lookup_rows(document: Document) -> tuple[set[int], set[str]]:
-    terms: set[int] = set()
-    suffixes: set[str] = set()
-    for identifier in document.get("identifiers", ()):
-        keys = index_keys(identifier["value"])
-        terms.update(term_hash(t) for t in keys.terms)
-        if len(keys.skeleton) >= MIN_PARTIAL_LENGTH:
-            suffixes.add(keys.suffix_key)
-    return terms, suffixes
+@dataclass(frozen=True)
+class _IndexedReport:
+    """A document with every row the engine stores for it, computed ahead of the write."""
 
+    document: Document
+    columns: tuple
+    terms: frozenset[int]
+    suffixes: frozenset[str]
+    text: str
 
-def _columns(document: Document) -> tuple:
-    return (
-        document["id"],
-        agency_key(document),
-        document["external_ref"],
-        document["status"],
-        document["category"],
-        manufacturer_key(document.get("manufacturer")),
-        document["incident"]["country"],
-        document["version"],
-        json.dumps(document, ensure_ascii=False),
-    )
+    @classmethod
+    def of(cls, document: Document) -> "_IndexedReport":
+        terms: set[int] = set()
+        suffixes: set[str] = set()
+        for identifier in document.get("identifiers", ()):
+            keys = index_keys(identifier["value"])
+            terms.update(term_hash(t) for t in keys.terms)
+            if len(keys.skeleton) >= MIN_PARTIAL_LENGTH:
+                suffixes.add(keys.suffix_key)
+        columns = (
+            document["id"],
+            agency_key(document),
+            document["external_ref"],
+            document["status"],
+            document["category"],
+            manufacturer_key(document.get("manufacturer")),
+            document["incident"]["country"],
+            document["version"],
+            json.dumps(document, ensure_ascii=False),
+        )
+        return cls(document, columns, frozenset(terms), frozenset(suffixes), report_text(document))
 
 
 def _content(document: Document) -> Document:

@@ -1,0 +1,375 @@
+"""Tests for search.scoring.compare: match type, score and explanation of a reading."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from search.matching import POSSIBLE_MATCH_MIN_SCORE
+from search.normalize import confusable
+from search.scoring import MATCH_TYPES, compare
+
+PIN = "CAT0320DLEJK01234"
+VIN = "1HGCM82633A004352"  # valid check digit (3)
+
+# One character per skeleton class: no two of these are confusable, so every
+# edit made with them is an unambiguous, arbitrary (non-look-alike) edit.
+DISTINCT = "0123456789ACEFHJKMNPRTUVWXY"
+assert not any(confusable(a, b) for a in DISTINCT for b in DISTINCT)
+
+
+def substitute(value: str, position: int, char: str) -> str:
+    """Replace the character at 0-based ``position``."""
+    return value[:position] + char + value[position + 1 :]
+
+
+def kind(query: str, record: str, record_type: str = "other") -> str | None:
+    comparison = compare(query, record, record_type)
+    return comparison.match_type if comparison else None
+
+
+@st.composite
+def distinct_records(draw, min_size: int = 8, max_size: int = 20):
+    """A record of distinct, mutually non-confusable characters, plus one character it lacks."""
+    size = draw(st.integers(min_size, max_size))
+    chars = draw(st.permutations(DISTINCT))
+    return "".join(chars[:size]), chars[size]
+
+
+# --- exact and normalized -----------------------------------------------------
+
+
+def test_identical_value_is_exact():
+    comparison = compare(PIN, PIN)
+    assert comparison.match_type == "exact"
+    assert comparison.score == 1.0
+
+
+def test_surrounding_whitespace_still_exact():
+    assert kind(f"  {PIN}\n", PIN) == "exact"
+
+
+@pytest.mark.parametrize("reading", ["cat0320dlejk01234", "CAT-0320D LEJK/01234", "CAT.0320D_LEJK.01234"])
+def test_formatting_differences_are_normalized(reading):
+    comparison = compare(reading, PIN)
+    assert comparison.match_type == "normalized"
+    assert comparison.score < 1.0
+
+
+def test_cyrillic_lookalikes_are_normalized_and_explained():
+    typed = "\u0421\u0410\u0422" + PIN[3:]  # С А Т in Cyrillic
+    comparison = compare(typed, PIN)
+    assert comparison.match_type == "normalized"
+    assert "look-alike" in comparison.explanation
+    assert "\u0421 for C" in comparison.explanation
+
+
+@pytest.mark.parametrize("query", ["", "   ", "-/-"])
+def test_query_without_letters_or_digits_matches_nothing(query):
+    assert compare(query, PIN) is None
+
+
+def test_unrelated_values_do_not_match():
+    assert compare("KMTPC200X7Y4N8821", PIN) is None
+    assert compare("HX330", PIN) is None
+
+
+# --- confusable readings -------------------------------------------------------
+
+# Characters in no confusable group around a single slot at 1-based position 8.
+TEMPLATE_HEAD, TEMPLATE_TAIL = "ACE3FH4", "JK7MN9P"
+SPEC_GROUPS = ("0OQD", "1IL", "5S", "8B", "2Z", "6G")  # O/0/Q/D, I/1/L, S/5, B/8, Z/2, G/6
+CONFUSABLE_PAIRS = [(a, b) for group in SPEC_GROUPS for a in group for b in group if a != b]
+
+
+@pytest.mark.parametrize("read, registered", CONFUSABLE_PAIRS)
+def test_each_confusable_pair_is_a_confusable_match(read, registered):
+    record = TEMPLATE_HEAD + registered + TEMPLATE_TAIL
+    query = TEMPLATE_HEAD + read + TEMPLATE_TAIL
+    comparison = compare(query, record)
+    assert comparison.match_type == "confusable"
+    assert f"query has {read} where the record has {registered} at position 8" in comparison.explanation
+
+
+@pytest.mark.parametrize("read, registered", CONFUSABLE_PAIRS)
+def test_confusable_reading_beats_arbitrary_substitution_at_same_position(read, registered):
+    record = TEMPLATE_HEAD + registered + TEMPLATE_TAIL
+    misread = compare(TEMPLATE_HEAD + read + TEMPLATE_TAIL, record)
+    typo = compare(TEMPLATE_HEAD + "X" + TEMPLATE_TAIL, record)
+    assert typo.match_type == "fuzzy"
+    assert misread.score > typo.score
+
+
+def test_four_lookalike_misreads_weigh_no_more_than_one_typo():
+    """A confusable reading costs a quarter of a real typo."""
+    misreads = compare("CATO32ODLEJKOI234", PIN)  # 0->O three times, 1->I once
+    typo = compare("CAT0320DLEJK01284", PIN)
+    assert misreads.match_type == "confusable"
+    assert misreads.score > typo.score
+
+
+def test_lookalike_on_top_of_a_typo_costs_less_than_a_second_typo():
+    typo_and_misread = compare("CATO320DLEJK01284", PIN)  # 0->O, 3->8
+    two_typos = compare("CATX320DLEJK01284", PIN)  # 0->X, 3->8
+    assert typo_and_misread.match_type == two_typos.match_type == "fuzzy"
+    assert typo_and_misread.score > two_typos.score
+    assert "often misread" in typo_and_misread.explanation
+
+
+def test_confusable_position_is_counted_in_the_normalized_record():
+    """Separators in the registered value must not shift the reported position."""
+    comparison = compare("cat-O320d", "CAT 0320 D")
+    assert comparison.match_type == "confusable"
+    assert "query has O where the record has 0 at position 4" in comparison.explanation
+
+
+def test_several_confusables_are_still_confusable():
+    comparison = compare("CATO32ODLEJKOI234", PIN)
+    assert comparison.match_type == "confusable"
+    assert comparison.explanation.count("often misread") == 4
+
+
+def test_cyrillic_o_read_for_zero_is_confusable_and_mentions_the_keyboard():
+    comparison = compare("CAT\u041e320DLEJK01234", PIN)  # Cyrillic О where the record has 0
+    assert comparison.match_type == "confusable"
+    assert "look-alike" in comparison.explanation
+
+
+# --- fuzzy: one arbitrary edit ------------------------------------------------
+
+
+@given(distinct_records(), st.data())
+def test_one_substitution_is_fuzzy_and_named(record_and_spare, data):
+    record, spare = record_and_spare
+    k = data.draw(st.integers(0, len(record) - 1))
+    comparison = compare(substitute(record, k, spare), record)
+    assert comparison.match_type == "fuzzy"
+    assert f"query has {spare} where the record has {record[k]} at position {k + 1}" in comparison.explanation
+
+
+@given(distinct_records(), st.data())
+def test_one_insertion_is_fuzzy_and_named(record_and_spare, data):
+    record, spare = record_and_spare
+    k = data.draw(st.integers(0, len(record)))
+    query = record[:k] + spare + record[k:]
+    comparison = compare(query, record)
+    assert comparison.match_type == "fuzzy"
+    assert f"query has an extra {spare} after position {k}" in comparison.explanation
+
+
+@given(distinct_records(), st.data())
+def test_one_deletion_is_fuzzy_and_named(record_and_spare, data):
+    record, _ = record_and_spare
+    k = data.draw(st.integers(0, len(record) - 1))
+    comparison = compare(record[:k] + record[k + 1 :], record)
+    if k == 0 and comparison.match_type == "partial":
+        # Without its first character the query is also the record's tail; a
+        # partial match may then score higher, and names the unread character.
+        assert f"the first 1 ({record[0]}) were not read" in comparison.explanation
+        return
+    assert comparison.match_type == "fuzzy"
+    assert f"query is missing {record[k]} at position {k + 1}" in comparison.explanation
+
+
+@given(distinct_records(), st.data())
+def test_adjacent_transposition_is_fuzzy_and_named(record_and_spare, data):
+    record, _ = record_and_spare
+    k = data.draw(st.integers(0, len(record) - 2))
+    query = record[:k] + record[k + 1] + record[k] + record[k + 2 :]
+    comparison = compare(query, record)
+    assert comparison.match_type == "fuzzy"
+    assert (
+        f"query has {record[k + 1]}{record[k]} where the record has {record[k]}{record[k + 1]} "
+        f"at positions {k + 1}-{k + 2}"
+    ) in comparison.explanation
+
+
+@given(distinct_records(), st.data())
+def test_edit_positions_refer_to_the_normalized_record(record_and_spare, data):
+    record, spare = record_and_spare
+    k = data.draw(st.integers(0, len(record) - 1))
+    formatted = "-".join(record[i : i + 4] for i in range(0, len(record), 4)).lower()
+    comparison = compare(substitute(record, k, spare), formatted)
+    assert f"at position {k + 1}" in comparison.explanation
+
+
+def test_transposition_costs_less_than_a_substitution():
+    swapped = compare("CAT0320DLEKJ01234", PIN)
+    replaced = compare("CAT0320DLEXK01234", PIN)
+    assert swapped.match_type == replaced.match_type == "fuzzy"
+    assert swapped.score > replaced.score
+
+
+# --- how many edits are tolerated ------------------------------------------------
+
+
+@given(distinct_records(min_size=8), st.data())
+def test_two_substitutions_on_values_of_eight_or_more_are_fuzzy(record_and_spare, data):
+    record, spare = record_and_spare
+    i, j = data.draw(st.lists(st.integers(0, len(record) - 1), min_size=2, max_size=2, unique=True))
+    query = substitute(substitute(record, i, spare), j, spare)
+    comparison = compare(query, record)
+    assert comparison.match_type == "fuzzy"
+    assert f"at position {i + 1}" in comparison.explanation
+    assert f"at position {j + 1}" in comparison.explanation
+
+
+def test_two_substitutions_on_a_17_character_pin():
+    assert kind("CAT0X20DLEJK01294", PIN) == "fuzzy"
+
+
+@given(distinct_records(min_size=8), st.data())
+def test_three_arbitrary_substitutions_match_nothing(record_and_spare, data):
+    record, spare = record_and_spare
+    positions = data.draw(st.lists(st.integers(0, len(record) - 1), min_size=3, max_size=3, unique=True))
+    query = record
+    for p in positions:
+        query = substitute(query, p, spare)
+    assert compare(query, record) is None
+
+
+def test_three_substitutions_on_a_17_character_pin_match_nothing():
+    assert compare("CAT0X20DLEJY01294", PIN) is None  # 3->X, K->Y, 3->9
+
+
+SHORT = "7K4XP9R"  # 7 characters: below SHORT_VALUE_LENGTH
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("7K4YP9R", "fuzzy"),  # one substitution
+        ("7K4XP9", "fuzzy"),  # one deletion
+        ("7K4XTP9R", "fuzzy"),  # one insertion
+        ("7KX4P9R", "fuzzy"),  # one transposition
+        ("7K4YP9T", None),  # two substitutions
+        ("7K4XTP9T", None),  # insertion + substitution
+        ("K4XP9", None),  # two deletions
+    ],
+)
+def test_short_value_tolerates_only_one_edit(query, expected):
+    assert kind(query, SHORT) == expected
+
+
+def test_eight_characters_tolerate_two_edits():
+    assert kind("7K4YP9TW", "7K4XP9RW") == "fuzzy"
+
+
+def test_confusables_do_not_count_against_the_short_value_limit():
+    assert kind("7K4YP9R", "7K4XP9R") == "fuzzy"
+    assert kind("7K4YP5R", "7K4XPSR") == "fuzzy"  # one typo plus one look-alike (5/S)
+
+
+def test_value_shorter_than_six_gets_no_fuzzy_match():
+    """Below MIN_FUZZY_LENGTH retrieval stores only the exact key, so scoring must not fuzz either."""
+    assert compare("7K4YP", "7K4XP") is None
+
+
+# --- partial readings ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("length", [6, 10, 14])
+def test_legible_tail_of_six_or_more_is_partial(length):
+    comparison = compare(PIN[-length:], PIN)
+    assert comparison.match_type == "partial"
+    assert f"last {length} of 17" in comparison.explanation
+    assert f"({PIN[:17 - length]})" in comparison.explanation
+
+
+def test_pin_without_its_manufacturer_prefix_is_found():
+    """An officer who cannot read the WMI ('CAT') must still get the report."""
+    comparison = compare(PIN[3:], PIN, "pin")
+    assert comparison is not None
+    assert comparison.match_type in {"partial", "fuzzy"}
+    assert comparison.score >= POSSIBLE_MATCH_MIN_SCORE
+    assert "CAT" in comparison.explanation
+
+
+@pytest.mark.parametrize("missing", [1, 2])
+def test_pin_missing_one_or_two_leading_characters_is_found(missing):
+    comparison = compare(PIN[missing:], PIN, "pin")
+    assert comparison is not None and comparison.match_type in {"partial", "fuzzy"}
+    assert comparison.score >= POSSIBLE_MATCH_MIN_SCORE
+
+
+def test_longer_tail_scores_higher():
+    assert compare(PIN[-12:], PIN).score > compare(PIN[-6:], PIN).score
+
+
+def test_tail_read_with_lookalikes_is_partial_but_scores_lower():
+    clean = compare("K01234", PIN)
+    misread = compare("KO1234", PIN)
+    assert misread.match_type == "partial"
+    assert misread.score < clean.score
+    assert "look-alike" in misread.explanation
+
+
+def test_tail_of_five_characters_matches_nothing():
+    assert compare(PIN[-5:], PIN) is None
+
+
+def test_leading_part_is_not_a_partial_match():
+    assert compare(PIN[:8], PIN) is None
+
+
+# --- structure hints ------------------------------------------------------------
+
+
+def test_vin_query_failing_its_check_digit_gets_a_hint():
+    query = substitute(VIN, 14, "7")  # 3 read as 7 at position 15: breaks the check digit
+    comparison = compare(query, VIN, "vin")
+    assert comparison.match_type == "fuzzy"
+    assert "check digit" in comparison.explanation
+    assert "at position 15" in comparison.explanation
+
+
+def test_check_digit_hint_only_for_vins():
+    query = substitute(VIN, 14, "7")
+    assert "check digit" not in compare(query, VIN, "serial").explanation
+
+
+def test_vin_query_with_forbidden_letter_gets_a_hint():
+    comparison = compare("1HGCM82633A0O4352", VIN, "vin")
+    assert comparison.match_type == "confusable"
+    assert "letter O" in comparison.explanation
+
+
+# --- scores -----------------------------------------------------------------------
+
+
+@given(distinct_records(min_size=6), st.data())
+def test_scores_are_ordered_exact_normalized_confusable_fuzzy(record_and_spare, data):
+    record, spare = record_and_spare
+    assume("0" not in record and spare != "0")
+    k = data.draw(st.integers(0, len(record) - 1))
+    record = substitute(record, k, "0")
+    exact = compare(record, record)
+    normalized = compare("-".join(record), record)
+    misread = compare(substitute(record, k, "O"), record)
+    typo = compare(substitute(record, k, spare), record)
+    assert [exact.match_type, normalized.match_type, misread.match_type, typo.match_type] == [
+        "exact", "normalized", "confusable", "fuzzy",
+    ]
+    assert 1.0 >= exact.score > normalized.score > misread.score > typo.score > 0.0
+
+
+near_text = st.text(alphabet="0O1IL5S8B2ZAX7- ", max_size=20)
+
+
+@given(near_text, near_text)
+def test_any_comparison_has_a_known_type_and_a_score_in_unit_interval(query, record):
+    comparison = compare(query, record)
+    if comparison is not None:
+        assert comparison.match_type in MATCH_TYPES and comparison.match_type != "description"
+        assert 0.0 <= comparison.score <= 1.0
+        assert comparison.explanation
+
+
+@given(distinct_records(), st.data())
+def test_more_edits_never_score_higher(record_and_spare, data):
+    record, spare = record_and_spare
+    i, j = data.draw(st.lists(st.integers(0, len(record) - 1), min_size=2, max_size=2, unique=True))
+    one = compare(substitute(record, i, spare), record)
+    two = compare(substitute(substitute(record, i, spare), j, spare), record)
+    assert one.score > two.score
