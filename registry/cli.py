@@ -70,7 +70,10 @@ def import_(file: Path, file_format: str | None, errors_file: IO[str] | None, wo
                     read_reports(raw, file_format), on_batch=advance, workers=workers
                 )
             except IronTraceError as exc:
-                raise click.ClickException(exc.detail) from exc
+                failures = "".join(
+                    f"\n  {f['agency']} {f['external_ref']}: {f['error']}" for f in exc.extra.get("failures", ())
+                )
+                raise click.ClickException(exc.detail + failures) from exc
             bar.update(size - done)
     _print_summary(summary, errors_file)
     if summary.rejected and not (summary.created or summary.updated or summary.unchanged):
@@ -140,3 +143,41 @@ def demo(count: int) -> None:
         f"demo registry: created {summary.created}, updated {summary.updated}, unchanged {summary.unchanged}"
         + (f", rejected {len(summary.rejected)}" if summary.rejected else "")
     )
+
+
+@main.group("es")
+def es_commands() -> None:
+    """Elasticsearch indices (needs IRONTRACE_ES_URL)."""
+
+
+def _es_storage():
+    from registry.storage.elasticsearch import ElasticsearchStorage
+
+    storage = open_storage(load_settings())
+    if not isinstance(storage, ElasticsearchStorage):
+        raise click.ClickException("Set IRONTRACE_ES_URL: these commands work on Elasticsearch only.")
+    return storage
+
+
+@es_commands.command("init")
+def es_init() -> None:
+    """Create the missing indices and aliases (safe to repeat)."""
+    from registry import es_admin
+
+    try:
+        created = es_admin.init(_es_storage())
+    except IronTraceError as exc:
+        raise click.ClickException(exc.detail) from exc
+    click.echo(f"created {', '.join(created)}" if created else "indices already in place")
+
+
+@es_commands.command("reindex")
+def es_reindex() -> None:
+    """Rebuild the reports index with the current mapping and switch the alias (pause writes first)."""
+    from registry import es_admin
+
+    try:
+        result = es_admin.reindex(_es_storage())
+    except IronTraceError as exc:
+        raise click.ClickException(exc.detail) from exc
+    click.echo(f"copied {result.copied} reports from {result.old_index} to {result.new_index}; alias switched")

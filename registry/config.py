@@ -23,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "ES_CA_CERTS": None,
     "ES_INDEX_PREFIX": "irontrace",
     "ES_TIMEOUT_SECONDS": 10,
+    "ES_REFRESH_INTERVAL": "1s",
     # HTTP behaviour.
     "PAGE_SIZE_DEFAULT": 50,
     "PAGE_SIZE_MAX": 500,

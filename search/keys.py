@@ -26,10 +26,15 @@ readings never cost a lookup):
         read, plus perhaps one misread) also builds the classes of the
         longer record it may come from, for every place the missing
         characters may have been: a class with no missing character in it
-        is then exact.  Interleaving (rather than cutting the value into
+        is then exact.  Likewise the query builds the classes of itself with
+        each pair of neighbours swapped back, so a swap plus a substitution,
+        or two swaps, still meet an intact class.  Interleaving (rather than cutting the value into
         three runs) keeps a serial's unique tail in every class, so a
         manufacturer prefix shared by thousands of PINs cannot make a key
         unselective.
+Not reached: a swap of neighbours plus a missing or extra character on a
+value of 12 or more characters (the scorer would accept it; no key links it).
+
 Trailing parts are found with a prefix lookup on the *reversed* skeleton
 (``suffix_key``), one ordered-index range scan in either engine.
 """
@@ -90,6 +95,7 @@ def _keys(value: str, deletions: Callable[[int], int], query: bool) -> Identifie
         terms.update(class_keys(skel))
     if query:
         terms.update(gapped_class_keys(skel))
+        terms.update(unswapped_class_keys(skel))
     return IdentifierKeys(norm, skel, tuple(sorted(terms)), skel[::-1])
 
 
@@ -135,4 +141,19 @@ def gapped_class_keys(value: str) -> set[str]:
                     if a < b
                 )
                 keys.add(f"c:{i}/{length}:{chars}")
+    return keys
+
+
+def unswapped_class_keys(value: str) -> set[str]:
+    """Class keys of ``value`` with each pair of different neighbours swapped back.
+
+    A swap of neighbours touches two classes; undone where it may have
+    happened, it leaves the classes only the other edit to absorb.
+    """
+    keys: set[str] = set()
+    if len(value) < MIN_CLASS_KEY_LENGTH:
+        return keys
+    for i in range(len(value) - 1):
+        if value[i] != value[i + 1]:
+            keys |= class_keys(value[:i] + value[i + 1] + value[i] + value[i + 2 :])
     return keys

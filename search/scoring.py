@@ -66,6 +66,8 @@ class _Edit:
                 f"query has {self.query_text} where the record has {self.record_text} "
                 f"at position {self.position}{note}"
             )
+        if self.kind == "extra" and self.position == 0:
+            return f"query has an extra {self.query_text} at the start"
         if self.kind == "extra":
             return f"query has an extra {self.query_text} after position {self.position}"
         if self.kind == "missing":

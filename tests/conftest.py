@@ -1,29 +1,103 @@
-"""Shared fixtures: real SQLite files and a real HTTP server on loopback."""
+"""Shared fixtures: real SQLite files, a real Elasticsearch node, real HTTP servers.
+
+Every test that asks for ``app`` (and so ``server`` and ``services``) runs
+once per storage backend: this is the conformance suite that holds the
+embedded default and Elasticsearch to the same behaviour.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 from werkzeug.serving import make_server
 
 from registry import create_app
+from registry.config import load_settings
 from registry.context import EXTENSION_KEY, Services
 
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+BACKENDS = ("sqlite", "elasticsearch")
+TEST_REFRESH_INTERVAL = "100ms"  # writes wait for a refresh; keep that wait short in tests
+
+
+@pytest.fixture(scope="session")
+def es_url() -> Iterator[str]:
+    """A real cluster for the session: ``IRONTRACE_TEST_ES_URL``, else a node started here.
+
+    Under ``CI=true`` a node that cannot start fails the run with the reason;
+    elsewhere the Elasticsearch half of the suite is skipped, saying why.
+    """
+    url = os.environ.get("IRONTRACE_TEST_ES_URL")
+    if url:
+        yield url
+        return
+    sys.path.insert(0, str(SCRIPTS))
+    from es_node import start_node
+
+    try:
+        node = start_node()
+    except Exception as exc:  # fetch, JDK, start-up: any reason the node is not there
+        reason = f"cannot start an Elasticsearch node: {exc}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    try:
+        yield node.url
+    finally:
+        node.stop()
+
+
+def settings_for(url: str, **overrides: Any) -> dict[str, Any]:
+    """Settings for an Elasticsearch-backed app with indices of its own."""
+    return load_settings({
+        "ES_URL": url,
+        "ES_INDEX_PREFIX": f"test-{uuid.uuid4().hex[:12]}",
+        "ES_REFRESH_INTERVAL": TEST_REFRESH_INTERVAL,
+        **overrides,
+    })
+
+
+def drop_indices(storage) -> None:
+    """Remove the indices of one test's prefix, then close the client."""
+    prefix = storage.reports_alias.removesuffix("-reports")
+    names = list(storage.client.indices.get(index=f"{prefix}-*"))
+    if names:
+        storage.client.indices.delete(index=",".join(names))
+    storage.close()
+
+
+def backend_settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
+    if backend == "sqlite":
+        return {"DB": str(tmp_path / "irontrace.db")}
+    return settings_for(request.getfixturevalue("es_url"))
+
+
+def close_storage(app) -> None:
+    storage = app.extensions[EXTENSION_KEY].storage
+    if storage.name == "elasticsearch":
+        drop_indices(storage)
+    else:
+        storage.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "irontrace.db"
-
-
-@pytest.fixture
-def app(db_path: Path):
-    app = create_app({"DB": str(db_path)})
+def app(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
+    app = create_app(backend_settings(backend, tmp_path, request))
     yield app
-    app.extensions[EXTENSION_KEY].storage.close()
+    close_storage(app)
 
 
 @pytest.fixture

@@ -99,16 +99,15 @@ def test_bad_checks_are_422_problems(server, registered, body):
 
 def test_check_is_recorded(server, registered, services):
     result = check(server, identifier=PIN)
-    row = services.storage._connection().execute(
-        "SELECT verdict, document FROM checks WHERE id = ?", (result["check_id"],)
-    ).fetchone()
-    assert row is not None and row[0] == "hit"
-    assert registered["stolen"]["id"] in row[1]
+    record = services.storage.get_check(result["check_id"])
+    assert record["verdict"] == "hit"
+    assert record["query"] == {"identifier": PIN}
+    assert record["matched_report_ids"][0] == registered["stolen"]["id"]
 
 
-def test_health_and_readiness(server):
+def test_health_and_readiness(server, backend):
     assert server.get("/healthz").json() == {"status": "ok"}
-    assert server.get("/readyz").json() == {"status": "ready", "storage": "sqlite"}
+    assert server.get("/readyz").json() == {"status": "ready", "storage": backend}
 
 
 def test_readiness_fails_with_503_when_the_database_is_gone(tmp_path):

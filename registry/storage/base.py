@@ -53,6 +53,11 @@ def agency_key(document: Document) -> str:
     return " ".join(document["reporting_agency"]["name"].casefold().split())
 
 
+def comparable(document: Document) -> Document:
+    """A document without the fields that change on every write: equal means an import changes nothing."""
+    return {k: v for k, v in document.items() if k not in ("version", "updated_at")}
+
+
 def manufacturer_key(name: str | None) -> str | None:
     return " ".join(name.casefold().split()) if name else None
 
@@ -127,6 +132,10 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def save_check(self, record: Document) -> None:
         """Keep the record of one check (who asked what, and the answer)."""
+
+    @abc.abstractmethod
+    def get_check(self, check_id: str) -> Document:
+        """The record of one check; ``NotFound`` otherwise."""
 
     @abc.abstractmethod
     def count_reports(self) -> int:

@@ -34,6 +34,7 @@ from registry.storage.base import (
     ReportFilter,
     Storage,
     agency_key,
+    comparable,
     decode_cursor,
     encode_cursor,
     manufacturer_key,
@@ -209,7 +210,7 @@ class SQLiteStorage(Storage):
                     continue
                 stored = json.loads(row[1])
                 merged = {**document, "id": stored["id"], "created_at": stored["created_at"]}
-                if _content(merged) == _content(stored):
+                if comparable(merged) == comparable(stored):
                     outcomes.append(ImportOutcome("unchanged", stored))
                     continue
                 merged["version"] = stored["version"] + 1
@@ -310,6 +311,12 @@ class SQLiteStorage(Storage):
                 (record["check_id"], record["checked_at"], record["verdict"], json.dumps(record)),
             )
 
+    def get_check(self, check_id: str) -> Document:
+        row = self._connection().execute("SELECT document FROM checks WHERE id = ?", (check_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"No check with id {check_id}.")
+        return json.loads(row[0])
+
     # -- internals -------------------------------------------------------------------
 
     @staticmethod
@@ -394,10 +401,6 @@ class _IndexedReport:
         )
         return cls(document, columns, frozenset(terms), frozenset(suffixes), report_text(document))
 
-
-def _content(document: Document) -> Document:
-    """A document without the fields that change on every write."""
-    return {k: v for k, v in document.items() if k not in ("version", "updated_at")}
 
 
 def _marks(values: list) -> str:

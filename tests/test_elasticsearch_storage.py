@@ -1,0 +1,442 @@
+"""The Elasticsearch engine against a real node: same behaviour as SQLite, and honest failures.
+
+One node serves the whole session (``scripts/es_node.py``, about 10 s to
+start), or the cluster named by ``IRONTRACE_TEST_ES_URL``.  Every test gets its
+own index prefix, so tests never see each other's reports.  Under ``CI=true``
+a node that cannot start fails the tests instead of skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from tests.conftest import drop_indices, report_data, settings_for
+from registry import create_app, es_admin
+from registry.config import load_settings
+from registry.errors import Conflict, InvalidRequest, NotFound, PreconditionFailed, StorageUnavailable
+from registry.services import CheckService, ReportService, new_id, utc_now, validate_report
+from registry.storage import open_storage
+from registry.storage.base import KEY_CANDIDATE_LIMIT, ReportFilter, encode_cursor
+from registry.storage.elasticsearch import ElasticsearchStorage, report_fields
+from registry.storage.sqlite import SQLiteStorage
+from search.keys import query_keys
+from search.matching import CheckQuery
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+CLOSED_PORT_URL = "http://127.0.0.1:1"  # nothing listens on port 1: connections are refused at once
+FAILURE_BUDGET_SECONDS = 5
+SHORT_TIMEOUT_SECONDS = 1
+
+
+@pytest.fixture
+def storage(es_url: str) -> Iterator[ElasticsearchStorage]:
+    """An engine with its own indices, opened the way the app opens it; indices dropped after."""
+    storage = open_storage(settings_for(es_url))
+    assert isinstance(storage, ElasticsearchStorage)
+    yield storage
+    drop_indices(storage)
+
+
+def document(ref: str, **overrides: Any) -> dict:
+    """A stored report as the service builds it (validated, with server fields)."""
+    now = utc_now()
+    return {**validate_report(report_data(ref, **overrides)), "id": new_id(), "version": 1,
+            "created_at": now, "updated_at": now}
+
+
+def seed(storage, numbers: range, **overrides: Any) -> list[dict]:
+    """One report per number, each with its own case number and serial, stored in one batch, oldest first."""
+    docs = [
+        document(f"SEED-{n:05d}", identifiers=[{"type": "serial", "value": f"SRL{n:07d}XQ"}], **overrides)
+        for n in numbers
+    ]
+    assert [o.action for o in storage.upsert_reports(docs)] == ["created"] * len(docs)
+    return docs
+
+
+# -- reports -------------------------------------------------------------------------
+
+
+def test_create_get_and_conflict(storage: ElasticsearchStorage) -> None:
+    created = storage.create_report(document("KZ-1"))
+
+    assert storage.get_report(created["id"]) == created
+    assert storage.count_reports() == 1
+    same_agency = {"name": "  police department OF turkestan region ", "country": "KZ"}
+    again = document("KZ-1", reporting_agency=same_agency)
+    with pytest.raises(Conflict) as conflict:
+        storage.create_report(again)
+    assert conflict.value.extra["existing_id"] == created["id"]
+    with pytest.raises(NotFound):
+        storage.get_report(new_id())
+    other_agency = storage.create_report(document("KZ-1", reporting_agency={"name": "Police of Almaty"}))
+    assert storage.count_reports() == 2
+    assert storage.get_report(other_agency["id"])["reporting_agency"]["name"] == "Police of Almaty"
+
+
+def test_replace_checks_the_version(storage: ElasticsearchStorage) -> None:
+    reports = ReportService(storage)
+    created = reports.create(validate_report(report_data("KZ-2")))
+
+    updated = reports.update(created["id"], {"status": "recovered"}, 1)
+
+    assert updated["version"] == 2
+    assert storage.get_report(created["id"]) == updated
+    with pytest.raises(PreconditionFailed) as stale:
+        reports.update(created["id"], {"status": "stolen"}, 1)
+    assert stale.value.extra["current_version"] == 2
+    with pytest.raises(NotFound):
+        storage.replace_report({**updated, "id": new_id()}, 2)
+
+
+def test_changing_the_case_number_moves_the_report_without_losing_it(storage: ElasticsearchStorage) -> None:
+    reports = ReportService(storage)
+    moved = reports.create(validate_report(report_data("OLD-REF")))
+    blocker = reports.create(validate_report(report_data("TAKEN-REF")))
+
+    result = reports.update(moved["id"], {"external_ref": "NEW-REF"}, 1)
+
+    assert result["external_ref"] == "NEW-REF"
+    assert storage.get_report(moved["id"]) == result
+    assert storage.count_reports() == 2
+    reused = reports.create(validate_report(report_data("OLD-REF")))  # the old case number is free again
+    with pytest.raises(Conflict) as clash:
+        reports.update(moved["id"], {"external_ref": "TAKEN-REF"}, 2)
+    assert clash.value.extra["existing_id"] == blocker["id"]
+    assert storage.get_report(moved["id"]) == result
+    assert storage.count_reports() == 3
+    assert {r["id"] for r in storage.iter_reports()} == {moved["id"], blocker["id"], reused["id"]}
+
+
+def test_a_move_that_loses_a_race_is_undone(storage: ElasticsearchStorage) -> None:
+    """Another writer updates the old copy between the read and the move: 412, one copy, its version."""
+    reports = ReportService(storage)
+    report = reports.create(validate_report(report_data("RACE-1")))
+    copies = storage._copies
+    raced = False
+
+    def copies_then_race(es, report_id):
+        nonlocal raced
+        found = copies(es, report_id)
+        if not raced:
+            raced = True
+            changed = report_fields({**report, "version": 2, "color": "red"}, found[0]["_source"]["seq"])
+            storage.client.index(index=storage.reports_alias, id=found[0]["_id"], document=changed,
+                                 refresh="wait_for")
+        return found
+
+    storage._copies = copies_then_race  # type: ignore[method-assign]
+    with pytest.raises(PreconditionFailed) as stale:
+        reports.update(report["id"], {"external_ref": "RACE-2"}, 1)
+    del storage._copies
+
+    assert stale.value.extra["current_version"] == 2
+    assert storage.get_report(report["id"])["color"] == "red"
+    assert [r["external_ref"] for r in storage.iter_reports()] == ["RACE-1"]
+
+
+def test_upsert_creates_updates_and_leaves_unchanged(storage: ElasticsearchStorage) -> None:
+    first = [document("IMP-1"), document("IMP-2"), document("IMP-3")]
+    assert [o.action for o in storage.upsert_reports(first)] == ["created"] * 3
+    listed_before = [r["id"] for r in storage.list_reports(ReportFilter(), 10, None).items]
+
+    replay = [document("IMP-1"), document("IMP-2", color="orange"), document("IMP-4")]
+    outcomes = storage.upsert_reports(replay)
+
+    assert [o.action for o in outcomes] == ["unchanged", "updated", "created"]
+    assert outcomes[0].report == storage.get_report(first[0]["id"])
+    assert outcomes[0].report["version"] == 1
+    updated = storage.get_report(first[1]["id"])
+    assert updated == outcomes[1].report
+    assert (updated["version"], updated["color"], updated["created_at"]) == (2, "orange", first[1]["created_at"])
+    assert storage.count_reports() == 4
+    # An update keeps the report's place in the listing; the new one is newest.
+    listed_after = [r["id"] for r in storage.list_reports(ReportFilter(), 10, None).items]
+    assert listed_after == [replay[2]["id"], *listed_before]
+    assert storage.upsert_reports([]) == []
+
+
+def test_upsert_of_one_case_twice_in_a_batch_creates_then_updates(storage: ElasticsearchStorage) -> None:
+    """The second write of a case races the first inside one bulk; the retry turns it into an update."""
+    outcomes = storage.upsert_reports([document("DUP-1"), document("DUP-1", color="green")])
+
+    assert [o.action for o in outcomes] == ["created", "updated"]
+    (stored,) = list(storage.iter_reports())
+    assert (stored["color"], stored["version"]) == ("green", 2)
+
+
+def test_import_prepares_in_worker_processes(storage: ElasticsearchStorage) -> None:
+    """The engine's batch preparation runs in other processes (it must pickle) and imports stay idempotent."""
+    rows = [report_data(f"W-{n}", identifiers=[{"type": "serial", "value": f"WRK{n:06d}"}]) for n in range(30)]
+    reports = ReportService(storage)
+
+    first = reports.import_rows(enumerate(rows, start=1), workers=2)
+    again = reports.import_rows(enumerate(rows, start=1), workers=2)
+
+    assert (first.created, first.updated, first.unchanged) == (30, 0, 0)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 30)
+    assert storage.count_reports() == 30
+
+
+# -- listing -------------------------------------------------------------------------
+
+
+def test_list_filters_and_cursor_pages(storage: ElasticsearchStorage) -> None:
+    docs = seed(storage, range(7))
+    storage.upsert_reports([
+        document("F-1", status="recovered", category="loader", manufacturer="Komatsu",
+                 description="Wheel loader with a bent bucket"),
+        document("F-2", category="drill_rig", manufacturer="Epiroc", description="Blasthole drill rig, red mast",
+                 incident={"country": "MN"}),
+    ])
+
+    def refs(**filters: Any) -> list[str]:
+        return [r["external_ref"] for r in storage.list_reports(ReportFilter(**filters), 50, None).items]
+
+    pages, cursor = [], None
+    while True:
+        page = storage.list_reports(ReportFilter(category="excavator"), 3, cursor)
+        pages.append([r["external_ref"] for r in page.items])
+        if not (cursor := page.next_cursor):
+            break
+    assert pages == [["SEED-00006", "SEED-00005", "SEED-00004"], ["SEED-00003", "SEED-00002", "SEED-00001"],
+                     ["SEED-00000"]]
+    assert refs()[:2] == ["F-2", "F-1"] and len(refs()) == len(docs) + 2
+    assert refs(status="recovered") == ["F-1"]
+    assert refs(manufacturer="  KOMATSU ") == ["F-1"]
+    assert refs(country="MN") == ["F-2"]
+    assert refs(q="the drill MAST") == ["F-2"]
+    assert refs(q="drill bucket") == []  # every word must be present
+    assert refs(q="the of") == []
+    assert refs(status="cancelled") == []
+
+
+@pytest.mark.parametrize("cursor", ["not-base64!", encode_cursor(12), encode_cursor([1]),
+                                    encode_cursor(["a", "b"]), encode_cursor([True, "x"])])
+def test_a_foreign_cursor_is_an_invalid_request(storage: ElasticsearchStorage, cursor: str) -> None:
+    with pytest.raises(InvalidRequest):
+        storage.list_reports(ReportFilter(), 10, cursor)
+
+
+# -- checks --------------------------------------------------------------------------
+
+
+def test_candidates_match_the_sqlite_engine(storage: ElasticsearchStorage, tmp_path: Path) -> None:
+    """Fuzzy, partial and description retrieval find the same reports as the embedded engine."""
+    sqlite = SQLiteStorage(str(tmp_path / "parity.db"))
+    docs = [
+        document("C-1"),  # CAT0336DLTJF00123 and C9-4RT05521, with a breaker
+        document("C-2", identifiers=[{"type": "pin", "value": "KMTPC200C8A12345"}], manufacturer="Komatsu",
+                 description="Excavator, blue stripe on the boom"),
+        document("C-3", identifiers=[{"type": "serial", "value": "EPI-77-ROCDRILL-9"}], category="drill_rig",
+                 description="Drill rig with a hydraulic breaker kit"),
+        document("C-4", identifiers=[{"type": "serial", "value": "ZZ9"}], category="generator", color="grey",
+                 manufacturer="Atlas Copco", description="Generator, 3.5m trailer"),
+    ]
+    storage.upsert_reports(docs)
+    sqlite.upsert_reports(docs)
+    queries = [
+        ("CAT0336DLTJF00128", None),  # one substitution
+        ("CATO336DLTJFOO123", None),  # O for 0
+        ("TJF00123", None),  # the trailing part of a PIN
+        ("KMTPC2OOC8A1234", None),  # a deletion and a confusable
+        ("ZZ9", None),
+        (None, "yellow excavator with a hydraulic breaker"),
+        (None, "trailer 3.5m"),
+        ("NOTHING-LIKE-IT", "completely unrelated words"),
+    ]
+    found = {}
+    for identifier, description in queries:
+        keys = query_keys(identifier) if identifier else None
+        es_ids = {d["id"] for d in storage.find_candidates(keys, description)}
+        assert es_ids == {d["id"] for d in sqlite.find_candidates(keys, description)}, (identifier, description)
+        found[identifier or description] = {d["external_ref"] for d in docs if d["id"] in es_ids}
+    sqlite.close()
+
+    assert found["CAT0336DLTJF00128"] == {"C-1"}
+    assert found["TJF00123"] == {"C-1"}
+    assert found["KMTPC2OOC8A1234"] == {"C-2"}
+    assert found["yellow excavator with a hydraulic breaker"] == {"C-1", "C-2", "C-3"}
+    assert found["trailer 3.5m"] == {"C-4"}
+    assert found["NOTHING-LIKE-IT"] == set()
+    assert storage.find_candidates(None, None) == []
+
+
+def test_key_candidates_are_ranked_by_shared_keys_within_the_limit(storage: ElasticsearchStorage,
+                                                                     tmp_path: Path) -> None:
+    """More reports share a key than the limit allows: both engines keep the same best ones."""
+    sqlite = SQLiteStorage(str(tmp_path / "limit.db"))
+    # Digits only in class 1 (positions 1, 4, 7): every serial shares the class 0 and 2 keys.
+    serials = ["A{}CD{}FG{}IJKL".format(*f"{n:03d}") for n in range(KEY_CANDIDATE_LIMIT + 60)]
+    family = [document(f"L-{n:03d}", identifiers=[{"type": "serial", "value": v}]) for n, v in enumerate(serials)]
+    storage.upsert_reports(family)
+    sqlite.upsert_reports(family)
+    keys = query_keys("A2CD4FG2IJKL")
+
+    es_ids = {d["id"] for d in storage.find_candidates(keys, None)}
+
+    assert len(es_ids) == KEY_CANDIDATE_LIMIT
+    assert es_ids == {d["id"] for d in sqlite.find_candidates(keys, None)}
+    assert family[242]["id"] in es_ids
+    sqlite.close()
+
+
+def test_save_check_keeps_the_record(storage: ElasticsearchStorage) -> None:
+    storage.create_report(document("CHK-1"))
+
+    record, outcome = CheckService(storage).check(CheckQuery("CAT0336DLTJF00123"))
+
+    assert outcome.verdict == "hit"
+    storage.client.indices.refresh(index=storage.checks_alias)
+    stored = storage.client.get(index=storage.checks_alias, id=record["check_id"])["_source"]
+    assert stored["document"] == record
+    assert stored["verdict"] == "hit"
+
+
+# -- operations ----------------------------------------------------------------------
+
+
+def test_init_is_idempotent_and_ping_reports_health(storage: ElasticsearchStorage) -> None:
+    assert sorted(es_admin.init(storage)) == [f"{storage.checks_alias}-v1", f"{storage.reports_alias}-v1"]
+    assert es_admin.init(storage) == []
+    storage.ping()
+
+
+def test_reindex_keeps_every_report_and_moves_the_alias(storage: ElasticsearchStorage) -> None:
+    # More reports than one search page and one bulk request hold.
+    docs = seed(storage, range(1000)) + seed(storage, range(1000, 1500), status="missing")
+    first_page = storage.list_reports(ReportFilter(), 100, None)
+    before = list(storage.iter_reports())
+
+    result = es_admin.reindex(storage)
+
+    es = storage.client
+    assert (result.old_index, result.new_index, result.copied) == (
+        f"{storage.reports_alias}-v1", f"{storage.reports_alias}-v2", len(docs))
+    assert list(es.indices.get_alias(name=storage.reports_alias)) == [result.new_index]
+    assert not es.indices.exists(index=result.old_index)
+    assert list(storage.iter_reports()) == before
+    # A cursor issued before the reindex still continues where it stopped.
+    second_page = storage.list_reports(ReportFilter(), 100, first_page.next_cursor)
+    assert second_page.items[0]["id"] == before[-101]["id"]
+    assert {d["id"] for d in storage.find_candidates(query_keys("SRL0000042XQ"), None)} >= {docs[42]["id"]}
+    assert storage.list_reports(ReportFilter(status="missing"), 1000, None).items[-1]["id"] == docs[1000]["id"]
+    assert es_admin.reindex(storage).new_index == f"{storage.reports_alias}-v3"
+    assert storage.count_reports() == len(docs)
+
+
+# -- failures ------------------------------------------------------------------------
+
+
+def every_call(storage: ElasticsearchStorage) -> list:
+    report = document("DOWN-1")
+    return [
+        storage.ping,
+        lambda: storage.create_report(report),
+        lambda: storage.get_report(report["id"]),
+        lambda: storage.replace_report(report, 1),
+        lambda: storage.upsert_reports([report]),
+        lambda: storage.list_reports(ReportFilter(), 10, None),
+        lambda: list(storage.iter_reports()),
+        lambda: storage.find_candidates(query_keys("CAT0336DLTJF00123"), "excavator"),
+        lambda: storage.save_check({"check_id": new_id(), "checked_at": utc_now(), "verdict": "no_match",
+                                    "matched_report_ids": []}),
+        storage.count_reports,
+        lambda: es_admin.reindex(storage),
+    ]
+
+
+def test_an_unreachable_cluster_is_unavailable_at_once() -> None:
+    storage = open_storage(settings_for(CLOSED_PORT_URL))
+    for call in every_call(storage):
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailable) as unavailable:
+            call()
+        assert time.monotonic() - started < FAILURE_BUDGET_SECONDS
+        assert unavailable.value.__cause__ is not None  # raised from the client's error
+
+
+def test_a_silent_cluster_times_out_instead_of_hanging() -> None:
+    """A peer that accepts connections and never answers costs one timeout, not a hang."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # listens, never accepts or answers
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        storage = open_storage(settings_for(url, ES_TIMEOUT_SECONDS=SHORT_TIMEOUT_SECONDS))
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailable):
+            storage.get_report(new_id())
+        assert time.monotonic() - started < FAILURE_BUDGET_SECONDS
+        storage.close()
+
+
+class Forwarder:
+    """A TCP port that forwards to the cluster only once opened: a cluster that comes back."""
+
+    def __init__(self, upstream_url: str) -> None:
+        host, port = upstream_url.removeprefix("http://").split(":")
+        self.upstream = (host, int(port))
+        with socket.create_server(("127.0.0.1", 0)) as probe:
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server: socket.socket | None = None
+
+    def open(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    def _accept(self) -> None:
+        assert self._server is not None
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.upstream)
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, target), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, target: socket.socket) -> None:
+        with source, target:
+            while chunk := source.recv(65536):
+                target.sendall(chunk)
+
+
+def test_the_service_starts_with_the_cluster_down_and_recovers(es_url: str) -> None:
+    cluster = Forwarder(es_url)
+    settings = settings_for(cluster.url)
+    app = create_app(settings)  # must not touch the cluster
+    client = app.test_client()
+    try:
+        assert client.get("/healthz").status_code == 200
+        down = client.get("/readyz")
+        assert down.status_code == 503
+        assert down.headers["Retry-After"]
+        assert client.post("/v1/reports", json=report_data("UP-1")).status_code == 503
+
+        cluster.open()
+
+        assert client.get("/readyz").status_code == 200
+        created = client.post("/v1/reports", json=report_data("UP-1"))
+        assert created.status_code == 201
+        assert client.get(f"/v1/reports/{created.json['id']}").json["external_ref"] == "UP-1"
+    finally:
+        cluster.close()
+        es = Elasticsearch(es_url)
+        prefix = settings["ES_INDEX_PREFIX"]
+        es.indices.delete(index=f"{prefix}-reports-v1,{prefix}-checks-v1", ignore_unavailable=True)
+        es.close()
