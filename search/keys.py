@@ -15,25 +15,24 @@ readings never cost a lookup):
         when one edit (substitution, insertion, deletion), a swap of
         neighbours, one insertion plus one deletion, or an insertion plus a
         substitution separates them.
-        Values of 8 to 11 characters, too short for class keys but long
-        enough for two edits, are indexed with up to two deletions, so any
-        two edits of them share a key.
-``c:``  interleaved classes, for values of 12 or more characters.
-        Characters at positions i, i+3, i+6, ... form class i.  Two
-        substitutions touch at most two of the three classes, so values of
-        the same length with up to two substitutions share the untouched
-        class.  A query that is one or two characters short (a character not
-        read, plus perhaps one misread) also builds the classes of the
-        longer record it may come from, for every place the missing
-        characters may have been: a class with no missing character in it
-        is then exact.  Likewise the query builds the classes of itself with
-        each pair of neighbours swapped back, so a swap plus a substitution,
-        or two swaps, still meet an intact class.  Interleaving (rather than cutting the value into
-        three runs) keeps a serial's unique tail in every class, so a
+``c:``  pigeonhole keys, for values of 8 or more characters.  Positions are
+        dealt round-robin into interleaved classes (position p goes to class
+        p mod k) and a key keeps the characters of some of the classes.
+        Values of 12+ characters use three classes, one per key: two
+        substitutions touch at most two of them, so one key stays intact.
+        Values of 8 to 11 characters use five classes, three per key (ten
+        keys, each holding 60% of the characters, enough to stay selective
+        on a short serial).  Interleaving, rather than cutting the value
+        into runs, keeps a serial's unique tail in every key, so a
         manufacturer prefix shared by thousands of PINs cannot make a key
-        unselective.
-Not reached: a swap of neighbours plus a missing or extra character on a
-value of 12 or more characters (the scorer would accept it; no key links it).
+        unselective.  A query that is one or two characters short (a
+        character not read, plus perhaps one misread) also builds the keys
+        of the longer records it may come from, for every place the missing
+        characters may have been (``gapped_class_keys``); and it builds the
+        keys of itself with each pair of neighbours swapped back, so a swap
+        plus a substitution, or two swaps, still meet an intact key.
+Not reached: a swap of neighbours plus a missing or extra character (the
+scorer would accept it; no key links it).
 
 Trailing parts are found with a prefix lookup on the *reversed* skeleton
 (``suffix_key``), one ordered-index range scan in either engine.
@@ -42,20 +41,51 @@ Trailing parts are found with a prefix lookup on the *reversed* skeleton
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import combinations_with_replacement
-from typing import Callable
+from functools import lru_cache
+from itertools import combinations, combinations_with_replacement
+from operator import itemgetter
 
 from search.normalize import normalize, skeleton
 
 MIN_FUZZY_LENGTH = 6  # shorter values collide too often for edit-distance lookups
 MIN_TWO_EDIT_LENGTH = 8  # the scorer tolerates two edits from this length on
-MIN_CLASS_KEY_LENGTH = 12  # below this a class is too short to be selective
+LONG_VALUE_LENGTH = 12  # from here three classes, one per key, are selective enough
 MIN_PARTIAL_LENGTH = 6  # the shortest trailing part worth looking up
 INDEX_DELETIONS = 1
-SHORT_INDEX_DELETIONS = 2  # for values of MIN_TWO_EDIT_LENGTH..MIN_CLASS_KEY_LENGTH-1
 QUERY_DELETIONS = 2
-INTERLEAVED_CLASSES = 3
 MAX_MISSING_CHARACTERS = 2  # characters a reading may lack and still be matched
+
+
+@dataclass(frozen=True)
+class Pigeonhole:
+    """``classes`` interleaved classes; each key keeps ``kept`` of them.
+
+    With at most ``classes - kept`` substitutions, some key is untouched.
+    """
+
+    classes: int
+    kept: int
+
+    def subsets(self) -> list[tuple[int, ...]]:
+        return list(combinations(range(self.classes), self.kept))
+
+    def positions(self, subset: tuple[int, ...], length: int) -> list[int]:
+        return [p for p in range(length) if p % self.classes in subset]
+
+    def key(self, subset: tuple[int, ...], length: int, chars: str) -> str:
+        return f"c:{self.classes}.{''.join(map(str, subset))}/{length}:{chars}"
+
+
+SHORT_PIGEONHOLE = Pigeonhole(classes=5, kept=3)
+LONG_PIGEONHOLE = Pigeonhole(classes=3, kept=1)
+
+
+def pigeonhole_for(length: int) -> Pigeonhole | None:
+    if length >= LONG_VALUE_LENGTH:
+        return LONG_PIGEONHOLE
+    if length >= MIN_TWO_EDIT_LENGTH:
+        return SHORT_PIGEONHOLE
+    return None
 
 
 @dataclass(frozen=True)
@@ -70,29 +100,21 @@ class IdentifierKeys:
 
 def index_keys(value: str) -> IdentifierKeys:
     """Keys under which a registered identifier is stored."""
-    return _keys(value, index_deletions, query=False)
+    return _keys(value, INDEX_DELETIONS, query=False)
 
 
 def query_keys(value: str) -> IdentifierKeys:
     """Keys a check looks up for the identifier an officer read."""
-    return _keys(value, lambda _length: QUERY_DELETIONS, query=True)
+    return _keys(value, QUERY_DELETIONS, query=True)
 
 
-def index_deletions(length: int) -> int:
-    """Deletions indexed for a value: two where only they can reach two edits."""
-    if MIN_TWO_EDIT_LENGTH <= length < MIN_CLASS_KEY_LENGTH:
-        return SHORT_INDEX_DELETIONS
-    return INDEX_DELETIONS
-
-
-def _keys(value: str, deletions: Callable[[int], int], query: bool) -> IdentifierKeys:
+def _keys(value: str, deletions: int, query: bool) -> IdentifierKeys:
     norm = normalize(value)
     skel = skeleton(norm)
     terms = {"d:" + skel}
     if len(skel) >= MIN_FUZZY_LENGTH:
-        terms.update("d:" + v for v in deletion_variants(skel, deletions(len(skel))))
-    if len(skel) >= MIN_CLASS_KEY_LENGTH:
-        terms.update(class_keys(skel))
+        terms.update("d:" + v for v in deletion_variants(skel, deletions))
+    terms.update(class_keys(skel))
     if query:
         terms.update(gapped_class_keys(skel))
         terms.update(unswapped_class_keys(skel))
@@ -110,48 +132,71 @@ def deletion_variants(value: str, max_deletions: int) -> set[str]:
 
 
 def class_keys(value: str) -> set[str]:
-    """One key per interleaved class, tagged with class number and length."""
-    return {f"c:{i}/{len(value)}:{value[i::INTERLEAVED_CLASSES]}" for i in range(INTERLEAVED_CLASSES)}
+    """The pigeonhole keys of a value (none below ``MIN_TWO_EDIT_LENGTH``)."""
+    return {prefix + "".join(pick(value)) for prefix, pick in _class_patterns(len(value))}
 
 
 def gapped_class_keys(value: str) -> set[str]:
-    """Class keys of the records one or two characters longer that ``value`` may be read from.
+    """Pigeonhole keys of the records one or two characters longer that ``value`` may be read from."""
+    return {prefix + "".join(pick(value)) for prefix, pick in _gapped_patterns(len(value))}
 
-    Only where the missing characters fall relative to a class's positions
-    matters (how far later positions shift), so each class enumerates the
-    gaps between its own positions rather than every position of the record.
+
+Pattern = tuple[str, itemgetter]  # a key's prefix, and which characters of the value it keeps
+
+
+@lru_cache(maxsize=None)
+def _class_patterns(length: int) -> tuple[Pattern, ...]:
+    scheme = pigeonhole_for(length)
+    if scheme is None:
+        return ()
+    return tuple(
+        (scheme.key(subset, length, ""), itemgetter(*scheme.positions(subset, length)))
+        for subset in scheme.subsets()
+    )
+
+
+@lru_cache(maxsize=None)
+def _gapped_patterns(length: int) -> tuple[Pattern, ...]:
+    """For a reading of ``length`` characters, every key of a record 1..MAX_MISSING longer.
+
+    Only where the missing characters fall relative to a key's positions
+    matters (how far later positions shift), so each key enumerates the gaps
+    between its own positions rather than every position of the record.  The
+    patterns depend on lengths only, so they are computed once per length.
     """
-    keys: set[str] = set()
+    patterns: dict[tuple[str, tuple[int, ...]], None] = {}
     for missing in range(1, MAX_MISSING_CHARACTERS + 1):
-        length = len(value) + missing
-        if length < MIN_CLASS_KEY_LENGTH:
+        record_length = length + missing
+        scheme = pigeonhole_for(record_length)
+        if scheme is None:
             continue
-        for i in range(INTERLEAVED_CLASSES):
-            positions = range(i, length, INTERLEAVED_CLASSES)
-            # Room for missing characters before each class position, and after the last.
-            room = [i] + [INTERLEAVED_CLASSES - 1] * (len(positions) - 1) + [length - 1 - positions[-1]]
+        for subset in scheme.subsets():
+            positions = scheme.positions(subset, record_length)
+            # Room for missing characters before each kept position, and after the last.
+            room = [positions[0]] + [b - a - 1 for a, b in zip(positions, positions[1:])]
+            room.append(record_length - 1 - positions[-1])
             for gaps in combinations_with_replacement(range(len(room)), missing):
                 if any(gaps.count(g) > room[g] for g in gaps):
                     continue
-                # Class positions from the j-th gap on are shifted j characters left in ``value``.
+                # Kept positions from the j-th gap on sit j characters earlier in the reading.
                 bounds = (0, *gaps, len(positions))
-                chars = "".join(
-                    value[positions[a] - shift : positions[b - 1] - shift + 1 : INTERLEAVED_CLASSES]
+                picked = tuple(
+                    positions[k] - shift
                     for shift, (a, b) in enumerate(zip(bounds, bounds[1:]))
-                    if a < b
+                    for k in range(a, b)
                 )
-                keys.add(f"c:{i}/{length}:{chars}")
-    return keys
+                patterns[(scheme.key(subset, record_length, ""), picked)] = None
+    return tuple((prefix, itemgetter(*picked)) for prefix, picked in patterns)
 
 
 def unswapped_class_keys(value: str) -> set[str]:
-    """Class keys of ``value`` with each pair of different neighbours swapped back.
+    """Pigeonhole keys of ``value`` with each pair of different neighbours swapped back.
 
     A swap of neighbours touches two classes; undone where it may have
-    happened, it leaves the classes only the other edit to absorb.
+    happened, it leaves the keys only the other edit to absorb.
     """
     keys: set[str] = set()
-    if len(value) < MIN_CLASS_KEY_LENGTH:
+    if pigeonhole_for(len(value)) is None:
         return keys
     for i in range(len(value) - 1):
         if value[i] != value[i + 1]:

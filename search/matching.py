@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from search.normalize import normalize
-from search.scoring import MATCH_TYPES, compare
+from search.scoring import MATCH_TYPES, Reading, compare
 
 ACTIVE_STATUSES = frozenset({"stolen", "missing"})
 HIT_MATCH_TYPES = frozenset({"exact", "normalized"})
@@ -73,11 +73,12 @@ def rank(query: CheckQuery, candidates: Iterable[Report]) -> CheckOutcome:
     """Score every candidate once, keep the worthwhile ones, best first, and decide."""
     seen: set[str] = set()
     matches: list[Match] = []
+    reading = Reading.of(query.identifier) if query.identifier else None
     for report in candidates:
         if report["id"] in seen:
             continue
         seen.add(report["id"])
-        match = best_match(query, report)
+        match = best_match(query, report, reading)
         if match is not None and match.score >= POSSIBLE_MATCH_MIN_SCORE:
             matches.append(match)
     matches.sort(key=_order)
@@ -92,12 +93,13 @@ def verdict_for(matches: Iterable[Match]) -> str:
     return "possible_match" if active else "no_match"
 
 
-def best_match(query: CheckQuery, report: Report) -> Match | None:
+def best_match(query: CheckQuery, report: Report, reading: Reading | None = None) -> Match | None:
     """The strongest resemblance between the query and one report, if any."""
     found: list[Match] = []
     if query.identifier:
+        reading = reading or Reading.of(query.identifier)
         for identifier in report.get("identifiers", ()):
-            comparison = compare(query.identifier, identifier["value"], identifier["type"])
+            comparison = compare(reading, identifier["value"], identifier["type"])
             if comparison is not None:
                 found.append(
                     Match(report, identifier, comparison.score, comparison.match_type, comparison.explanation)

@@ -35,6 +35,7 @@ PARTIAL_SPAN = 0.3
 PARTIAL_CONFUSABLE_PENALTY = 0.02
 
 _FAR = float("inf")
+SAME_AFTER_NORMALIZATION = "same identifier once case, separators and look-alike letters are ignored"
 
 MATCH_TYPES = ("exact", "normalized", "confusable", "fuzzy", "partial", "description")
 
@@ -78,36 +79,48 @@ class _Edit:
         )
 
 
-def compare(query: str, record_value: str, record_type: str = "other") -> Comparison | None:
+@dataclass(frozen=True)
+class Reading:
+    """What an officer read, normalized once per check rather than once per candidate."""
+
+    raw: str
+    normalized: str
+    skeleton: str
+    lookalike_notes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, value: str) -> "Reading":
+        normalized = normalize(value)
+        return cls(value.strip(), normalized, skeleton(normalized), tuple(_lookalike_notes(value)))
+
+
+def compare(query: str | Reading, record_value: str, record_type: str = "other") -> Comparison | None:
     """Compare what an officer read with a registered identifier; None if unrelated."""
-    if query.strip() == record_value.strip():
+    reading = query if isinstance(query, Reading) else Reading.of(query)
+    if reading.raw == record_value.strip():
         return Comparison("exact", EXACT_SCORE, "identical to the registered value")
-    q, r = normalize(query), normalize(record_value)
+    q, r = reading.normalized, normalize(record_value)
     if not q or not r:
         return None
     if q == r:
-        return Comparison("normalized", NORMALIZED_SCORE, _normalization_note(query))
-    return _closest(
-        q,
-        r,
-        hints=structure_problems(record_type, q) if len(q) == len(r) else [],
-        lookalikes=_lookalike_notes(query),
-    )
-
-
-def _closest(q: str, r: str, hints: list[str], lookalikes: list[str]) -> Comparison | None:
-    candidates = [c for c in (_edited(q, r), _trailing(q, r)) if c is not None]
+        return Comparison("normalized", NORMALIZED_SCORE, "; ".join([SAME_AFTER_NORMALIZATION, *reading.lookalike_notes]))
+    r_skeleton = skeleton(r)
+    candidates = [c for c in (_edited(reading, r, r_skeleton), _trailing(reading, r, r_skeleton)) if c]
     if not candidates:
         return None
     best = max(candidates, key=lambda c: c.score)
-    details = [best.explanation, *lookalikes, *hints]
+    hints = structure_problems(record_type, q) if len(q) == len(r) else []
+    details = [best.explanation, *reading.lookalike_notes, *hints]
     return Comparison(best.match_type, best.score, "; ".join(details))
 
 
-def _edited(q: str, r: str) -> Comparison | None:
+def _edited(reading: Reading, r: str, r_skeleton: str) -> Comparison | None:
     """A confusable or fuzzy match, when few enough edits separate the two."""
+    q = reading.normalized
     if abs(len(q) - len(r)) > MAX_EDITS or min(len(q), len(r)) < MIN_FUZZY_LENGTH - 1:
         return None
+    if _character_gap(reading.skeleton, r_skeleton) > 2 * MAX_EDITS:
+        return None  # cheap bound: each edit changes at most two character counts
     cost, edits = align(q, r)
     typos = sum(1 for e in edits if not e.is_confusable)
     allowed = MAX_EDITS_SHORT if len(r) < MIN_TWO_EDIT_LENGTH else MAX_EDITS
@@ -120,13 +133,12 @@ def _edited(q: str, r: str) -> Comparison | None:
     return None
 
 
-def _trailing(q: str, r: str) -> Comparison | None:
+def _trailing(reading: Reading, r: str, r_skeleton: str) -> Comparison | None:
     """A partial match: the query is the legible tail of the registered value."""
-    if len(q) < MIN_PARTIAL_LENGTH or len(q) >= len(r):
+    q = reading.normalized
+    if len(q) < MIN_PARTIAL_LENGTH or len(q) >= len(r) or not r_skeleton.endswith(reading.skeleton):
         return None
     tail = r[-len(q) :]
-    if skeleton(tail) != skeleton(q):
-        return None
     misreads = sum(1 for a, b in zip(q, tail) if a != b)
     score = PARTIAL_BASE + PARTIAL_SPAN * len(q) / len(r) - PARTIAL_CONFUSABLE_PENALTY * misreads
     unread = len(r) - len(q)
@@ -198,13 +210,13 @@ def _trace(dist: list[list[float]], q: str, r: str) -> list[_Edit]:
     return edits[::-1]
 
 
+def _character_gap(a: str, b: str) -> int:
+    """Characters one value has that the other lacks, counted both ways (at most two per edit)."""
+    return sum(abs(a.count(c) - b.count(c)) for c in set(a) | set(b))
+
+
 def _same(a: float, b: float) -> bool:
     return abs(a - b) < 1e-9
-
-
-def _normalization_note(query: str) -> str:
-    notes = ["same identifier once case, separators and look-alike letters are ignored"]
-    return "; ".join(notes + _lookalike_notes(query))
 
 
 def _lookalike_notes(query: str) -> list[str]:

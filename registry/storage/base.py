@@ -45,7 +45,7 @@ class ImportOutcome:
     """What happened to one imported document: created, updated or unchanged."""
 
     action: str
-    report: Document
+    report_id: str
 
 
 def agency_key(document: Document) -> str:

@@ -372,17 +372,17 @@ class ElasticsearchStorage(Storage):
                 if not hit["found"]:
                     operations += [{"create": {"_index": self.reports_alias, "_id": doc_id}},
                                    report_fields(document, self._next_seq(), content)]
-                    planned.append((i, ImportOutcome("created", document)))
+                    planned.append((i, ImportOutcome("created", document["id"])))
                     continue
                 stored = hit["_source"]["document"]
                 merged = {**document, "id": stored["id"], "created_at": stored["created_at"]}
                 if comparable(merged) == comparable(stored):
-                    outcomes[i] = ImportOutcome("unchanged", stored)
+                    outcomes[i] = ImportOutcome("unchanged", stored["id"])
                     continue
                 merged["version"] = stored["version"] + 1
                 operations += [{"index": {"_index": self.reports_alias, "_id": doc_id, **_read_position(hit)}},
                                report_fields(merged, hit["_source"]["seq"], content)]
-                planned.append((i, ImportOutcome("updated", merged)))
+                planned.append((i, ImportOutcome("updated", merged["id"])))
             if not operations:
                 return []
             items = bulk_items(es, operations, refresh="wait_for", require_alias=True)

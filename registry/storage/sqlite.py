@@ -14,10 +14,10 @@ beside the single writer, every write is one ``BEGIN IMMEDIATE`` transaction
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import threading
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,8 +87,15 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 
 def term_hash(term: str) -> int:
-    """A stable signed 64-bit hash: Python's ``hash`` differs between processes."""
-    return int.from_bytes(hashlib.blake2b(term.encode(), digest_size=8).digest(), "big", signed=True)
+    """A stable signed 64-bit hash (Python's ``hash`` differs between processes).
+
+    Two CRC-32s, of the term and of it reversed: several times cheaper than a
+    cryptographic digest, and a collision only adds a candidate that the
+    scorer then rejects, it never hides one.
+    """
+    data = term.encode()
+    value = (zlib.crc32(data) << 32) | zlib.crc32(data[::-1])
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 class SQLiteStorage(Storage):
@@ -162,7 +169,7 @@ class SQLiteStorage(Storage):
                     "A report with this external_ref already exists for this agency.",
                     existing_id=existing[1],
                 )
-            self._insert(db, _IndexedReport.of(document))
+            self._insert(db, [_IndexedReport.of(document)])
         return document
 
     def get_report(self, report_id: str) -> Document:
@@ -196,26 +203,27 @@ class SQLiteStorage(Storage):
         return [_IndexedReport.of(d) for d in documents]
 
     def upsert_prepared(self, prepared: list[_IndexedReport]) -> list[ImportOutcome]:
-        outcomes = []
+        outcomes: list[ImportOutcome] = []
+        new: list[_IndexedReport] = []
         with self._write() as db:
             for report in prepared:
-                document = report.document
                 row = db.execute(
                     "SELECT seq, document FROM reports WHERE agency_key = ? AND external_ref = ?",
-                    (report.columns[1], document["external_ref"]),
+                    (report.agency_key, report.external_ref),
                 ).fetchone()
                 if row is None:
-                    self._insert(db, report)
-                    outcomes.append(ImportOutcome("created", document))
+                    new.append(report)
+                    outcomes.append(ImportOutcome("created", report.report_id))
                     continue
                 stored = json.loads(row[1])
-                merged = {**document, "id": stored["id"], "created_at": stored["created_at"]}
+                merged = {**json.loads(report.document_json), "id": stored["id"], "created_at": stored["created_at"]}
                 if comparable(merged) == comparable(stored):
-                    outcomes.append(ImportOutcome("unchanged", stored))
+                    outcomes.append(ImportOutcome("unchanged", stored["id"]))
                     continue
                 merged["version"] = stored["version"] + 1
                 self._update(db, row[0], stored, merged)
-                outcomes.append(ImportOutcome("updated", merged))
+                outcomes.append(ImportOutcome("updated", stored["id"]))
+            self._insert(db, new)
         return outcomes
 
     def list_reports(self, filters: ReportFilter, limit: int, cursor: str | None) -> Page:
@@ -326,13 +334,21 @@ class SQLiteStorage(Storage):
             (agency_key(document), document["external_ref"]),
         ).fetchone()
 
-    def _insert(self, db: sqlite3.Connection, report: _IndexedReport) -> None:
-        cursor = db.execute(
-            "INSERT INTO reports (id, agency_key, external_ref, status, category, manufacturer_key, country, "
-            "version, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            report.columns,
-        )
-        self._index(db, cursor.lastrowid, report)
+    def _insert(self, db: sqlite3.Connection, reports: list[_IndexedReport]) -> None:
+        """Insert new reports, then all their index rows at once, sorted: a batch then
+        touches each index page once instead of once per report."""
+        indexed = [
+            (
+                db.execute(
+                    "INSERT INTO reports (id, agency_key, external_ref, status, category, manufacturer_key, "
+                    "country, version, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    report.columns,
+                ).lastrowid,
+                report,
+            )
+            for report in reports
+        ]
+        self._index(db, indexed)
 
     def _update(self, db: sqlite3.Connection, seq: int, stored: Document, document: Document) -> None:
         self._unindex(db, seq, _IndexedReport.of(stored))
@@ -342,19 +358,21 @@ class SQLiteStorage(Storage):
             "manufacturer_key = ?, country = ?, version = ?, document = ? WHERE seq = ?",
             (*report.columns, seq),
         )
-        self._index(db, seq, report)
+        self._index(db, [(seq, report)])
 
     @staticmethod
-    def _index(db: sqlite3.Connection, seq: int, report: _IndexedReport) -> None:
+    def _index(db: sqlite3.Connection, indexed: list[tuple[int, _IndexedReport]]) -> None:
         db.executemany(
             "INSERT OR IGNORE INTO identifier_terms (term, report_seq) VALUES (?, ?)",
-            [(t, seq) for t in report.terms],
+            sorted((t, seq) for seq, report in indexed for t in report.terms),
         )
         db.executemany(
             "INSERT OR IGNORE INTO identifier_suffixes (suffix_key, report_seq) VALUES (?, ?)",
-            [(s, seq) for s in report.suffixes],
+            sorted((s, seq) for seq, report in indexed for s in report.suffixes),
         )
-        db.execute("INSERT INTO report_text (rowid, body) VALUES (?, ?)", (seq, report.text))
+        db.executemany(
+            "INSERT INTO report_text (rowid, body) VALUES (?, ?)", [(seq, r.text) for seq, r in indexed]
+        )
 
     @staticmethod
     def _unindex(db: sqlite3.Connection, seq: int, stored: _IndexedReport) -> None:
@@ -371,13 +389,33 @@ class SQLiteStorage(Storage):
 
 @dataclass(frozen=True)
 class _IndexedReport:
-    """A document with every row the engine stores for it, computed ahead of the write."""
+    """Every row the engine stores for one report, computed ahead of the write.
 
-    document: Document
-    columns: tuple
+    It carries the document as JSON text only: these cross from import
+    workers to the writing process, and a nested dict costs far more to
+    unpickle than the string that is stored anyway.
+    """
+
+    columns: tuple  # the ``reports`` row, document JSON last
     terms: frozenset[int]
     suffixes: frozenset[str]
     text: str
+
+    @property
+    def report_id(self) -> str:
+        return self.columns[0]
+
+    @property
+    def agency_key(self) -> str:
+        return self.columns[1]
+
+    @property
+    def external_ref(self) -> str:
+        return self.columns[2]
+
+    @property
+    def document_json(self) -> str:
+        return self.columns[-1]
 
     @classmethod
     def of(cls, document: Document) -> "_IndexedReport":
@@ -399,8 +437,7 @@ class _IndexedReport:
             document["version"],
             json.dumps(document, ensure_ascii=False),
         )
-        return cls(document, columns, frozenset(terms), frozenset(suffixes), report_text(document))
-
+        return cls(columns, frozenset(terms), frozenset(suffixes), report_text(document))
 
 
 def _marks(values: list) -> str:
