@@ -30,6 +30,7 @@ CONFUSABLE_GROUPS: tuple[str, ...] = ("0OQD", "1IL", "5S", "8B", "2Z", "6G")
 _SKELETON = {c: group[0] for group in CONFUSABLE_GROUPS for c in group}
 _HOMOGLYPH_TABLE = str.maketrans(HOMOGLYPHS)
 _SKELETON_TABLE = str.maketrans(_SKELETON)
+_ASCII_SEPARATORS = str.maketrans("", "", "".join(chr(c) for c in range(128) if not chr(c).isalnum()))
 
 
 def normalize(value: str) -> str:
@@ -39,6 +40,8 @@ def normalize(value: str) -> str:
     Cyrillic Ж) are kept as they are rather than dropped, so that they can
     never make two different identifiers equal.
     """
+    if value.isascii():  # the common case: NFKC and look-alikes change nothing
+        return value.upper().translate(_ASCII_SEPARATORS)
     folded = unicodedata.normalize("NFKC", value).upper().translate(_HOMOGLYPH_TABLE)
     kept = "".join(c for c in folded if c.isalnum())
     # Removing separators can bring combining characters together (Hangul

@@ -114,6 +114,20 @@ def compare(query: str | Reading, record_value: str, record_type: str = "other")
     return Comparison(best.match_type, best.score, "; ".join(details))
 
 
+def within_reach(query_skeleton: str, record_skeleton: str) -> bool:
+    """Whether ``compare`` could relate the two values at all, from their skeletons alone.
+
+    Cheap enough for an engine to test before it even loads a candidate; it
+    never says no where ``compare`` would find a match.
+    """
+    if len(query_skeleton) >= MIN_PARTIAL_LENGTH and record_skeleton.endswith(query_skeleton):
+        return True
+    return (
+        abs(len(query_skeleton) - len(record_skeleton)) <= MAX_EDITS
+        and _character_gap(query_skeleton, record_skeleton) <= 2 * MAX_EDITS
+    )
+
+
 def _edited(reading: Reading, r: str, r_skeleton: str) -> Comparison | None:
     """A confusable or fuzzy match, when few enough edits separate the two."""
     q = reading.normalized
@@ -212,6 +226,9 @@ def _trace(dist: list[list[float]], q: str, r: str) -> list[_Edit]:
 
 def _character_gap(a: str, b: str) -> int:
     """Characters one value has that the other lacks, counted both ways (at most two per edit)."""
+    only_one = set(a) ^ set(b)
+    if len(only_one) > 2 * MAX_EDITS:  # quick answer for clearly different values
+        return len(only_one)
     return sum(abs(a.count(c) - b.count(c)) for c in set(a) | set(b))
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import requests
 
 BIN = Path(sys.executable).parent
+GUNICORN_CONFIG = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
 STARTUP_TIMEOUT_SECONDS = 30
 
 
@@ -42,8 +43,8 @@ class Gunicorn:
 
     def start(self) -> "Gunicorn":
         self.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
-             "--graceful-timeout", "5", "registry:create_app()"],
+            [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONFIG), "-w", str(self.workers),
+             "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "5", "registry:create_app()"],
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
         )
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS

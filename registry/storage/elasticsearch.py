@@ -69,6 +69,8 @@ from registry.storage.base import (
 )
 from search.keys import MIN_PARTIAL_LENGTH, IdentifierKeys, index_keys
 from search.matching import report_text, text_terms
+from search.normalize import normalize, skeleton
+from search.scoring import within_reach
 
 log = logging.getLogger(__name__)
 
@@ -465,13 +467,15 @@ class ElasticsearchStorage(Storage):
                 index=self.reports_alias, searches=[part for s in searches for part in ({}, s)]
             )["responses"]
         candidates: dict[str, Document] = {}
-        for response in responses:
+        for number, response in enumerate(responses):
             if "error" in response:
                 error = response["error"]
                 raise StorageUnavailable(f"Elasticsearch could not search for candidates ({error.get('type')}).")
+            by_identifier = keys is not None and number < len(searches) - bool(terms)
             for hit in response["hits"]["hits"]:
                 document = hit["_source"]["document"]
-                candidates.setdefault(document["id"], document)
+                if not by_identifier or _within_reach(keys, document):
+                    candidates.setdefault(document["id"], document)
         return list(candidates.values())
 
     def save_check(self, record: Document) -> None:
@@ -567,6 +571,13 @@ def _search(query: Document, size: int, ranked: bool = False) -> Document:
     """One ``msearch`` body: best score first (then oldest) when ranked, else oldest first."""
     sort = [{"_score": "desc"}, {"seq": "asc"}] if ranked else [{"seq": "asc"}]
     return {"query": query, "size": size, "sort": sort, "_source": ["document"], "track_total_hits": False}
+
+
+def _within_reach(keys: IdentifierKeys, document: Document) -> bool:
+    """The SQLite engine's screening of identifier candidates, so both return the same set."""
+    return any(
+        within_reach(keys.skeleton, skeleton(normalize(i["value"]))) for i in document.get("identifiers", ())
+    )
 
 
 def _read_position(hit: Document) -> dict[str, int]:

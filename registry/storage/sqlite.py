@@ -9,7 +9,8 @@ instead of scanning identifiers.
 Why it is safe with several gunicorn workers: WAL mode lets readers run
 beside the single writer, every write is one ``BEGIN IMMEDIATE`` transaction
 (so read-modify-write never deadlocks on a lock upgrade), and
-``synchronous=FULL`` makes a committed report survive a power cut.
+``synchronous=FULL`` makes a committed report survive a power cut (check
+records skip that fsync).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from registry.storage.base import (
 )
 from search.keys import MIN_PARTIAL_LENGTH, IdentifierKeys, index_keys
 from search.matching import report_text, text_terms
+from search.scoring import within_reach
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 15000
@@ -57,6 +59,7 @@ CREATE TABLE IF NOT EXISTS reports (
     manufacturer_key TEXT,
     country TEXT,
     version INTEGER NOT NULL,
+    skeletons TEXT NOT NULL,
     document TEXT NOT NULL,
     UNIQUE (agency_key, external_ref)
 );
@@ -124,7 +127,6 @@ class SQLiteStorage(Storage):
             try:
                 db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
                 db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=FULL")
                 db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
                 db.execute(f"PRAGMA cache_size=-{self.cache_mb * 1024}")
             except sqlite3.Error as exc:
@@ -133,9 +135,14 @@ class SQLiteStorage(Storage):
         return db
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken before reading so read-modify-write is atomic."""
+    def _write(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken before reading so read-modify-write is atomic.
+
+        ``durable=False`` skips the fsync at commit: the transaction survives a
+        crash of the process, though not a power cut of the machine.
+        """
         db = self._connection()
+        db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         try:
             db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -274,27 +281,34 @@ class SQLiteStorage(Storage):
     # -- checks ----------------------------------------------------------------------
 
     def find_candidates(self, keys: IdentifierKeys | None, description: str | None) -> list[Document]:
+        """Reports sharing a key or a trailing part, and reports sharing description words.
+
+        Identifier candidates are screened on their stored skeletons
+        (``within_reach``) before their documents are loaded: most reports that
+        share one key are far from the reading, and parsing them is the costly part.
+        """
         db = self._connection()
         seqs: list[int] = []
         if keys is not None:
             hashes = [term_hash(t) for t in keys.terms]
-            seqs += [
-                r[0]
-                for r in db.execute(
-                    f"SELECT report_seq FROM identifier_terms WHERE term IN ({_marks(hashes)}) "
-                    "GROUP BY report_seq ORDER BY count(*) DESC, report_seq LIMIT ?",
-                    (*hashes, KEY_CANDIDATE_LIMIT),
-                )
-            ]
+            found = db.execute(
+                f"SELECT report_seq FROM identifier_terms WHERE term IN ({_marks(hashes)}) "
+                "GROUP BY report_seq ORDER BY count(*) DESC, report_seq LIMIT ?",
+                (*hashes, KEY_CANDIDATE_LIMIT),
+            ).fetchall()
             if len(keys.skeleton) >= MIN_PARTIAL_LENGTH:
-                seqs += [
-                    r[0]
-                    for r in db.execute(
-                        "SELECT report_seq FROM identifier_suffixes WHERE suffix_key >= ? AND suffix_key < ? "
-                        "LIMIT ?",
-                        (keys.suffix_key, keys.suffix_key + SUFFIX_RANGE_END, SUFFIX_CANDIDATE_LIMIT),
-                    )
-                ]
+                found += db.execute(
+                    "SELECT report_seq FROM identifier_suffixes WHERE suffix_key >= ? AND suffix_key < ? LIMIT ?",
+                    (keys.suffix_key, keys.suffix_key + SUFFIX_RANGE_END, SUFFIX_CANDIDATE_LIMIT),
+                ).fetchall()
+            nearby = list(dict.fromkeys(r[0] for r in found))
+            seqs += [
+                seq
+                for seq, skeletons in db.execute(
+                    f"SELECT seq, skeletons FROM reports WHERE seq IN ({_marks(nearby)})", nearby
+                )
+                if any(within_reach(keys.skeleton, s) for s in skeletons.split())
+            ]
         if description:
             terms = text_terms(description)
             if terms:
@@ -313,7 +327,9 @@ class SQLiteStorage(Storage):
         return [json.loads(r[0]) for r in rows]
 
     def save_check(self, record: Document) -> None:
-        with self._write() as db:
+        """Kept without an fsync of its own: a check record is not worth doubling a
+        check's latency, and the next durable write flushes it to disk anyway."""
+        with self._write(durable=False) as db:
             db.execute(
                 "INSERT INTO checks (id, checked_at, verdict, document) VALUES (?, ?, ?, ?)",
                 (record["check_id"], record["checked_at"], record["verdict"], json.dumps(record)),
@@ -341,7 +357,7 @@ class SQLiteStorage(Storage):
             (
                 db.execute(
                     "INSERT INTO reports (id, agency_key, external_ref, status, category, manufacturer_key, "
-                    "country, version, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "country, version, skeletons, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     report.columns,
                 ).lastrowid,
                 report,
@@ -355,7 +371,7 @@ class SQLiteStorage(Storage):
         report = _IndexedReport.of(document)
         db.execute(
             "UPDATE reports SET id = ?, agency_key = ?, external_ref = ?, status = ?, category = ?, "
-            "manufacturer_key = ?, country = ?, version = ?, document = ? WHERE seq = ?",
+            "manufacturer_key = ?, country = ?, version = ?, skeletons = ?, document = ? WHERE seq = ?",
             (*report.columns, seq),
         )
         self._index(db, [(seq, report)])
@@ -421,9 +437,11 @@ class _IndexedReport:
     def of(cls, document: Document) -> "_IndexedReport":
         terms: set[int] = set()
         suffixes: set[str] = set()
+        skeletons: list[str] = []
         for identifier in document.get("identifiers", ()):
             keys = index_keys(identifier["value"])
             terms.update(term_hash(t) for t in keys.terms)
+            skeletons.append(keys.skeleton)
             if len(keys.skeleton) >= MIN_PARTIAL_LENGTH:
                 suffixes.add(keys.suffix_key)
         columns = (
@@ -435,6 +453,7 @@ class _IndexedReport:
             manufacturer_key(document.get("manufacturer")),
             document["incident"]["country"],
             document["version"],
+            " ".join(skeletons),
             json.dumps(document, ensure_ascii=False),
         )
         return cls(columns, frozenset(terms), frozenset(suffixes), report_text(document))
