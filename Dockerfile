@@ -5,10 +5,11 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    IRONTRACE_DB=/data/irontrace.db
+    IRONTRACE_DB=/data/irontrace.db \
+    IRONTRACE_BIND=0.0.0.0:8000
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md gunicorn.conf.py ./
 COPY registry ./registry
 COPY search ./search
 COPY integrations ./integrations
@@ -20,4 +21,4 @@ USER irontrace
 VOLUME ["/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz')"
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-", "registry:create_app()"]
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "--access-logfile", "-", "registry:create_app()"]

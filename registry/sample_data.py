@@ -32,7 +32,7 @@ import zlib
 from bisect import bisect
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from search.identifiers import vin_check_digit
 from search.normalize import CONFUSABLE_GROUPS, skeleton
@@ -1354,3 +1354,24 @@ def corrupt(value: str, kind: str, rng: random.Random) -> str:
     if result == value:  # cannot happen with the rules above; keep the promise explicit
         raise ValueError(f"{kind} left {value!r} unchanged")
     return result
+
+
+def corrupted_readings(reports: Iterable[dict], count: int, rng: random.Random) -> list[dict]:
+    """Readings of active reports' identifiers, damaged by each of ``CORRUPTION_KINDS`` in turn.
+
+    Each is ``{"kind", "reading", "external_ref", "agency"}``: what a benchmark
+    or golden test sends, and the report it should find.
+    """
+    active = [r for r in reports if r["status"] in ("stolen", "missing")]
+    readings: list[dict] = []
+    while len(readings) < count:
+        kind = CORRUPTION_KINDS[len(readings) % len(CORRUPTION_KINDS)]
+        report = rng.choice(active)
+        identifier = rng.choice(report["identifiers"])
+        try:
+            reading = corrupt(identifier["value"], kind, rng)
+        except ValueError:
+            continue
+        readings.append({"kind": kind, "reading": reading, "external_ref": report["external_ref"],
+                         "agency": report["reporting_agency"]["name"]})
+    return readings

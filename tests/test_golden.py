@@ -16,7 +16,7 @@ import pytest
 
 from registry import create_app
 from registry.context import EXTENSION_KEY
-from registry.sample_data import CORRUPTION_KINDS, corrupt, generate_reports, unregistered_serials
+from registry.sample_data import CORRUPTION_KINDS, corrupted_readings, generate_reports, unregistered_serials
 from registry.services import match_view
 from search.matching import CheckQuery
 from tests.conftest import BACKENDS, backend_settings, close_storage
@@ -31,22 +31,10 @@ MIN_TOP1_SHARE = 0.9
 
 
 def golden_queries(reports: list[dict]) -> list[dict]:
-    rng = random.Random(SEED)
-    active = [r for r in reports if r["status"] in ("stolen", "missing")]
-    queries = []
-    for kind in CORRUPTION_KINDS:
-        made = 0
-        while made < QUERIES_PER_KIND:
-            report = rng.choice(active)
-            identifier = rng.choice(report["identifiers"])
-            try:
-                reading = corrupt(identifier["value"], kind, rng)
-            except ValueError:
-                continue
-            queries.append({"kind": kind, "reading": reading, "ref": report["external_ref"]})
-            made += 1
-    queries += [{"kind": "never_reported", "reading": s, "ref": None} for s in unregistered_serials(STRANGERS, SEED)]
-    return queries
+    readings = corrupted_readings(reports, QUERIES_PER_KIND * len(CORRUPTION_KINDS), random.Random(SEED))
+    never_reported = [{"kind": "never_reported", "reading": s, "external_ref": None}
+                      for s in unregistered_serials(STRANGERS, SEED)]
+    return readings + never_reported
 
 
 @pytest.fixture(scope="module")
@@ -107,33 +95,33 @@ def test_golden_set_has_every_kind(queries):
 def test_every_corrupted_reading_finds_its_report(queries, answers):
     """Retrieval promise: whatever the damage, the true report is among the matches."""
     missed = [q for q, a in zip(queries, answers)
-              if q["ref"] and q["ref"] not in {m["external_ref"] for m in a["matches"]}]
+              if q["external_ref"] and q["external_ref"] not in {m["external_ref"] for m in a["matches"]}]
     assert missed == []
 
 
 def test_true_report_ranks_first_for_nearly_every_reading(queries, answers):
     first, total = Counter(), Counter()
     for q, a in zip(queries, answers):
-        if q["ref"]:
+        if q["external_ref"]:
             total[q["kind"]] += 1
-            first[q["kind"]] += bool(a["matches"]) and a["matches"][0]["external_ref"] == q["ref"]
+            first[q["kind"]] += bool(a["matches"]) and a["matches"][0]["external_ref"] == q["external_ref"]
     shares = {kind: first[kind] / total[kind] for kind in total}
     assert min(shares.values()) >= MIN_TOP1_SHARE, shares
 
 
 def test_verdicts_follow_the_kind_of_damage(queries, answers):
     for q, a in zip(queries, answers):
-        if not q["ref"]:
+        if not q["external_ref"]:
             continue
         top = a["matches"][0]
         if q["kind"] in EQUAL_AFTER_NORMALIZATION:
             assert a["verdict"] == "hit" and top["match_type"] == "normalized", q
-        elif top["external_ref"] == q["ref"]:
+        elif top["external_ref"] == q["external_ref"]:
             assert a["verdict"] == "possible_match" and top["match_type"] != "exact", q
 
 
 def test_serials_never_reported_never_hit(queries, answers):
-    verdicts = Counter(a["verdict"] for q, a in zip(queries, answers) if not q["ref"])
+    verdicts = Counter(a["verdict"] for q, a in zip(queries, answers) if not q["external_ref"])
     assert verdicts["hit"] == 0
     assert verdicts["no_match"] >= STRANGERS // 2, verdicts
 

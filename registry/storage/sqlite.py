@@ -59,7 +59,6 @@ CREATE TABLE IF NOT EXISTS reports (
     manufacturer_key TEXT,
     country TEXT,
     version INTEGER NOT NULL,
-    skeletons TEXT NOT NULL,
     document TEXT NOT NULL,
     UNIQUE (agency_key, external_ref)
 );
@@ -72,6 +71,10 @@ CREATE TABLE IF NOT EXISTS identifier_terms (
     report_seq INTEGER NOT NULL,
     PRIMARY KEY (term, report_seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS report_skeletons (
+    report_seq INTEGER PRIMARY KEY,
+    skeletons TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS identifier_suffixes (
     suffix_key TEXT NOT NULL,
     report_seq INTEGER NOT NULL,
@@ -283,9 +286,10 @@ class SQLiteStorage(Storage):
     def find_candidates(self, keys: IdentifierKeys | None, description: str | None) -> list[Document]:
         """Reports sharing a key or a trailing part, and reports sharing description words.
 
-        Identifier candidates are screened on their stored skeletons
-        (``within_reach``) before their documents are loaded: most reports that
-        share one key are far from the reading, and parsing them is the costly part.
+        Identifier candidates are screened on their skeletons, kept in a narrow
+        table of their own (``within_reach``), before their documents are
+        loaded: most reports that share one key are far from the reading, and
+        fetching and parsing them is the costly part.
         """
         db = self._connection()
         seqs: list[int] = []
@@ -305,7 +309,8 @@ class SQLiteStorage(Storage):
             seqs += [
                 seq
                 for seq, skeletons in db.execute(
-                    f"SELECT seq, skeletons FROM reports WHERE seq IN ({_marks(nearby)})", nearby
+                    f"SELECT report_seq, skeletons FROM report_skeletons WHERE report_seq IN ({_marks(nearby)})",
+                    nearby,
                 )
                 if any(within_reach(keys.skeleton, s) for s in skeletons.split())
             ]
@@ -357,7 +362,7 @@ class SQLiteStorage(Storage):
             (
                 db.execute(
                     "INSERT INTO reports (id, agency_key, external_ref, status, category, manufacturer_key, "
-                    "country, version, skeletons, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "country, version, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     report.columns,
                 ).lastrowid,
                 report,
@@ -371,13 +376,17 @@ class SQLiteStorage(Storage):
         report = _IndexedReport.of(document)
         db.execute(
             "UPDATE reports SET id = ?, agency_key = ?, external_ref = ?, status = ?, category = ?, "
-            "manufacturer_key = ?, country = ?, version = ?, skeletons = ?, document = ? WHERE seq = ?",
+            "manufacturer_key = ?, country = ?, version = ?, document = ? WHERE seq = ?",
             (*report.columns, seq),
         )
         self._index(db, [(seq, report)])
 
     @staticmethod
     def _index(db: sqlite3.Connection, indexed: list[tuple[int, _IndexedReport]]) -> None:
+        db.executemany(
+            "INSERT INTO report_skeletons (report_seq, skeletons) VALUES (?, ?)",
+            [(seq, report.skeletons) for seq, report in indexed],
+        )
         db.executemany(
             "INSERT OR IGNORE INTO identifier_terms (term, report_seq) VALUES (?, ?)",
             sorted((t, seq) for seq, report in indexed for t in report.terms),
@@ -401,6 +410,7 @@ class SQLiteStorage(Storage):
             [(s, seq) for s in stored.suffixes],
         )
         db.execute("DELETE FROM report_text WHERE rowid = ?", (seq,))
+        db.execute("DELETE FROM report_skeletons WHERE report_seq = ?", (seq,))
 
 
 @dataclass(frozen=True)
@@ -413,6 +423,7 @@ class _IndexedReport:
     """
 
     columns: tuple  # the ``reports`` row, document JSON last
+    skeletons: str  # of its identifiers, space-separated, for screening candidates
     terms: frozenset[int]
     suffixes: frozenset[str]
     text: str
@@ -453,10 +464,9 @@ class _IndexedReport:
             manufacturer_key(document.get("manufacturer")),
             document["incident"]["country"],
             document["version"],
-            " ".join(skeletons),
             json.dumps(document, ensure_ascii=False),
         )
-        return cls(columns, frozenset(terms), frozenset(suffixes), report_text(document))
+        return cls(columns, " ".join(skeletons), frozenset(terms), frozenset(suffixes), report_text(document))
 
 
 def _marks(values: list) -> str:

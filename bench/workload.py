@@ -1,0 +1,108 @@
+"""What every IronTrace benchmark shares: the registry, the readings, the statistics.
+
+The registry comes from ``registry.sample_data`` (seeded, realistic), the
+readings are registered identifiers damaged the way plates are misread
+(``corrupt``, every kind equally often) plus serials never reported, and a
+result is "right" when its first match is the report the reading came from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from registry.sample_data import (  # noqa: E402
+    CORRUPTION_KINDS,
+    corrupted_readings,
+    generate_reports,
+    unregistered_serials,
+)
+
+QUERY_SEED = 7
+WARMUP_QUERIES = 200
+
+
+def machine() -> str:
+    with open("/proc/cpuinfo") as cpuinfo:
+        model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "?")
+    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{model}, {os.cpu_count()} cores, {memory_gib:.0f} GiB, {platform.system()} {platform.release()}, "
+            f"{platform.python_implementation()} {platform.python_version()}")
+
+
+def write_registry(path: Path, count: int, seed: int) -> float:
+    """The registry as NDJSON (what ``irontrace import`` reads); returns seconds taken."""
+    started = time.perf_counter()
+    with path.open("w", encoding="utf-8") as out:
+        for report in generate_reports(count, seed):
+            out.write(json.dumps(report, ensure_ascii=False) + "\n")
+    return time.perf_counter() - started
+
+
+def build_queries(registry: Path, count: int) -> list[dict]:
+    """Corrupted readings of registered active identifiers, each kind equally often."""
+    with registry.open(encoding="utf-8") as source:
+        return corrupted_readings(map(json.loads, source), count, random.Random(QUERY_SEED))
+
+
+def strangers(count: int, seed: int) -> list[str]:
+    return unregistered_serials(count, seed)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def latency_summary(latencies_ms: list[float]) -> dict[str, float]:
+    return {
+        "p50": round(percentile(latencies_ms, 0.50), 2),
+        "p90": round(percentile(latencies_ms, 0.90), 2),
+        "p99": round(percentile(latencies_ms, 0.99), 2),
+        "max": round(max(latencies_ms), 2),
+        "mean": round(statistics.fmean(latencies_ms), 2),
+    }
+
+
+# A searcher takes a reading and answers (verdict or None, [(external_ref, agency), ...] best first).
+Searcher = Callable[[str], tuple[str | None, list[tuple[str, str]]]]
+
+
+def evaluate(search: Searcher, queries: list[dict], never_reported: list[str]) -> dict:
+    """Latency, top-1 accuracy per kind, and false matches on serials never reported."""
+    for query in queries[:WARMUP_QUERIES]:
+        search(query["reading"])
+    latencies, right = [], []
+    for query in queries:
+        started = time.perf_counter()
+        _, ranked = search(query["reading"])
+        latencies.append((time.perf_counter() - started) * 1000)
+        right.append((query["kind"], bool(ranked) and ranked[0] == (query["external_ref"], query["agency"])))
+    false_hits = false_possible = 0
+    for serial in never_reported:
+        verdict, ranked = search(serial)
+        if verdict == "hit":
+            false_hits += 1
+        elif ranked:
+            false_possible += 1
+    by_kind = {kind: round(sum(ok for k, ok in right if k == kind) / max(1, sum(k == kind for k, _ in right)), 3)
+               for kind in CORRUPTION_KINDS}
+    return {
+        "queries": len(queries),
+        "check_latency_ms": latency_summary(latencies),
+        "top1_accuracy": round(sum(ok for _, ok in right) / len(right), 3),
+        "top1_accuracy_by_kind": by_kind,
+        "unregistered_queries": len(never_reported),
+        "false_hits": false_hits,
+        "false_possible_matches": false_possible,
+    }
