@@ -81,6 +81,7 @@ UPSERT_ATTEMPTS = 5  # an import racing another writer re-reads and retries this
 MAX_COPIES = 10  # copies of one report that can coexist: the moved one plus crash leftovers
 REF_SEPARATOR = "\x1f"
 SOURCE_FIELDS = ["document", "seq"]
+IDENTIFIERS_ONLY = ["document.identifiers"]  # enough to screen a candidate before fetching it whole
 WORD = re.compile(r"\w+")  # what ``text_terms`` counts as a word
 BAD_CURSOR = "The cursor is not one this service issued."
 LOST_RACE = {"status": 409, "error": {"type": "version_conflict_engine_exception",
@@ -210,6 +211,9 @@ class ElasticsearchStorage(Storage):
         self.client = client
         # How soon writes become searchable; ``refresh=wait_for`` writes wait up to this long.
         self.index_settings = {**INDEX_SETTINGS, "refresh_interval": refresh_interval}
+        # Check records, like SQLite's, skip the fsync per write: a check is not worth doubling
+        # its latency for, and the translog is flushed within seconds anyway.
+        self.checks_settings = {**self.index_settings, "translog": {"durability": "async"}}
         self.reports_alias = f"{index_prefix}-reports"
         self.checks_alias = f"{index_prefix}-checks"
         self._indices_ready = False
@@ -267,13 +271,16 @@ class ElasticsearchStorage(Storage):
         """Create each missing index with its alias; safe when every worker does it at once."""
         created = []
         with self.translate_errors():
-            for alias, mappings in ((self.reports_alias, REPORTS_MAPPINGS), (self.checks_alias, CHECKS_MAPPINGS)):
+            for alias, mappings, settings in (
+                (self.reports_alias, REPORTS_MAPPINGS, self.index_settings),
+                (self.checks_alias, CHECKS_MAPPINGS, self.checks_settings),
+            ):
                 if self.client.indices.exists_alias(name=alias):
                     continue
                 index = versioned_index(alias, FIRST_VERSION)
                 try:
                     self.client.indices.create(
-                        index=index, mappings=mappings, settings=self.index_settings, aliases={alias: {}}
+                        index=index, mappings=mappings, settings=settings, aliases={alias: {}}
                     )
                     created.append(index)
                 except BadRequestError as exc:
@@ -448,34 +455,47 @@ class ElasticsearchStorage(Storage):
     # -- checks ----------------------------------------------------------------------
 
     def find_candidates(self, keys: IdentifierKeys | None, description: str | None) -> list[Document]:
-        """The three retrieval paths of the SQLite engine, with its limits, in one ``msearch``."""
+        """The three retrieval paths of the SQLite engine, with its limits and screening.
+
+        One ``msearch`` returns only the identifiers of identifier candidates;
+        those ``within_reach`` of the reading are then fetched whole with one
+        ``mget``.  Shipping every candidate's full document would dominate a check.
+        """
         searches: list[Document] = []
         if keys is not None:
             # Each shared key adds exactly 1 to the score: best = most keys in common, then oldest.
             shared = [{"constant_score": {"filter": {"term": {"terms": t}}, "boost": 1}} for t in keys.terms]
-            searches.append(_search({"bool": {"should": shared}}, KEY_CANDIDATE_LIMIT, ranked=True))
+            searches.append(
+                _search({"bool": {"should": shared}}, KEY_CANDIDATE_LIMIT, IDENTIFIERS_ONLY, ranked=True)
+            )
             if len(keys.skeleton) >= MIN_PARTIAL_LENGTH:
-                searches.append(_search({"prefix": {"suffix_keys": keys.suffix_key}}, SUFFIX_CANDIDATE_LIMIT))
+                searches.append(_search({"prefix": {"suffix_keys": keys.suffix_key}}, SUFFIX_CANDIDATE_LIMIT,
+                                        IDENTIFIERS_ONLY))
         terms = text_terms(description) if description else set()
         if terms:
             words = {"match": {"text": " ".join(sorted(terms))}}
-            searches.append(_search(words, TEXT_CANDIDATE_LIMIT, ranked=True))
+            searches.append(_search(words, TEXT_CANDIDATE_LIMIT, ["document"], ranked=True))
         if not searches:
             return []
         with self._session() as es:
             responses = es.msearch(
                 index=self.reports_alias, searches=[part for s in searches for part in ({}, s)]
             )["responses"]
+            for response in responses:
+                if "error" in response:
+                    error = response["error"]
+                    raise StorageUnavailable(f"Elasticsearch could not search for candidates ({error.get('type')}).")
+            hits = [hit for response in responses for hit in response["hits"]["hits"]]
+            whole = {h["_id"]: h["_source"]["document"] for h in hits if "id" in h["_source"]["document"]}
+            wanted = list(dict.fromkeys(
+                h["_id"] for h in hits if h["_id"] not in whole and _within_reach(keys, h["_source"]["document"])
+            ))
+            if wanted:
+                found = es.mget(index=self.reports_alias, ids=wanted, source_includes=["document"])["docs"]
+                whole.update({d["_id"]: d["_source"]["document"] for d in found if d.get("found")})
         candidates: dict[str, Document] = {}
-        for number, response in enumerate(responses):
-            if "error" in response:
-                error = response["error"]
-                raise StorageUnavailable(f"Elasticsearch could not search for candidates ({error.get('type')}).")
-            by_identifier = keys is not None and number < len(searches) - bool(terms)
-            for hit in response["hits"]["hits"]:
-                document = hit["_source"]["document"]
-                if not by_identifier or _within_reach(keys, document):
-                    candidates.setdefault(document["id"], document)
+        for document in whole.values():
+            candidates.setdefault(document["id"], document)
         return list(candidates.values())
 
     def save_check(self, record: Document) -> None:
@@ -567,10 +587,10 @@ class ElasticsearchStorage(Storage):
             )["hits"]["hits"]
 
 
-def _search(query: Document, size: int, ranked: bool = False) -> Document:
+def _search(query: Document, size: int, source: list[str], ranked: bool = False) -> Document:
     """One ``msearch`` body: best score first (then oldest) when ranked, else oldest first."""
     sort = [{"_score": "desc"}, {"seq": "asc"}] if ranked else [{"seq": "asc"}]
-    return {"query": query, "size": size, "sort": sort, "_source": ["document"], "track_total_hits": False}
+    return {"query": query, "size": size, "sort": sort, "_source": source, "track_total_hits": False}
 
 
 def _within_reach(keys: IdentifierKeys, document: Document) -> bool:
