@@ -95,7 +95,7 @@ def load_baseline(es: Elasticsearch, index: str, registry: Path) -> float:
                     "agency": report["reporting_agency"]["name"],
                 }}
 
-    helpers.bulk(es, actions(), chunk_size=BASELINE_BATCH, request_timeout=120)
+    helpers.bulk(es.options(request_timeout=120), actions(), chunk_size=BASELINE_BATCH)
     es.indices.refresh(index=index)
     return time.perf_counter() - started
 

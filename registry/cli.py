@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 
@@ -18,9 +18,12 @@ from registry.services import ImportSummary, match_view
 from registry.storage import open_storage
 from search.matching import CheckQuery
 
+if TYPE_CHECKING:
+    from registry.storage.elasticsearch import ElasticsearchStorage
+
 MAX_REJECTIONS_SHOWN = 20
 DEMO_REPORT_COUNT = 500
-IMPORT_WORKERS = max(1, (os.cpu_count() or 1) - 1)  # one core stays free for writing
+IMPORT_WORKERS = max(1, (os.cpu_count() or 1) - 1)  # validating processes; one core stays for writing
 
 
 def _services() -> Services:
@@ -150,7 +153,7 @@ def es_commands() -> None:
     """Elasticsearch indices (needs IRONTRACE_ES_URL)."""
 
 
-def _es_storage():
+def _es_storage() -> "ElasticsearchStorage":
     from registry.storage.elasticsearch import ElasticsearchStorage
 
     storage = open_storage(load_settings())

@@ -137,9 +137,6 @@ class Storage(abc.ABC):
     def get_check(self, check_id: str) -> Document:
         """The record of one check; ``NotFound`` otherwise."""
 
-    @abc.abstractmethod
-    def count_reports(self) -> int:
-        """How many reports are stored."""
 
     def close(self) -> None:
         """Release connections; the default has none to release."""

@@ -448,10 +448,6 @@ class ElasticsearchStorage(Storage):
                 return
             after = hits[-1]["sort"]
 
-    def count_reports(self) -> int:
-        with self._session() as es:
-            return es.count(index=self.reports_alias)["count"]
-
     # -- checks ----------------------------------------------------------------------
 
     def find_candidates(self, keys: IdentifierKeys | None, description: str | None) -> list[Document]:

@@ -278,9 +278,6 @@ class SQLiteStorage(Storage):
                 last = seq
                 yield json.loads(document)
 
-    def count_reports(self) -> int:
-        return self._connection().execute("SELECT count(*) FROM reports").fetchone()[0]
-
     # -- checks ----------------------------------------------------------------------
 
     def find_candidates(self, keys: IdentifierKeys | None, description: str | None) -> list[Document]:
