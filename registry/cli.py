@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Callable, TypeVar
 
 import click
 
@@ -21,6 +21,7 @@ from search.matching import CheckQuery
 if TYPE_CHECKING:
     from registry.storage.elasticsearch import ElasticsearchStorage
 
+T = TypeVar("T")
 MAX_REJECTIONS_SHOWN = 20
 DEMO_REPORT_COUNT = 500
 IMPORT_WORKERS = max(1, (os.cpu_count() or 1) - 1)  # validating processes; one core stays for writing
@@ -153,13 +154,17 @@ def es_commands() -> None:
     """Elasticsearch indices (needs IRONTRACE_ES_URL)."""
 
 
-def _es_storage() -> "ElasticsearchStorage":
+def _on_elasticsearch(operation: Callable[["ElasticsearchStorage"], T]) -> T:
+    """Run an index operation on the configured cluster; errors become a clean CLI failure."""
     from registry.storage.elasticsearch import ElasticsearchStorage
 
     storage = open_storage(load_settings())
     if not isinstance(storage, ElasticsearchStorage):
         raise click.ClickException("Set IRONTRACE_ES_URL: these commands work on Elasticsearch only.")
-    return storage
+    try:
+        return operation(storage)
+    except IronTraceError as exc:
+        raise click.ClickException(exc.detail) from exc
 
 
 @es_commands.command("init")
@@ -167,10 +172,7 @@ def es_init() -> None:
     """Create the missing indices and aliases (safe to repeat)."""
     from registry import es_admin
 
-    try:
-        created = es_admin.init(_es_storage())
-    except IronTraceError as exc:
-        raise click.ClickException(exc.detail) from exc
+    created = _on_elasticsearch(es_admin.init)
     click.echo(f"created {', '.join(created)}" if created else "indices already in place")
 
 
@@ -179,8 +181,5 @@ def es_reindex() -> None:
     """Rebuild the reports index with the current mapping and switch the alias (pause writes first)."""
     from registry import es_admin
 
-    try:
-        result = es_admin.reindex(_es_storage())
-    except IronTraceError as exc:
-        raise click.ClickException(exc.detail) from exc
+    result = _on_elasticsearch(es_admin.reindex)
     click.echo(f"copied {result.copied} reports from {result.old_index} to {result.new_index}; alias switched")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
+from elasticsearch import Elasticsearch
 
 from tests.conftest import report_data
 from tests.processes import irontrace
@@ -98,3 +100,33 @@ def test_check_prints_verdict_and_explanations(tmp_path, env):
     assert "query has O where the record has 0 at position 14" in near.stdout
     as_json = json.loads(irontrace("check", "nothing-like-it-99", "--json", env=env).stdout)
     assert as_json["verdict"] == "no_match" and as_json["matches"] == []
+
+
+@pytest.fixture
+def es_env(es_url):
+    prefix = f"cli-{uuid.uuid4().hex[:8]}"
+    yield {"IRONTRACE_ES_URL": es_url, "IRONTRACE_ES_INDEX_PREFIX": prefix, "IRONTRACE_ES_REFRESH_INTERVAL": "100ms"}
+    with Elasticsearch(es_url) as es:
+        es.indices.delete(index=f"{prefix}-*")
+
+
+def test_elasticsearch_commands_init_import_and_reindex(tmp_path, es_env):
+    env = es_env
+    first = irontrace("es", "init", env=env)
+    assert first.returncode == 0 and first.stdout.startswith("created ")
+    assert irontrace("es", "init", env=env).stdout.strip() == "indices already in place"
+
+    source = tmp_path / "reports.ndjson"
+    write_ndjson(source, [report_data(f"ES-{n}", identifiers=[{"type": "serial", "value": f"ESR{n:06d}"}])
+                          for n in range(3)])
+    assert "created 3" in irontrace("import", str(source), env=env).stdout
+    reindexed = irontrace("es", "reindex", env=env)
+    assert reindexed.returncode == 0, reindexed.stderr
+    assert "copied 3 reports" in reindexed.stdout and "-reports-v2" in reindexed.stdout
+    assert irontrace("check", "esr 000002", env=env).stdout.startswith("verdict: HIT")
+
+
+def test_elasticsearch_commands_need_elasticsearch(env):
+    result = irontrace("es", "init", env=env)
+    assert result.returncode == 1
+    assert "IRONTRACE_ES_URL" in result.stderr
