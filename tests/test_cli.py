@@ -107,7 +107,9 @@ def es_env(es_url):
     prefix = f"cli-{uuid.uuid4().hex[:8]}"
     yield {"IRONTRACE_ES_URL": es_url, "IRONTRACE_ES_INDEX_PREFIX": prefix, "IRONTRACE_ES_REFRESH_INTERVAL": "100ms"}
     with Elasticsearch(es_url) as es:
-        es.indices.delete(index=f"{prefix}-*")
+        names = list(es.indices.get(index=f"{prefix}-*"))
+        if names:
+            es.indices.delete(index=",".join(names))
 
 
 def test_elasticsearch_commands_init_import_and_reindex(tmp_path, es_env):
