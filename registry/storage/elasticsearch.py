@@ -69,7 +69,6 @@ from registry.storage.base import (
 )
 from search.keys import MIN_PARTIAL_LENGTH, IdentifierKeys, index_keys
 from search.matching import report_text, text_terms
-from search.normalize import normalize, skeleton
 from search.scoring import within_reach
 
 log = logging.getLogger(__name__)
@@ -81,7 +80,9 @@ UPSERT_ATTEMPTS = 5  # an import racing another writer re-reads and retries this
 MAX_COPIES = 10  # copies of one report that can coexist: the moved one plus crash leftovers
 REF_SEPARATOR = "\x1f"
 SOURCE_FIELDS = ["document", "seq"]
-IDENTIFIERS_ONLY = ["document.identifiers"]  # enough to screen a candidate before fetching it whole
+# Enough to screen a candidate before fetching it whole, read from doc values (no _source to load).
+SKELETONS_ONLY = {"_source": False, "docvalue_fields": ["skeletons"]}
+WHOLE_DOCUMENT = {"_source": ["document"]}
 WORD = re.compile(r"\w+")  # what ``text_terms`` counts as a word
 BAD_CURSOR = "The cursor is not one this service issued."
 LOST_RACE = {"status": 409, "error": {"type": "version_conflict_engine_exception",
@@ -111,6 +112,7 @@ REPORTS_MAPPINGS: dict[str, Any] = {
         "seq": {"type": "long"},
         "terms": KEYWORD,
         "suffix_keys": KEYWORD,
+        "skeletons": {"type": "keyword", "index": False},  # read from doc values to screen candidates
         "text": {"type": "text", "analyzer": "standard"},
         "document": STORED_ONLY,
     },
@@ -158,9 +160,11 @@ def content_fields(document: Document) -> Document:
     """The indexed fields that follow from what a report says: the costly part is the lookup keys."""
     terms: set[str] = set()
     suffixes: set[str] = set()
+    skeletons: list[str] = []
     for identifier in document.get("identifiers", ()):
         keys = index_keys(identifier["value"])
         terms.update(keys.terms)
+        skeletons.append(keys.skeleton)
         if len(keys.skeleton) >= MIN_PARTIAL_LENGTH:
             suffixes.add(keys.suffix_key)
     return {
@@ -172,6 +176,7 @@ def content_fields(document: Document) -> Document:
         "country": document["incident"]["country"],
         "terms": sorted(terms),
         "suffix_keys": sorted(suffixes),
+        "skeletons": skeletons,
         "text": searchable_text(document),
     }
 
@@ -453,24 +458,25 @@ class ElasticsearchStorage(Storage):
     def find_candidates(self, keys: IdentifierKeys | None, description: str | None) -> list[Document]:
         """The three retrieval paths of the SQLite engine, with its limits and screening.
 
-        One ``msearch`` returns only the identifiers of identifier candidates;
-        those ``within_reach`` of the reading are then fetched whole with one
-        ``mget``.  Shipping every candidate's full document would dominate a check.
+        One ``msearch`` returns only the identifier skeletons of identifier
+        candidates (from doc values); those ``within_reach`` of the reading are
+        then fetched whole with one ``mget``.  Loading and shipping every
+        candidate's full document would dominate a check.
         """
         searches: list[Document] = []
         if keys is not None:
             # Each shared key adds exactly 1 to the score: best = most keys in common, then oldest.
             shared = [{"constant_score": {"filter": {"term": {"terms": t}}, "boost": 1}} for t in keys.terms]
             searches.append(
-                _search({"bool": {"should": shared}}, KEY_CANDIDATE_LIMIT, IDENTIFIERS_ONLY, ranked=True)
+                _search({"bool": {"should": shared}}, KEY_CANDIDATE_LIMIT, SKELETONS_ONLY, ranked=True)
             )
             if len(keys.skeleton) >= MIN_PARTIAL_LENGTH:
                 searches.append(_search({"prefix": {"suffix_keys": keys.suffix_key}}, SUFFIX_CANDIDATE_LIMIT,
-                                        IDENTIFIERS_ONLY))
+                                        SKELETONS_ONLY))
         terms = text_terms(description) if description else set()
         if terms:
             words = {"match": {"text": " ".join(sorted(terms))}}
-            searches.append(_search(words, TEXT_CANDIDATE_LIMIT, ["document"], ranked=True))
+            searches.append(_search(words, TEXT_CANDIDATE_LIMIT, WHOLE_DOCUMENT, ranked=True))
         if not searches:
             return []
         with self._session() as es:
@@ -482,9 +488,10 @@ class ElasticsearchStorage(Storage):
                     error = response["error"]
                     raise StorageUnavailable(f"Elasticsearch could not search for candidates ({error.get('type')}).")
             hits = [hit for response in responses for hit in response["hits"]["hits"]]
-            whole = {h["_id"]: h["_source"]["document"] for h in hits if "id" in h["_source"]["document"]}
+            whole = {h["_id"]: h["_source"]["document"] for h in hits if "_source" in h}
             wanted = list(dict.fromkeys(
-                h["_id"] for h in hits if h["_id"] not in whole and _within_reach(keys, h["_source"]["document"])
+                h["_id"] for h in hits
+                if h["_id"] not in whole and any(within_reach(keys.skeleton, s) for s in h["fields"]["skeletons"])
             ))
             if wanted:
                 found = es.mget(index=self.reports_alias, ids=wanted, source_includes=["document"])["docs"]
@@ -583,17 +590,10 @@ class ElasticsearchStorage(Storage):
             )["hits"]["hits"]
 
 
-def _search(query: Document, size: int, source: list[str], ranked: bool = False) -> Document:
+def _search(query: Document, size: int, returned: Document, ranked: bool = False) -> Document:
     """One ``msearch`` body: best score first (then oldest) when ranked, else oldest first."""
     sort = [{"_score": "desc"}, {"seq": "asc"}] if ranked else [{"seq": "asc"}]
-    return {"query": query, "size": size, "sort": sort, "_source": source, "track_total_hits": False}
-
-
-def _within_reach(keys: IdentifierKeys, document: Document) -> bool:
-    """The SQLite engine's screening of identifier candidates, so both return the same set."""
-    return any(
-        within_reach(keys.skeleton, skeleton(normalize(i["value"]))) for i in document.get("identifiers", ())
-    )
+    return {"query": query, "size": size, "sort": sort, "track_total_hits": False, **returned}
 
 
 def _read_position(hit: Document) -> dict[str, int]:
