@@ -25,8 +25,6 @@ DEFAULTS: dict[str, Any] = {
     "ES_TIMEOUT_SECONDS": 10,
     "ES_REFRESH_INTERVAL": "1s",
     # HTTP behaviour.
-    "PAGE_SIZE_DEFAULT": 50,
-    "PAGE_SIZE_MAX": 500,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
 }
 

@@ -13,6 +13,7 @@ import pycountry
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from search.normalize import normalize
+from search.scoring import MATCH_TYPES
 
 STATUSES = ("stolen", "missing", "recovered", "cancelled")
 CATEGORIES = (
@@ -21,7 +22,6 @@ CATEGORIES = (
 )
 IDENTIFIER_TYPES = ("pin", "vin", "serial", "engine", "component", "telematics", "other")
 VERDICTS = ("hit", "possible_match", "no_match")
-MATCH_TYPES = ("exact", "normalized", "confusable", "fuzzy", "partial", "description")
 
 MAX_IDENTIFIER_LENGTH = 64
 MAX_IDENTIFIERS = 20

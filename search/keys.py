@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations, combinations_with_replacement
 from operator import itemgetter
+from typing import Iterable
 
 from search.normalize import normalize, skeleton
 
@@ -96,6 +97,25 @@ class IdentifierKeys:
     skeleton: str
     terms: tuple[str, ...]
     suffix_key: str  # reversed skeleton: trailing parts become prefixes
+
+
+@dataclass(frozen=True)
+class ReportKeys:
+    """What every engine indexes for all the identifiers of one report."""
+
+    terms: frozenset[str]
+    suffix_keys: frozenset[str]  # of values long enough for a trailing-part lookup
+    skeletons: tuple[str, ...]  # one per identifier, for screening candidates
+
+
+def report_keys(values: Iterable[str]) -> ReportKeys:
+    """The lookup keys, suffix keys and skeletons of a report's identifier values."""
+    per_value = [index_keys(v) for v in values]
+    return ReportKeys(
+        frozenset(t for keys in per_value for t in keys.terms),
+        frozenset(k.suffix_key for k in per_value if len(k.skeleton) >= MIN_PARTIAL_LENGTH),
+        tuple(k.skeleton for k in per_value),
+    )
 
 
 def index_keys(value: str) -> IdentifierKeys:

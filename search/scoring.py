@@ -10,6 +10,7 @@ plate.  All weights and thresholds are the named constants below.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 from search.identifiers import structure_problems
 from search.keys import MIN_FUZZY_LENGTH, MIN_PARTIAL_LENGTH, MIN_TWO_EDIT_LENGTH
@@ -126,6 +127,11 @@ def within_reach(query_skeleton: str, record_skeleton: str) -> bool:
         abs(len(query_skeleton) - len(record_skeleton)) <= MAX_EDITS
         and _character_gap(query_skeleton, record_skeleton) <= 2 * MAX_EDITS
     )
+
+
+def reaches_any(query_skeleton: str, record_skeletons: Iterable[str]) -> bool:
+    """``within_reach`` for a report: true if any of its identifiers may match."""
+    return any(within_reach(query_skeleton, s) for s in record_skeletons)
 
 
 def _edited(reading: Reading, r: str, r_skeleton: str) -> Comparison | None:

@@ -67,9 +67,9 @@ from registry.storage.base import (
     encode_cursor,
     manufacturer_key,
 )
-from search.keys import MIN_PARTIAL_LENGTH, IdentifierKeys, index_keys
+from search.keys import MIN_PARTIAL_LENGTH, IdentifierKeys, report_keys
 from search.matching import report_text, text_terms
-from search.scoring import within_reach
+from search.scoring import reaches_any
 
 log = logging.getLogger(__name__)
 
@@ -158,15 +158,7 @@ def report_fields(document: Document, seq: int, content: Document | None = None)
 
 def content_fields(document: Document) -> Document:
     """The indexed fields that follow from what a report says: the costly part is the lookup keys."""
-    terms: set[str] = set()
-    suffixes: set[str] = set()
-    skeletons: list[str] = []
-    for identifier in document.get("identifiers", ()):
-        keys = index_keys(identifier["value"])
-        terms.update(keys.terms)
-        skeletons.append(keys.skeleton)
-        if len(keys.skeleton) >= MIN_PARTIAL_LENGTH:
-            suffixes.add(keys.suffix_key)
+    keys = report_keys(i["value"] for i in document.get("identifiers", ()))
     return {
         "agency_key": agency_key(document),
         "external_ref": document["external_ref"],
@@ -174,9 +166,9 @@ def content_fields(document: Document) -> Document:
         "category": document["category"],
         "manufacturer_key": manufacturer_key(document.get("manufacturer")),
         "country": document["incident"]["country"],
-        "terms": sorted(terms),
-        "suffix_keys": sorted(suffixes),
-        "skeletons": skeletons,
+        "terms": sorted(keys.terms),
+        "suffix_keys": sorted(keys.suffix_keys),
+        "skeletons": list(keys.skeletons),
         "text": searchable_text(document),
     }
 
@@ -491,7 +483,7 @@ class ElasticsearchStorage(Storage):
             whole = {h["_id"]: h["_source"]["document"] for h in hits if "_source" in h}
             wanted = list(dict.fromkeys(
                 h["_id"] for h in hits
-                if h["_id"] not in whole and any(within_reach(keys.skeleton, s) for s in h["fields"]["skeletons"])
+                if h["_id"] not in whole and reaches_any(keys.skeleton, h["fields"]["skeletons"])
             ))
             if wanted:
                 found = es.mget(index=self.reports_alias, ids=wanted, source_includes=["document"])["docs"]

@@ -40,9 +40,9 @@ from registry.storage.base import (
     encode_cursor,
     manufacturer_key,
 )
-from search.keys import MIN_PARTIAL_LENGTH, IdentifierKeys, index_keys
+from search.keys import MIN_PARTIAL_LENGTH, IdentifierKeys, report_keys
 from search.matching import report_text, text_terms
-from search.scoring import within_reach
+from search.scoring import reaches_any
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 15000
@@ -309,7 +309,7 @@ class SQLiteStorage(Storage):
                     f"SELECT report_seq, skeletons FROM report_skeletons WHERE report_seq IN ({_marks(nearby)})",
                     nearby,
                 )
-                if any(within_reach(keys.skeleton, s) for s in skeletons.split())
+                if reaches_any(keys.skeleton, skeletons.split())
             ]
         if description:
             terms = text_terms(description)
@@ -443,15 +443,7 @@ class _IndexedReport:
 
     @classmethod
     def of(cls, document: Document) -> "_IndexedReport":
-        terms: set[int] = set()
-        suffixes: set[str] = set()
-        skeletons: list[str] = []
-        for identifier in document.get("identifiers", ()):
-            keys = index_keys(identifier["value"])
-            terms.update(term_hash(t) for t in keys.terms)
-            skeletons.append(keys.skeleton)
-            if len(keys.skeleton) >= MIN_PARTIAL_LENGTH:
-                suffixes.add(keys.suffix_key)
+        keys = report_keys(i["value"] for i in document.get("identifiers", ()))
         columns = (
             document["id"],
             agency_key(document),
@@ -463,7 +455,8 @@ class _IndexedReport:
             document["version"],
             json.dumps(document, ensure_ascii=False),
         )
-        return cls(columns, " ".join(skeletons), frozenset(terms), frozenset(suffixes), report_text(document))
+        terms = frozenset(term_hash(t) for t in keys.terms)
+        return cls(columns, " ".join(keys.skeletons), terms, keys.suffix_keys, report_text(document))
 
 
 def _marks(values: list) -> str:
