@@ -50,7 +50,7 @@ def read_reports(stream: IO[bytes], file_format: str) -> Iterator[Row]:
         elif file_format == "json":
             yield from _json_rows(text)
         elif file_format == "csv":
-            yield from ((n, unflatten(row)) for n, row in enumerate(csv.DictReader(text), start=2))
+            yield from _csv_rows(text)
         else:
             raise InvalidRequest(f"Unknown format {file_format!r}; use one of {', '.join(FORMATS)}.")
     finally:
@@ -65,6 +65,14 @@ def _ndjson_rows(text: IO[str]) -> Iterator[Row]:
             yield number, json.loads(line)
         except json.JSONDecodeError as exc:
             yield number, InvalidRequest(f"Line is not valid JSON: {exc.msg} at column {exc.colno}.")
+
+
+def _csv_rows(text: IO[str]) -> Iterator[Row]:
+    for number, row in enumerate(csv.DictReader(text), start=2):
+        try:
+            yield number, unflatten(row)
+        except ValueError as exc:  # an unreadable ``identifiers`` cell spoils its row only
+            yield number, InvalidRequest(f"The identifiers column is not a JSON list: {exc}.")
 
 
 def _json_rows(text: IO[str]) -> Iterator[Row]:

@@ -63,6 +63,20 @@ def test_import_csv_and_json_array(tmp_path, env):
     assert "CSV-1" in hit.stdout
 
 
+def test_a_csv_row_with_an_unreadable_identifiers_cell_is_rejected_alone(tmp_path, env):
+    csv_file = tmp_path / "reports.csv"
+    csv_file.write_text(
+        "external_ref,status,category,identifiers,incident.country,reporting_agency.name\n"
+        'J-1,stolen,dozer,"[{""type"": ""serial"", ""value"": ""HX4571""}]",KZ,Police of Almaty\n'
+        "J-2,stolen,dozer,[not json,KZ,Police of Almaty\n"
+        'J-3,stolen,dozer,"[{""type"": ""serial"", ""value"": ""HX4572""}]",KZ,Police of Almaty\n',
+        encoding="utf-8",
+    )
+    result = irontrace("import", str(csv_file), env=env)
+    assert "created 2, updated 0, unchanged 0, rejected 1" in result.stdout, result.stdout + result.stderr
+    assert "row 3: _row: The identifiers column is not a JSON list" in result.stdout
+
+
 def test_import_of_only_bad_rows_fails_and_writes_reasons(tmp_path, env):
     source = tmp_path / "bad.ndjson"
     write_ndjson(source, [report_data("B1", category="boat"), report_data("B2", incident={"country": "ZZ"})])
