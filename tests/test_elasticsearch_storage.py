@@ -8,12 +8,9 @@ a node that cannot start fails the tests instead of skipping them.
 
 from __future__ import annotations
 
-import os
 import socket
-import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,6 @@ from elasticsearch import Elasticsearch
 
 from tests.conftest import drop_indices, report_data, settings_for
 from registry import create_app, es_admin
-from registry.config import load_settings
 from registry.errors import Conflict, InvalidRequest, NotFound, PreconditionFailed, StorageUnavailable
 from registry.services import CheckService, ReportService, new_id, utc_now, validate_report
 from registry.storage import open_storage
@@ -33,7 +29,6 @@ from registry.storage.sqlite import SQLiteStorage
 from search.keys import query_keys
 from search.matching import CheckQuery
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 CLOSED_PORT_URL = "http://127.0.0.1:1"  # nothing listens on port 1: connections are refused at once
 FAILURE_BUDGET_SECONDS = 5
 SHORT_TIMEOUT_SECONDS = 1
