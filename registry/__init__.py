@@ -10,7 +10,9 @@ import atexit
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from registry.api import security
 from registry.config import load_settings
 from registry.context import EXTENSION_KEY, Services
 from registry.problems import ProblemApi, register_problem_handlers
@@ -33,7 +35,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        API_SPEC_OPTIONS=security.openapi_security({}),
     )
+    if settings["TRUSTED_PROXIES"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings["TRUSTED_PROXIES"])
     app.json.sort_keys = False
     storage = open_storage(settings)
     atexit.register(storage.close)
@@ -41,8 +46,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     api = ProblemApi(app)
     register_problem_handlers(app)
-    from registry.api import checks, health, reports
+    security.install(app)
+    from registry.api import audit, checks, health, keys, reports
 
-    for blueprint in (health.blp, reports.blp, checks.blp):
+    for blueprint in (health.blp, reports.blp, checks.blp, keys.blp, audit.blp):
         api.register_blueprint(blueprint)
     return app

@@ -10,6 +10,7 @@ from typing import IO, TYPE_CHECKING, Callable, TypeVar
 
 import click
 
+from registry.access import ADMIN, AGENCY, AUDITOR, BORDER, DEALER, ROLES, Actor
 from registry.config import load_settings
 from registry.context import Services
 from registry.errors import IronTraceError
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 MAX_REJECTIONS_SHOWN = 20
 DEMO_REPORT_COUNT = 500
+DEMO_AGENCY = "Police Department of Turkestan Region"  # the agency of the Tulkubas case
+DEMO_KEY_ROLES = ((ADMIN, None), (AGENCY, DEMO_AGENCY), (BORDER, None), (DEALER, None), (AUDITOR, None))
 IMPORT_WORKERS = max(1, (os.cpu_count() or 1) - 1)  # validating processes; one core stays for writing
 
 
@@ -69,8 +72,9 @@ def import_(file: Path, file_format: str | None, errors_file: IO[str] | None, wo
                 bar.update(position - done)
                 done = position
 
+            services = _services()
             try:
-                summary = _services().reports.import_rows(
+                summary = services.reports.import_rows(
                     read_reports(raw, file_format), on_batch=advance, workers=workers
                 )
             except IronTraceError as exc:
@@ -79,9 +83,18 @@ def import_(file: Path, file_format: str | None, errors_file: IO[str] | None, wo
                 )
                 raise click.ClickException(exc.detail + failures) from exc
             bar.update(size - done)
+    _record_import(services, summary, str(file.resolve()))
     _print_summary(summary, errors_file)
     if summary.rejected and not (summary.created or summary.updated or summary.unchanged):
         sys.exit(1)
+
+
+def _record_import(services: Services, summary: ImportSummary, source: str) -> None:
+    """One audit entry per import run: a file of a million reports is one act of one operator."""
+    services.audit.record(Actor.operator(), "reports.import", None, {
+        "source": source, "created": summary.created, "updated": summary.updated,
+        "unchanged": summary.unchanged, "rejected": len(summary.rejected),
+    })
 
 
 def _print_summary(summary: ImportSummary, errors_file: IO[str] | None) -> None:
@@ -111,7 +124,7 @@ def check(identifier: str, manufacturer: str | None, category: str | None, descr
           as_json: bool) -> None:
     """Check an identifier against the registry and print the verdict."""
     query = CheckQuery(identifier, manufacturer, category, description)
-    record, outcome = _services().checks.check(query)
+    record, outcome = _services().checks.check(query, Actor.operator())
     matches = [match_view(m) for m in outcome.matches]
     if as_json:
         click.echo(json.dumps({**record, "matches": matches}, ensure_ascii=False, indent=2))
@@ -141,12 +154,87 @@ def demo(count: int) -> None:
     """Load a realistic demo registry, including the Tulkubas impound-lot case."""
     from registry.sample_data import demo_reports
 
-    rows = enumerate(demo_reports(count), start=1)
-    summary = _services().reports.import_rows(rows)
+    services = _services()
+    summary = services.reports.import_rows(enumerate(demo_reports(count), start=1))
+    _record_import(services, summary, "demo")
     click.echo(
         f"demo registry: created {summary.created}, updated {summary.updated}, unchanged {summary.unchanged}"
         + (f", rejected {len(summary.rejected)}" if summary.rejected else "")
     )
+    click.echo("demo keys, one per role (shown only now; revoke with `irontrace keys revoke KEY_ID`):")
+    for role, agency in DEMO_KEY_ROLES:
+        key, _ = services.keys.create(Actor.operator(), role, agency=agency, label="demo")
+        click.echo(f"  {role:<8} {key}")
+
+
+@main.group("keys")
+def keys_commands() -> None:
+    """API keys: create, list, revoke (acts on the configured storage directly)."""
+
+
+@keys_commands.command("create")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--agency", help="For agency keys: the reporting agency's name, as in its reports.")
+@click.option("--expires", help="ISO date (stops working at 00:00 UTC that day) or date-time.")
+@click.option("--label", help="A note on whom the key is for.")
+def keys_create(role: str, agency: str | None, expires: str | None, label: str | None) -> None:
+    """Issue a key; it is printed once, alone on the last line."""
+    key, record = _or_fail(lambda: _services().keys.create(Actor.operator(), role, agency, expires, label))
+    click.echo(f"key id {record['key_id']}, role {role}"
+               + (f", agency {record['agency']}" if record["agency"] else "")
+               + f", expires {record['expires_at'] or 'never'}. Store it now; it cannot be shown again:")
+    click.echo(key)
+
+
+@keys_commands.command("list")
+def keys_list() -> None:
+    """Every key: id, role, agency, state, expiry, label (never the key)."""
+    for record in _or_fail(lambda: _services().keys.list(Actor.operator())):
+        click.echo(f"{record['key_id']}  {record['role']:<8} {record['state']:<8} "
+                   f"expires {record['expires_at'] or 'never':<24} {record['agency'] or '-'}  {record['label'] or ''}")
+
+
+@keys_commands.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key: it stops working at once."""
+    record = _or_fail(lambda: _services().keys.revoke(Actor.operator(), key_id))
+    click.echo(f"revoked {record['key_id']} at {record['revoked_at']}")
+
+
+@main.group("audit")
+def audit_commands() -> None:
+    """The hash-chained audit log."""
+
+
+@audit_commands.command("verify")
+@click.option("--anchor", metavar="SEQ:HASH", help="A head printed by an earlier verify: also prove it is still there.")
+def audit_verify(anchor: str | None) -> None:
+    """Prove the chain intact (exit 0) or name the first broken entry (exit 1)."""
+    report = _or_fail(lambda: _services().audit.verify(Actor.operator(), _anchor(anchor)))
+    if report.intact:
+        click.echo(f"audit log intact: {report.entries} entries; head {report.head_seq}:{report.head_hash}")
+        return
+    click.echo(f"audit log BROKEN at entry {report.broken_at}: {report.reason} "
+               f"({report.entries} entries intact before it)")
+    sys.exit(1)
+
+
+def _anchor(value: str | None) -> tuple[int, str] | None:
+    if value is None:
+        return None
+    seq, _, digest = value.partition(":")
+    if not seq.isdigit() or len(digest) != 64:
+        raise click.BadParameter("expected SEQ:HASH as printed by `irontrace audit verify`", param_hint="--anchor")
+    return int(seq), digest
+
+
+def _or_fail(action: Callable[[], T]) -> T:
+    """Run a service call; a domain error becomes a clean CLI failure, not a traceback."""
+    try:
+        return action()
+    except IronTraceError as exc:
+        raise click.ClickException(exc.detail) from exc
 
 
 @main.group("es")
@@ -161,10 +249,7 @@ def _on_elasticsearch(operation: Callable[["ElasticsearchStorage"], T]) -> T:
     storage = open_storage(load_settings())
     if not isinstance(storage, ElasticsearchStorage):
         raise click.ClickException("Set IRONTRACE_ES_URL: these commands work on Elasticsearch only.")
-    try:
-        return operation(storage)
-    except IronTraceError as exc:
-        raise click.ClickException(exc.detail) from exc
+    return _or_fail(lambda: operation(storage))
 
 
 @es_commands.command("init")

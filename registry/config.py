@@ -26,6 +26,10 @@ DEFAULTS: dict[str, Any] = {
     "ES_REFRESH_INTERVAL": "1s",
     # HTTP behaviour.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "RATE_LIMIT_PER_MINUTE": 600,  # per API key, per serving process
+    "RATE_LIMIT_BURST": 100,
+    "CORS_ORIGINS": [],  # JSON list of origins allowed to call the API from a browser; none by default
+    "TRUSTED_PROXIES": 0,  # reverse proxies in front whose X-Forwarded-For names the client
 }
 
 ENV_PREFIX = "IRONTRACE_"

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from registry.access import KeyService
+from registry.audit import AuditService
 from registry.services import CheckService, ReportService
 from registry.storage.base import Storage
 
@@ -17,10 +19,14 @@ class Services:
     storage: Storage
     reports: ReportService
     checks: CheckService
+    keys: KeyService
+    audit: AuditService
 
     @classmethod
     def over(cls, storage: Storage) -> "Services":
-        return cls(storage, ReportService(storage), CheckService(storage))
+        audit = AuditService(storage)
+        return cls(storage, ReportService(storage, audit), CheckService(storage, audit),
+                   KeyService(storage, audit), audit)
 
 
 def services() -> Services:

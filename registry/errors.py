@@ -18,6 +18,28 @@ class IronTraceError(Exception):
         self.extra = extra
 
 
+class Unauthenticated(IronTraceError):
+    """No API key, or one that is unknown, revoked or expired."""
+
+    title = "Unauthenticated"
+
+
+class Forbidden(IronTraceError):
+    """A valid key whose role (or agency) does not allow this."""
+
+    title = "Forbidden"
+
+
+class RateLimited(IronTraceError):
+    """Too many requests with one key; retry after ``retry_after_seconds``."""
+
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class NotFound(IronTraceError):
     title = "Not found"
 
@@ -58,11 +80,14 @@ class StorageUnavailable(IronTraceError):
 
 HTTP_STATUS: dict[type[IronTraceError], int] = {
     InvalidRequest: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     PreconditionFailed: 412,
     ValidationFailed: 422,
     PreconditionRequired: 428,
+    RateLimited: 429,
     StorageUnavailable: 503,
 }
 

@@ -13,7 +13,14 @@ from flask import Flask, Response, json
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from registry.errors import IronTraceError, StorageUnavailable, flatten_messages, http_status
+from registry.errors import (
+    IronTraceError,
+    RateLimited,
+    StorageUnavailable,
+    Unauthenticated,
+    flatten_messages,
+    http_status,
+)
 from registry.schemas import ProblemSchema
 
 PROBLEM_TYPE = "about:blank"
@@ -57,8 +64,10 @@ class ProblemApi(Api):
 def handle_domain_error(error: IronTraceError) -> Response:
     status = http_status(error)
     response = problem_response(status, error.title, error.detail, **error.extra)
-    if isinstance(error, StorageUnavailable):
+    if isinstance(error, (StorageUnavailable, RateLimited)):
         response.headers["Retry-After"] = str(error.retry_after_seconds)
+    if isinstance(error, Unauthenticated):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="irontrace"'
     return response
 
 

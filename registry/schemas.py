@@ -12,6 +12,8 @@ import datetime as dt
 import pycountry
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
+from registry.access import ROLES
+from registry.audit import AUDIT_ACTIONS
 from search.normalize import normalize
 from search.scoring import MATCH_TYPES
 
@@ -194,6 +196,8 @@ class MatchAgencySchema(Schema):
 
 
 class MatchSchema(Schema):
+    """A matched report.  Dealers see only ``external_ref``, ``active`` and ``reporting_agency``."""
+
     report_id = fields.String()
     external_ref = fields.String()
     status = fields.String(validate=validate.OneOf(STATUSES))
@@ -203,8 +207,13 @@ class MatchSchema(Schema):
     match_type = fields.String(validate=validate.OneOf(MATCH_TYPES))
     explanation = fields.String()
     category = fields.String()
-    manufacturer = fields.String()
-    model = fields.String()
+    manufacturer = fields.String(allow_none=True)
+    model = fields.String(allow_none=True)
+    year = fields.Integer(allow_none=True)
+    color = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    incident = fields.Nested(IncidentSchema)
+    value = fields.Nested(ValueSchema, allow_none=True)
     reporting_agency = fields.Nested(MatchAgencySchema)
 
 
@@ -213,6 +222,90 @@ class CheckResultSchema(Schema):
     checked_at = fields.String(metadata={"format": "date-time"})
     verdict = fields.String(validate=validate.OneOf(VERDICTS))
     matches = fields.List(fields.Nested(MatchSchema))
+
+
+class Instant(fields.AwareDateTime):
+    """A moment in time given in ISO 8601 (UTC if no offset), loaded as the stored form:
+    UTC with milliseconds and ``Z``, so it compares with stored timestamps as a string."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(format="iso", default_timezone=dt.timezone.utc, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        return moment.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class KeyCreateSchema(Schema):
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    agency = _text(metadata={"description": "For agency keys: the reporting agency's name, as in its reports"})
+    expires = fields.String(metadata={"description": "ISO 8601 date (00:00 UTC) or date-time after which "
+                                                     "the key stops working"})
+    label = _text(200)
+
+
+class KeySchema(Schema):
+    key_id = fields.String()
+    role = fields.String(validate=validate.OneOf(ROLES))
+    agency = fields.String(allow_none=True)
+    label = fields.String(allow_none=True)
+    created_at = fields.String(metadata={"format": "date-time"})
+    expires_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    revoked_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    state = fields.String(validate=validate.OneOf(("active", "expired", "revoked")))
+
+
+class KeyCreatedSchema(KeySchema):
+    key = fields.String(metadata={"description": "The API key. Shown this once; only its digest is stored."})
+
+
+class KeyListSchema(Schema):
+    items = fields.List(fields.Nested(KeySchema))
+
+
+class AuditArgsSchema(Schema):
+    action = fields.String(validate=validate.OneOf(AUDIT_ACTIONS))
+    principal = _text(200, metadata={"description": "A key id, or cli:<user> for the command line"})
+    subject = _text(200, metadata={"description": "A report id, check id or key id"})
+    since = Instant(metadata={"description": "Entries at or after this moment"})
+    until = Instant(metadata={"description": "Entries before this moment"})
+
+
+class AuditPageArgsSchema(AuditArgsSchema):
+    limit = fields.Integer(validate=validate.Range(min=1, max=500), load_default=100)
+    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
+
+
+class AuditActorSchema(Schema):
+    principal = fields.String()
+    role = fields.String()
+    agency = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+
+
+class AuditEntrySchema(Schema):
+    seq = fields.Integer()
+    at = fields.String(metadata={"format": "date-time"})
+    action = fields.String(validate=validate.OneOf(AUDIT_ACTIONS))
+    actor = fields.Nested(AuditActorSchema)
+    subject = fields.String(allow_none=True)
+    details = fields.Dict()
+    prev_hash = fields.String()
+    hash = fields.String()
+
+
+class AuditPageSchema(Schema):
+    items = fields.List(fields.Nested(AuditEntrySchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class ChainReportSchema(Schema):
+    intact = fields.Boolean()
+    entries = fields.Integer()
+    head_seq = fields.Integer()
+    head_hash = fields.String()
+    broken_at = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True)
 
 
 class ProblemSchema(Schema):

@@ -6,10 +6,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import secrets
-import time
-import uuid
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -17,7 +13,10 @@ from typing import Any, Callable, Iterable, Iterator
 
 from marshmallow import ValidationError
 
-from registry.errors import IronTraceError, ValidationFailed, flatten_messages
+from registry.access import CHECK, CONTACT_ONLY, FULL_DETAILS, READ_REPORTS, Actor
+from registry.audit import AuditService
+from registry.errors import Forbidden, IronTraceError, ValidationFailed, flatten_messages
+from registry.stamps import new_id, utc_now
 from registry.schemas import ReportInputSchema
 from registry.storage.base import Document, ImportOutcome, Page, ReportFilter, Storage, agency_key
 from search.keys import query_keys
@@ -26,19 +25,6 @@ from search.matching import CheckOutcome, CheckQuery, Match, rank
 SERVER_FIELDS = ("id", "version", "created_at", "updated_at")
 IMPORT_BATCH_SIZE = 5000  # large batches let sorted index inserts share pages
 IMPORT_BATCHES_IN_FLIGHT_PER_WORKER = 2
-
-
-def utc_now() -> str:
-    """Timestamps are UTC ISO 8601 with milliseconds, comparable as strings."""
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def new_id() -> str:
-    """A UUIDv7 (RFC 9562): random, but time-ordered, so new ids append to an index
-    instead of landing on a random page of it."""
-    unix_ms = time.time_ns() // 1_000_000
-    value = (unix_ms << 80) | (0x7 << 76) | (secrets.randbits(12) << 64) | (0b10 << 62) | secrets.randbits(62)
-    return str(uuid.UUID(int=value))
 
 
 _input_schema = ReportInputSchema()
@@ -75,21 +61,31 @@ class RowError:
 
 
 class ReportService:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, audit: AuditService) -> None:
         self.storage = storage
+        self.audit = audit
 
-    def create(self, report: Document) -> Document:
+    def create(self, report: Document, actor: Actor) -> Document:
         """Store a report already validated by ``ReportInputSchema``."""
+        actor.require_write(report)
         now = utc_now()
         document = {**report, "id": new_id(), "version": 1, "created_at": now, "updated_at": now}
-        return self.storage.create_report(document)
+        stored = self.storage.create_report(document)
+        self.audit.record(actor, "report.create", stored["id"], {"before": None, "after": stored})
+        return stored
 
-    def get(self, report_id: str) -> Document:
+    def get(self, report_id: str, actor: Actor) -> Document:
+        actor.require(READ_REPORTS)
         return self.storage.get_report(report_id)
 
-    def update(self, report_id: str, patch: Document, expected_version: int) -> Document:
-        """Apply a merge patch to the version the client saw; the whole result is revalidated."""
+    def update(self, report_id: str, patch: Document, expected_version: int, actor: Actor) -> Document:
+        """Apply a merge patch to the version the client saw; the whole result is revalidated.
+
+        An agency must own the report both before and after: it can neither
+        edit another agency's report nor hand its own to another agency.
+        """
         stored = self.storage.get_report(report_id)
+        actor.require_write(stored)
         editable = {k: v for k, v in stored.items() if k not in SERVER_FIELDS}
         merged = validate_report(merge_patch(editable, patch))
         document = {
@@ -99,9 +95,14 @@ class ReportService:
             "version": expected_version + 1,
             "updated_at": utc_now(),
         }
-        return self.storage.replace_report(document, expected_version)
+        actor.require_write(document)
+        updated = self.storage.replace_report(document, expected_version)
+        self.audit.record(actor, "report.update", report_id, {"before": stored, "after": updated})
+        return updated
 
-    def list(self, filters: ReportFilter, limit: int, cursor: str | None) -> Page:
+    def list(self, filters: ReportFilter, limit: int, cursor: str | None, actor: Actor) -> Page:
+        """Listing and text search enumerate the registry: only roles that read reports may."""
+        actor.require(READ_REPORTS)
         return self.storage.list_reports(filters, limit, cursor)
 
     def export(self) -> Iterator[Document]:
@@ -213,13 +214,23 @@ def _last_of_each_ref(documents: list[Document]) -> list[Document]:
 
 
 class CheckService:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, audit: AuditService) -> None:
         self.storage = storage
+        self.audit = audit
 
-    def check(self, query: CheckQuery) -> tuple[Document, CheckOutcome]:
-        """Find candidates, rank them with the shared scorer, record the check."""
+    def check(self, query: CheckQuery, actor: Actor) -> tuple[Document, CheckOutcome]:
+        """Find candidates, rank them with the shared scorer, record the check and who made it.
+
+        Searching descriptions is searching the registry's contents, which
+        only roles that may read reports do: for anyone else a description
+        can rank what the identifier found, never find anything itself.
+        """
+        actor.require(CHECK)
+        may_search_text = actor.may(READ_REPORTS)
+        if not query.identifier and not may_search_text:
+            raise Forbidden(f"The {actor.role} role checks by identifier; a description alone searches the registry.")
         keys = query_keys(query.identifier) if query.identifier else None
-        candidates = self.storage.find_candidates(keys, query.description)
+        candidates = self.storage.find_candidates(keys, query.description if may_search_text else None)
         outcome = rank(query, candidates)
         record = {
             "check_id": new_id(),
@@ -229,12 +240,19 @@ class CheckService:
             "matched_report_ids": [m.report["id"] for m in outcome.matches],
         }
         self.storage.save_check(record)
+        self.audit.record(actor, "check", record["check_id"], {
+            "query": record["query"], "verdict": record["verdict"],
+            "matched_report_ids": record["matched_report_ids"],
+        })
         return record, outcome
 
 
-def match_view(match: Match) -> Document:
-    """What a check answers about one matched report."""
+def match_view(match: Match, detail: str = FULL_DETAILS) -> Document:
+    """What a check answers about one matched report, at the detail the asker's role may see."""
     report = match.report
+    if detail == CONTACT_ONLY:
+        return {"external_ref": report["external_ref"], "active": match.active,
+                "reporting_agency": report["reporting_agency"]}
     identifier = match.identifier
     explanation = match.explanation
     if not match.active:
@@ -251,5 +269,10 @@ def match_view(match: Match) -> Document:
         "category": report["category"],
         "manufacturer": report.get("manufacturer"),
         "model": report.get("model"),
+        "year": report.get("year"),
+        "color": report.get("color"),
+        "description": report.get("description"),
+        "incident": report["incident"],
+        "value": report.get("value"),
         "reporting_agency": report["reporting_agency"],
     }

@@ -20,6 +20,7 @@ import requests
 from werkzeug.serving import make_server
 
 from registry import create_app
+from registry.access import ADMIN, Actor
 from registry.config import load_settings
 from registry.context import EXTENSION_KEY, Services
 
@@ -105,14 +106,31 @@ def services(app) -> Services:
     return app.extensions[EXTENSION_KEY]
 
 
-class LiveServer:
-    """The app served over real HTTP on a loopback port, in a background thread."""
+def issue_key(app, role: str = ADMIN, agency: str | None = None, **options: Any) -> str:
+    """A real API key of ``role``, issued through the service as ``irontrace keys create`` does."""
+    key, _ = app.extensions[EXTENSION_KEY].keys.create(Actor.operator(), role, agency, **options)
+    return key
 
-    def __init__(self, app) -> None:
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+class LiveServer:
+    """The app served over real HTTP on a loopback port, in a background thread.
+
+    ``http`` carries an admin key unless told otherwise: the tests of one
+    capability act as the administrator; the access-control tests pick keys
+    per request.
+    """
+
+    def __init__(self, app, key: str | None = None) -> None:
         self._server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self.http = requests.Session()
+        if key:
+            self.http.headers.update(bearer(key))
 
     def __enter__(self) -> "LiveServer":
         self._thread.start()
@@ -132,10 +150,13 @@ class LiveServer:
     def patch(self, path: str, **kwargs) -> requests.Response:
         return self.http.patch(self.url + path, timeout=30, **kwargs)
 
+    def delete(self, path: str, **kwargs) -> requests.Response:
+        return self.http.delete(self.url + path, timeout=30, **kwargs)
+
 
 @pytest.fixture
 def server(app) -> Iterator[LiveServer]:
-    with LiveServer(app) as live:
+    with LiveServer(app, issue_key(app)) as live:
         yield live
 
 

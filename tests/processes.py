@@ -31,8 +31,19 @@ def irontrace(*args: str, env: dict[str, str], input_text: str | None = None) ->
     )
 
 
+def admin_key(env: dict[str, str]) -> str:
+    """A new admin key for the registry ``env`` points at, from ``irontrace keys create``."""
+    created = irontrace("keys", "create", "--role", "admin", "--label", "tests", env=env)
+    if created.returncode != 0:
+        raise RuntimeError(f"irontrace keys create failed: {created.stderr[-2000:]}")
+    return created.stdout.strip().splitlines()[-1]
+
+
 class Gunicorn:
-    """``gunicorn 'registry:create_app()'`` with several workers, as in production."""
+    """``gunicorn 'registry:create_app()'`` with several workers, as in production.
+
+    ``http`` is a session carrying an admin key for the same registry.
+    """
 
     def __init__(self, env: dict[str, str], workers: int = 3) -> None:
         self.port = free_port()
@@ -40,6 +51,8 @@ class Gunicorn:
         self.env = {**os.environ, **env}
         self.workers = workers
         self.process: subprocess.Popen | None = None
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Bearer {admin_key(env)}"
 
     def start(self) -> "Gunicorn":
         self.process = subprocess.Popen(
@@ -64,6 +77,7 @@ class Gunicorn:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
+        self.http.close()
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:

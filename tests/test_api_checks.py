@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import report_data
+from tests.conftest import issue_key, report_data
 
 PIN = "CAT0336DLTJF00123"
 
@@ -116,11 +116,12 @@ def test_readiness_fails_with_503_when_the_database_is_gone(tmp_path):
 
     db = tmp_path / "gone.db"
     app = create_app({"DB": str(db)})
+    key = issue_key(app)  # a valid key: what fails must be the database, not the key
     storage = app.extensions["irontrace"].storage
     storage.close()
     db.unlink()
     db.mkdir()  # a directory where the file was: unopenable
-    with LiveServer(app) as live:
+    with LiveServer(app, key) as live:
         response = live.get("/readyz")
         assert response.status_code == 503
         assert response.headers["Retry-After"]

@@ -18,10 +18,12 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from tests.conftest import drop_indices, report_data, settings_for
+from tests.conftest import bearer, drop_indices, issue_key, report_data, settings_for
 from registry import create_app, es_admin
 from registry.errors import Conflict, InvalidRequest, NotFound, PreconditionFailed, StorageUnavailable
-from registry.services import CheckService, ReportService, new_id, utc_now, validate_report
+from registry.access import Actor
+from registry.context import Services
+from registry.services import new_id, utc_now, validate_report
 from registry.storage import open_storage
 from registry.storage.base import KEY_CANDIDATE_LIMIT, ReportFilter, encode_cursor
 from registry.storage.elasticsearch import ElasticsearchStorage, report_fields
@@ -41,6 +43,9 @@ def storage(es_url: str) -> Iterator[ElasticsearchStorage]:
     assert isinstance(storage, ElasticsearchStorage)
     yield storage
     drop_indices(storage)
+
+
+OPERATOR = Actor.operator()
 
 
 def document(ref: str, **overrides: Any) -> dict:
@@ -81,33 +86,33 @@ def test_create_get_and_conflict(storage: ElasticsearchStorage) -> None:
 
 
 def test_replace_checks_the_version(storage: ElasticsearchStorage) -> None:
-    reports = ReportService(storage)
-    created = reports.create(validate_report(report_data("KZ-2")))
+    reports = Services.over(storage).reports
+    created = reports.create(validate_report(report_data("KZ-2")), OPERATOR)
 
-    updated = reports.update(created["id"], {"status": "recovered"}, 1)
+    updated = reports.update(created["id"], {"status": "recovered"}, 1, OPERATOR)
 
     assert updated["version"] == 2
     assert storage.get_report(created["id"]) == updated
     with pytest.raises(PreconditionFailed) as stale:
-        reports.update(created["id"], {"status": "stolen"}, 1)
+        reports.update(created["id"], {"status": "stolen"}, 1, OPERATOR)
     assert stale.value.extra["current_version"] == 2
     with pytest.raises(NotFound):
         storage.replace_report({**updated, "id": new_id()}, 2)
 
 
 def test_changing_the_case_number_moves_the_report_without_losing_it(storage: ElasticsearchStorage) -> None:
-    reports = ReportService(storage)
-    moved = reports.create(validate_report(report_data("OLD-REF")))
-    blocker = reports.create(validate_report(report_data("TAKEN-REF")))
+    reports = Services.over(storage).reports
+    moved = reports.create(validate_report(report_data("OLD-REF")), OPERATOR)
+    blocker = reports.create(validate_report(report_data("TAKEN-REF")), OPERATOR)
 
-    result = reports.update(moved["id"], {"external_ref": "NEW-REF"}, 1)
+    result = reports.update(moved["id"], {"external_ref": "NEW-REF"}, 1, OPERATOR)
 
     assert result["external_ref"] == "NEW-REF"
     assert storage.get_report(moved["id"]) == result
     assert len(list(storage.iter_reports())) == 2
-    reused = reports.create(validate_report(report_data("OLD-REF")))  # the old case number is free again
+    reused = reports.create(validate_report(report_data("OLD-REF")), OPERATOR)  # the old case number is free again
     with pytest.raises(Conflict) as clash:
-        reports.update(moved["id"], {"external_ref": "TAKEN-REF"}, 2)
+        reports.update(moved["id"], {"external_ref": "TAKEN-REF"}, 2, OPERATOR)
     assert clash.value.extra["existing_id"] == blocker["id"]
     assert storage.get_report(moved["id"]) == result
     assert len(list(storage.iter_reports())) == 3
@@ -116,8 +121,8 @@ def test_changing_the_case_number_moves_the_report_without_losing_it(storage: El
 
 def test_a_move_that_loses_a_race_is_undone(storage: ElasticsearchStorage) -> None:
     """Another writer updates the old copy between the read and the move: 412, one copy, its version."""
-    reports = ReportService(storage)
-    report = reports.create(validate_report(report_data("RACE-1")))
+    reports = Services.over(storage).reports
+    report = reports.create(validate_report(report_data("RACE-1")), OPERATOR)
     copies = storage._copies
     raced = False
 
@@ -133,7 +138,7 @@ def test_a_move_that_loses_a_race_is_undone(storage: ElasticsearchStorage) -> No
 
     storage._copies = copies_then_race  # type: ignore[method-assign]
     with pytest.raises(PreconditionFailed) as stale:
-        reports.update(report["id"], {"external_ref": "RACE-2"}, 1)
+        reports.update(report["id"], {"external_ref": "RACE-2"}, 1, OPERATOR)
     del storage._copies
 
     assert stale.value.extra["current_version"] == 2
@@ -173,7 +178,7 @@ def test_upsert_of_one_case_twice_in_a_batch_creates_then_updates(storage: Elast
 def test_import_prepares_in_worker_processes(storage: ElasticsearchStorage) -> None:
     """The engine's batch preparation runs in other processes (it must pickle) and imports stay idempotent."""
     rows = [report_data(f"W-{n}", identifiers=[{"type": "serial", "value": f"WRK{n:06d}"}]) for n in range(30)]
-    reports = ReportService(storage)
+    reports = Services.over(storage).reports
 
     first = reports.import_rows(enumerate(rows, start=1), workers=2)
     again = reports.import_rows(enumerate(rows, start=1), workers=2)
@@ -290,7 +295,7 @@ def test_key_candidates_are_ranked_by_shared_keys_within_the_limit(storage: Elas
 def test_save_check_keeps_the_record(storage: ElasticsearchStorage) -> None:
     storage.create_report(document("CHK-1"))
 
-    record, outcome = CheckService(storage).check(CheckQuery("CAT0336DLTJF00123"))
+    record, outcome = Services.over(storage).checks.check(CheckQuery("CAT0336DLTJF00123"), OPERATOR)
 
     assert outcome.verdict == "hit"
     storage.client.indices.refresh(index=storage.checks_alias)
@@ -303,7 +308,8 @@ def test_save_check_keeps_the_record(storage: ElasticsearchStorage) -> None:
 
 
 def test_init_is_idempotent_and_ping_reports_health(storage: ElasticsearchStorage) -> None:
-    assert sorted(es_admin.init(storage)) == [f"{storage.checks_alias}-v1", f"{storage.reports_alias}-v1"]
+    aliases = (storage.audit_alias, storage.checks_alias, storage.keys_alias, storage.reports_alias)
+    assert sorted(es_admin.init(storage)) == [f"{alias}-v1" for alias in aliases]
     assert es_admin.init(storage) == []
     storage.ping()
 
@@ -421,17 +427,18 @@ def test_the_service_starts_with_the_cluster_down_and_recovers(es_url: str) -> N
         down = client.get("/readyz")
         assert down.status_code == 503
         assert down.headers["Retry-After"]
-        assert client.post("/v1/reports", json=report_data("UP-1")).status_code == 503
+        unverifiable = bearer("itk_0123456789abcdef_no-cluster-to-check-it-against")
+        assert client.post("/v1/reports", json=report_data("UP-1"), headers=unverifiable).status_code == 503
 
         cluster.open()
 
         assert client.get("/readyz").status_code == 200
-        created = client.post("/v1/reports", json=report_data("UP-1"))
+        admin = bearer(issue_key(app))
+        created = client.post("/v1/reports", json=report_data("UP-1"), headers=admin)
         assert created.status_code == 201
-        assert client.get(f"/v1/reports/{created.json['id']}").json["external_ref"] == "UP-1"
+        assert client.get(f"/v1/reports/{created.json['id']}", headers=admin).json["external_ref"] == "UP-1"
     finally:
         cluster.close()
         es = Elasticsearch(es_url)
-        prefix = settings["ES_INDEX_PREFIX"]
-        es.indices.delete(index=f"{prefix}-reports-v1,{prefix}-checks-v1", ignore_unavailable=True)
+        es.indices.delete(index=f"{settings['ES_INDEX_PREFIX']}-*")
         es.close()

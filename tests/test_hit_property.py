@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from registry.sample_data import generate_reports
 from registry.storage.sqlite import SQLiteStorage
-from registry.services import CheckService, ReportService
+from registry.access import Actor
+from registry.context import Services
 from search.matching import CheckQuery
 from tests.test_normalize import formatting_variants
 
@@ -23,9 +24,10 @@ REGISTRY_SIZE = 300
 def registry(tmp_path_factory):
     storage = SQLiteStorage(str(tmp_path_factory.mktemp("property") / "registry.db"))
     reports = list(generate_reports(REGISTRY_SIZE, seed=3))
-    ReportService(storage).import_rows(enumerate(reports, start=1))
+    services = Services.over(storage)
+    services.reports.import_rows(enumerate(reports, start=1))
     active = [r for r in reports if r["status"] in ("stolen", "missing")]
-    yield CheckService(storage), active
+    yield services.checks, active
     storage.close()
 
 
@@ -36,7 +38,7 @@ def test_formatting_only_variant_of_a_registered_identifier_is_a_hit(registry, d
     report = data.draw(st.sampled_from(active))
     identifier = data.draw(st.sampled_from(report["identifiers"]))
     reading = data.draw(formatting_variants(identifier["value"]))
-    _, outcome = checks.check(CheckQuery(identifier=reading))
+    _, outcome = checks.check(CheckQuery(identifier=reading), Actor.operator())
     assert outcome.verdict == "hit"
     assert outcome.matches[0].report["external_ref"] == report["external_ref"]
     assert outcome.matches[0].match_type in {"exact", "normalized"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from registry.api.security import current_actor
 from registry.context import services
 from registry.schemas import CheckRequestSchema, CheckResultSchema
 from registry.services import match_view
@@ -19,10 +20,11 @@ class Checks(MethodView):
     @blp.response(200, CheckResultSchema)
     def post(self, data: dict):
         """Check what was read off a plate (and optionally maker, category, description)."""
-        record, outcome = services().checks.check(CheckQuery(**data))
+        actor = current_actor()
+        record, outcome = services().checks.check(CheckQuery(**data), actor)
         return {
             "check_id": record["check_id"],
             "checked_at": record["checked_at"],
             "verdict": outcome.verdict,
-            "matches": [match_view(m) for m in outcome.matches],
+            "matches": [match_view(m, actor.match_detail) for m in outcome.matches],
         }

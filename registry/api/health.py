@@ -13,6 +13,7 @@ blp = Blueprint("health", __name__, description="Liveness and readiness")
 
 @blp.route("/healthz")
 class Liveness(MethodView):
+    @blp.doc(security=[])
     @blp.response(200, HealthSchema)
     def get(self):
         """The process is up (says nothing of storage)."""
@@ -21,6 +22,7 @@ class Liveness(MethodView):
 
 @blp.route("/readyz")
 class Readiness(MethodView):
+    @blp.doc(security=[])
     @blp.response(200, HealthSchema)
     @blp.alt_response(503, description="Storage unreachable; retry after Retry-After seconds")
     def get(self):

@@ -35,6 +35,15 @@ class ReportFilter:
 
 
 @dataclass(frozen=True)
+class AuditFilter:
+    action: str | None = None
+    principal: str | None = None
+    subject: str | None = None
+    since: str | None = None  # inclusive, ISO 8601 UTC
+    until: str | None = None  # exclusive
+
+
+@dataclass(frozen=True)
 class Page:
     items: list[Document]
     next_cursor: str | None
@@ -137,6 +146,41 @@ class Storage(abc.ABC):
     def get_check(self, check_id: str) -> Document:
         """The record of one check; ``NotFound`` otherwise."""
 
+    # -- API keys (records hold a digest of the secret, never the secret) ------------
+
+    @abc.abstractmethod
+    def create_key(self, record: Document) -> None:
+        """Store a new key record; ``Conflict`` if its ``key_id`` exists."""
+
+    @abc.abstractmethod
+    def get_key(self, key_id: str) -> Document:
+        """The key record; ``NotFound`` otherwise.  Read on every request: keep it cheap."""
+
+    @abc.abstractmethod
+    def replace_key(self, record: Document) -> None:
+        """Store a changed key record (a revocation)."""
+
+    @abc.abstractmethod
+    def list_keys(self) -> list[Document]:
+        """Every key record, oldest first."""
+
+    # -- audit log (append-only, hash-chained: see ``registry.audit``) ---------------
+
+    @abc.abstractmethod
+    def append_audit(self, entry: Document) -> Document:
+        """Seal ``entry`` as the next one after the newest (``registry.audit.seal``) and store it.
+
+        Writers in any process may append at once; each entry must land at its
+        own ``seq``, right after the entry whose hash it carries.
+        """
+
+    @abc.abstractmethod
+    def iter_audit(self) -> Iterator[tuple[int, Document]]:
+        """Every entry as stored, with the position the engine keeps it at, oldest first."""
+
+    @abc.abstractmethod
+    def list_audit(self, filters: AuditFilter, limit: int, cursor: str | None) -> Page:
+        """Entries matching the filters, oldest first, one page at a time."""
 
     def close(self) -> None:
         """Release connections; the default has none to release."""

@@ -51,8 +51,10 @@ from typing import Any, Iterator
 
 from elasticsearch import ApiError, BadRequestError, ConflictError, Elasticsearch, NotFoundError, TransportError
 
+from registry.audit import GENESIS_HASH, seal
 from registry.errors import Conflict, InvalidRequest, NotFound, PreconditionFailed, StorageUnavailable
 from registry.storage.base import (
+    AuditFilter,
     KEY_CANDIDATE_LIMIT,
     SUFFIX_CANDIDATE_LIMIT,
     TEXT_CANDIDATE_LIMIT,
@@ -128,6 +130,26 @@ CHECKS_MAPPINGS: dict[str, Any] = {
         "document": STORED_ONLY,
     },
 }
+
+KEYS_MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {"key_id": KEYWORD, "created_at": {"type": "date"}, "document": STORED_ONLY},
+}
+
+AUDIT_MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "seq": {"type": "long"},
+        "at": {"type": "date"},
+        "action": KEYWORD,
+        "principal": KEYWORD,
+        "subject": KEYWORD,
+        "entry": STORED_ONLY,
+    },
+}
+AUDIT_APPEND_ATTEMPTS = 20  # appenders racing for the same position; each loss moves to the new head
+AUDIT_PROBE_BATCH = 50  # entries fetched at once when walking forward to the newest one
+MAX_KEYS_LISTED = 10000
 
 
 def versioned_index(alias: str, version: int) -> str:
@@ -213,6 +235,10 @@ class ElasticsearchStorage(Storage):
         self.checks_settings = {**self.index_settings, "translog": {"durability": "async"}}
         self.reports_alias = f"{index_prefix}-reports"
         self.checks_alias = f"{index_prefix}-checks"
+        self.keys_alias = f"{index_prefix}-keys"
+        self.audit_alias = f"{index_prefix}-audit"
+        self._audit_lock = threading.Lock()
+        self._audit_head: tuple[int, str] | None = None  # (seq, hash) of the newest entry seen here
         self._indices_ready = False
         self._seq_lock = threading.Lock()
         self._last_seq = 0
@@ -271,6 +297,8 @@ class ElasticsearchStorage(Storage):
             for alias, mappings, settings in (
                 (self.reports_alias, REPORTS_MAPPINGS, self.index_settings),
                 (self.checks_alias, CHECKS_MAPPINGS, self.checks_settings),
+                (self.keys_alias, KEYS_MAPPINGS, self.index_settings),
+                (self.audit_alias, AUDIT_MAPPINGS, self.index_settings),
             ):
                 if self.client.indices.exists_alias(name=alias):
                     continue
@@ -297,7 +325,8 @@ class ElasticsearchStorage(Storage):
 
     def ping(self) -> None:
         with self._session() as es:
-            health = es.cluster.health(index=[self.reports_alias, self.checks_alias])
+            health = es.cluster.health(index=[self.reports_alias, self.checks_alias, self.keys_alias,
+                                              self.audit_alias])
         if health["status"] == "red":
             raise StorageUnavailable("Elasticsearch reports red health: some registry data is unavailable.")
 
@@ -515,6 +544,105 @@ class ElasticsearchStorage(Storage):
             except NotFoundError as exc:
                 raise NotFound(f"No check with id {check_id}.") from exc
 
+    # -- API keys --------------------------------------------------------------------
+
+    def create_key(self, record: Document) -> None:
+        with self._session() as es:
+            try:
+                es.create(index=self.keys_alias, id=record["key_id"], document=_key_fields(record),
+                          refresh="wait_for", require_alias=True)
+            except ConflictError as exc:
+                raise Conflict(f"A key with id {record['key_id']} exists.") from exc
+
+    def get_key(self, key_id: str) -> Document:
+        with self._session() as es:
+            try:
+                return es.get(index=self.keys_alias, id=key_id)["_source"]["document"]
+            except NotFoundError as exc:
+                raise NotFound(f"No key with id {key_id}.") from exc
+
+    def replace_key(self, record: Document) -> None:
+        with self._session() as es:
+            es.index(index=self.keys_alias, id=record["key_id"], document=_key_fields(record),
+                     refresh="wait_for", require_alias=True)
+
+    def list_keys(self) -> list[Document]:
+        with self._session() as es:
+            hits = es.search(index=self.keys_alias, sort=[{"created_at": "asc"}, {"key_id": "asc"}],
+                             size=MAX_KEYS_LISTED, source=["document"])["hits"]["hits"]
+        return [hit["_source"]["document"] for hit in hits]
+
+    # -- audit log -------------------------------------------------------------------
+
+    def append_audit(self, entry: Document) -> Document:
+        """Entry ``n`` is the document with ``_id`` n, created with ``op_type=create``: of two
+        appenders (in any process) racing for a position, the index lets exactly one win; the
+        other walks forward to the new head and tries the next position."""
+        with self._session() as es, self._audit_lock:
+            seq, prev_hash = self._audit_head or self._newest_audit_entry(es)
+            for _ in range(AUDIT_APPEND_ATTEMPTS):
+                sealed = seal(entry, seq + 1, prev_hash)
+                try:
+                    es.create(index=self.audit_alias, id=str(seq + 1), document=_audit_fields(sealed),
+                              require_alias=True)
+                except ConflictError:
+                    seq, prev_hash = self._newest_audit_entry(es, known=(seq, prev_hash))
+                    continue
+                self._audit_head = (seq + 1, sealed["hash"])
+                return sealed
+        raise StorageUnavailable("The audit log is busy: other writers took every position tried; retry.")
+
+    def _newest_audit_entry(self, es: Elasticsearch, known: tuple[int, str] = (0, GENESIS_HASH)) -> tuple[int, str]:
+        """(seq, hash) of the newest entry: search (which may lag a refresh behind), then walk
+        forward with real-time gets, which never lag."""
+        hits = es.search(index=self.audit_alias, sort=[{"seq": "desc"}], size=1, source=["entry.hash"],
+                         track_total_hits=False)["hits"]["hits"]
+        seq, head_hash = known
+        if hits and hits[0]["_source"]["entry"]["hash"] and int(hits[0]["_id"]) > seq:
+            seq, head_hash = int(hits[0]["_id"]), hits[0]["_source"]["entry"]["hash"]
+        while True:
+            ids = [str(n) for n in range(seq + 1, seq + 1 + AUDIT_PROBE_BATCH)]
+            found = es.mget(index=self.audit_alias, ids=ids, source=["entry.hash"])["docs"]
+            for doc in found:
+                if not doc.get("found"):
+                    return seq, head_hash
+                seq, head_hash = int(doc["_id"]), doc["_source"]["entry"]["hash"]
+
+    def iter_audit(self) -> Iterator[tuple[int, Document]]:
+        after = None
+        while True:
+            hits = self._audit_page({"match_all": {}}, PAGE_SIZE, after, refresh=after is None)
+            for hit in hits:
+                yield int(hit["_id"]), hit["_source"]["entry"]
+            if len(hits) < PAGE_SIZE:
+                return
+            after = hits[-1]["sort"]
+
+    def list_audit(self, filters: AuditFilter, limit: int, cursor: str | None) -> Page:
+        conditions: list[Document] = [
+            {"term": {name: value}}
+            for name, value in (("action", filters.action), ("principal", filters.principal),
+                                ("subject", filters.subject))
+            if value is not None
+        ]
+        period = {op: value for op, value in (("gte", filters.since), ("lt", filters.until)) if value}
+        if period:
+            conditions.append({"range": {"at": period}})
+        after = [decode_cursor(cursor, int)] if cursor else None
+        hits = self._audit_page({"bool": {"filter": conditions}}, limit + 1, after, refresh=True)
+        more = len(hits) > limit
+        hits = hits[:limit]
+        return Page([hit["_source"]["entry"] for hit in hits], encode_cursor(hits[-1]["sort"][0]) if more else None)
+
+    def _audit_page(self, query: Document, size: int, after: list | None, refresh: bool) -> list[Document]:
+        """Entries by ``seq``; a reader asking first refreshes, so it sees every entry appended
+        so far (appends themselves never wait for a refresh)."""
+        with self._session() as es:
+            if refresh:
+                es.indices.refresh(index=self.audit_alias)
+            return es.search(index=self.audit_alias, query=query, sort=[{"seq": "asc"}], size=size,
+                             search_after=after, source=["entry"], track_total_hits=False)["hits"]["hits"]
+
     # -- internals -------------------------------------------------------------------
 
     def _create(self, es: Elasticsearch, doc_id: str, fields: Document, clash: str,
@@ -580,6 +708,15 @@ class ElasticsearchStorage(Storage):
                 source=SOURCE_FIELDS,
                 track_total_hits=False,
             )["hits"]["hits"]
+
+
+def _key_fields(record: Document) -> Document:
+    return {"key_id": record["key_id"], "created_at": record["created_at"], "document": record}
+
+
+def _audit_fields(entry: Document) -> Document:
+    return {"seq": entry["seq"], "at": entry["at"], "action": entry["action"],
+            "principal": entry["actor"]["principal"], "subject": entry["subject"], "entry": entry}
 
 
 def _search(query: Document, size: int, returned: Document, ranked: bool = False) -> Document:

@@ -24,8 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from registry.audit import GENESIS_HASH, seal
 from registry.errors import Conflict, NotFound, PreconditionFailed, StorageUnavailable
 from registry.storage.base import (
+    AuditFilter,
     KEY_CANDIDATE_LIMIT,
     SUFFIX_CANDIDATE_LIMIT,
     TEXT_CANDIDATE_LIMIT,
@@ -89,6 +91,18 @@ CREATE TABLE IF NOT EXISTS checks (
     document TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS api_keys (key_id TEXT PRIMARY KEY, document TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    action TEXT NOT NULL,
+    principal TEXT NOT NULL,
+    subject TEXT,
+    entry TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_action ON audit_log (action, seq);
+CREATE INDEX IF NOT EXISTS audit_by_principal ON audit_log (principal, seq);
+CREATE INDEX IF NOT EXISTS audit_by_subject ON audit_log (subject, seq);
 """
 
 
@@ -342,6 +356,70 @@ class SQLiteStorage(Storage):
         if row is None:
             raise NotFound(f"No check with id {check_id}.")
         return json.loads(row[0])
+
+    # -- API keys --------------------------------------------------------------------
+
+    def create_key(self, record: Document) -> None:
+        with self._write() as db:
+            try:
+                db.execute("INSERT INTO api_keys (key_id, document) VALUES (?, ?)",
+                           (record["key_id"], json.dumps(record)))
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(f"A key with id {record['key_id']} exists.") from exc
+
+    def get_key(self, key_id: str) -> Document:
+        row = self._connection().execute("SELECT document FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"No key with id {key_id}.")
+        return json.loads(row[0])
+
+    def replace_key(self, record: Document) -> None:
+        with self._write() as db:
+            db.execute("UPDATE api_keys SET document = ? WHERE key_id = ?", (json.dumps(record), record["key_id"]))
+
+    def list_keys(self) -> list[Document]:
+        rows = self._connection().execute("SELECT document FROM api_keys ORDER BY rowid")
+        return [json.loads(r[0]) for r in rows]
+
+    # -- audit log -------------------------------------------------------------------
+
+    def append_audit(self, entry: Document) -> Document:
+        """The write lock orders appenders from every process; entries of checks skip the
+        fsync as check records do, the rest are as durable as the writes they record."""
+        with self._write(durable=entry["action"] != "check") as db:
+            last = db.execute("SELECT seq, entry FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+            seq, prev_hash = (last[0] + 1, json.loads(last[1])["hash"]) if last else (1, GENESIS_HASH)
+            sealed = seal(entry, seq, prev_hash)
+            db.execute(
+                "INSERT INTO audit_log (seq, at, action, principal, subject, entry) VALUES (?, ?, ?, ?, ?, ?)",
+                (seq, sealed["at"], sealed["action"], sealed["actor"]["principal"], sealed["subject"],
+                 json.dumps(sealed, ensure_ascii=False)),
+            )
+        return sealed
+
+    def iter_audit(self) -> Iterator[tuple[int, Document]]:
+        for seq, entry in self._connection().execute("SELECT seq, entry FROM audit_log ORDER BY seq"):
+            yield seq, json.loads(entry)
+
+    def list_audit(self, filters: AuditFilter, limit: int, cursor: str | None) -> Page:
+        clauses, params = ["seq > ?"], [decode_cursor(cursor, int) if cursor else 0]
+        for column, value, operator in (
+            ("action", filters.action, "="),
+            ("principal", filters.principal, "="),
+            ("subject", filters.subject, "="),
+            ("at", filters.since, ">="),
+            ("at", filters.until, "<"),
+        ):
+            if value is not None:
+                clauses.append(f"{column} {operator} ?")
+                params.append(value)
+        rows = self._connection().execute(
+            f"SELECT seq, entry FROM audit_log WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?",
+            (*params, limit + 1),
+        ).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page([json.loads(r[1]) for r in rows], encode_cursor(rows[-1][0]) if more else None)
 
     # -- internals -------------------------------------------------------------------
 

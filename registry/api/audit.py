@@ -1,0 +1,55 @@
+"""/v1/audit: the hash-chained record of checks, report writes and key changes (auditors, admins)."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from registry.api.security import current_actor
+from registry.context import services
+from registry.schemas import AuditArgsSchema, AuditPageArgsSchema, AuditPageSchema, ChainReportSchema
+from registry.storage.base import AuditFilter
+
+blp = Blueprint("audit", __name__, url_prefix="/v1/audit", description="Audit log (auditor, admin)")
+NDJSON = "application/x-ndjson"
+
+
+@blp.route("")
+class AuditLog(MethodView):
+    @blp.arguments(AuditPageArgsSchema, location="query")
+    @blp.response(200, AuditPageSchema)
+    def get(self, args: dict):
+        """Entries oldest first, filtered, one page at a time."""
+        limit, cursor = args.pop("limit"), args.pop("cursor", None)
+        page = services().audit.list(AuditFilter(**args), limit, cursor, current_actor())
+        return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@blp.route("/export")
+class AuditExport(MethodView):
+    @blp.arguments(AuditArgsSchema, location="query")
+    @blp.response(200, content_type=NDJSON, description="One entry per line, oldest first")
+    def get(self, args: dict):
+        """Every matching entry as NDJSON, streamed: for archiving and for checking elsewhere."""
+        entries = services().audit.export(AuditFilter(**args), current_actor())
+        first = next(entries, None)  # fails here, before streaming, if the reader may not read
+
+        def lines():
+            if first is not None:
+                yield json.dumps(first, ensure_ascii=False) + "\n"
+            for entry in entries:
+                yield json.dumps(entry, ensure_ascii=False) + "\n"
+
+        return Response(lines(), mimetype=NDJSON)
+
+
+@blp.route("/verify")
+class AuditVerification(MethodView):
+    @blp.response(200, ChainReportSchema)
+    def get(self):
+        """Walk the whole chain: intact, or the first broken entry and why."""
+        report = services().audit.verify(current_actor())
+        return {**vars(report), "intact": report.intact}
