@@ -440,5 +440,5 @@ def test_the_service_starts_with_the_cluster_down_and_recovers(es_url: str) -> N
     finally:
         cluster.close()
         es = Elasticsearch(es_url)
-        es.indices.delete(index=f"{settings['ES_INDEX_PREFIX']}-*")
+        es.indices.delete(index=",".join(es.indices.get(index=f"{settings['ES_INDEX_PREFIX']}-*")))
         es.close()
