@@ -68,7 +68,8 @@ def verify_chain(stored: Iterable[tuple[int, Document]], anchor: tuple[int, str]
         count += 1
         problem = _entry_problem(position, entry, expected_seq, prev_hash)
         if problem:
-            return ChainReport(count - 1, expected_seq - 1, prev_hash, broken_at=position, reason=problem)
+            return ChainReport(count - 1, expected_seq - 1, prev_hash, broken_at=min(position, expected_seq),
+                               reason=problem)
         if anchor and entry["seq"] == anchor[0]:
             if entry["hash"] != anchor[1]:
                 return ChainReport(count - 1, expected_seq - 1, prev_hash, broken_at=position,

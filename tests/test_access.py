@@ -1,0 +1,231 @@
+"""Who may do what: every endpoint x every role, and keys that are missing, revoked or expired.
+
+Runs on both engines over real HTTP with real keys issued by the service.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Callable
+
+import pytest
+import requests
+
+from registry.access import ADMIN, AGENCY, AUDITOR, BORDER, DEALER, Actor, secret_digest
+from registry.context import EXTENSION_KEY
+from tests.conftest import bearer, issue_key, report_data
+
+PIN = "CAT0336DLTJF00123"
+OWN_AGENCY = "Police Department of Turkestan Region"  # the agency of ``report_data``
+NO_KEY, REVOKED, EXPIRED = "no key", "revoked key", "expired key"
+ROLES = (ADMIN, AGENCY, BORDER, DEALER, AUDITOR)
+CALLERS = (*ROLES, NO_KEY, REVOKED, EXPIRED)
+EVERYONE = frozenset(CALLERS)
+PUBLIC = EVERYONE
+
+# What a dealer must never see of a matched report: its investigation details.
+RESTRICTED_FIELDS = ("incident", "value", "description", "identifier", "identifiers", "explanation", "score",
+                     "model", "color", "year", "report_id")
+RESTRICTED_VALUES = ("Tulkubas impound lot", "95000000", "hydraulic breaker", "336D L", PIN)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One endpoint, how to call it, and which callers it admits (and with what status)."""
+
+    name: str
+    call: Callable[["Caller"], object]
+    allowed: frozenset[str]
+    success: int = 200
+
+
+def call(server, method: str, path: str, headers: dict[str, str], **kwargs) -> requests.Response:
+    """A request with exactly these headers (not the admin key of ``server.http``)."""
+    return requests.request(method, server.url + path, headers=headers, timeout=30, **kwargs)
+
+
+class Caller:
+    """The live server, a report to act on, and one caller's headers."""
+
+    def __init__(self, server, report: dict, headers: dict[str, str], keys: "KeyFactory") -> None:
+        self.server, self.report, self.headers, self.keys = server, report, headers, keys
+
+    def get(self, path: str, **kwargs):
+        return call(self.server, "GET", path, self.headers, **kwargs)
+
+    def post(self, path: str, **kwargs):
+        return call(self.server, "POST", path, self.headers, **kwargs)
+
+    def patch(self, path: str, **kwargs):
+        return call(self.server, "PATCH", path, {**self.headers, "If-Match": "*"}, **kwargs)
+
+    def delete(self, path: str, **kwargs):
+        return call(self.server, "DELETE", path, self.headers, **kwargs)
+
+
+class KeyFactory:
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def header_for(self, caller: str) -> dict[str, str]:
+        if caller == NO_KEY:
+            return {}
+        if caller == REVOKED:
+            key = issue_key(self.app, BORDER)
+            self.app.extensions[EXTENSION_KEY].keys.revoke(Actor.operator(), key.split("_")[1])
+            return bearer(key)
+        if caller == EXPIRED:
+            return bearer(self.expired_key())
+        return bearer(issue_key(self.app, caller, OWN_AGENCY if caller == AGENCY else None))
+
+    def expired_key(self) -> str:
+        """A key whose expiry has passed.  The service refuses to issue one already expired,
+        so it is written to storage as it would stand once its day came."""
+        key = issue_key(self.app, BORDER, expires=(dt.date.today() + dt.timedelta(days=2)).isoformat())
+        key_id, secret = key.split("_", 2)[1:]
+        storage = self.app.extensions[EXTENSION_KEY].storage
+        record = storage.get_key(key_id)
+        assert record["secret_sha256"] == secret_digest(secret)
+        storage.replace_key({**record, "expires_at": "2020-01-01T00:00:00.000Z"})
+        return key
+
+
+CASES = (
+    Case("GET /healthz", lambda c: c.get("/healthz"), PUBLIC),
+    Case("GET /readyz", lambda c: c.get("/readyz"), PUBLIC),
+    Case("GET /openapi.json", lambda c: c.get("/openapi.json"), PUBLIC),
+    Case("GET /docs", lambda c: c.get("/docs"), PUBLIC),
+    Case("GET /v1/reports", lambda c: c.get("/v1/reports"), frozenset({ADMIN, AGENCY, BORDER})),
+    Case("GET /v1/reports?q=", lambda c: c.get("/v1/reports", params={"q": "excavator"}),
+         frozenset({ADMIN, AGENCY, BORDER})),
+    Case("POST /v1/reports", lambda c: c.post("/v1/reports", json=report_data(f"NEW-{uuid.uuid4().hex}")),
+         frozenset({ADMIN, AGENCY}), 201),
+    Case("GET /v1/reports/{id}", lambda c: c.get(f"/v1/reports/{c.report['id']}"), frozenset({ADMIN, AGENCY, BORDER})),
+    Case("PATCH /v1/reports/{id}", lambda c: c.patch(f"/v1/reports/{c.report['id']}", json={"color": "red"}),
+         frozenset({ADMIN, AGENCY})),
+    Case("POST /v1/checks", lambda c: c.post("/v1/checks", json={"identifier": PIN}),
+         frozenset({ADMIN, AGENCY, BORDER, DEALER})),
+    Case("POST /v1/checks (description only)", lambda c: c.post("/v1/checks", json={"description": "excavator"}),
+         frozenset({ADMIN, AGENCY, BORDER})),
+    Case("GET /v1/keys", lambda c: c.get("/v1/keys"), frozenset({ADMIN})),
+    Case("POST /v1/keys", lambda c: c.post("/v1/keys", json={"role": "dealer"}), frozenset({ADMIN}), 201),
+    Case("DELETE /v1/keys/{id}", lambda c: c.delete(f"/v1/keys/{issue_key(c.keys.app, DEALER).split('_')[1]}"),
+         frozenset({ADMIN})),
+    Case("GET /v1/audit", lambda c: c.get("/v1/audit"), frozenset({ADMIN, AUDITOR})),
+    Case("GET /v1/audit/export", lambda c: c.get("/v1/audit/export"), frozenset({ADMIN, AUDITOR})),
+    Case("GET /v1/audit/verify", lambda c: c.get("/v1/audit/verify"), frozenset({ADMIN, AUDITOR})),
+)
+
+
+@pytest.fixture
+def registry(app, server):
+    report = server.post("/v1/reports", json=report_data()).json()
+    return KeyFactory(app), report
+
+
+def test_every_endpoint_answers_every_caller_as_allowed(server, registry):
+    keys, report = registry
+    headers = {caller: keys.header_for(caller) for caller in CALLERS}
+    failures = []
+    for case in CASES:
+        for caller in CALLERS:
+            response = case.call(Caller(server, report, headers[caller], keys))
+            if caller in case.allowed:
+                expected = case.success
+            elif caller in (NO_KEY, REVOKED, EXPIRED):
+                expected = 401
+            else:
+                expected = 403
+            if response.status_code != expected:
+                failures.append(f"{case.name} as {caller}: {response.status_code}, expected {expected}")
+            elif expected >= 400:
+                assert response.headers["Content-Type"].startswith("application/problem+json")
+            if expected == 401 and response.status_code == 401:
+                assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert failures == []
+
+
+def test_the_reason_for_refusing_a_key_is_named(server, registry):
+    keys, _ = registry
+    for caller, reason in ((NO_KEY, "Send an API key"), (REVOKED, "revoked"), (EXPIRED, "expired")):
+        answer = call(server, "POST", "/v1/checks", keys.header_for(caller), json={"identifier": PIN})
+        assert answer.status_code == 401 and reason in answer.json()["detail"]
+    forged = bearer(issue_key(keys.app, BORDER)[:-4] + "AAAA")
+    assert server.http.post(server.url + "/v1/checks", json={"identifier": PIN}, headers=forged,
+                            timeout=30).status_code == 401
+
+
+@pytest.mark.parametrize("reading", [PIN, "CAT0336DLTJFOO123", "JF00123"])
+def test_dealers_see_verdict_case_reference_and_contact_only(server, registry, reading):
+    keys, report = registry
+    dealer = keys.header_for(DEALER)
+    answer = server.http.post(server.url + "/v1/checks", json={"identifier": reading, "description": "breaker"},
+                              headers=dealer, timeout=30)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["verdict"] in ("hit", "possible_match")
+    assert body["matches"][0] == {"external_ref": report["external_ref"], "active": True,
+                                  "reporting_agency": report["reporting_agency"]}
+    text = answer.text
+    for value in RESTRICTED_VALUES:
+        assert value not in text
+    for name in RESTRICTED_FIELDS:
+        assert f'"{name}"' not in text
+    # A border officer asking the same gets the investigation details.
+    full = server.http.post(server.url + "/v1/checks", json={"identifier": reading},
+                            headers=keys.header_for(BORDER), timeout=30).json()["matches"][0]
+    assert full["incident"]["place"] == "Tulkubas impound lot" and full["value"]["amount"] == 95000000
+
+
+def test_agencies_write_only_their_own_reports(server, registry):
+    keys, report = registry
+    other = bearer(issue_key(keys.app, AGENCY, "Police of Almaty"))
+    own = keys.header_for(AGENCY)
+    url = f"{server.url}/v1/reports"
+    assert server.http.post(url, json=report_data("ALM-1"), headers=other, timeout=30).status_code == 403
+    almaty = report_data("ALM-1", reporting_agency={"name": "Police of Almaty", "country": "KZ"})
+    created = server.http.post(url, json=almaty, headers=other, timeout=30)
+    assert created.status_code == 201
+    patch_headers = {"If-Match": "*"}
+    assert server.http.patch(f"{url}/{report['id']}", json={"color": "red"}, headers={**other, **patch_headers},
+                             timeout=30).status_code == 403
+    handover = {"reporting_agency": {"name": "Police of Almaty", "country": "KZ"}}
+    refused = server.http.patch(f"{url}/{report['id']}", json=handover, headers={**own, **patch_headers}, timeout=30)
+    assert refused.status_code == 403
+    stored = server.get(f"/v1/reports/{report['id']}").json()
+    assert stored["version"] == 1 and stored["reporting_agency"]["name"] == OWN_AGENCY
+
+
+def test_keys_are_shown_once_and_stored_only_as_digests(app, server):
+    created = server.post("/v1/keys", json={"role": "border", "label": "post 7", "expires": "2099-12-31"})
+    assert created.status_code == 201
+    body = created.json()
+    key = body["key"]
+    assert body["state"] == "active" and body["expires_at"] == "2099-12-31T00:00:00.000Z"
+    listed = server.get("/v1/keys").text
+    assert key not in listed and key.split("_", 2)[2] not in listed and body["key_id"] in listed
+    stored = json.dumps(app.extensions[EXTENSION_KEY].storage.list_keys())
+    assert key.split("_", 2)[2] not in stored
+    assert server.http.post(server.url + "/v1/checks", json={"identifier": PIN}, headers=bearer(key),
+                            timeout=30).status_code == 200
+    revoked = server.delete(f"/v1/keys/{body['key_id']}")
+    assert revoked.status_code == 200 and revoked.json()["state"] == "revoked"
+    assert server.http.post(server.url + "/v1/checks", json={"identifier": PIN}, headers=bearer(key),
+                            timeout=30).status_code == 401
+
+
+@pytest.mark.parametrize("body", [
+    {"role": "superuser"},
+    {"role": "agency"},
+    {"role": "border", "agency": "Police of Almaty"},
+    {"role": "border", "expires": "2001-01-01"},
+    {"role": "border", "expires": "next tuesday"},
+])
+def test_bad_key_requests_are_refused_with_a_reason(server, body):
+    answer = server.post("/v1/keys", json=body)
+    assert answer.status_code in (400, 422)
+    assert answer.json()["detail"]
+    assert server.get("/v1/keys").json()["items"][-1]["role"] == ADMIN  # nothing was issued

@@ -1,0 +1,170 @@
+"""The audit log: what it records, how auditors read it, and that tampering is detected.
+
+Runs on both engines: the tampering is done in the engine's own storage, the
+way someone with access to the database or the cluster would do it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from registry.audit import GENESIS_HASH, entry_hash
+from registry.context import EXTENSION_KEY
+from tests.conftest import bearer, issue_key, report_data
+from tests.processes import irontrace
+
+PIN = "CAT0336DLTJF00123"
+# How each tampering with entry 4 shows: the first entry that no longer fits the chain.
+FIRST_BROKEN = {"edit": 4, "delete": 4, "reorder": 3}
+
+
+def cli_env(app) -> dict[str, str]:
+    """Environment that points ``irontrace`` at the same registry as ``app``."""
+    settings = app.config["IRONTRACE"]
+    if settings.get("ES_URL"):
+        return {"IRONTRACE_ES_URL": settings["ES_URL"], "IRONTRACE_ES_INDEX_PREFIX": settings["ES_INDEX_PREFIX"]}
+    return {"IRONTRACE_DB": settings["DB"]}
+
+
+def entries(server, **filters) -> list[dict]:
+    answer = server.get("/v1/audit", params=filters)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["items"]
+
+
+def test_a_check_is_recorded_with_who_when_where_what_and_the_answer(app, server):
+    report = server.post("/v1/reports", json=report_data()).json()
+    border_key = issue_key(app, "border")
+    border_id = border_key.split("_")[1]
+    answer = server.http.post(server.url + "/v1/checks", json={"identifier": "cat-0336 dltjf 00123"},
+                              headers=bearer(border_key), timeout=30).json()
+
+    [entry] = entries(server, action="check", principal=border_id)
+    assert entry["subject"] == answer["check_id"]
+    assert entry["actor"] == {"principal": border_id, "role": "border", "agency": None, "address": "127.0.0.1"}
+    assert entry["at"] >= report["created_at"]
+    assert entry["details"] == {"query": {"identifier": "cat-0336 dltjf 00123"}, "verdict": "hit",
+                                "matched_report_ids": [report["id"]]}
+
+
+def test_report_writes_are_recorded_before_and_after(server):
+    created = server.post("/v1/reports", json=report_data()).json()
+    updated = server.patch(f"/v1/reports/{created['id']}", json={"status": "recovered"},
+                           headers={"If-Match": '"1"'}).json()
+
+    create, update = entries(server, subject=created["id"])
+    assert (create["action"], create["details"]) == ("report.create", {"before": None, "after": created})
+    assert (update["action"], update["details"]) == ("report.update", {"before": created, "after": updated})
+    assert update["seq"] > create["seq"] and update["prev_hash"] != GENESIS_HASH
+
+
+def test_key_changes_are_recorded_without_the_key(server):
+    created = server.post("/v1/keys", json={"role": "dealer", "label": "Dealer 12"}).json()
+    server.delete(f"/v1/keys/{created['key_id']}")
+
+    log = entries(server, subject=created["key_id"])
+    assert [e["action"] for e in log] == ["key.create", "key.revoke"]
+    assert log[1]["details"]["key"]["state"] == "revoked"
+    assert created["key"].split("_", 2)[2] not in json.dumps(log)
+    assert created["key"] not in server.get("/v1/audit/export").text
+
+
+def test_filters_pages_and_export(server):
+    for n in range(5):
+        server.post("/v1/checks", json={"identifier": f"ZZ{n:06d}"})
+    checks = entries(server, action="check")
+    assert len(checks) == 5
+    first = server.get("/v1/audit", params={"action": "check", "limit": 2}).json()
+    second = server.get("/v1/audit", params={"action": "check", "limit": 2, "cursor": first["next_cursor"]}).json()
+    assert [e["seq"] for e in first["items"] + second["items"]] == [e["seq"] for e in checks[:4]]
+    assert entries(server, since=checks[2]["at"], action="check")[0]["at"] >= checks[2]["at"]
+    assert entries(server, until="2000-01-01T00:00:00Z") == []
+    export = server.get("/v1/audit/export", params={"action": "check"})
+    assert export.headers["Content-Type"].startswith("application/x-ndjson")
+    assert [json.loads(line) for line in export.text.splitlines()] == checks
+    assert server.get("/v1/audit", params={"since": "not a date"}).status_code == 422
+
+
+def test_concurrent_appends_keep_one_unbroken_chain(app, server):
+    def check(n: int) -> int:
+        return server.post("/v1/checks", json={"identifier": f"PAR{n:05d}"}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(check, range(40))) == {200}
+    stored = list(app.extensions[EXTENSION_KEY].storage.iter_audit())
+    assert [position for position, _ in stored] == list(range(1, len(stored) + 1))
+    verified = server.get("/v1/audit/verify").json()
+    assert verified["intact"] and verified["entries"] == len(stored)
+
+
+def tamper(app, how: str, seq: int) -> None:
+    """Change the stored log as an intruder with access to the engine would."""
+    storage = app.extensions[EXTENSION_KEY].storage
+    if storage.name == "sqlite":
+        with sqlite3.connect(storage.path) as db:
+            if how == "edit":
+                db.execute("UPDATE audit_log SET entry = json_set(entry, '$.details.verdict', 'hit') "
+                           "WHERE seq = ?", (seq,))
+            elif how == "delete":
+                db.execute("DELETE FROM audit_log WHERE seq = ?", (seq,))
+            else:  # reorder: swap an entry with the one before it
+                db.execute("UPDATE audit_log SET seq = -1 WHERE seq = ?", (seq - 1,))
+                db.execute("UPDATE audit_log SET seq = ? WHERE seq = ?", (seq - 1, seq))
+                db.execute("UPDATE audit_log SET seq = ? WHERE seq = -1", (seq,))
+        return
+    es, index = storage.client, storage.audit_alias
+    if how == "edit":
+        source = es.get(index=index, id=str(seq))["_source"]
+        source["entry"]["details"]["verdict"] = "hit"
+        es.index(index=index, id=str(seq), document=source, refresh=True)
+    elif how == "delete":
+        es.delete(index=index, id=str(seq), refresh=True)
+    else:
+        earlier = es.get(index=index, id=str(seq - 1))["_source"]
+        later = es.get(index=index, id=str(seq))["_source"]
+        es.index(index=index, id=str(seq - 1), document=later)
+        es.index(index=index, id=str(seq), document=earlier, refresh=True)
+
+
+@pytest.mark.parametrize("how", FIRST_BROKEN)
+def test_tampering_with_any_entry_is_detected_by_audit_verify(app, server, how):
+    for n in range(6):  # no report matches: every verdict is no_match
+        server.post("/v1/checks", json={"identifier": f"{PIN[:-2]}{n:02d}"})
+    env = cli_env(app)
+    intact = irontrace("audit", "verify", env=env)
+    assert intact.returncode == 0, intact.stderr
+    assert "audit log intact" in intact.stdout
+
+    tamper(app, how, seq=4)
+
+    broken = irontrace("audit", "verify", env=env)
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert f"BROKEN at entry {FIRST_BROKEN[how]}" in broken.stdout
+    assert server.get("/v1/audit/verify").json()["broken_at"] == FIRST_BROKEN[how]
+
+
+def test_removing_the_newest_entries_is_caught_by_an_anchor(app, server):
+    for n in range(3):
+        server.post("/v1/checks", json={"identifier": f"TAIL{n:04d}"})
+    env = cli_env(app)
+    head = irontrace("audit", "verify", env=env).stdout.split("head ")[1].strip()
+    last_seq = int(head.split(":")[0])
+    tamper(app, "delete", seq=last_seq)
+
+    assert irontrace("audit", "verify", env=env).returncode == 0  # a shorter chain is still a chain
+    anchored = irontrace("audit", "verify", "--anchor", head, env=env)
+    assert anchored.returncode == 1
+    assert f"BROKEN at entry {last_seq}" in anchored.stdout
+
+
+def test_entry_hash_covers_every_field_but_itself():
+    entry = {"seq": 1, "at": "2026-01-01T00:00:00.000Z", "action": "check", "actor": {"principal": "k"},
+             "subject": "c", "details": {"verdict": "hit"}, "prev_hash": GENESIS_HASH}
+    sealed = {**entry, "hash": entry_hash(entry)}
+    assert entry_hash(sealed) == sealed["hash"]
+    for name in entry:
+        assert entry_hash({**sealed, name: "changed"}) != sealed["hash"], name
