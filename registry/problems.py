@@ -42,6 +42,14 @@ class ProblemApi(Api):
 
     ERROR_SCHEMA = ProblemSchema
 
+    def _register_responses(self) -> None:
+        """Document the error responses as what they are on the wire: problem+json."""
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_CONTENT_TYPE
+        try:
+            super()._register_responses()
+        finally:
+            del self.DEFAULT_RESPONSE_CONTENT_TYPE  # success responses keep the class default
+
     def handle_http_exception(self, error: HTTPException) -> Response:
         if isinstance(error, InternalServerError) and error.original_exception is not None:
             log.error("unhandled error", exc_info=error.original_exception)
