@@ -6,10 +6,11 @@ import json
 import uuid
 
 import pytest
+import requests
 from elasticsearch import Elasticsearch
 
 from tests.conftest import report_data
-from tests.processes import irontrace
+from tests.processes import Gunicorn, irontrace
 
 
 @pytest.fixture
@@ -146,3 +147,46 @@ def test_elasticsearch_commands_need_elasticsearch(env):
     result = irontrace("es", "init", env=env)
     assert result.returncode == 1
     assert "IRONTRACE_ES_URL" in result.stderr
+
+
+def test_keys_create_list_and_revoke_work_against_a_running_server(env):
+    created = irontrace("keys", "create", "--role", "agency", "--agency", "Police of Almaty",
+                        "--expires", "2099-01-01", env=env)
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip().splitlines()[-1]
+    assert key.startswith("itk_") and " " not in key
+    key_id, secret = key.split("_", 2)[1:]
+    listed = irontrace("keys", "list", env=env).stdout
+    assert key_id in listed and "Police of Almaty" in listed and "2099-01-01T00:00:00.000Z" in listed
+    assert secret not in listed
+
+    with Gunicorn(env, workers=2) as server:
+        check = {"identifier": "CAT0336DLTJF00123"}
+        headers = {"Authorization": f"Bearer {key}"}
+        assert requests.post(server.url + "/v1/checks", json=check, headers=headers, timeout=30).status_code == 200
+        assert requests.post(server.url + "/v1/checks", json=check, timeout=30).status_code == 401
+        revoked = irontrace("keys", "revoke", key_id, env=env)
+        assert revoked.returncode == 0 and f"revoked {key_id}" in revoked.stdout
+        assert requests.post(server.url + "/v1/checks", json=check, headers=headers, timeout=30).status_code == 401
+    assert "revoked" in irontrace("keys", "list", env=env).stdout
+
+
+@pytest.mark.parametrize(("args", "reason"), [
+    (("--role", "agency"), "needs --agency"),
+    (("--role", "border", "--expires", "2001-01-01"), "not in the future"),
+    (("--role", "janitor"), "Invalid value for '--role'"),
+])
+def test_keys_create_refuses_bad_requests(env, args, reason):
+    refused = irontrace("keys", "create", *args, env=env)
+    assert refused.returncode != 0
+    assert reason in refused.stderr
+    assert "itk_" not in refused.stdout
+
+
+def test_demo_prints_a_working_key_per_role(env):
+    demo = irontrace("demo", "--count", "10", env=env)
+    assert demo.returncode == 0, demo.stderr
+    keys = dict(line.split() for line in demo.stdout.splitlines() if line.startswith("  "))
+    assert set(keys) == {"admin", "agency", "border", "dealer", "auditor"}
+    verified = irontrace("audit", "verify", env=env)
+    assert verified.returncode == 0 and "intact" in verified.stdout

@@ -2,7 +2,8 @@
 
 Layout.  Reports live in ``{prefix}-reports-v{N}`` behind the alias
 ``{prefix}-reports``, check records in ``{prefix}-checks-v1`` behind
-``{prefix}-checks``; code only ever names the aliases, so ``es_admin.reindex``
+``{prefix}-checks``, API keys and the audit log likewise in ``-keys`` and
+``-audit`` (audit entry ``n`` is the document with ``_id`` n); code only ever names the aliases, so ``es_admin.reindex``
 can build ``v{N+1}`` and swap the alias atomically.  Mappings are explicit and
 ``dynamic: strict``: the report itself is kept, unindexed, in ``document``;
 beside it sit the fields queries need (keywords for filters, ``terms`` and
@@ -222,7 +223,7 @@ def describe_failure(document: Document, item: Document) -> dict[str, Any]:
 
 
 class ElasticsearchStorage(Storage):
-    """Reports and check records in Elasticsearch, behind versioned aliases."""
+    """Reports, check records, API keys and the audit log in Elasticsearch, behind versioned aliases."""
 
     name = "elasticsearch"
 

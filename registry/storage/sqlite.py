@@ -119,7 +119,7 @@ def term_hash(term: str) -> int:
 
 
 class SQLiteStorage(Storage):
-    """Reports, lookup keys, description index and check records in one file."""
+    """Reports, lookup keys, description index, check records, API keys and the audit log in one file."""
 
     name = "sqlite"
 
