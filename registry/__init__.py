@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask
 
+from integrations.config import build_federation
 from registry.config import load_settings
 from registry.context import EXTENSION_KEY, Services
 from registry.problems import ProblemApi, register_problem_handlers
@@ -37,7 +38,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     storage = open_storage(settings)
     atexit.register(storage.close)
-    app.extensions[EXTENSION_KEY] = Services.over(storage)
+    federation = build_federation(settings)
+    if federation is not None:
+        atexit.register(federation.close)
+    app.extensions[EXTENSION_KEY] = Services.over(storage, federation)
 
     api = ProblemApi(app)
     register_problem_handlers(app)

@@ -14,7 +14,7 @@ from registry.config import load_settings
 from registry.context import Services
 from registry.errors import IronTraceError
 from registry.report_files import FORMATS, detect_format, read_reports, write_reports
-from registry.services import ImportSummary, match_view
+from registry.services import ImportSummary, check_view
 from registry.storage import open_storage
 from search.matching import CheckQuery
 
@@ -28,7 +28,10 @@ IMPORT_WORKERS = max(1, (os.cpu_count() or 1) - 1)  # validating processes; one 
 
 
 def _services() -> Services:
-    return Services.over(open_storage(load_settings()))
+    from integrations.config import build_federation
+
+    settings = load_settings()
+    return Services.over(open_storage(settings), build_federation(settings))
 
 
 @click.group()
@@ -112,11 +115,16 @@ def check(identifier: str, manufacturer: str | None, category: str | None, descr
     """Check an identifier against the registry and print the verdict."""
     query = CheckQuery(identifier, manufacturer, category, description)
     record, outcome = _services().checks.check(query)
-    matches = [match_view(m) for m in outcome.matches]
+    view = check_view(record, outcome)
+    matches = view["matches"]
     if as_json:
-        click.echo(json.dumps({**record, "matches": matches}, ensure_ascii=False, indent=2))
+        click.echo(json.dumps({**record, **view}, ensure_ascii=False, indent=2))
         return
-    click.echo(f"verdict: {outcome.verdict.upper()}")
+    hit_from = f" (from {', '.join(view['hit_sources'])})" if view["hit_sources"] else ""
+    click.echo(f"verdict: {outcome.verdict.upper()}{hit_from}")
+    for source in view["sources"]:
+        click.echo(f"  source {source['name']}: {source['status']} in {source['elapsed_ms']} ms, "
+                   f"{source['matches']} matches{' - ' + source['detail'] if source.get('detail') else ''}")
     for m in matches:
         agency = m["reporting_agency"]
         click.echo(

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import current_app
 
 from registry.services import CheckService, ReportService
 from registry.storage.base import Storage
+
+if TYPE_CHECKING:
+    from integrations.federation import Federation
 
 EXTENSION_KEY = "irontrace"
 
@@ -19,8 +23,9 @@ class Services:
     checks: CheckService
 
     @classmethod
-    def over(cls, storage: Storage) -> "Services":
-        return cls(storage, ReportService(storage), CheckService(storage))
+    def over(cls, storage: Storage, federation: "Federation | None" = None) -> "Services":
+        """The services over one storage engine, checks also asking ``federation``'s sources."""
+        return cls(storage, ReportService(storage), CheckService(storage, federation))
 
 
 def services() -> Services:

@@ -22,6 +22,7 @@ CATEGORIES = (
 )
 IDENTIFIER_TYPES = ("pin", "vin", "serial", "engine", "component", "telematics", "other")
 VERDICTS = ("hit", "possible_match", "no_match")
+SOURCE_STATUSES = ("ok", "timeout", "error", "unavailable", "skipped")
 
 MAX_IDENTIFIER_LENGTH = 64
 MAX_IDENTIFIERS = 20
@@ -194,7 +195,7 @@ class MatchAgencySchema(Schema):
 
 
 class MatchSchema(Schema):
-    report_id = fields.String()
+    report_id = fields.String(allow_none=True, metadata={"description": "Null for a record of an external source"})
     external_ref = fields.String()
     status = fields.String(validate=validate.OneOf(STATUSES))
     active = fields.Boolean(metadata={"description": "False for recovered or cancelled reports: information only"})
@@ -206,6 +207,19 @@ class MatchSchema(Schema):
     manufacturer = fields.String()
     model = fields.String()
     reporting_agency = fields.Nested(MatchAgencySchema)
+    source = fields.String(metadata={"description": "'local' for this registry, else the external source's name"})
+    reference = fields.String(
+        allow_none=True, metadata={"description": "External sources: link or reference number for follow-up"}
+    )
+
+
+class SourceStatusSchema(Schema):
+    name = fields.String()
+    status = fields.String(validate=validate.OneOf(SOURCE_STATUSES))
+    elapsed_ms = fields.Integer(metadata={"description": "How long the source took (its deadline on timeout)"})
+    matches = fields.Integer(metadata={"description": "Records it returned"})
+    cached = fields.Boolean(metadata={"description": "Answered from the short cache of external answers"})
+    detail = fields.String(metadata={"description": "Why the source gave no usable answer"})
 
 
 class CheckResultSchema(Schema):
@@ -213,6 +227,12 @@ class CheckResultSchema(Schema):
     checked_at = fields.String(metadata={"format": "date-time"})
     verdict = fields.String(validate=validate.OneOf(VERDICTS))
     matches = fields.List(fields.Nested(MatchSchema))
+    hit_sources = fields.List(
+        fields.String(), metadata={"description": "Where the hit came from: 'local' and/or external source names"}
+    )
+    sources = fields.List(
+        fields.Nested(SourceStatusSchema), metadata={"description": "Every configured external source, and how it did"}
+    )
 
 
 class ProblemSchema(Schema):

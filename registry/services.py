@@ -13,7 +13,7 @@ import uuid
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from marshmallow import ValidationError
 
@@ -21,9 +21,13 @@ from registry.errors import IronTraceError, ValidationFailed, flatten_messages
 from registry.schemas import ReportInputSchema
 from registry.storage.base import Document, ImportOutcome, Page, ReportFilter, Storage, agency_key
 from search.keys import query_keys
-from search.matching import CheckOutcome, CheckQuery, Match, rank
+from search.matching import HIT_MATCH_TYPES, CheckOutcome, CheckQuery, Match, rank
+
+if TYPE_CHECKING:
+    from integrations.federation import Federation, SourceAnswer
 
 SERVER_FIELDS = ("id", "version", "created_at", "updated_at")
+LOCAL_SOURCE = "local"  # the ``source`` of a match from this registry
 IMPORT_BATCH_SIZE = 5000  # large batches let sorted index inserts share pages
 IMPORT_BATCHES_IN_FLIGHT_PER_WORKER = 2
 
@@ -213,34 +217,85 @@ def _last_of_each_ref(documents: list[Document]) -> list[Document]:
 
 
 class CheckService:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, federation: Federation | None = None) -> None:
         self.storage = storage
+        self.federation = federation
 
     def check(self, query: CheckQuery) -> tuple[Document, CheckOutcome]:
-        """Find candidates, rank them with the shared scorer, record the check."""
+        """Find candidates, rank them with the shared scorer, record the check.
+
+        With external sources configured, they are asked first and answer in
+        parallel while the local registry is searched; their records join the
+        local candidates in the same ranking.  Without, nothing else happens.
+        """
+        pending = self.federation.start(query) if self.federation else None
         keys = query_keys(query.identifier) if query.identifier else None
         candidates = self.storage.find_candidates(keys, query.description)
-        outcome = rank(query, candidates)
+        answers = pending.collect() if pending else []
+        external = [match.as_report() for answer in answers for match in answer.matches]
+        outcome = rank(query, [*candidates, *external])
         record = {
             "check_id": new_id(),
             "checked_at": utc_now(),
             "query": {k: v for k, v in vars(query).items() if v is not None},
             "verdict": outcome.verdict,
-            "matched_report_ids": [m.report["id"] for m in outcome.matches],
+            "matched_report_ids": [m.report["id"] for m in outcome.matches if not _external_source(m)],
+            "hit_sources": hit_sources(outcome),
         }
+        if answers:
+            record["sources"] = [source_view(answer) for answer in answers]
+            record["external_matches"] = [
+                {"source": _external_source(m), "record_id": m.report["external_ref"]}
+                for m in outcome.matches if _external_source(m)
+            ]
         self.storage.save_check(record)
         return record, outcome
 
 
+def _external_source(match: Match) -> str | None:
+    return match.report.get("external_source")
+
+
+def hit_sources(outcome: CheckOutcome) -> list[str]:
+    """Where the hit came from: the sources of active matches equal to the reading."""
+    return sorted({
+        _external_source(m) or LOCAL_SOURCE
+        for m in outcome.matches
+        if m.active and m.match_type in HIT_MATCH_TYPES
+    })
+
+
+def source_view(answer: SourceAnswer) -> Document:
+    """How one external source did for a check."""
+    view: Document = {"name": answer.name, "status": answer.status, "elapsed_ms": answer.elapsed_ms,
+                      "matches": len(answer.matches), "cached": answer.cached}
+    if answer.detail:
+        view["detail"] = answer.detail
+    return view
+
+
+def check_view(record: Document, outcome: CheckOutcome) -> Document:
+    """What a check answers: the verdict, its matches, where hits came from and how each source did."""
+    return {
+        "check_id": record["check_id"],
+        "checked_at": record["checked_at"],
+        "verdict": outcome.verdict,
+        "matches": [match_view(m) for m in outcome.matches],
+        "hit_sources": record["hit_sources"],
+        "sources": record.get("sources", []),
+    }
+
+
 def match_view(match: Match) -> Document:
-    """What a check answers about one matched report."""
+    """What a check answers about one matched report, local or external."""
     report = match.report
     identifier = match.identifier
     explanation = match.explanation
+    source = _external_source(match)
     if not match.active:
         explanation = f"report is {report['status']}: information only, not a hit; {explanation}"
-    return {
-        "report_id": report["id"],
+    view = {
+        "report_id": None if source else report["id"],
         "external_ref": report["external_ref"],
         "status": report["status"],
         "active": match.active,
@@ -248,8 +303,12 @@ def match_view(match: Match) -> Document:
         "score": match.score,
         "match_type": match.match_type,
         "explanation": explanation,
-        "category": report["category"],
+        "category": report.get("category"),
         "manufacturer": report.get("manufacturer"),
         "model": report.get("model"),
         "reporting_agency": report["reporting_agency"],
+        "source": source or LOCAL_SOURCE,
     }
+    if source:
+        view["reference"] = report.get("external_reference")
+    return view

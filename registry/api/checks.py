@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 
 from registry.context import services
 from registry.schemas import CheckRequestSchema, CheckResultSchema
-from registry.services import match_view
+from registry.services import check_view
 from search.matching import CheckQuery
 
 blp = Blueprint("checks", __name__, url_prefix="/v1/checks", description="Check an identifier")
@@ -19,10 +19,4 @@ class Checks(MethodView):
     @blp.response(200, CheckResultSchema)
     def post(self, data: dict):
         """Check what was read off a plate (and optionally maker, category, description)."""
-        record, outcome = services().checks.check(CheckQuery(**data))
-        return {
-            "check_id": record["check_id"],
-            "checked_at": record["checked_at"],
-            "verdict": outcome.verdict,
-            "matches": [match_view(m) for m in outcome.matches],
-        }
+        return check_view(*services().checks.check(CheckQuery(**data)))
