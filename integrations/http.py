@@ -1,4 +1,4 @@
-"""One JSON request to an external source, every failure mapped to a ``SourceError``.
+"""One request to an external source, every failure mapped to a ``SourceError``.
 
 Error messages are written here, never copied from the exception or the
 answer: requests' messages quote URLs and an answer may echo anything, and
@@ -18,19 +18,19 @@ TOO_MANY_REQUESTS = 429
 FIRST_SERVER_ERROR = 500
 
 
-def request_json(
+def send(
     session: requests.Session,
     method: str,
     url: str,
     headers: Mapping[str, str],
     timeout: float,
     body: Any = None,
-) -> Any:
-    """The decoded JSON of a 200 answer; ``SourceError`` subclasses for everything else."""
+    expected: tuple[int, ...] = (200,),
+) -> requests.Response:
+    """The answer when its status is ``expected``; ``SourceError`` subclasses for everything else."""
     try:
         response = session.request(
-            method, url, headers={"Accept": "application/json", **headers}, json=body,
-            timeout=(timeout, timeout), allow_redirects=False,
+            method, url, headers=headers, json=body, timeout=(timeout, timeout), allow_redirects=False
         )
     except requests.Timeout as exc:
         raise SourceTimeout(f"no answer within {timeout:.2f} s") from exc
@@ -43,8 +43,21 @@ def request_json(
         raise AuthenticationFailed(f"credentials refused (HTTP {status})")
     if status == TOO_MANY_REQUESTS or status >= FIRST_SERVER_ERROR:
         raise SourceUnavailable(f"source answered HTTP {status}")
-    if status != 200:
+    if status not in expected:
         raise MalformedResponse(f"unexpected HTTP {status}")
+    return response
+
+
+def request_json(
+    session: requests.Session,
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    timeout: float,
+    body: Any = None,
+) -> Any:
+    """The decoded JSON of a 200 answer; ``SourceError`` subclasses for everything else."""
+    response = send(session, method, url, {"Accept": "application/json", **headers}, timeout, body)
     try:
         return response.json()
     except ValueError as exc:

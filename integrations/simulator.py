@@ -16,10 +16,10 @@ connection without an answer), ``garbage`` (200 with an HTML page),
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -126,6 +126,16 @@ def create_simulator(records: list[dict[str, Any]] | None = None, api_key: str =
             "total": len(found),
         })
 
+    @app.get("/smv/v1/records/<record_id>")
+    def smv_record(record_id: str):
+        if request.headers.get("Authorization") != f"Bearer {state.api_key}":
+            return jsonify({"error": "invalid_token"}), 401
+        answer = misbehave("smv")
+        if answer is not None:
+            return answer
+        found = [r for r in state.records if r["record_id"] == record_id]
+        return jsonify(found[0]) if found else (jsonify({"error": "not_found"}), 404)
+
     @app.post("/screening/v1/screenings")
     def screenings():
         if request.headers.get("X-Api-Key") != state.api_key:
@@ -190,17 +200,13 @@ def _not_modified_since(modified: float) -> bool:
         return False
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Serve the simulator: ``python -m integrations.simulator --port 8700 [--data FILE]``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--data", type=Path, help="JSON file: a list of records (default: a small built-in set)")
-    parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the credential both protocols require")
-    args = parser.parse_args(argv)
-    records = json.loads(args.data.read_text()) if args.data else None
-    create_simulator(records, args.api_key).run(host=args.host, port=args.port, threaded=True)
+def serve(host: str, port: int, data: Path | None, api_key: str) -> None:
+    """Serve the simulator until interrupted (``irontrace simulator`` runs this)."""
+    records = json.loads(data.read_text()) if data else None
+    create_simulator(records, api_key).run(host=host, port=port, threaded=True)
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # python -m integrations.simulator [options of ``irontrace simulator``]
+    from registry.cli import main
+
+    main(["simulator", *sys.argv[1:]])

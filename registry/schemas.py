@@ -119,6 +119,7 @@ class ReportInputSchema(Schema):
     incident = fields.Nested(IncidentSchema, required=True)
     value = fields.Nested(ValueSchema)
     reporting_agency = fields.Nested(AgencySchema, required=True)
+    source = _text(100, metadata={"description": "The feed this report was imported from; set by feed imports"})
 
     @validates_schema
     def _identifiable(self, data: dict, partial=None, **_) -> None:
@@ -160,6 +161,7 @@ class ReportListArgsSchema(Schema):
     manufacturer = _text()
     country = CountryCode()
     q = _text(500, metadata={"description": "Full-text search in descriptions"})
+    source = _text(100, metadata={"description": "Reports imported from this feed"})
     limit = fields.Integer(validate=validate.Range(min=1, max=500), load_default=50)
     cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
 
