@@ -33,7 +33,7 @@ T = TypeVar("T")
 Clock = Callable[[], float]
 
 DEFAULT_DEADLINE_SECONDS = 0.8  # a border officer's answer never waits longer for a foreign registry
-POOL_WORKERS = 32  # lookups in flight across all sources and checks of one process
+POOL_WORKERS = 64  # lookups in flight across all sources and checks (bulk checks included) of one process
 RETRY_ATTEMPTS = 2  # retries after the first try, for idempotent lookups only
 RETRY_BASE_DELAY_SECONDS = 0.05  # doubles on each retry
 FAILURES_TO_OPEN = 3  # consecutive failures that open a source's circuit

@@ -28,6 +28,7 @@ MAX_IDENTIFIER_LENGTH = 64
 MAX_IDENTIFIERS = 20
 MAX_TEXT_LENGTH = 4000
 EARLIEST_YEAR = 1900
+MAX_BULK_CHECKS = 100
 
 
 class IsoDate(fields.String):
@@ -235,6 +236,15 @@ class CheckResultSchema(Schema):
     sources = fields.List(
         fields.Nested(SourceStatusSchema), metadata={"description": "Every configured external source, and how it did"}
     )
+
+
+class BulkCheckRequestSchema(Schema):
+    checks = fields.List(fields.Nested(CheckRequestSchema), required=True,
+                         validate=validate.Length(min=1, max=MAX_BULK_CHECKS))
+
+
+class BulkCheckResultSchema(Schema):
+    results = fields.List(fields.Nested(CheckResultSchema), metadata={"description": "In the order of the checks"})
 
 
 class ProblemSchema(Schema):

@@ -24,7 +24,7 @@ from search.keys import query_keys
 from search.matching import HIT_MATCH_TYPES, CheckOutcome, CheckQuery, Match, rank
 
 if TYPE_CHECKING:
-    from integrations.federation import Federation, SourceAnswer
+    from integrations.federation import Federation, PendingLookups, SourceAnswer
 
 SERVER_FIELDS = ("id", "version", "created_at", "updated_at")
 LOCAL_SOURCE = "local"  # the ``source`` of a match from this registry
@@ -228,7 +228,15 @@ class CheckService:
         parallel while the local registry is searched; their records join the
         local candidates in the same ranking.  Without, nothing else happens.
         """
-        pending = self.federation.start(query) if self.federation else None
+        return self.check_many([query])[0]
+
+    def check_many(self, queries: list[CheckQuery]) -> list[tuple[Document, CheckOutcome]]:
+        """Several checks; every external lookup of all of them is sent before any local search,
+        so a bulk check waits about one deadline, not one per item."""
+        pending = [self.federation.start(q) for q in queries] if self.federation else [None] * len(queries)
+        return [self._decide(query, lookups) for query, lookups in zip(queries, pending)]
+
+    def _decide(self, query: CheckQuery, pending: PendingLookups | None) -> tuple[Document, CheckOutcome]:
         keys = query_keys(query.identifier) if query.identifier else None
         candidates = self.storage.find_candidates(keys, query.description)
         answers = pending.collect() if pending else []

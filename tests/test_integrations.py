@@ -438,3 +438,17 @@ def test_openapi_documents_sources_and_hit_sources(federated):
     assert {"sources", "hit_sources"} <= set(result)
     status = spec["components"]["schemas"]["SourceStatus"]["properties"]["status"]
     assert status["enum"] == ["ok", "timeout", "error", "unavailable", "skipped"]
+
+
+def test_a_bulk_check_waits_about_one_deadline_not_one_per_item(federated, simulator):
+    server = federated(source_entries(simulator, smv={"deadline_ms": 300}))
+    set_mode(simulator, "smv", delay=2)
+    started = time.monotonic()
+    response = server.post("/v1/checks/bulk", json={"checks": [{"identifier": f"{NEVER_REPORTED}{i}"} for i in range(5)]
+                                                    + [{"identifier": STOLEN_PIN}]})
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200 and elapsed < 1.2, elapsed
+    results = response.json()["results"]
+    assert [by_name(r)["smv"]["status"] for r in results] == ["timeout"] * 6
+    assert [r["verdict"] for r in results] == ["no_match"] * 5 + ["hit"]
+    assert results[-1]["hit_sources"] == ["screening"]

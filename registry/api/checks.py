@@ -6,7 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from registry.context import services
-from registry.schemas import CheckRequestSchema, CheckResultSchema
+from registry.schemas import BulkCheckRequestSchema, BulkCheckResultSchema, CheckRequestSchema, CheckResultSchema
 from registry.services import check_view
 from search.matching import CheckQuery
 
@@ -20,3 +20,13 @@ class Checks(MethodView):
     def post(self, data: dict):
         """Check what was read off a plate (and optionally maker, category, description)."""
         return check_view(*services().checks.check(CheckQuery(**data)))
+
+
+@blp.route("/bulk")
+class BulkChecks(MethodView):
+    @blp.arguments(BulkCheckRequestSchema)
+    @blp.response(200, BulkCheckResultSchema)
+    def post(self, data: dict):
+        """Check up to 100 readings at once (a manifest, a yard inventory); results in the same order."""
+        checked = services().checks.check_many([CheckQuery(**item) for item in data["checks"]])
+        return {"results": [check_view(record, outcome) for record, outcome in checked]}
