@@ -45,8 +45,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     api = ProblemApi(app)
     register_problem_handlers(app)
-    from registry.api import checks, health, reports
+    from registry.api import checks, health, reports, sources
 
-    for blueprint in (health.blp, reports.blp, checks.blp):
+    for blueprint in (health.blp, reports.blp, checks.blp, sources.blp):
         api.register_blueprint(blueprint)
     return app

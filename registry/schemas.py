@@ -225,6 +225,13 @@ class SourceStatusSchema(Schema):
     detail = fields.String(metadata={"description": "Why the source gave no usable answer"})
 
 
+class SourceHealthSchema(Schema):
+    name = fields.String()
+    status = fields.String(validate=validate.OneOf(SOURCE_STATUSES))
+    circuit = fields.String(validate=validate.OneOf(("closed", "open", "half_open")))
+    detail = fields.String()
+
+
 class CheckResultSchema(Schema):
     check_id = fields.String()
     checked_at = fields.String(metadata={"format": "date-time"})

@@ -230,6 +230,7 @@ def test_no_configuration_calls_no_source(tmp_path, simulator):
         with LiveServer(app) as live:
             result = check(live, identifier=STOLEN_PIN)
         assert result["sources"] == [] and result["verdict"] == "no_match" and result["hit_sources"] == []
+            assert live.get("/v1/sources").json() == []
         assert request_counts(simulator) == {}
     finally:
         close_storage(app)
@@ -452,3 +453,16 @@ def test_a_bulk_check_waits_about_one_deadline_not_one_per_item(federated, simul
     assert [by_name(r)["smv"]["status"] for r in results] == ["timeout"] * 6
     assert [r["verdict"] for r in results] == ["no_match"] * 5 + ["hit"]
     assert results[-1]["hit_sources"] == ["screening"]
+
+
+def test_sources_endpoint_probes_health_and_shows_circuits(federated, simulator):
+    server = federated(source_entries(simulator, smv={"failures_to_open": 1}))
+    assert server.get("/v1/sources").json() == [
+        {"name": "smv", "status": "ok", "circuit": "closed"},
+        {"name": "screening", "status": "ok", "circuit": "closed"},
+    ]
+    set_mode(simulator, "smv", "error")
+    check(server, identifier=NEVER_REPORTED)
+    smv_health = server.get("/v1/sources").json()[0]
+    assert smv_health == {"name": "smv", "status": "error", "circuit": "open",
+                          "detail": "source answered HTTP 500"}
