@@ -18,15 +18,8 @@ TOO_MANY_REQUESTS = 429
 FIRST_SERVER_ERROR = 500
 
 
-def send(
-    session: requests.Session,
-    method: str,
-    url: str,
-    headers: Mapping[str, str],
-    timeout: float,
-    body: Any = None,
-    expected: tuple[int, ...] = (200,),
-) -> requests.Response:
+def send(session: requests.Session, method: str, url: str, headers: Mapping[str, str], timeout: float,
+         body: Any = None, expected: tuple[int, ...] = (200,)) -> requests.Response:
     """The answer when its status is ``expected``; ``SourceError`` subclasses for everything else."""
     try:
         response = session.request(
@@ -48,14 +41,8 @@ def send(
     return response
 
 
-def request_json(
-    session: requests.Session,
-    method: str,
-    url: str,
-    headers: Mapping[str, str],
-    timeout: float,
-    body: Any = None,
-) -> Any:
+def request_json(session: requests.Session, method: str, url: str, headers: Mapping[str, str], timeout: float,
+                 body: Any = None) -> Any:
     """The decoded JSON of a 200 answer; ``SourceError`` subclasses for everything else."""
     response = send(session, method, url, {"Accept": "application/json", **headers}, timeout, body)
     try:

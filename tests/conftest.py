@@ -109,6 +109,7 @@ class LiveServer:
     """The app served over real HTTP on a loopback port, in a background thread."""
 
     def __init__(self, app) -> None:
+        self.app = app
         self._server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import pytest
 import requests
@@ -62,20 +64,16 @@ def source_entries(simulator: LiveServer, **per_source: dict) -> list[dict]:
 def federated(simulator, tmp_path, monkeypatch):
     """Start an app (SQLite) whose checks also ask the simulator; returns a LiveServer of it."""
     monkeypatch.setenv(KEY_VARIABLE, SECRET)
-    servers = []
+    with ExitStack() as stack:
 
-    def start(entries: list[dict] | None = None) -> LiveServer:
-        app = create_app({"DB": str(tmp_path / f"app{len(servers)}.db"),
-                          "SOURCES": {"sources": entries if entries is not None else source_entries(simulator)}})
-        live = LiveServer(app).__enter__()
-        servers.append((live, app))
-        return live
+        def start(entries: list[dict] | None = None) -> LiveServer:
+            app = create_app({"DB": str(tmp_path / f"app-{uuid.uuid4().hex}.db"),
+                              "SOURCES": {"sources": entries if entries is not None else source_entries(simulator)}})
+            stack.callback(close_storage, app)
+            stack.callback(app.extensions["irontrace"].checks.federation.close)
+            return stack.enter_context(LiveServer(app))
 
-    yield start
-    for live, app in servers:
-        live.__exit__(None, None, None)
-        app.extensions["irontrace"].checks.federation.close()
-        close_storage(app)
+        yield start
 
 
 def check(server: LiveServer, **body) -> dict:
@@ -229,8 +227,8 @@ def test_no_configuration_calls_no_source(tmp_path, simulator):
         assert app.extensions["irontrace"].checks.federation is None
         with LiveServer(app) as live:
             result = check(live, identifier=STOLEN_PIN)
-        assert result["sources"] == [] and result["verdict"] == "no_match" and result["hit_sources"] == []
             assert live.get("/v1/sources").json() == []
+        assert result["sources"] == [] and result["verdict"] == "no_match" and result["hit_sources"] == []
         assert request_counts(simulator) == {}
     finally:
         close_storage(app)
@@ -367,7 +365,7 @@ def test_a_failing_source_opens_its_circuit_then_closes_once_it_recovers(federat
 
 
 def server_federation(server: LiveServer):
-    return server._server.app.extensions["irontrace"].checks.federation
+    return server.app.extensions["irontrace"].checks.federation
 
 
 def test_screening_posts_are_never_retried(federated, simulator):
