@@ -1,3 +1,3 @@
-"""Adapters to external, Interpol-style registries (stolen-vehicle databases,
-screening services, national registries).  Filled by the external-registries
-work; a check does not call any external source yet."""
+"""External, Interpol-style registries: adapters (stolen-vehicle databases, screening
+services, national REST registries), the federated fan-out of checks, feed imports
+and a simulator of the protocols.  See ``integrations/README.md``."""

@@ -13,6 +13,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from registry.api import security
+from integrations.config import build_federation
 from registry.config import load_settings
 from registry.context import EXTENSION_KEY, Services
 from registry.problems import ProblemApi, register_problem_handlers
@@ -42,13 +43,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     storage = open_storage(settings)
     atexit.register(storage.close)
-    app.extensions[EXTENSION_KEY] = Services.over(storage)
+    federation = build_federation(settings)
+    if federation is not None:
+        atexit.register(federation.close)
+    app.extensions[EXTENSION_KEY] = Services.over(storage, federation)
 
     api = ProblemApi(app)
     register_problem_handlers(app)
     security.install(app)
-    from registry.api import audit, checks, health, keys, reports
+    from registry.api import audit, checks, health, keys, reports, sources
 
-    for blueprint in (health.blp, reports.blp, checks.blp, keys.blp, audit.blp):
+    for blueprint in (health.blp, reports.blp, checks.blp, sources.blp, keys.blp, audit.blp):
         api.register_blueprint(blueprint)
     return app

@@ -11,11 +11,13 @@ from typing import IO, TYPE_CHECKING, Callable, TypeVar
 import click
 
 from registry.access import ADMIN, AGENCY, AUDITOR, BORDER, DEALER, ROLES, Actor
+from integrations.simulator import DEFAULT_API_KEY as SIMULATOR_API_KEY
+from integrations.simulator import DEFAULT_PORT as SIMULATOR_PORT
 from registry.config import load_settings
 from registry.context import Services
 from registry.errors import IronTraceError
 from registry.report_files import FORMATS, detect_format, read_reports, write_reports
-from registry.services import ImportSummary, match_view
+from registry.services import ImportSummary, RowError, check_view
 from registry.storage import open_storage
 from search.matching import CheckQuery
 
@@ -31,7 +33,10 @@ IMPORT_WORKERS = max(1, (os.cpu_count() or 1) - 1)  # validating processes; one 
 
 
 def _services() -> Services:
-    return Services.over(open_storage(load_settings()))
+    from integrations.config import build_federation
+
+    settings = load_settings()
+    return Services.over(open_storage(settings), build_federation(settings))
 
 
 @click.group()
@@ -102,15 +107,20 @@ def _print_summary(summary: ImportSummary, errors_file: IO[str] | None) -> None:
         f"created {summary.created}, updated {summary.updated}, "
         f"unchanged {summary.unchanged}, rejected {len(summary.rejected)}"
     )
-    for rejection in summary.rejected[:MAX_REJECTIONS_SHOWN]:
+    _print_rejections(summary.rejected, errors_file)
+
+
+def _print_rejections(rejected: list[RowError], errors_file: IO[str] | None) -> None:
+    """The first rejected rows with their reasons; all of them into ``errors_file``."""
+    for rejection in rejected[:MAX_REJECTIONS_SHOWN]:
         reasons = "; ".join(f"{e['field']}: {e['message']}" for e in rejection.errors)
         ref = f" ({rejection.external_ref})" if rejection.external_ref else ""
         click.echo(f"  row {rejection.row}{ref}: {reasons}")
-    hidden = len(summary.rejected) - MAX_REJECTIONS_SHOWN
+    hidden = len(rejected) - MAX_REJECTIONS_SHOWN
     if hidden > 0:
         click.echo(f"  ... and {hidden} more rejected rows (use --errors FILE to keep them all)")
     if errors_file:
-        for rejection in summary.rejected:
+        for rejection in rejected:
             errors_file.write(json.dumps(vars(rejection), ensure_ascii=False) + "\n")
 
 
@@ -125,11 +135,16 @@ def check(identifier: str, manufacturer: str | None, category: str | None, descr
     """Check an identifier against the registry and print the verdict."""
     query = CheckQuery(identifier, manufacturer, category, description)
     record, outcome = _services().checks.check(query, Actor.operator())
-    matches = [match_view(m) for m in outcome.matches]
+    view = check_view(record, outcome)
+    matches = view["matches"]
     if as_json:
-        click.echo(json.dumps({**record, "matches": matches}, ensure_ascii=False, indent=2))
+        click.echo(json.dumps({**record, **view}, ensure_ascii=False, indent=2))
         return
-    click.echo(f"verdict: {outcome.verdict.upper()}")
+    hit_from = f" (from {', '.join(view['hit_sources'])})" if view["hit_sources"] else ""
+    click.echo(f"verdict: {outcome.verdict.upper()}{hit_from}")
+    for source in view["sources"]:
+        click.echo(f"  source {source['name']}: {source['status']} in {source['elapsed_ms']} ms, "
+                   f"{source['matches']} matches{' - ' + source['detail'] if source.get('detail') else ''}")
     for m in matches:
         agency = m["reporting_agency"]
         click.echo(
@@ -235,6 +250,61 @@ def _or_fail(action: Callable[[], T]) -> T:
         return action()
     except IronTraceError as exc:
         raise click.ClickException(exc.detail) from exc
+
+
+@main.command("simulator")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=SIMULATOR_PORT, show_default=True, type=int)
+@click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSON list of records to serve (default: a small built-in set).")
+@click.option("--api-key", envvar="SIMULATOR_API_KEY", default=SIMULATOR_API_KEY, show_default=True,
+              help="The credential both protocols require (or SIMULATOR_API_KEY).")
+def simulator(host: str, port: int, data: Path | None, api_key: str) -> None:
+    """Serve the simulator of the stolen-vehicles and screening protocols, and of feeds (tests, demos)."""
+    from integrations.simulator import serve
+
+    serve(host, port, data, api_key)
+
+
+@main.group("feed")
+def feed_commands() -> None:
+    """Published lists pulled into the registry (configured in IRONTRACE_SOURCES_FILE / IRONTRACE_SOURCES)."""
+
+
+@feed_commands.command("pull")
+@click.argument("names", nargs=-1)
+def feed_pull(names: tuple[str, ...]) -> None:
+    """Pull every configured feed (or those NAMES): unchanged feeds cost one 304; run it from cron."""
+    from integrations.base import SourceError
+    from integrations.config import SourceConfigError, load_feeds
+    from integrations.feed import FeedState, pull_feed
+
+    settings = load_settings()
+    try:
+        feeds = [f for f in load_feeds(settings) if not names or f.name in names]
+    except SourceConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    unknown = set(names) - {f.name for f in feeds}
+    if unknown or not feeds:
+        raise click.ClickException(f"no such feed configured: {', '.join(sorted(unknown)) or '(none configured)'}")
+    reports = Services.over(open_storage(settings)).reports
+    state = FeedState(settings["FEED_STATE"])
+    failed = False
+    for feed in feeds:
+        try:
+            result = pull_feed(feed, reports, state)
+        except (SourceError, IronTraceError) as exc:
+            click.echo(f"{feed.name}: failed: {exc}", err=True)
+            failed = True
+            continue
+        if not result.modified:
+            click.echo(f"{feed.name}: not modified")
+            continue
+        click.echo(f"{feed.name}: created {result.created}, updated {result.updated}, unchanged {result.unchanged}, "
+                   f"withdrawn {result.withdrawn}, rejected {len(result.rejected)}")
+        _print_rejections(result.rejected, None)
+    if failed:
+        sys.exit(1)
 
 
 @main.group("es")

@@ -24,6 +24,10 @@ DEFAULTS: dict[str, Any] = {
     "ES_INDEX_PREFIX": "irontrace",
     "ES_TIMEOUT_SECONDS": 10,
     "ES_REFRESH_INTERVAL": "1s",
+    # External registries (integrations.config): a TOML file and/or JSON; neither means none is called.
+    "SOURCES_FILE": None,
+    "SOURCES": None,
+    "FEED_STATE": "./irontrace-feeds.json",
     # HTTP behaviour.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "RATE_LIMIT_PER_MINUTE": 600,  # per API key, per serving process

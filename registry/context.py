@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import current_app
 
@@ -10,6 +11,9 @@ from registry.access import KeyService
 from registry.audit import AuditService
 from registry.services import CheckService, ReportService
 from registry.storage.base import Storage
+
+if TYPE_CHECKING:
+    from integrations.federation import Federation
 
 EXTENSION_KEY = "irontrace"
 
@@ -23,9 +27,10 @@ class Services:
     audit: AuditService
 
     @classmethod
-    def over(cls, storage: Storage) -> "Services":
+    def over(cls, storage: Storage, federation: "Federation | None" = None) -> "Services":
+        """The services over one storage engine, checks also asking ``federation``'s sources."""
         audit = AuditService(storage)
-        return cls(storage, ReportService(storage, audit), CheckService(storage, audit),
+        return cls(storage, ReportService(storage, audit), CheckService(storage, audit, federation),
                    KeyService(storage, audit), audit)
 
 

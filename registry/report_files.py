@@ -25,7 +25,7 @@ CSV_COLUMNS = (
     "description", "distinguishing_marks",
     "incident.date", "incident.country", "incident.region", "incident.place", "incident.circumstances",
     "value.amount", "value.currency",
-    "reporting_agency.name", "reporting_agency.country", "reporting_agency.contact",
+    "reporting_agency.name", "reporting_agency.country", "reporting_agency.contact", "source",
     "id", "version", "created_at", "updated_at",
 )
 _SUFFIXES = {".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "json", ".csv": "csv"}

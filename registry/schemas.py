@@ -24,11 +24,13 @@ CATEGORIES = (
 )
 IDENTIFIER_TYPES = ("pin", "vin", "serial", "engine", "component", "telematics", "other")
 VERDICTS = ("hit", "possible_match", "no_match")
+SOURCE_STATUSES = ("ok", "timeout", "error", "unavailable", "skipped")
 
 MAX_IDENTIFIER_LENGTH = 64
 MAX_IDENTIFIERS = 20
 MAX_TEXT_LENGTH = 4000
 EARLIEST_YEAR = 1900
+MAX_BULK_CHECKS = 100
 
 
 class IsoDate(fields.String):
@@ -120,6 +122,7 @@ class ReportInputSchema(Schema):
     incident = fields.Nested(IncidentSchema, required=True)
     value = fields.Nested(ValueSchema)
     reporting_agency = fields.Nested(AgencySchema, required=True)
+    source = _text(100, metadata={"description": "The feed this report was imported from; set by feed imports"})
 
     @validates_schema
     def _identifiable(self, data: dict, partial=None, **_) -> None:
@@ -161,6 +164,7 @@ class ReportListArgsSchema(Schema):
     manufacturer = _text()
     country = CountryCode()
     q = _text(500, metadata={"description": "Full-text search in descriptions"})
+    source = _text(100, metadata={"description": "Reports imported from this feed"})
     limit = fields.Integer(validate=validate.Range(min=1, max=500), load_default=50)
     cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
 
@@ -196,9 +200,10 @@ class MatchAgencySchema(Schema):
 
 
 class MatchSchema(Schema):
-    """A matched report.  Dealers see only ``external_ref``, ``active`` and ``reporting_agency``."""
+    """A matched report.  Dealers see only ``external_ref``, ``active``, ``reporting_agency``,
+    ``source`` and, for an external record, ``reference``."""
 
-    report_id = fields.String()
+    report_id = fields.String(allow_none=True, metadata={"description": "Null for a record of an external source"})
     external_ref = fields.String()
     status = fields.String(validate=validate.OneOf(STATUSES))
     active = fields.Boolean(metadata={"description": "False for recovered or cancelled reports: information only"})
@@ -215,6 +220,26 @@ class MatchSchema(Schema):
     incident = fields.Nested(IncidentSchema)
     value = fields.Nested(ValueSchema, allow_none=True)
     reporting_agency = fields.Nested(MatchAgencySchema)
+    source = fields.String(metadata={"description": "'local' for this registry, else the external source's name"})
+    reference = fields.String(
+        allow_none=True, metadata={"description": "External sources: link or reference number for follow-up"}
+    )
+
+
+class SourceStatusSchema(Schema):
+    name = fields.String()
+    status = fields.String(validate=validate.OneOf(SOURCE_STATUSES))
+    elapsed_ms = fields.Integer(metadata={"description": "How long the source took (its deadline on timeout)"})
+    matches = fields.Integer(metadata={"description": "Records it returned"})
+    cached = fields.Boolean(metadata={"description": "Answered from the short cache of external answers"})
+    detail = fields.String(metadata={"description": "Why the source gave no usable answer"})
+
+
+class SourceHealthSchema(Schema):
+    name = fields.String()
+    status = fields.String(validate=validate.OneOf(SOURCE_STATUSES))
+    circuit = fields.String(validate=validate.OneOf(("closed", "open", "half_open")))
+    detail = fields.String()
 
 
 class CheckResultSchema(Schema):
@@ -222,6 +247,21 @@ class CheckResultSchema(Schema):
     checked_at = fields.String(metadata={"format": "date-time"})
     verdict = fields.String(validate=validate.OneOf(VERDICTS))
     matches = fields.List(fields.Nested(MatchSchema))
+    hit_sources = fields.List(
+        fields.String(), metadata={"description": "Where the hit came from: 'local' and/or external source names"}
+    )
+    sources = fields.List(
+        fields.Nested(SourceStatusSchema), metadata={"description": "Every configured external source, and how it did"}
+    )
+
+
+class BulkCheckRequestSchema(Schema):
+    checks = fields.List(fields.Nested(CheckRequestSchema), required=True,
+                         validate=validate.Length(min=1, max=MAX_BULK_CHECKS))
+
+
+class BulkCheckResultSchema(Schema):
+    results = fields.List(fields.Nested(CheckResultSchema), metadata={"description": "In the order of the checks"})
 
 
 class Instant(fields.AwareDateTime):

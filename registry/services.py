@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from marshmallow import ValidationError
 
@@ -20,9 +20,13 @@ from registry.stamps import new_id, utc_now
 from registry.schemas import ReportInputSchema
 from registry.storage.base import Document, ImportOutcome, Page, ReportFilter, Storage, agency_key
 from search.keys import query_keys
-from search.matching import CheckOutcome, CheckQuery, Match, rank
+from search.matching import HIT_MATCH_TYPES, CheckOutcome, CheckQuery, Match, rank
+
+if TYPE_CHECKING:
+    from integrations.federation import Federation, PendingLookups, SourceAnswer
 
 SERVER_FIELDS = ("id", "version", "created_at", "updated_at")
+LOCAL_SOURCE = "local"  # the ``source`` of a match from this registry
 IMPORT_BATCH_SIZE = 5000  # large batches let sorted index inserts share pages
 IMPORT_BATCHES_IN_FLIGHT_PER_WORKER = 2
 
@@ -214,12 +218,23 @@ def _last_of_each_ref(documents: list[Document]) -> list[Document]:
 
 
 class CheckService:
-    def __init__(self, storage: Storage, audit: AuditService) -> None:
+    def __init__(self, storage: Storage, audit: AuditService, federation: Federation | None = None) -> None:
         self.storage = storage
         self.audit = audit
+        self.federation = federation
 
     def check(self, query: CheckQuery, actor: Actor) -> tuple[Document, CheckOutcome]:
         """Find candidates, rank them with the shared scorer, record the check and who made it.
+
+        With external sources configured, they are asked first and answer in
+        parallel while the local registry is searched; their records join the
+        local candidates in the same ranking.  Without, nothing else happens.
+        """
+        return self.check_many([query], actor)[0]
+
+    def check_many(self, queries: list[CheckQuery], actor: Actor) -> list[tuple[Document, CheckOutcome]]:
+        """Several checks; every external lookup of all of them is sent before any local search,
+        so a bulk check waits about one deadline, not one per item.
 
         Searching descriptions is searching the registry's contents, which
         only roles that may read reports do: for anyone else a description
@@ -227,38 +242,95 @@ class CheckService:
         """
         actor.require(CHECK)
         may_search_text = actor.may(READ_REPORTS)
-        if not query.identifier and not may_search_text:
+        if not may_search_text and any(not query.identifier for query in queries):
             raise Forbidden(f"The {actor.role} role checks by identifier; a description alone searches the registry.")
+        pending = [self.federation.start(q) for q in queries] if self.federation else [None] * len(queries)
+        return [self._decide(query, lookups, actor, may_search_text) for query, lookups in zip(queries, pending)]
+
+    def sources_health(self, actor: Actor) -> list[Document]:
+        """Health and circuit state of each external source, for those who check."""
+        actor.require(CHECK)
+        return self.federation.health() if self.federation else []
+
+    def _decide(self, query: CheckQuery, pending: PendingLookups | None, actor: Actor,
+                may_search_text: bool) -> tuple[Document, CheckOutcome]:
         keys = query_keys(query.identifier) if query.identifier else None
         candidates = self.storage.find_candidates(keys, query.description if may_search_text else None)
-        outcome = rank(query, candidates)
+        answers = pending.collect() if pending else []
+        external = [match.as_report() for answer in answers for match in answer.matches]
+        outcome = rank(query, [*candidates, *external])
         record = {
             "check_id": new_id(),
             "checked_at": utc_now(),
             "query": {k: v for k, v in vars(query).items() if v is not None},
             "verdict": outcome.verdict,
-            "matched_report_ids": [m.report["id"] for m in outcome.matches],
+            "matched_report_ids": [m.report["id"] for m in outcome.matches if not _external_source(m)],
+            "hit_sources": hit_sources(outcome),
         }
+        if answers:
+            record["sources"] = [source_view(answer) for answer in answers]
+            record["external_matches"] = [
+                {"source": _external_source(m), "record_id": m.report["external_ref"]}
+                for m in outcome.matches if _external_source(m)
+            ]
         self.storage.save_check(record)
-        self.audit.record(actor, "check", record["check_id"], {
-            "query": record["query"], "verdict": record["verdict"],
-            "matched_report_ids": record["matched_report_ids"],
-        })
+        self.audit.record(actor, "check", record["check_id"],
+                          {k: v for k, v in record.items() if k not in ("check_id", "checked_at")})
         return record, outcome
 
 
+def _external_source(match: Match) -> str | None:
+    return match.report.get("external_source")
+
+
+def hit_sources(outcome: CheckOutcome) -> list[str]:
+    """Where the hit came from: the sources of active matches equal to the reading."""
+    return sorted({
+        _external_source(m) or LOCAL_SOURCE
+        for m in outcome.matches
+        if m.active and m.match_type in HIT_MATCH_TYPES
+    })
+
+
+def source_view(answer: SourceAnswer) -> Document:
+    """How one external source did for a check."""
+    view: Document = {"name": answer.name, "status": answer.status, "elapsed_ms": answer.elapsed_ms,
+                      "matches": len(answer.matches), "cached": answer.cached}
+    if answer.detail:
+        view["detail"] = answer.detail
+    return view
+
+
+def check_view(record: Document, outcome: CheckOutcome, detail: str = FULL_DETAILS) -> Document:
+    """What a check answers: the verdict, its matches at the detail the asker's role may see,
+    where hits came from and how each source did."""
+    return {
+        "check_id": record["check_id"],
+        "checked_at": record["checked_at"],
+        "verdict": outcome.verdict,
+        "matches": [match_view(m, detail) for m in outcome.matches],
+        "hit_sources": record["hit_sources"],
+        "sources": record.get("sources", []),
+    }
+
+
 def match_view(match: Match, detail: str = FULL_DETAILS) -> Document:
-    """What a check answers about one matched report, at the detail the asker's role may see."""
+    """What a check answers about one matched report, local or external, at the detail the
+    asker's role may see."""
     report = match.report
+    source = _external_source(match)
     if detail == CONTACT_ONLY:
-        return {"external_ref": report["external_ref"], "active": match.active,
-                "reporting_agency": report["reporting_agency"]}
+        view = {"external_ref": report["external_ref"], "active": match.active,
+                "reporting_agency": report["reporting_agency"], "source": source or LOCAL_SOURCE}
+        if source:
+            view["reference"] = report.get("external_reference")  # what the dealer quotes to follow up
+        return view
     identifier = match.identifier
     explanation = match.explanation
     if not match.active:
         explanation = f"report is {report['status']}: information only, not a hit; {explanation}"
-    return {
-        "report_id": report["id"],
+    view = {
+        "report_id": None if source else report["id"],
         "external_ref": report["external_ref"],
         "status": report["status"],
         "active": match.active,
@@ -266,13 +338,17 @@ def match_view(match: Match, detail: str = FULL_DETAILS) -> Document:
         "score": match.score,
         "match_type": match.match_type,
         "explanation": explanation,
-        "category": report["category"],
+        "category": report.get("category"),
         "manufacturer": report.get("manufacturer"),
         "model": report.get("model"),
         "year": report.get("year"),
         "color": report.get("color"),
         "description": report.get("description"),
-        "incident": report["incident"],
+        "incident": report.get("incident"),
         "value": report.get("value"),
         "reporting_agency": report["reporting_agency"],
+        "source": source or LOCAL_SOURCE,
     }
+    if source:
+        view["reference"] = report.get("external_reference")
+    return view

@@ -125,6 +125,7 @@ class LiveServer:
     """
 
     def __init__(self, app, key: str | None = None) -> None:
+        self.app = app
         self._server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)

@@ -32,6 +32,7 @@ class ReportFilter:
     manufacturer: str | None = None
     country: str | None = None
     q: str | None = None
+    source: str | None = None
 
 
 @dataclass(frozen=True)

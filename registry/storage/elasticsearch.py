@@ -110,6 +110,7 @@ REPORTS_MAPPINGS: dict[str, Any] = {
         "category": KEYWORD,
         "manufacturer_key": KEYWORD,
         "country": KEYWORD,
+        "source": KEYWORD,
         "version": {"type": "integer"},
         "created_at": {"type": "date"},
         "seq": {"type": "long"},
@@ -193,6 +194,8 @@ def content_fields(document: Document) -> Document:
         "suffix_keys": sorted(keys.suffix_keys),
         "skeletons": list(keys.skeletons),
         "text": searchable_text(document),
+        # Only when set, so an index created before feeds existed keeps taking every other report.
+        **({"source": document["source"]} if document.get("source") else {}),
     }
 
 
@@ -446,6 +449,7 @@ class ElasticsearchStorage(Storage):
                 ("category", filters.category),
                 ("manufacturer_key", manufacturer_key(filters.manufacturer)),
                 ("country", filters.country),
+                ("source", filters.source),
             )
             if value
         ]

@@ -49,6 +49,7 @@ from search.scoring import reaches_any
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 15000
 SUFFIX_RANGE_END = "\uffff"  # sorts after every character a skeleton can hold
+SOURCE_COLUMN = "json_extract(document, '$.source')"  # indexed as an expression: no column to migrate
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reports (
@@ -68,6 +69,8 @@ CREATE INDEX IF NOT EXISTS reports_by_status ON reports (status);
 CREATE INDEX IF NOT EXISTS reports_by_category ON reports (category);
 CREATE INDEX IF NOT EXISTS reports_by_manufacturer ON reports (manufacturer_key);
 CREATE INDEX IF NOT EXISTS reports_by_country ON reports (country);
+CREATE INDEX IF NOT EXISTS reports_by_source ON reports (json_extract(document, '$.source'))
+    WHERE json_extract(document, '$.source') IS NOT NULL;
 CREATE TABLE IF NOT EXISTS identifier_terms (
     term INTEGER NOT NULL,
     report_seq INTEGER NOT NULL,
@@ -257,6 +260,7 @@ class SQLiteStorage(Storage):
             ("category", filters.category),
             ("manufacturer_key", manufacturer_key(filters.manufacturer)),
             ("country", filters.country),
+            (SOURCE_COLUMN, filters.source),
         ):
             if value:
                 clauses.append(f"{column} = ?")

@@ -1,0 +1,466 @@
+"""External registries: adapters, the fan-out and federated checks, against the simulator over real HTTP."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import pytest
+import requests
+
+from integrations.base import AuthenticationFailed, MalformedResponse, SourceTimeout, SourceUnavailable
+from integrations.config import SourceConfigError, build_federation, load_feeds
+from integrations.federation import CircuitBreaker, RetryPolicy, TtlCache
+from integrations.generic_rest import FieldMapping, GenericRestSource
+from integrations.screening import ScreeningSource
+from integrations.simulator import DEFAULT_RECORDS, create_simulator
+from integrations.stolen_vehicles import StolenVehiclesSource
+from registry import create_app
+from search.matching import CheckQuery
+from tests.conftest import LiveServer, backend_settings, close_storage, report_data
+
+SECRET = "s3cr3t-credential-do-not-leak-7f1e"
+KEY_VARIABLE = "IRONTRACE_TEST_SOURCE_KEY"
+STOLEN = DEFAULT_RECORDS[0]  # a Komatsu loader reported stolen in Uzbekistan
+STOLEN_PIN = STOLEN["identifier"]["value"]
+RECOVERED_SERIAL = DEFAULT_RECORDS[2]["identifier"]["value"]
+NEVER_REPORTED = "ZZZ9999999999"
+TIMEOUT = 2.0
+SMV_AS_GENERIC_FIELDS = {
+    "record_id": "record_id", "identifier": "identifier.value", "identifier_type": "identifier.type",
+    "status": "status", "owner_country": "owner_country", "reference": "reference",
+    "manufacturer": "manufacturer", "model": "model", "category": "category",
+}
+
+
+@pytest.fixture
+def simulator() -> Iterator[LiveServer]:
+    with LiveServer(create_simulator(api_key=SECRET)) as live:
+        yield live
+
+
+def set_mode(simulator: LiveServer, protocol: str, mode: str = "normal", delay: float = 0) -> None:
+    response = simulator.http.put(f"{simulator.url}/_control/{protocol}", json={"mode": mode, "delay": delay})
+    assert response.status_code == 200
+
+
+def request_counts(simulator: LiveServer) -> dict[str, int]:
+    return simulator.get("/_control/requests").json()
+
+
+def source_entries(simulator: LiveServer, **per_source: dict) -> list[dict]:
+    """The simulator's two protocols as configured sources (options per source name)."""
+    entries = [
+        {"name": "smv", "type": "stolen_vehicles", "url": simulator.url, "api_key_env": KEY_VARIABLE},
+        {"name": "screening", "type": "screening", "url": simulator.url, "api_key_env": KEY_VARIABLE},
+    ]
+    return [{**entry, **per_source.get(entry["name"], {})} for entry in entries]
+
+
+@pytest.fixture
+def federated(simulator, tmp_path, monkeypatch):
+    """Start an app (SQLite) whose checks also ask the simulator; returns a LiveServer of it."""
+    monkeypatch.setenv(KEY_VARIABLE, SECRET)
+    with ExitStack() as stack:
+
+        def start(entries: list[dict] | None = None) -> LiveServer:
+            app = create_app({"DB": str(tmp_path / f"app-{uuid.uuid4().hex}.db"),
+                              "SOURCES": {"sources": entries if entries is not None else source_entries(simulator)}})
+            stack.callback(close_storage, app)
+            stack.callback(app.extensions["irontrace"].checks.federation.close)
+            return stack.enter_context(LiveServer(app))
+
+        yield start
+
+
+def check(server: LiveServer, **body) -> dict:
+    response = server.post("/v1/checks", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def by_name(result: dict) -> dict[str, dict]:
+    return {source["name"]: source for source in result["sources"]}
+
+
+# -- adapters, each against the simulator ------------------------------------------------
+
+
+def smv(simulator: LiveServer, token: str = SECRET) -> StolenVehiclesSource:
+    return StolenVehiclesSource("smv", simulator.url, token, requests.Session())
+
+
+def screening(simulator: LiveServer, key: str = SECRET) -> ScreeningSource:
+    return ScreeningSource("screening", simulator.url, key, requests.Session())
+
+
+def generic(simulator: LiveServer) -> GenericRestSource:
+    """A 'national registry' added by configuration only: it reads the stolen-vehicles protocol."""
+    return GenericRestSource(
+        "national", simulator.url + "/smv/v1/records?identifier={identifier}",
+        FieldMapping("records", SMV_AS_GENERIC_FIELDS), requests.Session(),
+        auth_header="Authorization", credential=f"Bearer {SECRET}",
+    )
+
+
+def test_stolen_vehicles_hit_returns_the_full_record(simulator):
+    [match] = smv(simulator).lookup(CheckQuery(STOLEN_PIN.lower()), TIMEOUT)
+    assert (match.source, match.record_id, match.identifier) == ("smv", STOLEN["record_id"], STOLEN_PIN)
+    assert (match.status, match.owner_country, match.manufacturer, match.model) == ("stolen", "UZ", "Komatsu", "WA470-8")
+    assert match.reference.endswith("/smv/v1/records/" + STOLEN["record_id"])
+    assert smv(simulator).lookup(CheckQuery(NEVER_REPORTED), TIMEOUT) == []
+
+
+def test_screening_hit_discloses_only_a_reference(simulator):
+    [match] = screening(simulator).lookup(CheckQuery(STOLEN_PIN), TIMEOUT)
+    assert match.status == "stolen" and match.reference.startswith("SCR-")
+    assert (match.manufacturer, match.model, match.category, match.owner_country) == (None, None, None, None)
+    assert screening(simulator).lookup(CheckQuery(NEVER_REPORTED), TIMEOUT) == []
+    assert screening(simulator).lookup(CheckQuery(RECOVERED_SERIAL), TIMEOUT) == []
+
+
+def test_generic_rest_source_is_configured_not_coded(simulator):
+    [match] = generic(simulator).lookup(CheckQuery(STOLEN_PIN), TIMEOUT)
+    assert (match.source, match.record_id, match.identifier_type) == ("national", STOLEN["record_id"], "pin")
+    assert match.category == "loader"
+    assert generic(simulator).lookup(CheckQuery(NEVER_REPORTED), TIMEOUT) == []
+
+
+@pytest.mark.parametrize(("mode", "error"), [
+    ("garbage", MalformedResponse), ("malformed", MalformedResponse),
+    ("error", SourceUnavailable), ("unavailable", SourceUnavailable), ("drop", SourceUnavailable),
+])
+@pytest.mark.parametrize("protocol", ["smv", "screening"])
+def test_misbehaving_source_raises_a_source_error_chained_to_its_cause(simulator, protocol, mode, error):
+    set_mode(simulator, protocol, mode)
+    adapter = smv(simulator) if protocol == "smv" else screening(simulator)
+    with pytest.raises(error) as raised:
+        adapter.lookup(CheckQuery(STOLEN_PIN), TIMEOUT)
+    assert SECRET not in str(raised.value)
+    if mode in ("garbage", "drop"):  # a lower-level error is kept as the cause
+        assert raised.value.__cause__ is not None
+
+
+def test_slow_source_times_out_and_refused_credentials_are_named(simulator):
+    set_mode(simulator, "smv", delay=1.0)
+    with pytest.raises(SourceTimeout):
+        smv(simulator).lookup(CheckQuery(STOLEN_PIN), 0.2)
+    with pytest.raises(AuthenticationFailed):
+        screening(simulator, key="wrong").lookup(CheckQuery(STOLEN_PIN), TIMEOUT)
+
+
+# -- the small parts of the fan-out, alone -----------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_circuit_breaker_opens_after_failures_and_closes_after_a_successful_trial():
+    clock = FakeClock()
+    breaker = CircuitBreaker(failures_to_open=2, open_seconds=10, clock=clock)
+    breaker.record_failure()
+    assert breaker.allow() and breaker.state == "closed"
+    breaker.record_failure()
+    assert not breaker.allow() and breaker.state == "open"
+    clock.now = 10
+    assert breaker.allow() and not breaker.allow()  # one trial at a time when half-open
+    breaker.record_failure()
+    assert breaker.state == "open"  # a failed trial opens it again at once
+    clock.now = 20
+    assert breaker.allow()
+    breaker.record_success()
+    assert breaker.state == "closed" and breaker.allow()
+
+
+def test_retry_policy_retries_only_idempotent_calls_within_the_deadline():
+    clock = FakeClock()
+    policy = RetryPolicy(attempts=2, base_delay=0.05, clock=clock, sleep=clock.sleep)
+    calls = []
+
+    def unavailable(remaining: float):
+        calls.append(remaining)
+        raise SourceUnavailable("503")
+
+    with pytest.raises(SourceUnavailable):
+        policy.run(unavailable, idempotent=True, deadline_at=1.0)
+    assert len(calls) == 3 and clock.now == pytest.approx(0.15)  # backoff 0.05 then 0.1
+    calls.clear()
+    with pytest.raises(SourceUnavailable):
+        policy.run(unavailable, idempotent=False, deadline_at=10.0)
+    assert len(calls) == 1
+    calls.clear()
+    with pytest.raises(SourceUnavailable):
+        policy.run(unavailable, idempotent=True, deadline_at=clock.now + 0.04)  # no time for a backoff
+    assert len(calls) == 1
+
+
+def test_ttl_cache_forgets_after_its_ttl_and_keeps_its_bound():
+    clock = FakeClock()
+    cache: TtlCache[str] = TtlCache(ttl=5, max_entries=2, clock=clock)
+    cache.put("a", "A")
+    clock.now = 4.9
+    assert cache.get("a") == "A"
+    clock.now = 5
+    assert cache.get("a") is None
+    for key in "bcd":
+        cache.put(key, key.upper())
+    assert cache.get("b") is None and cache.get("d") == "D"
+
+
+# -- configuration -----------------------------------------------------------------------
+
+
+def test_no_configuration_calls_no_source(tmp_path, simulator):
+    app = create_app({"DB": str(tmp_path / "plain.db")})
+    try:
+        assert app.extensions["irontrace"].checks.federation is None
+        with LiveServer(app) as live:
+            result = check(live, identifier=STOLEN_PIN)
+            assert live.get("/v1/sources").json() == []
+        assert result["sources"] == [] and result["verdict"] == "no_match" and result["hit_sources"] == []
+        assert request_counts(simulator) == {}
+    finally:
+        close_storage(app)
+
+
+def test_sources_from_a_toml_file_and_json(tmp_path, simulator, monkeypatch):
+    monkeypatch.setenv(KEY_VARIABLE, SECRET)
+    toml = tmp_path / "sources.toml"
+    toml.write_text(f'''
+[[sources]]
+name = "smv"
+type = "stolen_vehicles"
+url = "{simulator.url}"
+api_key_env = "{KEY_VARIABLE}"
+deadline_ms = 400
+
+[[sources]]
+name = "off"
+type = "screening"
+url = "{simulator.url}"
+enabled = false
+
+[[feeds]]
+name = "uz"
+url = "{simulator.url}/feeds/uz.csv"
+''')
+    extra = '{"sources": [{"name": "scr", "type": "screening", "url": "%s", "api_key_env": "%s"}]}' % (
+        simulator.url, KEY_VARIABLE)
+    federation = build_federation({"SOURCES_FILE": str(toml), "SOURCES": extra})
+    try:
+        assert [(s.name, s.deadline) for s in federation.sources] == [("smv", 0.4), ("scr", 0.8)]
+        assert [(f.name, f.format) for f in load_feeds({"SOURCES_FILE": str(toml)})] == [("uz", "csv")]
+        assert {h["name"]: h["status"] for h in federation.health()} == {"smv": "ok", "scr": "ok"}
+    finally:
+        federation.close()
+
+
+def test_a_missing_credential_is_named_by_its_variable_never_its_value(simulator, monkeypatch):
+    monkeypatch.delenv(KEY_VARIABLE, raising=False)
+    with pytest.raises(SourceConfigError, match=KEY_VARIABLE):
+        build_federation({"SOURCES": {"sources": source_entries(simulator)}})
+    with pytest.raises(SourceConfigError, match="type must be one of"):
+        build_federation({"SOURCES": {"sources": [{"name": "x", "type": "carrier-pigeon"}]}})
+
+
+# -- federated checks over HTTP ----------------------------------------------------------
+
+
+def test_external_hit_makes_the_verdict_and_says_where_it_came_from(federated):
+    server = federated()
+    result = check(server, identifier=STOLEN_PIN.lower())
+    assert result["verdict"] == "hit"
+    assert result["hit_sources"] == ["screening", "smv"]
+    sources = by_name(result)
+    assert [s["name"] for s in result["sources"]] == ["smv", "screening"]
+    assert {s["status"] for s in sources.values()} == {"ok"}
+    assert all(0 <= s["elapsed_ms"] < 800 and s["matches"] == 1 for s in sources.values())
+    matches = {m["source"]: m for m in result["matches"]}
+    full, screened = matches["smv"], matches["screening"]
+    assert full["report_id"] is None and full["external_ref"] == STOLEN["record_id"]
+    assert full["match_type"] == "normalized" and full["score"] == 0.99  # the same scorer as local reports
+    assert (full["manufacturer"], full["reporting_agency"]["country"]) == ("Komatsu", "UZ")
+    assert full["reference"].endswith(STOLEN["record_id"])
+    assert screened["reference"].startswith("SCR-") and screened["external_ref"] == screened["reference"]
+    assert (screened["manufacturer"], screened["model"], screened["category"]) == (None, None, None)
+
+
+def test_no_hit_anywhere(federated):
+    result = check(federated(), identifier=NEVER_REPORTED)
+    assert result["verdict"] == "no_match" and result["matches"] == [] and result["hit_sources"] == []
+    assert {s["status"] for s in result["sources"]} == {"ok"}
+
+
+def test_external_near_match_and_recovered_record_are_scored_like_local_ones(federated):
+    server = federated()
+    near = check(server, identifier=STOLEN_PIN[:-1] + "8")  # one misread character: the source finds nothing
+    assert near["verdict"] == "no_match"
+    recovered = check(server, identifier=RECOVERED_SERIAL)
+    assert recovered["verdict"] == "no_match"
+    [info] = recovered["matches"]
+    assert info["source"] == "smv" and info["active"] is False and "information only" in info["explanation"]
+
+
+def test_local_and_external_hits_together_on_both_engines(backend, tmp_path, request, simulator, monkeypatch):
+    monkeypatch.setenv(KEY_VARIABLE, SECRET)
+    settings = backend_settings(backend, tmp_path, request)
+    app = create_app({**settings, "SOURCES": {"sources": source_entries(simulator)}})
+    try:
+        with LiveServer(app) as live:
+            local = live.post("/v1/reports", json=report_data(
+                identifiers=[{"type": "pin", "value": STOLEN_PIN}])).json()
+            result = check(live, identifier=STOLEN_PIN)
+        assert result["verdict"] == "hit" and result["hit_sources"] == ["local", "screening", "smv"]
+        assert result["matches"][0]["report_id"] == local["id"] or any(
+            m["report_id"] == local["id"] and m["source"] == "local" for m in result["matches"])
+        record = app.extensions["irontrace"].storage.get_check(result["check_id"])
+        assert record["matched_report_ids"] == [local["id"]]
+        assert {m["source"] for m in record["external_matches"]} == {"smv", "screening"}
+        assert [s["status"] for s in record["sources"]] == ["ok", "ok"]
+    finally:
+        app.extensions["irontrace"].checks.federation.close()
+        close_storage(app)
+
+
+def test_a_slow_source_is_marked_timeout_and_the_check_answers_on_time(federated, simulator):
+    server = federated(source_entries(simulator, smv={"deadline_ms": 300}))
+    set_mode(simulator, "smv", delay=3)
+    started = time.monotonic()
+    result = check(server, identifier=STOLEN_PIN)
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0, elapsed
+    sources = by_name(result)
+    assert sources["smv"]["status"] == "timeout" and sources["smv"]["elapsed_ms"] == 300
+    assert sources["screening"]["status"] == "ok"
+    assert result["verdict"] == "hit" and result["hit_sources"] == ["screening"]
+
+
+def test_a_failing_source_opens_its_circuit_then_closes_once_it_recovers(federated, simulator):
+    server = federated(source_entries(simulator, smv={"failures_to_open": 2, "open_seconds": 0.5}))
+    set_mode(simulator, "smv", "error")
+    for _ in range(2):
+        assert by_name(check(server, identifier=NEVER_REPORTED))["smv"]["status"] == "error"
+    calls = request_counts(simulator)["smv"]
+    assert calls == 2 * 3  # a GET is retried twice with backoff
+    refused = by_name(check(server, identifier=NEVER_REPORTED))["smv"]
+    assert refused["status"] == "unavailable" and "circuit open" in refused["detail"]
+    assert request_counts(simulator)["smv"] == calls  # an open circuit does not call the source
+    set_mode(simulator, "smv")
+    time.sleep(0.6)
+    assert by_name(check(server, identifier=NEVER_REPORTED))["smv"]["status"] == "ok"
+    assert by_name(check(server, identifier=STOLEN_PIN))["smv"]["status"] == "ok"
+    breaker = server_federation(server).sources[0].breaker
+    assert breaker.state == "closed"
+
+
+def server_federation(server: LiveServer):
+    return server.app.extensions["irontrace"].checks.federation
+
+
+def test_screening_posts_are_never_retried(federated, simulator):
+    server = federated()
+    set_mode(simulator, "screening", "unavailable")
+    result = check(server, identifier=STOLEN_PIN)
+    assert by_name(result)["screening"]["status"] == "error"
+    assert request_counts(simulator)["screening"] == 1
+    assert result["verdict"] == "hit" and result["hit_sources"] == ["smv"]
+
+
+@pytest.mark.parametrize("mode", ["garbage", "malformed"])
+def test_malformed_answers_are_a_clear_error_not_a_crash(federated, simulator, mode):
+    server = federated()
+    set_mode(simulator, "smv", mode)
+    result = check(server, identifier=STOLEN_PIN)
+    smv_status = by_name(result)["smv"]
+    assert smv_status["status"] == "error"
+    assert smv_status["detail"] in ("answer is not JSON", "field 'records' is missing or of the wrong type")
+    assert by_name(result)["screening"]["status"] == "ok"
+
+
+def test_answers_are_cached_for_a_short_while(federated, simulator):
+    server = federated()
+    first = check(server, identifier=STOLEN_PIN)
+    counts = request_counts(simulator)
+    second = check(server, identifier=STOLEN_PIN)
+    assert request_counts(simulator) == counts
+    assert all(s["cached"] for s in second["sources"]) and not any(s["cached"] for s in first["sources"])
+    assert second["verdict"] == "hit" and len(second["matches"]) == len(first["matches"])
+
+
+def test_description_only_checks_skip_external_sources(federated, simulator):
+    result = check(federated(), description="yellow loader")
+    assert {s["status"] for s in result["sources"]} == {"skipped"}
+    assert request_counts(simulator) == {}
+
+
+def test_no_credential_in_any_log_line_response_or_record(federated, simulator, caplog):
+    caplog.set_level(logging.DEBUG)
+    server = federated(source_entries(simulator, smv={"deadline_ms": 200, "failures_to_open": 1}))
+    bodies = [check(server, identifier=STOLEN_PIN)]
+    for protocol, mode, delay in (("smv", "normal", 1), ("screening", "garbage", 0), ("screening", "drop", 0)):
+        set_mode(simulator, protocol, mode, delay)
+        bodies.append(check(server, identifier=f"{NEVER_REPORTED}{len(bodies)}"))
+    bodies.append(server.post("/v1/checks", json={"identifier": ""}).text)  # a problem body
+    statuses = {s["status"] for body in bodies[1:-1] for s in body["sources"]}
+    assert {"timeout", "error", "unavailable"} <= statuses
+    texts = [caplog.text, *map(str, bodies), repr(server_federation(server).sources)]
+    assert caplog.records, "the calls were logged"
+    for text in texts:
+        assert SECRET not in text
+
+
+def test_refused_credentials_are_an_error_status_without_the_credential(federated, simulator, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("IRONTRACE_TEST_WRONG_KEY", "wrong-" + SECRET)
+    server = federated([{"name": "smv", "type": "stolen_vehicles", "url": simulator.url,
+                         "api_key_env": "IRONTRACE_TEST_WRONG_KEY"}])
+    result = check(server, identifier=STOLEN_PIN)
+    assert by_name(result)["smv"] == {**by_name(result)["smv"], "status": "error",
+                                      "detail": "credentials refused (HTTP 401)"}
+    assert SECRET not in caplog.text and SECRET not in str(result)
+
+
+def test_openapi_documents_sources_and_hit_sources(federated):
+    spec = federated().get("/openapi.json").json()
+    result = spec["components"]["schemas"]["CheckResult"]["properties"]
+    assert {"sources", "hit_sources"} <= set(result)
+    status = spec["components"]["schemas"]["SourceStatus"]["properties"]["status"]
+    assert status["enum"] == ["ok", "timeout", "error", "unavailable", "skipped"]
+
+
+def test_a_bulk_check_waits_about_one_deadline_not_one_per_item(federated, simulator):
+    server = federated(source_entries(simulator, smv={"deadline_ms": 300}))
+    set_mode(simulator, "smv", delay=2)
+    started = time.monotonic()
+    response = server.post("/v1/checks/bulk", json={"checks": [{"identifier": f"{NEVER_REPORTED}{i}"} for i in range(5)]
+                                                    + [{"identifier": STOLEN_PIN}]})
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200 and elapsed < 1.2, elapsed
+    results = response.json()["results"]
+    assert [by_name(r)["smv"]["status"] for r in results] == ["timeout"] * 6
+    assert [r["verdict"] for r in results] == ["no_match"] * 5 + ["hit"]
+    assert results[-1]["hit_sources"] == ["screening"]
+
+
+def test_sources_endpoint_probes_health_and_shows_circuits(federated, simulator):
+    server = federated(source_entries(simulator, smv={"failures_to_open": 1}))
+    assert server.get("/v1/sources").json() == [
+        {"name": "smv", "status": "ok", "circuit": "closed"},
+        {"name": "screening", "status": "ok", "circuit": "closed"},
+    ]
+    set_mode(simulator, "smv", "error")
+    check(server, identifier=NEVER_REPORTED)
+    smv_health = server.get("/v1/sources").json()[0]
+    assert smv_health == {"name": "smv", "status": "error", "circuit": "open",
+                          "detail": "source answered HTTP 500"}
