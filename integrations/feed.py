@@ -27,6 +27,7 @@ import requests
 from integrations.config import FeedConfig
 from integrations.http import send
 from registry.report_files import read_reports
+from registry.access import ADMIN, Actor
 from registry.services import SERVER_FIELDS, ImportSummary, ReportService, RowError
 from registry.storage.base import Document, ReportFilter, agency_key
 
@@ -97,9 +98,15 @@ def pull_feed(feed: FeedConfig, reports: ReportService, state: FeedState,
     result = _result(feed.name, summary)
     if present:
         result.withdrawn = withdraw_missing(reports, feed.name, present)
+    reports.record_import(feed_actor(feed.name), feed.url, summary, withdrawn=result.withdrawn)
     validators = {"etag": response.headers.get("ETag"), "last_modified": response.headers.get("Last-Modified")}
     state.put(feed.name, {k: v for k, v in validators.items() if v})
     return result
+
+
+def feed_actor(name: str) -> Actor:
+    """A feed writes the registry on its own authority, configured by the operator."""
+    return Actor(principal=f"feed:{name}", role=ADMIN)
 
 
 def withdraw_missing(reports: ReportService, source: str, present: set[tuple[str, str]]) -> int:
@@ -117,7 +124,7 @@ def withdraw_missing(reports: ReportService, source: str, present: set[tuple[str
 def _reports_from(reports: ReportService, source: str) -> Iterator[Document]:
     cursor = None
     while True:
-        page = reports.list(ReportFilter(source=source), LIST_PAGE_SIZE, cursor)
+        page = reports.list(ReportFilter(source=source), LIST_PAGE_SIZE, cursor, feed_actor(source))
         yield from page.items
         cursor = page.next_cursor
         if cursor is None:

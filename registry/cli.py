@@ -88,18 +88,10 @@ def import_(file: Path, file_format: str | None, errors_file: IO[str] | None, wo
                 )
                 raise click.ClickException(exc.detail + failures) from exc
             bar.update(size - done)
-    _record_import(services, summary, str(file.resolve()))
+    services.reports.record_import(Actor.operator(), str(file.resolve()), summary)
     _print_summary(summary, errors_file)
     if summary.rejected and not (summary.created or summary.updated or summary.unchanged):
         sys.exit(1)
-
-
-def _record_import(services: Services, summary: ImportSummary, source: str) -> None:
-    """One audit entry per import run: a file of a million reports is one act of one operator."""
-    services.audit.record(Actor.operator(), "reports.import", None, {
-        "source": source, "created": summary.created, "updated": summary.updated,
-        "unchanged": summary.unchanged, "rejected": len(summary.rejected),
-    })
 
 
 def _print_summary(summary: ImportSummary, errors_file: IO[str] | None) -> None:
@@ -171,7 +163,7 @@ def demo(count: int) -> None:
 
     services = _services()
     summary = services.reports.import_rows(enumerate(demo_reports(count), start=1))
-    _record_import(services, summary, "demo")
+    services.reports.record_import(Actor.operator(), "demo", summary)
     click.echo(
         f"demo registry: created {summary.created}, updated {summary.updated}, unchanged {summary.unchanged}"
         + (f", rejected {len(summary.rejected)}" if summary.rejected else "")

@@ -104,6 +104,13 @@ class ReportService:
         self.audit.record(actor, "report.update", report_id, {"before": stored, "after": updated})
         return updated
 
+    def record_import(self, actor: Actor, source: str, summary: ImportSummary, **counts: int) -> None:
+        """One audit entry per import run (a file, a feed pull): a million rows are one act of one actor."""
+        self.audit.record(actor, "reports.import", None, {
+            "source": source, "created": summary.created, "updated": summary.updated,
+            "unchanged": summary.unchanged, "rejected": len(summary.rejected), **counts,
+        })
+
     def list(self, filters: ReportFilter, limit: int, cursor: str | None, actor: Actor) -> Page:
         """Listing and text search enumerate the registry: only roles that read reports may."""
         actor.require(READ_REPORTS)

@@ -174,7 +174,7 @@ def test_dealers_see_verdict_case_reference_and_contact_only(server, registry, r
     body = answer.json()
     assert body["verdict"] in ("hit", "possible_match")
     assert body["matches"][0] == {"external_ref": report["external_ref"], "active": True,
-                                  "reporting_agency": report["reporting_agency"]}
+                                  "reporting_agency": report["reporting_agency"], "source": "local"}
     text = answer.text
     for value in RESTRICTED_VALUES:
         assert value not in text

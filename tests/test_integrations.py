@@ -20,7 +20,7 @@ from integrations.simulator import DEFAULT_RECORDS, create_simulator
 from integrations.stolen_vehicles import StolenVehiclesSource
 from registry import create_app
 from search.matching import CheckQuery
-from tests.conftest import LiveServer, backend_settings, close_storage, report_data
+from tests.conftest import LiveServer, backend_settings, close_storage, issue_key, report_data
 
 SECRET = "s3cr3t-credential-do-not-leak-7f1e"
 KEY_VARIABLE = "IRONTRACE_TEST_SOURCE_KEY"
@@ -71,7 +71,7 @@ def federated(simulator, tmp_path, monkeypatch):
                               "SOURCES": {"sources": entries if entries is not None else source_entries(simulator)}})
             stack.callback(close_storage, app)
             stack.callback(app.extensions["irontrace"].checks.federation.close)
-            return stack.enter_context(LiveServer(app))
+            return stack.enter_context(LiveServer(app, issue_key(app)))
 
         yield start
 
@@ -225,7 +225,7 @@ def test_no_configuration_calls_no_source(tmp_path, simulator):
     app = create_app({"DB": str(tmp_path / "plain.db")})
     try:
         assert app.extensions["irontrace"].checks.federation is None
-        with LiveServer(app) as live:
+        with LiveServer(app, issue_key(app)) as live:
             result = check(live, identifier=STOLEN_PIN)
             assert live.get("/v1/sources").json() == []
         assert result["sources"] == [] and result["verdict"] == "no_match" and result["hit_sources"] == []
@@ -317,7 +317,7 @@ def test_local_and_external_hits_together_on_both_engines(backend, tmp_path, req
     settings = backend_settings(backend, tmp_path, request)
     app = create_app({**settings, "SOURCES": {"sources": source_entries(simulator)}})
     try:
-        with LiveServer(app) as live:
+        with LiveServer(app, issue_key(app)) as live:
             local = live.post("/v1/reports", json=report_data(
                 identifiers=[{"type": "pin", "value": STOLEN_PIN}])).json()
             result = check(live, identifier=STOLEN_PIN)
