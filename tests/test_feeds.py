@@ -90,6 +90,8 @@ def test_feed_import_follows_changes_and_withdrawals(server, services, feed_serv
     assert statuses(server)["UZ-2026-00003"] == "stolen"
     assert server.get(f"/v1/reports/{local['id']}").json()["status"] == "stolen"
     assert "source" not in server.get(f"/v1/reports/{local['id']}").json()
+    pulls = server.get("/v1/audit", params={"principal": f"feed:{FEED}", "action": "reports.import"}).json()["items"]
+    assert [(p["details"]["created"], p["details"]["withdrawn"]) for p in pulls] == [(3, 0), (1, 1), (0, 0)]
 
 
 def test_a_rejected_row_or_an_empty_feed_withdraws_nothing(server, services, feed_server, tmp_path):

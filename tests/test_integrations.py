@@ -464,3 +464,16 @@ def test_sources_endpoint_probes_health_and_shows_circuits(federated, simulator)
     smv_health = server.get("/v1/sources").json()[0]
     assert smv_health == {"name": "smv", "status": "error", "circuit": "open",
                           "detail": "source answered HTTP 500"}
+
+
+def test_a_dealer_sees_where_an_external_hit_came_from_and_its_reference_only(federated):
+    server = federated()
+    dealer = {"Authorization": f"Bearer {issue_key(server.app, 'dealer')}"}
+    answer = server.http.post(server.url + "/v1/checks", json={"identifier": STOLEN_PIN}, headers=dealer, timeout=30)
+    assert answer.status_code == 200
+    result = answer.json()
+    assert result["verdict"] == "hit" and result["hit_sources"] == ["screening", "smv"]
+    smv_match = next(m for m in result["matches"] if m["source"] == "smv")
+    assert set(smv_match) == {"external_ref", "active", "reporting_agency", "source", "reference"}
+    for detail in ("WA470-8", "Komatsu", "explanation", "score"):
+        assert detail not in answer.text
