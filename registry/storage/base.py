@@ -18,6 +18,7 @@ from registry.errors import InvalidRequest
 from search.keys import IdentifierKeys
 
 Document = dict[str, Any]
+Lookup = tuple[IdentifierKeys | None, str | None]  # what ``find_candidates`` takes: keys and description
 
 # How many candidates one check may pull from each retrieval path.
 KEY_CANDIDATE_LIMIT = 200
@@ -128,6 +129,14 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def find_candidates(self, keys: IdentifierKeys | None, description: str | None) -> list[Document]:
         """Reports sharing a lookup key, a trailing part or description words with a check."""
+
+    def find_candidates_many(self, lookups: list[Lookup]) -> list[list[Document]]:
+        """``find_candidates`` for each of a batch of checks (bulk checks); the same candidates.
+
+        The default asks once per check; an engine overrides it to answer the
+        batch in a few round trips.
+        """
+        return [self.find_candidates(keys, description) for keys, description in lookups]
 
     @abc.abstractmethod
     def save_check(self, record: Document) -> None:
