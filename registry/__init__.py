@@ -12,15 +12,14 @@ from typing import Any
 from flask import Flask
 
 from registry.config import load_settings
-from registry.context import EXTENSION_KEY, Services
+from registry.context import EXTENSION_KEY, Services, in_process_workers
 from registry.problems import ProblemApi, register_problem_handlers
-from registry.storage import open_storage
 
 API_VERSION = "1.0.0"
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: settings, storage chosen by configuration, blueprints, docs."""
+    """Build the app: settings, storage chosen by configuration, bulk-check workers, blueprints, docs."""
     settings = load_settings(test_config)
     app = Flask(__name__)
     app.config.update(
@@ -35,14 +34,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
     )
     app.json.sort_keys = False
-    storage = open_storage(settings)
-    atexit.register(storage.close)
-    app.extensions[EXTENSION_KEY] = Services.over(storage)
+    services = Services.open(settings)
+    atexit.register(services.close)
+    services.start_workers(in_process_workers(settings))
+    app.extensions[EXTENSION_KEY] = services
 
     api = ProblemApi(app)
     register_problem_handlers(app)
-    from registry.api import checks, health, reports
+    from registry.api import bulk, checks, health, reports
 
-    for blueprint in (health.blp, reports.blp, checks.blp):
+    for blueprint in (health.blp, reports.blp, checks.blp, bulk.blp):
         api.register_blueprint(blueprint)
     return app

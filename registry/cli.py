@@ -28,7 +28,7 @@ IMPORT_WORKERS = max(1, (os.cpu_count() or 1) - 1)  # validating processes; one 
 
 
 def _services() -> Services:
-    return Services.over(open_storage(load_settings()))
+    return Services.open(load_settings())
 
 
 @click.group()

@@ -231,6 +231,14 @@ class CheckService:
         self.storage.save_check(record)
         return record, outcome
 
+    def check_many(self, queries: list[CheckQuery]) -> list[CheckOutcome]:
+        """Outcomes of a batch of checks (a bulk check), in order, from one batched candidate
+        lookup and the same ranking as ``check``, so each answer equals its single check.
+        The bulk job is the record of these checks: none is saved one by one."""
+        lookups = [(query_keys(q.identifier) if q.identifier else None, q.description) for q in queries]
+        candidates = self.storage.find_candidates_many(lookups)
+        return [rank(query, found) for query, found in zip(queries, candidates)]
+
 
 def match_view(match: Match) -> Document:
     """What a check answers about one matched report."""
@@ -252,4 +260,18 @@ def match_view(match: Match) -> Document:
         "manufacturer": report.get("manufacturer"),
         "model": report.get("model"),
         "reporting_agency": report["reporting_agency"],
+    }
+
+
+def bulk_row_result(row: Document, outcome: CheckOutcome | None) -> Document:
+    """What a bulk check answers about one uploaded row: its cells echoed, the verdict and
+    the best match (``match_view``), or the row's error."""
+    best = outcome.matches[0] if outcome and outcome.matches else None
+    return {
+        "row": row["number"],
+        "input": row["cells"],
+        "verdict": outcome.verdict if outcome else None,
+        "match": match_view(best) if best else None,
+        "matches": len(outcome.matches) if outcome else 0,
+        "error": row["error"],
     }

@@ -81,11 +81,12 @@ def backend_settings(backend: str, tmp_path: Path, request: pytest.FixtureReques
 
 
 def close_storage(app) -> None:
-    storage = app.extensions[EXTENSION_KEY].storage
-    if storage.name == "elasticsearch":
-        drop_indices(storage)
+    services = app.extensions[EXTENSION_KEY]
+    services.stop_workers()
+    if services.storage.name == "elasticsearch":
+        drop_indices(services.storage)
     else:
-        storage.close()
+        services.storage.close()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -131,6 +132,9 @@ class LiveServer:
 
     def patch(self, path: str, **kwargs) -> requests.Response:
         return self.http.patch(self.url + path, timeout=30, **kwargs)
+
+    def delete(self, path: str, **kwargs) -> requests.Response:
+        return self.http.delete(self.url + path, timeout=30, **kwargs)
 
 
 @pytest.fixture

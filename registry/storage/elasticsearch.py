@@ -135,6 +135,23 @@ def versioned_index(alias: str, version: int) -> str:
     return f"{alias}-v{version}"
 
 
+def create_aliased_index(client: Elasticsearch, alias: str, mappings: Document, settings: Document) -> str | None:
+    """Create the first version of an index behind ``alias`` unless the alias exists; the index created.
+
+    Safe when every worker does it at once: the loser of the race sees the index already there.
+    """
+    if client.indices.exists_alias(name=alias):
+        return None
+    index = versioned_index(alias, FIRST_VERSION)
+    try:
+        client.indices.create(index=index, mappings=mappings, settings=settings, aliases={alias: {}})
+    except BadRequestError as exc:
+        if exc.error != "resource_already_exists_exception":
+            raise
+        return None
+    return index
+
+
 def ref_id(document: Document) -> str:
     """The ``_id`` of a report: one per (agency, case number), so the index enforces uniqueness."""
     key = agency_key(document) + REF_SEPARATOR + document["external_ref"]
@@ -273,17 +290,9 @@ class ElasticsearchStorage(Storage):
                 (self.reports_alias, REPORTS_MAPPINGS, self.index_settings),
                 (self.checks_alias, CHECKS_MAPPINGS, self.checks_settings),
             ):
-                if self.client.indices.exists_alias(name=alias):
-                    continue
-                index = versioned_index(alias, FIRST_VERSION)
-                try:
-                    self.client.indices.create(
-                        index=index, mappings=mappings, settings=settings, aliases={alias: {}}
-                    )
+                index = create_aliased_index(self.client, alias, mappings, settings)
+                if index:
                     created.append(index)
-                except BadRequestError as exc:
-                    if exc.error != "resource_already_exists_exception":  # another worker won the race
-                        raise
         self._indices_ready = True
         return created
 

@@ -1,0 +1,201 @@
+"""Bulk checks: a dealer's inventory or a customs manifest checked row by row.
+
+``BulkCheckService`` reads uploads (``registry.bulk_files``), answers small
+files at once and queues larger ones as jobs in a ``JobStore``;
+``BulkWorker`` runs queued jobs in batches under a lease, so any number of
+workers (threads in the app, ``irontrace worker`` processes) can share them
+and a job whose worker died is resumed at its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from registry.bulk_files import Upload, read_upload
+from registry.errors import Conflict, IronTraceError, PayloadTooLarge
+from registry.services import CheckService, bulk_row_result, new_id, utc_now
+from registry.storage.base import Document
+from registry.storage.jobs import JobStore
+from search.matching import CheckQuery
+
+log = logging.getLogger(__name__)
+
+SYNC_MAX_ROWS = 1000  # POST /v1/checks/bulk answers at once up to this many rows
+WORKER_STOP_TIMEOUT_SECONDS = 30
+VERDICT_COUNTERS = {"hit": "hits", "possible_match": "possible_matches", "no_match": "no_matches"}
+PRIVATE_FIELDS = ("lease_owner", "lease_expires", "run_started", "run_started_rows", "columns")
+
+
+@dataclass(frozen=True)
+class BulkSettings:
+    max_bytes: int
+    max_rows: int
+    batch_size: int
+    lease_seconds: float
+    poll_seconds: float
+
+    @classmethod
+    def of(cls, settings: dict[str, Any]) -> "BulkSettings":
+        return cls(settings["BULK_MAX_BYTES"], settings["BULK_MAX_ROWS"], settings["BULK_BATCH_SIZE"],
+                   settings["BULK_LEASE_SECONDS"], settings["BULK_POLL_SECONDS"])
+
+
+def new_job(upload: Upload, filename: str | None) -> Document:
+    return {
+        "id": new_id(), "status": "queued", "created_at": utc_now(), "started_at": None, "finished_at": None,
+        "format": upload.file_format, "filename": filename, "columns": upload.columns,
+        "rows_total": len(upload.rows), "rows_done": 0,
+        "hits": 0, "possible_matches": 0, "no_matches": 0, "errors": 0,
+        "error": None, "lease_owner": None, "lease_expires": 0.0,
+    }
+
+
+def tally(results: list[Document]) -> dict[str, int]:
+    """How many rows were hits, possible matches, no matches, or could not be checked."""
+    counts = dict.fromkeys([*VERDICT_COUNTERS.values(), "errors"], 0)
+    for result in results:
+        counts["errors" if result["error"] else VERDICT_COUNTERS[result["verdict"]]] += 1
+    return counts
+
+
+def advanced(job: Document, results: list[Document]) -> Document:
+    """The job after a batch: checkpoint moved past its rows, each verdict (or error) counted."""
+    counts = {name: job[name] + count for name, count in tally(results).items()}
+    return {**job, **counts, "rows_done": job["rows_done"] + len(results)}
+
+
+def job_view(job: Document, now: float) -> Document:
+    """A job as its owner sees it: no lease internals, an ETA while it runs."""
+    view = {k: v for k, v in job.items() if k not in PRIVATE_FIELDS}
+    view["eta_seconds"] = None
+    done_this_run = job["rows_done"] - job.get("run_started_rows", 0)
+    if job["status"] == "running" and done_this_run > 0:
+        rate = done_this_run / max(now - job["run_started"], 1e-3)
+        view["eta_seconds"] = round((job["rows_total"] - job["rows_done"]) / rate, 1)
+    return view
+
+
+class BulkCheckService:
+    def __init__(self, checks: CheckService, jobs: JobStore, settings: BulkSettings) -> None:
+        self.checks = checks
+        self.jobs = jobs
+        self.settings = settings
+
+    def read(self, data: bytes, file_format: str, max_rows: int) -> Upload:
+        """An upload within the limits; ``PayloadTooLarge`` naming the limit otherwise."""
+        if len(data) > self.settings.max_bytes:
+            raise self.too_large()
+        return read_upload(data, file_format, max_rows)
+
+    def too_large(self) -> PayloadTooLarge:
+        limit = self.settings.max_bytes
+        return PayloadTooLarge(f"The file is larger than {limit} bytes.", limit=limit, unit="bytes")
+
+    def submit(self, data: bytes, file_format: str, filename: str | None = None) -> Document:
+        """Queue a job for every row of the file; a worker picks it up."""
+        upload = self.read(data, file_format, self.settings.max_rows)
+        job = new_job(upload, filename)
+        self.jobs.create_job(job, upload.rows)
+        return job
+
+    def check_now(self, data: bytes, file_format: str) -> tuple[Upload, list[Document]]:
+        """Check a small file while the caller waits."""
+        upload = self.read(data, file_format, min(SYNC_MAX_ROWS, self.settings.max_rows))
+        return upload, self.check_rows(upload.rows)
+
+    def check_rows(self, rows: list[Document]) -> list[Document]:
+        """Results of rows in order, the checkable ones checked as one batch."""
+        outcomes = iter(self.checks.check_many([CheckQuery(**r["query"]) for r in rows if r["query"] is not None]))
+        return [bulk_row_result(r, next(outcomes) if r["query"] is not None else None) for r in rows]
+
+    def get(self, job_id: str) -> Document:
+        return self.jobs.get_job(job_id)
+
+    def cancel(self, job_id: str) -> Document:
+        """Stop a job: its worker notices between batches.  A finished job cannot be cancelled."""
+        job = self.jobs.update_job(job_id, None, {"status": "cancelled", "finished_at": utc_now()})
+        if job is not None:
+            return job
+        job = self.jobs.get_job(job_id)
+        if job["status"] != "cancelled":
+            raise Conflict(f"The bulk check is already {job['status']}.", job_status=job["status"])
+        return job
+
+    def results(self, job_id: str) -> tuple[Document, Iterator[Document]]:
+        """The job and the results of every row checked so far, in input order."""
+        job = self.jobs.get_job(job_id)
+        return job, self.jobs.iter_results(job_id, job["rows_done"])
+
+
+class BulkWorker:
+    """Runs queued jobs, one at a time, until stopped; safe beside any number of others."""
+
+    def __init__(self, bulk: BulkCheckService) -> None:
+        self.bulk = bulk
+        self.jobs = bulk.jobs
+        self.settings = bulk.settings
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run(self) -> None:
+        """Poll for jobs until ``stop``; storage outages are waited out, not fatal."""
+        while not self.stopping.is_set():
+            try:
+                worked = self.run_once()
+            except IronTraceError as exc:
+                log.warning("bulk worker %s: %s", self.owner, exc.detail)
+                worked = False
+            if not worked:
+                self.stopping.wait(self.settings.poll_seconds)
+
+    def run_once(self) -> bool:
+        """Claim one job and work on it; ``False`` when there was none."""
+        job = self.jobs.claim_job(self.owner, self.settings.lease_seconds, time.time())
+        if job is None:
+            return False
+        try:
+            self._process(job)
+        except IronTraceError:
+            raise  # storage trouble: the lease runs out and the job is resumed later
+        except Exception as exc:  # a defect, not an outage: retrying would fail the same way
+            log.exception("bulk check %s failed", job["id"])
+            self.jobs.update_job(job["id"], self.owner, {"status": "failed", "finished_at": utc_now(),
+                                                          "error": f"{type(exc).__name__}: {exc}"})
+        return True
+
+    def _process(self, job: Document) -> None:
+        job = self.jobs.update_job(job["id"], self.owner, {
+            "started_at": job["started_at"] or utc_now(), "run_started": time.time(),
+            "run_started_rows": job["rows_done"],
+        })
+        while job is not None and job["rows_done"] < job["rows_total"]:
+            if self.stopping.is_set():
+                return  # shutting down: another worker resumes when the lease runs out
+            rows = self.jobs.job_rows(job["id"], job["rows_done"], self.settings.batch_size)
+            results = self.bulk.check_rows(rows)
+            job = advanced(job, results)
+            lease_until = time.time() + self.settings.lease_seconds
+            if not self.jobs.commit_batch(job, self.owner, results, lease_until):
+                log.info("bulk check %s was cancelled or taken over", job["id"])
+                return
+        if job is not None:
+            self.jobs.update_job(job["id"], self.owner, {"status": "done", "finished_at": utc_now()})
+
+    def start(self) -> "BulkWorker":
+        """Run in a background thread of this process."""
+        self._thread = threading.Thread(target=self.run, name=f"bulk-worker-{self.owner}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self._thread is not None:
+            self._thread.join(WORKER_STOP_TIMEOUT_SECONDS)
