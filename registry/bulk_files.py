@@ -82,7 +82,7 @@ class Upload:
     rows: list[dict[str, Any]]
 
 
-def detect_format(content_type: str | None, filename: str | None, head: bytes) -> str:
+def detect_upload_format(content_type: str | None, filename: str | None, head: bytes) -> str:
     """By content type, else file name, else first character: ``[`` array, ``{`` NDJSON, else CSV."""
     mime = (content_type or "").split(";")[0].strip().lower()
     if mime in CONTENT_TYPE_FORMATS:

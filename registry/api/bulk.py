@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from werkzeug.exceptions import NotAcceptable, RequestEntityTooLarge
 
 from registry.bulk import SYNC_MAX_ROWS, job_view, tally
-from registry.bulk_files import csv_lines, detect_format, ndjson_lines
+from registry.bulk_files import csv_lines, detect_upload_format, ndjson_lines
 from registry.context import services
 from registry.errors import InvalidRequest
 from registry.schemas import BulkCheckResultSchema, BulkJobSchema
@@ -54,7 +54,7 @@ def uploaded() -> tuple[bytes, str, str | None]:
             data, name, content_type = request.get_data(), None, request.mimetype
     except RequestEntityTooLarge as exc:
         raise bulk.too_large() from exc
-    return data, detect_format(content_type, name, data[:FORMAT_SNIFF_BYTES]), name
+    return data, detect_upload_format(content_type, name, data[:FORMAT_SNIFF_BYTES]), name
 
 
 def streamed(results: Iterable[dict], columns: list[str], media_type: str, name: str) -> Response:
