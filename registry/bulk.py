@@ -179,7 +179,8 @@ class BulkWorker:
         while job is not None and job["rows_done"] < job["rows_total"]:
             if self.stopping.is_set():
                 return  # shutting down: another worker resumes when the lease runs out
-            rows = self.jobs.job_rows(job["id"], job["rows_done"], self.settings.batch_size)
+            count = min(self.settings.batch_size, job["rows_total"] - job["rows_done"])
+            rows = self.jobs.job_rows(job["id"], job["rows_done"], count)
             results = self.bulk.check_rows(rows)
             job = advanced(job, results)
             lease_until = time.time() + self.settings.lease_seconds

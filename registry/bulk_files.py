@@ -39,8 +39,11 @@ CONTENT_TYPE_FORMATS = {
 SUFFIX_FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson",
                   ".json": "json"}
 DELIMITERS = (",", ";", "\t")
-FALLBACK_ENCODING = "cp1251"  # spreadsheets exported on Russian-language Windows
-UTF16_SNIFF_BYTES = 64
+# Tried in this order of preference when there is no BOM; cp1251 is what spreadsheets exported
+# on Russian-language Windows use.
+CANDIDATE_ENCODINGS = ("utf-8", "utf-16-le", "utf-16-be", "cp1251")
+FALLBACK_ENCODING = "cp1251"
+ENCODING_SNIFF_BYTES = 4096
 
 # Column names meaning each field of a check, compared after ``header_key``.
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {
@@ -90,35 +93,37 @@ def detect_upload_format(content_type: str | None, filename: str | None, head: b
     suffix = PurePath(filename or "").suffix.lower()
     if suffix in SUFFIX_FORMATS:
         return SUFFIX_FORMATS[suffix]
-    first = decode(head[:UTF16_SNIFF_BYTES]).lstrip()[:1]
+    first = decode(head).lstrip()[:1]
     return {"[": "json", "{": "ndjson"}.get(first, "csv")
 
 
 def decode(data: bytes) -> str:
-    """Text of an upload: by its BOM, else UTF-16 if it looks it, else UTF-8, else Windows-1251."""
+    """Text of an upload: by its BOM, else in the encoding whose reading of the start looks most
+    like text (UTF-8 first on a tie, then UTF-16 without BOM, then Windows-1251)."""
     for bom, encoding in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
                           (codecs.BOM_UTF16_BE, "utf-16-be")):
         if data.startswith(bom):
             return data[len(bom):].decode(encoding, errors="replace")
-    utf16 = _utf16_without_bom(data[:UTF16_SNIFF_BYTES])
-    if utf16:
-        return data.decode(utf16, errors="replace")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode(FALLBACK_ENCODING, errors="replace")
+    head = data[:ENCODING_SNIFF_BYTES]
+    ranked = sorted(CANDIDATE_ENCODINGS, key=lambda e: -_plausible_share(head.decode(e, errors="replace")))
+    for encoding in ranked:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode(FALLBACK_ENCODING, errors="replace")
 
 
-def _utf16_without_bom(head: bytes) -> str | None:
-    """Text that is mostly ASCII has a zero in every other byte when it is UTF-16."""
-    if len(head) < 4:
-        return None
-    even, odd = head[0::2], head[1::2]
-    if odd.count(0) > len(odd) * 0.4 and not even.count(0):
-        return "utf-16-le"
-    if even.count(0) > len(even) * 0.4 and not odd.count(0):
-        return "utf-16-be"
-    return None
+def _plausible_share(text: str) -> float:
+    """Share of characters an inventory is made of: printable Latin, Greek, Cyrillic, punctuation.
+
+    Wrong guesses give control characters (UTF-16 read as UTF-8), CJK
+    (UTF-8 read as UTF-16) or replacement characters.
+    """
+    if not text:
+        return 1.0
+    plausible = sum((c.isprintable() or c in "\t\r\n") and (c < "\u0530" or "\u2000" <= c < "\u2200") for c in text)
+    return plausible / len(text)
 
 
 def sniff_delimiter(text: str) -> str:

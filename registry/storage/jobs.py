@@ -56,7 +56,7 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def job_rows(self, job_id: str, start: int, count: int) -> list[Document]:
-        """Input rows ``start`` to ``start + count`` (fewer at the end), in order."""
+        """Input rows ``start`` to ``start + count``, in order (all of them exist)."""
 
     @abc.abstractmethod
     def commit_batch(self, job: Document, owner: str, results: list[Document], lease_until: float) -> bool:
