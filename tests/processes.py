@@ -31,7 +31,41 @@ def irontrace(*args: str, env: dict[str, str], input_text: str | None = None) ->
     )
 
 
-class Gunicorn:
+class ProcessGroup:
+    """A command run in a process group of its own, so a crash can be simulated for all of it."""
+
+    process: subprocess.Popen | None = None
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no shutdown hooks, as in a crash."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class Worker(ProcessGroup):
+    """``irontrace worker``: runs bulk-check jobs from the store that ``env`` names."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = {**os.environ, **env}
+
+    def __enter__(self) -> "Worker":
+        self.process = subprocess.Popen([str(BIN / "irontrace"), "worker"], env=self.env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, start_new_session=True)
+        return self
+
+
+class Gunicorn(ProcessGroup):
     """``gunicorn 'registry:create_app()'`` with several workers, as in production."""
 
     def __init__(self, env: dict[str, str], workers: int = 3) -> None:
@@ -39,7 +73,6 @@ class Gunicorn:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env}
         self.workers = workers
-        self.process: subprocess.Popen | None = None
 
     def start(self) -> "Gunicorn":
         self.process = subprocess.Popen(
@@ -58,21 +91,5 @@ class Gunicorn:
                 time.sleep(0.1)
         raise RuntimeError("gunicorn did not become ready")
 
-    def kill(self) -> None:
-        """SIGKILL the whole process group: no shutdown hooks, as in a crash."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
     def __enter__(self) -> "Gunicorn":
         return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
