@@ -15,12 +15,16 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import get_context
 from typing import Any, Iterator
 
 from registry.bulk_files import Upload, read_upload
 from registry.errors import Conflict, IronTraceError, PayloadTooLarge
 from registry.services import CheckService, bulk_row_result, new_id, utc_now
+from registry.storage import open_storage
 from registry.storage.base import Document
 from registry.storage.jobs import JobStore
 from search.matching import CheckQuery
@@ -29,6 +33,7 @@ log = logging.getLogger(__name__)
 
 SYNC_MAX_ROWS = 1000  # POST /v1/checks/bulk answers at once up to this many rows
 WORKER_STOP_TIMEOUT_SECONDS = 30
+BATCHES_IN_FLIGHT_PER_PROCESS = 2  # one being checked, one waiting, so a process never idles
 VERDICT_COUNTERS = {"hit": "hits", "possible_match": "possible_matches", "no_match": "no_matches"}
 PRIVATE_FIELDS = ("lease_owner", "lease_expires", "run_started", "run_started_rows", "columns")
 
@@ -82,6 +87,24 @@ def job_view(job: Document, now: float) -> Document:
     return view
 
 
+def check_rows(checks: CheckService, rows: list[Document]) -> list[Document]:
+    """Results of rows in order, the checkable ones checked as one batch."""
+    outcomes = iter(checks.check_many([CheckQuery(**r["query"]) for r in rows if r["query"] is not None]))
+    return [bulk_row_result(r, next(outcomes) if r["query"] is not None else None) for r in rows]
+
+
+_process_checks: CheckService | None = None  # in a checking process: its own connection to the registry
+
+
+def _open_process_checks(settings: dict[str, Any]) -> None:
+    global _process_checks
+    _process_checks = CheckService(open_storage(settings))
+
+
+def _check_in_process(rows: list[Document]) -> list[Document]:
+    return check_rows(_process_checks, rows)
+
+
 class BulkCheckService:
     def __init__(self, checks: CheckService, jobs: JobStore, settings: BulkSettings) -> None:
         self.checks = checks
@@ -111,9 +134,7 @@ class BulkCheckService:
         return upload, self.check_rows(upload.rows)
 
     def check_rows(self, rows: list[Document]) -> list[Document]:
-        """Results of rows in order, the checkable ones checked as one batch."""
-        outcomes = iter(self.checks.check_many([CheckQuery(**r["query"]) for r in rows if r["query"] is not None]))
-        return [bulk_row_result(r, next(outcomes) if r["query"] is not None else None) for r in rows]
+        return check_rows(self.checks, rows)
 
     def get(self, job_id: str) -> Document:
         return self.jobs.get_job(job_id)
@@ -137,13 +158,21 @@ class BulkCheckService:
 class BulkWorker:
     """Runs queued jobs, one at a time, until stopped; safe beside any number of others."""
 
-    def __init__(self, bulk: BulkCheckService) -> None:
+    def __init__(self, bulk: BulkCheckService, processes: int = 0, settings: dict[str, Any] | None = None) -> None:
+        """``processes`` > 0 checks that many batches at once in child processes, each opening the
+        registry from ``settings``; results are still committed one batch at a time, in order."""
         self.bulk = bulk
         self.jobs = bulk.jobs
         self.settings = bulk.settings
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._pool: ProcessPoolExecutor | None = None
+        self._in_flight = processes * BATCHES_IN_FLIGHT_PER_PROCESS
+        if processes > 0:
+            # Spawned, not forked: a child must not share the parent's connections.
+            self._pool = ProcessPoolExecutor(processes, get_context("spawn"), initializer=_open_process_checks,
+                                             initargs=(settings,))
 
     def run(self) -> None:
         """Poll for jobs until ``stop``; storage outages are waited out, not fatal."""
@@ -176,19 +205,38 @@ class BulkWorker:
             "started_at": job["started_at"] or utc_now(), "run_started": time.time(),
             "run_started_rows": job["rows_done"],
         })
-        while job is not None and job["rows_done"] < job["rows_total"]:
+        if job is None:
+            return
+        for results in self._checked_batches(job):
             if self.stopping.is_set():
                 return  # shutting down: another worker resumes when the lease runs out
-            count = min(self.settings.batch_size, job["rows_total"] - job["rows_done"])
-            rows = self.jobs.job_rows(job["id"], job["rows_done"], count)
-            results = self.bulk.check_rows(rows)
             job = advanced(job, results)
             lease_until = time.time() + self.settings.lease_seconds
             if not self.jobs.commit_batch(job, self.owner, results, lease_until):
                 log.info("bulk check %s was cancelled or taken over", job["id"])
                 return
-        if job is not None:
-            self.jobs.update_job(job["id"], self.owner, {"status": "done", "finished_at": utc_now()})
+        self.jobs.update_job(job["id"], self.owner, {"status": "done", "finished_at": utc_now()})
+
+    def _checked_batches(self, job: Document) -> Iterator[list[Document]]:
+        """Results of the job's batches after its checkpoint, in order; with processes, the
+        next few batches are being checked while one is committed."""
+        size, total = self.settings.batch_size, job["rows_total"]
+        batches = (self.jobs.job_rows(job["id"], start, min(size, total - start))
+                   for start in range(job["rows_done"], total, size))
+        if self._pool is None:
+            yield from map(self.bulk.check_rows, batches)
+            return
+        pending: deque[Future] = deque()
+        try:
+            for rows in batches:
+                pending.append(self._pool.submit(_check_in_process, rows))
+                if len(pending) >= self._in_flight:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
 
     def start(self) -> "BulkWorker":
         """Run in a background thread of this process."""
@@ -200,3 +248,5 @@ class BulkWorker:
         self.stopping.set()
         if self._thread is not None:
             self._thread.join(WORKER_STOP_TIMEOUT_SECONDS)
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)

@@ -223,10 +223,13 @@ def _raise_for_problem(response: requests.Response) -> None:
 
 
 @main.command()
-def worker() -> None:
+@click.option("--processes", default=0, show_default=True,
+              help="Check batches in this many child processes (up to one per core); 0: in this one.")
+def worker(processes: int) -> None:
     """Run bulk-check jobs until stopped (SIGTERM or Ctrl-C); any number may run at once."""
-    services = _services()
-    bulk_worker = BulkWorker(services.bulk)
+    settings = load_settings()
+    services = Services.open(settings)
+    bulk_worker = BulkWorker(services.bulk, processes, settings)
     signal.signal(signal.SIGTERM, lambda *_: bulk_worker.stopping.set())
     click.echo(f"bulk-check worker {bulk_worker.owner} on {services.storage.name}", err=True)
     try:
@@ -234,6 +237,7 @@ def worker() -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        bulk_worker.stop()
         services.close()
 
 

@@ -56,12 +56,15 @@ class ProcessGroup:
 class Worker(ProcessGroup):
     """``irontrace worker``: runs bulk-check jobs from the store that ``env`` names."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], processes: int = 0) -> None:
         self.env = {**os.environ, **env}
+        self.processes = processes
 
     def __enter__(self) -> "Worker":
-        self.process = subprocess.Popen([str(BIN / "irontrace"), "worker"], env=self.env, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
+        self.process = subprocess.Popen(
+            [str(BIN / "irontrace"), "worker", "--processes", str(self.processes)], env=self.env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
         return self
 
 

@@ -80,7 +80,7 @@ def test_a_killed_worker_s_job_is_resumed_with_every_row_exactly_once(app, serve
     at_kill = server.get(location).json()
     assert at_kill["status"] == "running" and KILL_AFTER_ROWS <= at_kill["rows_done"] < ROWS
 
-    with Worker(worker_env(app)):
+    with Worker(worker_env(app), processes=2):  # the resuming worker checks batches in child processes
         job = poll(server, location, lambda job: job["status"] == "done", "completion")
     assert job["rows_done"] == ROWS and job["hits"] == ROWS // 4 and job["no_matches"] == ROWS * 3 // 4
 
