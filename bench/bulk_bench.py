@@ -29,7 +29,7 @@ import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-from workload import QUERY_SEED, ROOT, machine, strangers, write_registry
+from workload import QUERY_SEED, ROOT, machine, run_and_print, strangers, write_registry
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from registry.config import load_settings  # noqa: E402
@@ -154,12 +154,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", default=f"/tmp/irontrace-bulk-bench-{uuid.uuid4().hex[:6]}")
-    parser.add_argument("--markdown", action="store_true")
-    args = parser.parse_args()
-    result = run(args)
-    print(json.dumps(result, indent=2))
-    if args.markdown:
-        print(markdown(result))
+    run_and_print(parser, run, markdown)
 
 
 if __name__ == "__main__":
