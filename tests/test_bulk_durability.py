@@ -79,6 +79,7 @@ def test_a_killed_worker_s_job_is_resumed_with_every_row_exactly_once(app, serve
         first.stop()
     at_kill = server.get(location).json()
     assert at_kill["status"] == "running" and KILL_AFTER_ROWS <= at_kill["rows_done"] < ROWS
+    assert at_kill["eta_seconds"] > 0
 
     with Worker(worker_env(app), processes=2):  # the resuming worker checks batches in child processes
         job = poll(server, location, lambda job: job["status"] == "done", "completion")
