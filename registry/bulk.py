@@ -131,7 +131,9 @@ class BulkCheckService:
     def check_now(self, data: bytes, file_format: str) -> tuple[Upload, list[Document]]:
         """Check a small file while the caller waits."""
         upload = self.read(data, file_format, min(SYNC_MAX_ROWS, self.settings.max_rows))
-        return upload, self.check_rows(upload.rows)
+        size = self.settings.batch_size
+        return upload, [result for start in range(0, len(upload.rows), size)
+                        for result in self.check_rows(upload.rows[start:start + size])]
 
     def check_rows(self, rows: list[Document]) -> list[Document]:
         return check_rows(self.checks, rows)
