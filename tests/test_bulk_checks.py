@@ -11,7 +11,8 @@ import pytest
 from flask import request
 
 from registry import create_app
-from registry.bulk import SYNC_MAX_ROWS
+from registry.bulk import SYNC_MAX_ROWS, BulkWorker
+from registry.context import EXTENSION_KEY
 from tests.conftest import backend_settings, close_storage, report_data
 from tests.processes import irontrace
 
@@ -131,6 +132,21 @@ def test_each_bulk_row_answers_as_its_single_check(server, registered):
         assert result["verdict"] == single["verdict"], reading
         assert result["matches"] == len(single["matches"]), reading
         assert result["match"] == (single["matches"][0] if single["matches"] else None), reading
+
+
+def test_workers_share_jobs_and_each_row_is_answered_once(app, server):
+    second = BulkWorker(app.extensions[EXTENSION_KEY].bulk).start()  # beside the app's own worker
+    try:
+        locations = [server.post("/v1/bulk-checks", data=csv_body(["pin", "job"], [[f"SN{j}{n:05d}", str(j)]
+                                                                                 for n in range(100)]),
+                                 headers={"Content-Type": "text/csv"}).headers["Location"] for j in range(4)]
+        for job_number, location in enumerate(locations):
+            assert wait_for(server, location)["rows_done"] == 100
+            results = ndjson_results(server, location)
+            assert [r["row"] for r in results] == list(range(2, 102))
+            assert {r["input"]["job"] for r in results} == {str(job_number)}
+    finally:
+        second.stop()
 
 
 def test_small_files_are_answered_at_once_as_csv_when_asked(server, registered):
