@@ -126,17 +126,14 @@ class Storage(abc.ABC):
     def iter_reports(self) -> Iterator[Document]:
         """Every report, oldest first (for export)."""
 
-    @abc.abstractmethod
     def find_candidates(self, keys: IdentifierKeys | None, description: str | None) -> list[Document]:
         """Reports sharing a lookup key, a trailing part or description words with a check."""
+        return self.find_candidates_many([(keys, description)])[0]
 
+    @abc.abstractmethod
     def find_candidates_many(self, lookups: list[Lookup]) -> list[list[Document]]:
-        """``find_candidates`` for each of a batch of checks (bulk checks); the same candidates.
-
-        The default asks once per check; an engine overrides it to answer the
-        batch in a few round trips.
-        """
-        return [self.find_candidates(keys, description) for keys, description in lookups]
+        """``find_candidates`` for each of a batch of checks (bulk checks), in a few round trips:
+        each check gets exactly the candidates it would get alone."""
 
     @abc.abstractmethod
     def save_check(self, record: Document) -> None:

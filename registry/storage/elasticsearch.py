@@ -457,9 +457,6 @@ class ElasticsearchStorage(Storage):
 
     # -- checks ----------------------------------------------------------------------
 
-    def find_candidates(self, keys: IdentifierKeys | None, description: str | None) -> list[Document]:
-        return self.find_candidates_many([(keys, description)])[0]
-
     def find_candidates_many(self, lookups: list[Lookup]) -> list[list[Document]]:
         """The three retrieval paths of the SQLite engine, with its limits and screening.
 

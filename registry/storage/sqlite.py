@@ -41,7 +41,7 @@ from registry.storage.base import (
     encode_cursor,
     manufacturer_key,
 )
-from search.keys import MIN_PARTIAL_LENGTH, IdentifierKeys, report_keys
+from search.keys import MIN_PARTIAL_LENGTH, report_keys
 from search.matching import report_text, text_terms
 from search.scoring import reaches_any
 
@@ -281,9 +281,6 @@ class SQLiteStorage(Storage):
                 yield json.loads(document)
 
     # -- checks ----------------------------------------------------------------------
-
-    def find_candidates(self, keys: IdentifierKeys | None, description: str | None) -> list[Document]:
-        return self.find_candidates_many([(keys, description)])[0]
 
     def find_candidates_many(self, lookups: list[Lookup]) -> list[list[Document]]:
         """Reports sharing a key or a trailing part, and reports sharing description words.
