@@ -28,7 +28,7 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch, helpers
 
-from workload import ROOT, build_queries, evaluate, machine, strangers, write_registry
+from workload import ROOT, build_queries, evaluate, machine, run_and_print, strangers, write_registry
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from tests.processes import Gunicorn  # noqa: E402
@@ -186,12 +186,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", help="keep files here (default: a new temp dir)")
-    parser.add_argument("--markdown", action="store_true")
-    args = parser.parse_args()
-    result = run(args)
-    print(json.dumps(result, indent=2))
-    if args.markdown:
-        print(markdown(result))
+    run_and_print(parser, run, markdown)
 
 
 if __name__ == "__main__":

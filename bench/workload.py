@@ -16,6 +16,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from argparse import ArgumentParser
 from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,3 +107,14 @@ def evaluate(search: Searcher, queries: list[dict], never_reported: list[str]) -
         "false_hits": false_hits,
         "false_possible_matches": false_possible,
     }
+
+
+def run_and_print(parser: ArgumentParser, run: Callable[..., dict], markdown: Callable[[dict], str]) -> None:
+    """Run a benchmark with its parsed arguments; print the JSON result and, with ``--markdown``,
+    the section for bench/RESULTS.md."""
+    parser.add_argument("--markdown", action="store_true")
+    args = parser.parse_args()
+    result = run(args)
+    print(json.dumps(result, indent=2))
+    if args.markdown:
+        print(markdown(result))

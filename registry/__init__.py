@@ -13,17 +13,15 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from registry.api import security
-from integrations.config import build_federation
 from registry.config import load_settings
-from registry.context import EXTENSION_KEY, Services
+from registry.context import EXTENSION_KEY, Services, in_process_workers
 from registry.problems import ProblemApi, register_problem_handlers
-from registry.storage import open_storage
 
 API_VERSION = "1.0.0"
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: settings, storage chosen by configuration, blueprints, docs."""
+    """Build the app: settings, storage chosen by configuration, bulk-check workers, blueprints, docs."""
     settings = load_settings(test_config)
     app = Flask(__name__)
     app.config.update(
@@ -41,18 +39,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if settings["TRUSTED_PROXIES"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings["TRUSTED_PROXIES"])
     app.json.sort_keys = False
-    storage = open_storage(settings)
-    atexit.register(storage.close)
-    federation = build_federation(settings)
-    if federation is not None:
-        atexit.register(federation.close)
-    app.extensions[EXTENSION_KEY] = Services.over(storage, federation)
+    services = Services.open(settings)
+    atexit.register(services.close)
+    services.start_workers(in_process_workers(settings))
+    app.extensions[EXTENSION_KEY] = services
 
     api = ProblemApi(app)
     register_problem_handlers(app)
     security.install(app)
-    from registry.api import audit, checks, health, keys, reports, sources
+    from registry.api import audit, bulk, checks, health, keys, reports, sources
 
-    for blueprint in (health.blp, reports.blp, checks.blp, sources.blp, keys.blp, audit.blp):
+    for blueprint in (health.blp, reports.blp, checks.blp, bulk.blp, sources.blp, keys.blp, audit.blp):
         api.register_blueprint(blueprint)
     return app

@@ -25,7 +25,10 @@ from registry.storage.base import AuditFilter, Document, Page, Storage
 
 GENESIS_HASH = "0" * 64  # the ``prev_hash`` of the first entry
 EXPORT_PAGE_SIZE = 500
-AUDIT_ACTIONS = ("check", "report.create", "report.update", "reports.import", "key.create", "key.revoke")
+AUDIT_ACTIONS = (
+    "check", "bulk_check.submit", "bulk_check.batch", "bulk_check.done", "bulk_check.cancel", "bulk_check.sync",
+    "report.create", "report.update", "reports.import", "key.create", "key.revoke",
+)
 
 
 def entry_hash(entry: Document) -> str:

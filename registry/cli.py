@@ -1,18 +1,23 @@
-"""The ``irontrace`` command: serve, import, check, export, demo."""
+"""The ``irontrace`` command: serve, import, check, bulk-check, worker, export, demo."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Callable, TypeVar
+from typing import IO, TYPE_CHECKING, Callable, Iterator, TypeVar
 
 import click
+import requests
 
 from registry.access import ADMIN, AGENCY, AUDITOR, BORDER, DEALER, ROLES, Actor
 from integrations.simulator import DEFAULT_API_KEY as SIMULATOR_API_KEY
 from integrations.simulator import DEFAULT_PORT as SIMULATOR_PORT
+from registry.bulk import BulkWorker, tally
+from registry.bulk_files import csv_lines, detect_upload_format, ndjson_lines, read_upload
 from registry.config import load_settings
 from registry.context import Services
 from registry.errors import IronTraceError
@@ -30,13 +35,13 @@ DEMO_REPORT_COUNT = 500
 DEMO_AGENCY = "Police Department of Turkestan Region"  # the agency of the Tulkubas case
 DEMO_KEY_ROLES = ((ADMIN, None), (AGENCY, DEMO_AGENCY), (BORDER, None), (DEALER, None), (AUDITOR, None))
 IMPORT_WORKERS = max(1, (os.cpu_count() or 1) - 1)  # validating processes; one core stays for writing
+NDJSON_SUFFIXES = (".ndjson", ".jsonl")
+REMOTE_POLL_SECONDS = 0.5
+REMOTE_TIMEOUT_SECONDS = 300
 
 
 def _services() -> Services:
-    from integrations.config import build_federation
-
-    settings = load_settings()
-    return Services.over(open_storage(settings), build_federation(settings))
+    return Services.open(load_settings())
 
 
 @click.group()
@@ -144,6 +149,114 @@ def check(identifier: str, manufacturer: str | None, category: str | None, descr
             f"  {m['status']}  {m['external_ref']} ({agency['name']}{', ' + agency['contact'] if agency.get('contact') else ''})"
         )
         click.echo(f"       {m['explanation']}")
+
+
+@main.command("bulk-check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Results file: NDJSON if it ends in .ndjson or .jsonl, else CSV.  Default: CSV on standard output.")
+@click.option("--server", help="URL of an IronTrace server (default: the local registry).")
+@click.option("--key", help="API key for --server, sent as Authorization: Bearer KEY.")
+def bulk_check(file: Path, output: Path | None, server: str | None, key: str | None) -> None:
+    """Check every row of a CSV, NDJSON or JSON file; write each row with its verdict."""
+    as_ndjson = output is not None and output.suffix.lower() in NDJSON_SUFFIXES
+    if server:
+        counts = _bulk_check_remote(file, server.rstrip("/"), key, output, as_ndjson)
+    else:
+        counts = _bulk_check_local(file, output, as_ndjson)
+    click.echo(f"rows {sum(counts.values())}: hits {counts['hits']}, possible matches {counts['possible_matches']}, "
+               f"no match {counts['no_matches']}, errors {counts['errors']}", err=True)
+
+
+def _results_file(output: Path | None, as_ndjson: bool) -> IO[str]:
+    """Where results go; a CSV file gets a BOM so spreadsheets read it as UTF-8."""
+    if output is None:
+        return click.get_text_stream("stdout")
+    return output.open("w", encoding="utf-8" if as_ndjson else "utf-8-sig", newline="")
+
+
+def _bulk_check_local(file: Path, output: Path | None, as_ndjson: bool) -> dict[str, int]:
+    services = _services()
+    data = file.read_bytes()
+    try:
+        upload = read_upload(data, detect_upload_format(None, file.name, data[:64]), max_rows=sys.maxsize)
+    except IronTraceError as exc:
+        raise click.ClickException(exc.detail) from exc
+    batch_size = services.bulk.settings.batch_size
+    results: list[dict] = []
+
+    def checked() -> Iterator[dict]:
+        with click.progressbar(length=len(upload.rows), label=f"Checking {file.name}", file=sys.stderr) as bar:
+            for start in range(0, len(upload.rows), batch_size):
+                batch = services.bulk.check_rows(upload.rows[start:start + batch_size], Actor.operator())
+                results.extend(batch)
+                bar.update(len(batch))
+                yield from batch
+
+    with _results_file(output, as_ndjson) as out:
+        out.writelines(ndjson_lines(checked()) if as_ndjson else csv_lines(checked(), upload.columns))
+    services.bulk.record_checked(Actor.operator(), data, results)
+    return tally(results)
+
+
+def _bulk_check_remote(file: Path, server: str, key: str | None, output: Path | None,
+                       as_ndjson: bool) -> dict[str, int]:
+    """Upload as a job, follow its progress, then stream its results."""
+    http = requests.Session()
+    if key:
+        http.headers["Authorization"] = f"Bearer {key}"
+    try:
+        with file.open("rb") as upload:
+            created = http.post(f"{server}/v1/bulk-checks", files={"file": (file.name, upload)},
+                                timeout=REMOTE_TIMEOUT_SECONDS)
+        _raise_for_problem(created)
+        location = server + created.headers["Location"]
+        job = created.json()
+        with click.progressbar(length=job["rows_total"], label=f"Checking {file.name}", file=sys.stderr) as bar:
+            while job["status"] in ("queued", "running"):
+                time.sleep(REMOTE_POLL_SECONDS)
+                previous = job["rows_done"]
+                job = http.get(location, timeout=REMOTE_TIMEOUT_SECONDS).json()
+                bar.update(job["rows_done"] - previous)
+        if job["status"] != "done":
+            raise click.ClickException(f"The bulk check ended {job['status']}: {job.get('error') or ''}".strip(": "))
+        accept = "application/x-ndjson" if as_ndjson else "text/csv"
+        with http.get(location + "/results", headers={"Accept": accept}, stream=True,
+                      timeout=REMOTE_TIMEOUT_SECONDS) as results, _results_file(output, as_ndjson) as out:
+            _raise_for_problem(results)
+            results.encoding = "utf-8"
+            out.writelines(results.iter_content(chunk_size=64 * 1024, decode_unicode=True))
+    except requests.RequestException as exc:
+        raise click.ClickException(f"Cannot reach {server}: {exc}") from exc
+    return {name: job[name] for name in ("hits", "possible_matches", "no_matches", "errors")}
+
+
+def _raise_for_problem(response: requests.Response) -> None:
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail") or response.json().get("title")
+        except ValueError:
+            detail = response.text[:200]
+        raise click.ClickException(f"{response.status_code}: {detail}")
+
+
+@main.command()
+@click.option("--processes", default=0, show_default=True,
+              help="Check batches in this many child processes (up to one per core); 0: in this one.")
+def worker(processes: int) -> None:
+    """Run bulk-check jobs until stopped (SIGTERM or Ctrl-C); any number may run at once."""
+    settings = load_settings()
+    services = Services.open(settings)
+    bulk_worker = BulkWorker(services.bulk, processes, settings)
+    signal.signal(signal.SIGTERM, lambda *_: bulk_worker.stopping.set())
+    click.echo(f"bulk-check worker {bulk_worker.owner} on {services.storage.name}", err=True)
+    try:
+        bulk_worker.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        bulk_worker.stop()
+        services.close()
 
 
 @main.command()
@@ -279,7 +392,7 @@ def feed_pull(names: tuple[str, ...]) -> None:
     unknown = set(names) - {f.name for f in feeds}
     if unknown or not feeds:
         raise click.ClickException(f"no such feed configured: {', '.join(sorted(unknown)) or '(none configured)'}")
-    reports = Services.over(open_storage(settings)).reports
+    reports = Services.open(settings).reports
     state = FeedState(settings["FEED_STATE"])
     failed = False
     for feed in feeds:

@@ -34,6 +34,13 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_BURST": 100,
     "CORS_ORIGINS": [],  # JSON list of origins allowed to call the API from a browser; none by default
     "TRUSTED_PROXIES": 0,  # reverse proxies in front whose X-Forwarded-For names the client
+    # Bulk checks: upload limits, and how workers run jobs.
+    "BULK_MAX_BYTES": 64 * 1024 * 1024,
+    "BULK_MAX_ROWS": 1_000_000,
+    "BULK_BATCH_SIZE": 500,  # rows checked, and committed with their checkpoint, together
+    "BULK_LEASE_SECONDS": 60,  # a job whose worker stops renewing this long is resumed by another
+    "BULK_POLL_SECONDS": 1.0,  # how often an idle worker looks for a job
+    "BULK_WORKER_THREADS": -1,  # per app process; -1: one on SQLite, none on Elasticsearch
 }
 
 ENV_PREFIX = "IRONTRACE_"
@@ -56,6 +63,8 @@ def _parse(raw: str, default: Any) -> Any:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if isinstance(default, int):
         return int(raw)
+    if isinstance(default, float):
+        return float(raw)
     if isinstance(default, (list, dict)):
         return json.loads(raw)
     return raw

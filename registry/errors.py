@@ -71,6 +71,12 @@ class PreconditionFailed(IronTraceError):
     title = "Precondition failed"
 
 
+class PayloadTooLarge(IronTraceError):
+    """An upload over a configured limit; ``limit`` and ``unit`` say which."""
+
+    title = "Payload too large"
+
+
 class StorageUnavailable(IronTraceError):
     """The storage engine cannot be reached or cannot serve right now; retry later."""
 
@@ -86,6 +92,7 @@ HTTP_STATUS: dict[type[IronTraceError], int] = {
     Conflict: 409,
     PreconditionFailed: 412,
     ValidationFailed: 422,
+    PayloadTooLarge: 413,
     PreconditionRequired: 428,
     RateLimited: 429,
     StorageUnavailable: 503,

@@ -45,16 +45,25 @@ def read_reports(stream: IO[bytes], file_format: str) -> Iterator[Row]:
     """Rows of report data; a row that cannot even be parsed is yielded as an ``InvalidRequest``."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
-        if file_format == "ndjson":
-            yield from _ndjson_rows(text)
-        elif file_format == "json":
-            yield from _json_rows(text)
-        elif file_format == "csv":
-            yield from _csv_rows(text)
-        else:
-            raise InvalidRequest(f"Unknown format {file_format!r}; use one of {', '.join(FORMATS)}.")
+        for number, data in parse_rows(text, file_format):
+            if file_format == "csv" and isinstance(data, dict):
+                data = _unflattened(data)
+            yield number, data
     finally:
         text.detach()  # the caller owns the stream (and reads its position for progress)
+
+
+def parse_rows(text: IO[str], file_format: str, delimiter: str = ",") -> Iterator[Row]:
+    """Rows as parsed, before any meaning is given to them: JSON values, or CSV rows as
+    ``{column: cell}``.  A line that cannot be parsed is yielded as an ``InvalidRequest``."""
+    if file_format == "ndjson":
+        yield from _ndjson_rows(text)
+    elif file_format == "json":
+        yield from _json_rows(text)
+    elif file_format == "csv":
+        yield from enumerate(csv.DictReader(text, delimiter=delimiter), start=2)
+    else:
+        raise InvalidRequest(f"Unknown format {file_format!r}; use one of {', '.join(FORMATS)}.")
 
 
 def _ndjson_rows(text: IO[str]) -> Iterator[Row]:
@@ -67,12 +76,11 @@ def _ndjson_rows(text: IO[str]) -> Iterator[Row]:
             yield number, InvalidRequest(f"Line is not valid JSON: {exc.msg} at column {exc.colno}.")
 
 
-def _csv_rows(text: IO[str]) -> Iterator[Row]:
-    for number, row in enumerate(csv.DictReader(text), start=2):
-        try:
-            yield number, unflatten(row)
-        except ValueError as exc:  # an unreadable ``identifiers`` cell spoils its row only
-            yield number, InvalidRequest(f"The identifiers column is not a JSON list: {exc}.")
+def _unflattened(row: dict[str, str | None]) -> Any:
+    try:
+        return unflatten(row)
+    except ValueError as exc:  # an unreadable ``identifiers`` cell spoils its row only
+        return InvalidRequest(f"The identifiers column is not a JSON list: {exc}.")
 
 
 def _json_rows(text: IO[str]) -> Iterator[Row]:

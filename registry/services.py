@@ -23,7 +23,7 @@ from search.keys import query_keys
 from search.matching import HIT_MATCH_TYPES, CheckOutcome, CheckQuery, Match, rank
 
 if TYPE_CHECKING:
-    from integrations.federation import Federation, PendingLookups, SourceAnswer
+    from integrations.federation import Federation, SourceAnswer
 
 SERVER_FIELDS = ("id", "version", "created_at", "updated_at")
 LOCAL_SOURCE = "local"  # the ``source`` of a match from this registry
@@ -231,41 +231,13 @@ class CheckService:
         self.federation = federation
 
     def check(self, query: CheckQuery, actor: Actor) -> tuple[Document, CheckOutcome]:
-        """Find candidates, rank them with the shared scorer, record the check and who made it.
+        """Check one reading, and record the check and who made it.
 
         With external sources configured, they are asked first and answer in
         parallel while the local registry is searched; their records join the
         local candidates in the same ranking.  Without, nothing else happens.
         """
-        return self.check_many([query], actor)[0]
-
-    def check_many(self, queries: list[CheckQuery], actor: Actor) -> list[tuple[Document, CheckOutcome]]:
-        """Several checks; every external lookup of all of them is sent before any local search,
-        so a bulk check waits about one deadline, not one per item.
-
-        Searching descriptions is searching the registry's contents, which
-        only roles that may read reports do: for anyone else a description
-        can rank what the identifier found, never find anything itself.
-        """
-        actor.require(CHECK)
-        may_search_text = actor.may(READ_REPORTS)
-        if not may_search_text and any(not query.identifier for query in queries):
-            raise Forbidden(f"The {actor.role} role checks by identifier; a description alone searches the registry.")
-        pending = [self.federation.start(q) for q in queries] if self.federation else [None] * len(queries)
-        return [self._decide(query, lookups, actor, may_search_text) for query, lookups in zip(queries, pending)]
-
-    def sources_health(self, actor: Actor) -> list[Document]:
-        """Health and circuit state of each external source, for those who check."""
-        actor.require(CHECK)
-        return self.federation.health() if self.federation else []
-
-    def _decide(self, query: CheckQuery, pending: PendingLookups | None, actor: Actor,
-                may_search_text: bool) -> tuple[Document, CheckOutcome]:
-        keys = query_keys(query.identifier) if query.identifier else None
-        candidates = self.storage.find_candidates(keys, query.description if may_search_text else None)
-        answers = pending.collect() if pending else []
-        external = [match.as_report() for answer in answers for match in answer.matches]
-        outcome = rank(query, [*candidates, *external])
+        [(outcome, answers)] = self.decide([query], actor)
         record = {
             "check_id": new_id(),
             "checked_at": utc_now(),
@@ -284,6 +256,38 @@ class CheckService:
         self.audit.record(actor, "check", record["check_id"],
                           {k: v for k, v in record.items() if k not in ("check_id", "checked_at")})
         return record, outcome
+
+    def decide(self, queries: list[CheckQuery], actor: Actor) -> list[tuple[CheckOutcome, list[SourceAnswer]]]:
+        """Outcomes of a batch of checks, in order, with each external source's answer.
+
+        Every external lookup is sent first, so a batch waits about one
+        deadline, not one per reading; the local candidates of the whole batch
+        come from one batched lookup; each reading is then ranked exactly as a
+        single check ranks it.  Nothing is recorded here: a single check
+        records itself, and a bulk check's job is the record of its rows.
+
+        Searching descriptions is searching the registry's contents, which
+        only roles that may read reports do: for anyone else a description
+        can rank what the identifier found, never find anything itself.
+        """
+        actor.require(CHECK)
+        may_search_text = actor.may(READ_REPORTS)
+        if not may_search_text and any(not query.identifier for query in queries):
+            raise Forbidden(f"The {actor.role} role checks by identifier; a description alone searches the registry.")
+        pending = [self.federation.start(q) for q in queries] if self.federation else [None] * len(queries)
+        lookups = [(query_keys(q.identifier) if q.identifier else None, q.description if may_search_text else None)
+                   for q in queries]
+        decided = []
+        for query, found, lookup in zip(queries, self.storage.find_candidates_many(lookups), pending):
+            answers = lookup.collect() if lookup else []
+            external = [match.as_report() for answer in answers for match in answer.matches]
+            decided.append((rank(query, [*found, *external]), answers))
+        return decided
+
+    def sources_health(self, actor: Actor) -> list[Document]:
+        """Health and circuit state of each external source, for those who check."""
+        actor.require(CHECK)
+        return self.federation.health() if self.federation else []
 
 
 def _external_source(match: Match) -> str | None:
@@ -359,3 +363,17 @@ def match_view(match: Match, detail: str = FULL_DETAILS) -> Document:
     if source:
         view["reference"] = report.get("external_reference")
     return view
+
+
+def bulk_row_result(row: Document, outcome: CheckOutcome | None, detail: str = FULL_DETAILS) -> Document:
+    """What a bulk check answers about one uploaded row: its cells echoed, the verdict and
+    the best match (``match_view``, at the detail the job's owner may see), or the row's error."""
+    best = outcome.matches[0] if outcome and outcome.matches else None
+    return {
+        "row": row["number"],
+        "input": row["cells"],
+        "verdict": outcome.verdict if outcome else None,
+        "match": match_view(best, detail) if best else None,
+        "matches": len(outcome.matches) if outcome else 0,
+        "error": row["error"],
+    }

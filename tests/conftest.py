@@ -82,11 +82,12 @@ def backend_settings(backend: str, tmp_path: Path, request: pytest.FixtureReques
 
 
 def close_storage(app) -> None:
-    storage = app.extensions[EXTENSION_KEY].storage
-    if storage.name == "elasticsearch":
-        drop_indices(storage)
+    services = app.extensions[EXTENSION_KEY]
+    services.stop_workers()
+    if services.storage.name == "elasticsearch":
+        drop_indices(services.storage)
     else:
-        storage.close()
+        services.storage.close()
 
 
 @pytest.fixture(params=BACKENDS)

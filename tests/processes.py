@@ -39,7 +39,44 @@ def admin_key(env: dict[str, str]) -> str:
     return created.stdout.strip().splitlines()[-1]
 
 
-class Gunicorn:
+class ProcessGroup:
+    """A command run in a process group of its own, so a crash can be simulated for all of it."""
+
+    process: subprocess.Popen | None = None
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no shutdown hooks, as in a crash."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class Worker(ProcessGroup):
+    """``irontrace worker``: runs bulk-check jobs from the store that ``env`` names."""
+
+    def __init__(self, env: dict[str, str], processes: int = 0) -> None:
+        self.env = {**os.environ, **env}
+        self.processes = processes
+
+    def __enter__(self) -> "Worker":
+        self.process = subprocess.Popen(
+            [str(BIN / "irontrace"), "worker", "--processes", str(self.processes)], env=self.env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        return self
+
+
+class Gunicorn(ProcessGroup):
     """``gunicorn 'registry:create_app()'`` with several workers, as in production.
 
     ``http`` is a session carrying an admin key for the same registry.
@@ -71,22 +108,9 @@ class Gunicorn:
                 time.sleep(0.1)
         raise RuntimeError("gunicorn did not become ready")
 
-    def kill(self) -> None:
-        """SIGKILL the whole process group: no shutdown hooks, as in a crash."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
     def stop(self) -> None:
         self.http.close()
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        super().stop()
 
     def __enter__(self) -> "Gunicorn":
         return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

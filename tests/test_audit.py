@@ -6,6 +6,7 @@ way someone with access to the database or the cluster would do it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from registry.audit import GENESIS_HASH, entry_hash
+from registry.bulk import BulkWorker
 from registry.context import EXTENSION_KEY
 from tests.conftest import bearer, issue_key, report_data
 from tests.processes import irontrace
@@ -168,3 +170,23 @@ def test_entry_hash_covers_every_field_but_itself():
     assert entry_hash(sealed) == sealed["hash"]
     for name in entry:
         assert entry_hash({**sealed, name: "changed"}) != sealed["hash"], name
+
+
+def test_bulk_checks_are_recorded_with_their_file_and_what_matched(app, server):
+    report = server.post("/v1/reports", json=report_data()).json()
+    inventory = f"serial\n{PIN}\nZZZ000111\n".encode()
+    server.post("/v1/checks/bulk", data=inventory, headers={"Content-Type": "text/csv"})
+    [sync] = entries(server, action="bulk_check.sync")
+    assert sync["details"]["sha256"] == hashlib.sha256(inventory).hexdigest()
+    assert (sync["details"]["rows_total"], sync["details"]["hits"], sync["details"]["no_matches"]) == (2, 1, 1)
+    assert sync["details"]["matched"] == [{"row": 2, "verdict": "hit", "external_ref": report["external_ref"],
+                                           "agency": report["reporting_agency"]["name"]}]
+
+    services = app.extensions[EXTENSION_KEY]
+    services.stop_workers()  # the job is run below, by a worker of the test's own
+    job = server.post("/v1/bulk-checks", data=inventory, headers={"Content-Type": "text/csv"}).json()
+    assert BulkWorker(services.bulk).run_once()
+    log = entries(server, subject=job["id"])
+    assert [e["action"] for e in log] == ["bulk_check.submit", "bulk_check.batch", "bulk_check.done"]
+    assert log[1]["details"]["matched"] == sync["details"]["matched"]
+    assert log[0]["actor"] == log[2]["actor"]  # the worker records on behalf of whoever submitted

@@ -29,6 +29,7 @@ SEED = 11
 # Kinds after which the reading still equals the record once normalized.
 EQUAL_AFTER_NORMALIZATION = {"formatting", "cyrillic"}
 MIN_TOP1_SHARE = 0.9
+BULK_BATCH_SIZE = 100  # checks answered together, as a bulk check does
 
 
 def golden_queries(reports: list[dict]) -> list[dict]:
@@ -72,6 +73,12 @@ class GoldenRuns:
             for q in self._queries:
                 _, outcome = services.checks.check(CheckQuery(identifier=q["reading"]), Actor.operator())
                 results.append({"verdict": outcome.verdict, "matches": [match_view(m) for m in outcome.matches]})
+            queries = [CheckQuery(identifier=q["reading"]) for q in self._queries]
+            batched = [outcome for start in range(0, len(queries), BULK_BATCH_SIZE)
+                       for outcome, _ in services.checks.decide(queries[start:start + BULK_BATCH_SIZE],
+                                                                Actor.operator())]
+            for result, outcome in zip(results, batched, strict=True):
+                result["batched"] = {"verdict": outcome.verdict, "matches": [match_view(m) for m in outcome.matches]}
             return results
         finally:
             close_storage(app)
@@ -141,3 +148,8 @@ def test_both_engines_agree_on_verdict_and_top_match(request, golden_runs, queri
         if len({summary(runs[b][n]) for b in BACKENDS}) > 1
     ]
     assert disagreements == []
+
+
+def test_a_batch_of_checks_answers_each_as_its_single_check(answers):
+    """Bulk checks look candidates up a batch at a time; no answer may change for it."""
+    assert [a["batched"] for a in answers] == [{"verdict": a["verdict"], "matches": a["matches"]} for a in answers]

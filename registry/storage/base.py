@@ -18,6 +18,7 @@ from registry.errors import InvalidRequest
 from search.keys import IdentifierKeys
 
 Document = dict[str, Any]
+Lookup = tuple[IdentifierKeys | None, str | None]  # what ``find_candidates`` takes: keys and description
 
 # How many candidates one check may pull from each retrieval path.
 KEY_CANDIDATE_LIMIT = 200
@@ -135,9 +136,14 @@ class Storage(abc.ABC):
     def iter_reports(self) -> Iterator[Document]:
         """Every report, oldest first (for export)."""
 
-    @abc.abstractmethod
     def find_candidates(self, keys: IdentifierKeys | None, description: str | None) -> list[Document]:
         """Reports sharing a lookup key, a trailing part or description words with a check."""
+        return self.find_candidates_many([(keys, description)])[0]
+
+    @abc.abstractmethod
+    def find_candidates_many(self, lookups: list[Lookup]) -> list[list[Document]]:
+        """``find_candidates`` for each of a batch of checks (bulk checks), in a few round trips:
+        each check gets exactly the candidates it would get alone."""
 
     @abc.abstractmethod
     def save_check(self, record: Document) -> None:

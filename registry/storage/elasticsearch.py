@@ -61,6 +61,7 @@ from registry.storage.base import (
     TEXT_CANDIDATE_LIMIT,
     Document,
     ImportOutcome,
+    Lookup,
     Page,
     ReportFilter,
     Storage,
@@ -156,6 +157,23 @@ MAX_KEYS_LISTED = 10000
 
 def versioned_index(alias: str, version: int) -> str:
     return f"{alias}-v{version}"
+
+
+def create_aliased_index(client: Elasticsearch, alias: str, mappings: Document, settings: Document) -> str | None:
+    """Create the first version of an index behind ``alias`` unless the alias exists; the index created.
+
+    Safe when every worker does it at once: the loser of the race sees the index already there.
+    """
+    if client.indices.exists_alias(name=alias):
+        return None
+    index = versioned_index(alias, FIRST_VERSION)
+    try:
+        client.indices.create(index=index, mappings=mappings, settings=settings, aliases={alias: {}})
+    except BadRequestError as exc:
+        if exc.error != "resource_already_exists_exception":
+            raise
+        return None
+    return index
 
 
 def ref_id(document: Document) -> str:
@@ -304,17 +322,9 @@ class ElasticsearchStorage(Storage):
                 (self.keys_alias, KEYS_MAPPINGS, self.index_settings),
                 (self.audit_alias, AUDIT_MAPPINGS, self.index_settings),
             ):
-                if self.client.indices.exists_alias(name=alias):
-                    continue
-                index = versioned_index(alias, FIRST_VERSION)
-                try:
-                    self.client.indices.create(
-                        index=index, mappings=mappings, settings=settings, aliases={alias: {}}
-                    )
+                index = create_aliased_index(self.client, alias, mappings, settings)
+                if index:
                     created.append(index)
-                except BadRequestError as exc:
-                    if exc.error != "resource_already_exists_exception":  # another worker won the race
-                        raise
         self._indices_ready = True
         return created
 
@@ -481,51 +491,50 @@ class ElasticsearchStorage(Storage):
 
     # -- checks ----------------------------------------------------------------------
 
-    def find_candidates(self, keys: IdentifierKeys | None, description: str | None) -> list[Document]:
+    def find_candidates_many(self, lookups: list[Lookup]) -> list[list[Document]]:
         """The three retrieval paths of the SQLite engine, with its limits and screening.
 
         One ``msearch`` returns only the identifier skeletons of identifier
         candidates (from doc values); those ``within_reach`` of the reading are
         then fetched whole with one ``mget``.  Loading and shipping every
-        candidate's full document would dominate a check.
+        candidate's full document would dominate a check.  A batch of checks
+        (bulk checks) sends the searches of all of them in that one
+        ``msearch`` and fetches each screened report once.
         """
-        searches: list[Document] = []
-        if keys is not None:
-            # Each shared key adds exactly 1 to the score: best = most keys in common, then oldest.
-            shared = [{"constant_score": {"filter": {"term": {"terms": t}}, "boost": 1}} for t in keys.terms]
-            searches.append(
-                _search({"bool": {"should": shared}}, KEY_CANDIDATE_LIMIT, SKELETONS_ONLY, ranked=True)
-            )
-            if len(keys.skeleton) >= MIN_PARTIAL_LENGTH:
-                searches.append(_search({"prefix": {"suffix_keys": keys.suffix_key}}, SUFFIX_CANDIDATE_LIMIT,
-                                        SKELETONS_ONLY))
-        terms = text_terms(description) if description else set()
-        if terms:
-            words = {"match": {"text": " ".join(sorted(terms))}}
-            searches.append(_search(words, TEXT_CANDIDATE_LIMIT, WHOLE_DOCUMENT, ranked=True))
-        if not searches:
-            return []
+        searches = [_candidate_searches(keys, description) for keys, description in lookups]
+        flat = [body for bodies in searches for body in bodies]
+        if not flat:
+            return [[] for _ in lookups]
         with self._session() as es:
-            responses = es.msearch(
-                index=self.reports_alias, searches=[part for s in searches for part in ({}, s)]
-            )["responses"]
-            for response in responses:
-                if "error" in response:
-                    error = response["error"]
-                    raise StorageUnavailable(f"Elasticsearch could not search for candidates ({error.get('type')}).")
-            hits = [hit for response in responses for hit in response["hits"]["hits"]]
-            whole = {h["_id"]: h["_source"]["document"] for h in hits if "_source" in h}
-            wanted = list(dict.fromkeys(
-                h["_id"] for h in hits
-                if h["_id"] not in whole and reaches_any(keys.skeleton, h["fields"]["skeletons"])
-            ))
+            responses = iter(self._msearch(es, flat))
+            hits_per_lookup = [[h for _ in bodies for h in next(responses)["hits"]["hits"]] for bodies in searches]
+            whole = {h["_id"]: h["_source"]["document"] for hits in hits_per_lookup for h in hits if "_source" in h}
+            screened = [
+                [h["_id"] for h in hits if "_source" in h or reaches_any(keys.skeleton, h["fields"]["skeletons"])]
+                for hits, (keys, _) in zip(hits_per_lookup, lookups)
+            ]
+            wanted = list(dict.fromkeys(i for ids in screened for i in ids if i not in whole))
             if wanted:
                 found = es.mget(index=self.reports_alias, ids=wanted, source_includes=["document"])["docs"]
                 whole.update({d["_id"]: d["_source"]["document"] for d in found if d.get("found")})
-        candidates: dict[str, Document] = {}
-        for document in whole.values():
-            candidates.setdefault(document["id"], document)
-        return list(candidates.values())
+        candidates = []
+        for ids in screened:
+            by_report: dict[str, Document] = {}
+            for doc_id in ids:
+                if doc_id in whole:
+                    by_report.setdefault(whole[doc_id]["id"], whole[doc_id])
+            candidates.append(list(by_report.values()))
+        return candidates
+
+    def _msearch(self, es: Elasticsearch, searches: list[Document]) -> list[Document]:
+        """Responses to searches of the reports, in order; a failed one fails them all."""
+        responses = es.msearch(index=self.reports_alias, searches=[part for s in searches for part in ({}, s)])[
+            "responses"]
+        for response in responses:
+            if "error" in response:
+                error = response["error"]
+                raise StorageUnavailable(f"Elasticsearch could not search for candidates ({error.get('type')}).")
+        return responses
 
     def save_check(self, record: Document) -> None:
         """Kept without waiting for a refresh: nobody searches the record at once, and a check
@@ -722,6 +731,23 @@ def _key_fields(record: Document) -> Document:
 def _audit_fields(entry: Document) -> Document:
     return {"seq": entry["seq"], "at": entry["at"], "action": entry["action"],
             "principal": entry["actor"]["principal"], "subject": entry["subject"], "entry": entry}
+
+
+def _candidate_searches(keys: IdentifierKeys | None, description: str | None) -> list[Document]:
+    """The searches of one check: shared keys, shared trailing part, description words."""
+    searches: list[Document] = []
+    if keys is not None:
+        # Each shared key adds exactly 1 to the score: best = most keys in common, then oldest.
+        shared = [{"constant_score": {"filter": {"term": {"terms": t}}, "boost": 1}} for t in keys.terms]
+        searches.append(_search({"bool": {"should": shared}}, KEY_CANDIDATE_LIMIT, SKELETONS_ONLY, ranked=True))
+        if len(keys.skeleton) >= MIN_PARTIAL_LENGTH:
+            searches.append(_search({"prefix": {"suffix_keys": keys.suffix_key}}, SUFFIX_CANDIDATE_LIMIT,
+                                    SKELETONS_ONLY))
+    terms = text_terms(description) if description else set()
+    if terms:
+        words = {"match": {"text": " ".join(sorted(terms))}}
+        searches.append(_search(words, TEXT_CANDIDATE_LIMIT, WHOLE_DOCUMENT, ranked=True))
+    return searches
 
 
 def _search(query: Document, size: int, returned: Document, ranked: bool = False) -> Document:

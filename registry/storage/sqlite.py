@@ -33,6 +33,7 @@ from registry.storage.base import (
     TEXT_CANDIDATE_LIMIT,
     Document,
     ImportOutcome,
+    Lookup,
     Page,
     ReportFilter,
     Storage,
@@ -42,7 +43,7 @@ from registry.storage.base import (
     encode_cursor,
     manufacturer_key,
 )
-from search.keys import MIN_PARTIAL_LENGTH, IdentifierKeys, report_keys
+from search.keys import MIN_PARTIAL_LENGTH, report_keys
 from search.matching import report_text, text_terms
 from search.scoring import reaches_any
 
@@ -50,6 +51,7 @@ SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 15000
 SUFFIX_RANGE_END = "\uffff"  # sorts after every character a skeleton can hold
 SOURCE_COLUMN = "json_extract(document, '$.source')"  # indexed as an expression: no column to migrate
+SEQS_PER_QUERY = 10000  # well under SQLite's limit on parameters of one statement
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reports (
@@ -298,53 +300,68 @@ class SQLiteStorage(Storage):
 
     # -- checks ----------------------------------------------------------------------
 
-    def find_candidates(self, keys: IdentifierKeys | None, description: str | None) -> list[Document]:
+    def find_candidates_many(self, lookups: list[Lookup]) -> list[list[Document]]:
         """Reports sharing a key or a trailing part, and reports sharing description words.
 
         Identifier candidates are screened on their skeletons, kept in a narrow
         table of their own (``within_reach``), before their documents are
         loaded: most reports that share one key are far from the reading, and
-        fetching and parsing them is the costly part.
+        fetching and parsing them is the costly part.  A batch of checks (bulk
+        checks) looks up all its keys in one join, screens and loads each
+        report once, in one read transaction.
         """
         db = self._connection()
-        seqs: list[int] = []
-        if keys is not None:
-            hashes = [term_hash(t) for t in keys.terms]
-            found = db.execute(
-                f"SELECT report_seq FROM identifier_terms WHERE term IN ({_marks(hashes)}) "
-                "GROUP BY report_seq ORDER BY count(*) DESC, report_seq LIMIT ?",
-                (*hashes, KEY_CANDIDATE_LIMIT),
-            ).fetchall()
-            if len(keys.skeleton) >= MIN_PARTIAL_LENGTH:
-                found += db.execute(
+        db.execute("BEGIN")
+        try:
+            nearby = self._key_neighbours(db, lookups)
+            skeletons = dict(_rows_by_seq(db, "SELECT report_seq, skeletons FROM report_skeletons "
+                                              "WHERE report_seq IN ({})", {s for seqs in nearby for s in seqs}))
+            found = [
+                [s for s in seqs if reaches_any(keys.skeleton, skeletons[s].split())]
+                + self._text_neighbours(db, description)
+                for seqs, (keys, description) in zip(nearby, lookups)
+            ]
+            documents = {seq: json.loads(document) for seq, document in _rows_by_seq(
+                db, "SELECT seq, document FROM reports WHERE seq IN ({})", {s for seqs in found for s in seqs})}
+        finally:
+            db.execute("COMMIT")
+        return [[documents[s] for s in dict.fromkeys(seqs)] for seqs in found]
+
+    @staticmethod
+    def _key_neighbours(db: sqlite3.Connection, lookups: list[Lookup]) -> list[list[int]]:
+        """For each lookup, the reports sharing most keys with it (then oldest), and those sharing its tail."""
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS batch_terms (lookup INTEGER NOT NULL, term INTEGER NOT NULL)")
+        db.execute("DELETE FROM batch_terms")
+        db.executemany("INSERT INTO batch_terms (lookup, term) VALUES (?, ?)", {
+            (i, term_hash(t)) for i, (keys, _) in enumerate(lookups) if keys is not None for t in keys.terms
+        })
+        shared: list[list[tuple[int, int]]] = [[] for _ in lookups]
+        for lookup, seq, count in db.execute(
+            "SELECT b.lookup, t.report_seq, count(*) FROM batch_terms b CROSS JOIN identifier_terms t "
+            "ON t.term = b.term GROUP BY b.lookup, t.report_seq"
+        ):
+            shared[lookup].append((-count, seq))
+        nearby = []
+        for (keys, _), ranked in zip(lookups, shared):
+            seqs = [seq for _, seq in sorted(ranked)[:KEY_CANDIDATE_LIMIT]]
+            if keys is not None and len(keys.skeleton) >= MIN_PARTIAL_LENGTH:
+                seqs += [r[0] for r in db.execute(
                     "SELECT report_seq FROM identifier_suffixes WHERE suffix_key >= ? AND suffix_key < ? LIMIT ?",
                     (keys.suffix_key, keys.suffix_key + SUFFIX_RANGE_END, SUFFIX_CANDIDATE_LIMIT),
-                ).fetchall()
-            nearby = list(dict.fromkeys(r[0] for r in found))
-            seqs += [
-                seq
-                for seq, skeletons in db.execute(
-                    f"SELECT report_seq, skeletons FROM report_skeletons WHERE report_seq IN ({_marks(nearby)})",
-                    nearby,
-                )
-                if reaches_any(keys.skeleton, skeletons.split())
-            ]
-        if description:
-            terms = text_terms(description)
-            if terms:
-                query = " OR ".join(_fts_quote(t) for t in sorted(terms))
-                seqs += [
-                    r[0]
-                    for r in db.execute(
-                        "SELECT rowid FROM report_text WHERE report_text MATCH ? ORDER BY rank LIMIT ?",
-                        (query, TEXT_CANDIDATE_LIMIT),
-                    )
-                ]
-        unique = list(dict.fromkeys(seqs))
-        if not unique:
+                )]
+            nearby.append(list(dict.fromkeys(seqs)))
+        return nearby
+
+    @staticmethod
+    def _text_neighbours(db: sqlite3.Connection, description: str | None) -> list[int]:
+        terms = text_terms(description) if description else set()
+        if not terms:
             return []
-        rows = db.execute(f"SELECT document FROM reports WHERE seq IN ({_marks(unique)})", unique)
-        return [json.loads(r[0]) for r in rows]
+        query = " OR ".join(_fts_quote(t) for t in sorted(terms))
+        return [r[0] for r in db.execute(
+            "SELECT rowid FROM report_text WHERE report_text MATCH ? ORDER BY rank LIMIT ?",
+            (query, TEXT_CANDIDATE_LIMIT),
+        )]
 
     def save_check(self, record: Document) -> None:
         """Kept without an fsync of its own: a check record is not worth doubling a
@@ -543,6 +560,14 @@ class _IndexedReport:
 
 def _marks(values: list) -> str:
     return ",".join("?" * len(values))
+
+
+def _rows_by_seq(db: sqlite3.Connection, sql: str, seqs: set[int]) -> Iterator[tuple]:
+    """Rows of ``sql`` (an ``IN ({})`` over report seqs), asked in chunks that fit SQLite's parameter limit."""
+    ordered = sorted(seqs)
+    for start in range(0, len(ordered), SEQS_PER_QUERY):
+        chunk = ordered[start:start + SEQS_PER_QUERY]
+        yield from db.execute(sql.format(_marks(chunk)), chunk)
 
 
 def _fts_quote(term: str) -> str:

@@ -1,0 +1,129 @@
+"""Bulk-check jobs in the registry's SQLite file.
+
+Tables of their own beside the reports, through the engine's connections:
+every change of a job is one ``BEGIN IMMEDIATE`` transaction that reads the
+job and writes it back, so claiming a job and committing a batch are
+compare-and-set across threads and gunicorn workers.  A batch's results and
+its checkpoint commit together: a killed worker leaves either both or neither.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Iterator
+
+from registry.errors import NotFound
+from registry.storage.base import Document
+from registry.storage.jobs import ACTIVE_STATUSES, JobStore, at_checkpoint, claimable, holds_lease
+from registry.storage.sqlite import SQLiteStorage
+
+RESULTS_PAGE_SIZE = 1000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS bulk_jobs (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    document TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bulk_jobs_by_status ON bulk_jobs (status);
+CREATE TABLE IF NOT EXISTS bulk_rows (
+    job_id TEXT NOT NULL,
+    row_index INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (job_id, row_index)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bulk_results (
+    job_id TEXT NOT NULL,
+    row_index INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (job_id, row_index)
+) WITHOUT ROWID;
+"""
+ACTIVE_JOBS = f"SELECT document FROM bulk_jobs WHERE status IN {ACTIVE_STATUSES} ORDER BY seq"
+
+
+class SQLiteJobStore(JobStore):
+    """Jobs, rows and results in the same file as the reports."""
+
+    def __init__(self, storage: SQLiteStorage) -> None:
+        self.storage = storage
+        storage._connection().executescript(SCHEMA)
+
+    def create_job(self, job: Document, rows: list[Document]) -> None:
+        with self.storage._write() as db:
+            db.executemany(
+                "INSERT INTO bulk_rows (job_id, row_index, data) VALUES (?, ?, ?)",
+                ((job["id"], index, json.dumps(row, ensure_ascii=False)) for index, row in enumerate(rows)),
+            )
+            db.execute("INSERT INTO bulk_jobs (id, status, document) VALUES (?, ?, ?)",
+                       (job["id"], job["status"], json.dumps(job)))
+
+    def get_job(self, job_id: str) -> Document:
+        return _job(self.storage._connection(), job_id)
+
+    def claim_job(self, owner: str, lease_seconds: float, now: float) -> Document | None:
+        # Look before taking the write lock: idle workers poll, and most polls find nothing.
+        if _first_claimable(self.storage._connection(), now) is None:
+            return None
+        with self.storage._write(durable=False) as db:
+            job = _first_claimable(db, now)
+            if job is None:
+                return None
+            job.update(status="running", lease_owner=owner, lease_expires=now + lease_seconds)
+            _store(db, job)
+        return job
+
+    def job_rows(self, job_id: str, start: int, count: int) -> list[Document]:
+        rows = self.storage._connection().execute(
+            "SELECT data FROM bulk_rows WHERE job_id = ? AND row_index >= ? ORDER BY row_index LIMIT ?",
+            (job_id, start, count),
+        )
+        return [json.loads(r[0]) for r in rows]
+
+    def commit_batch(self, job: Document, owner: str, results: list[Document], lease_until: float) -> bool:
+        checkpoint = job["rows_done"] - len(results)
+        with self.storage._write(durable=False) as db:
+            if not at_checkpoint(_job(db, job["id"]), owner, checkpoint):
+                return False
+            db.executemany(
+                "INSERT INTO bulk_results (job_id, row_index, data) VALUES (?, ?, ?)",
+                ((job["id"], checkpoint + i, json.dumps(r, ensure_ascii=False)) for i, r in enumerate(results)),
+            )
+            _store(db, {**job, "lease_expires": lease_until})
+        return True
+
+    def update_job(self, job_id: str, owner: str | None, changes: Document) -> Document | None:
+        with self.storage._write() as db:
+            job = _job(db, job_id)
+            if not holds_lease(job, owner):
+                return None
+            job.update(changes)
+            _store(db, job)
+        return job
+
+    def iter_results(self, job_id: str, count: int) -> Iterator[Document]:
+        db = self.storage._connection()
+        for start in range(0, count, RESULTS_PAGE_SIZE):
+            rows = db.execute(
+                "SELECT data FROM bulk_results WHERE job_id = ? AND row_index >= ? AND row_index < ? "
+                "ORDER BY row_index",
+                (job_id, start, min(count, start + RESULTS_PAGE_SIZE)),
+            ).fetchall()
+            yield from (json.loads(r[0]) for r in rows)
+
+
+def _job(db: sqlite3.Connection, job_id: str) -> Document:
+    row = db.execute("SELECT document FROM bulk_jobs WHERE id = ?", (job_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"No bulk check with id {job_id}.")
+    return json.loads(row[0])
+
+
+def _first_claimable(db: sqlite3.Connection, now: float) -> Document | None:
+    return next((job for job in (json.loads(r[0]) for r in db.execute(ACTIVE_JOBS)) if claimable(job, now)), None)
+
+
+def _store(db: sqlite3.Connection, job: Document) -> None:
+    db.execute("UPDATE bulk_jobs SET status = ?, document = ? WHERE id = ?", (job["status"], json.dumps(job), job["id"]))

@@ -1,0 +1,259 @@
+"""/v1/bulk-checks and /v1/checks/bulk over real HTTP, on both engines, and the bulk-check command."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+
+import pytest
+from flask import request
+
+from registry import create_app
+from registry.bulk import SYNC_MAX_ROWS, BulkWorker
+from registry.context import EXTENSION_KEY
+from tests.conftest import backend_settings, close_storage, issue_key, report_data
+from tests.processes import irontrace
+
+MAX_ROWS = 1500
+MAX_BYTES = 64 * 1024
+FAST_BULK = {
+    "BULK_WORKER_THREADS": 1,  # an in-process worker on Elasticsearch too, so the tests need no process
+    "BULK_POLL_SECONDS": 0.05,
+    "BULK_BATCH_SIZE": 7,  # several batches even for a short file
+    "BULK_MAX_ROWS": MAX_ROWS,
+    "BULK_MAX_BYTES": MAX_BYTES,
+}
+JOB_TIMEOUT_SECONDS = 60
+PIN = "CAT0336DLTJF00123"
+VIN = "XTC652005L1234567"
+
+
+@pytest.fixture
+def app(backend, tmp_path, request):
+    app = create_app({**backend_settings(backend, tmp_path, request), **FAST_BULK})
+    yield app
+    close_storage(app)
+
+
+@pytest.fixture
+def registered(server) -> dict:
+    stolen = server.post("/v1/reports", json=report_data()).json()
+    recovered = server.post("/v1/reports", json=report_data(
+        "KZ-TRK-2024-000777", status="recovered", category="truck", manufacturer="KAMAZ",
+        identifiers=[{"type": "vin", "value": VIN}], description="Orange KAMAZ dump truck",
+    )).json()
+    return {"stolen": stolen, "recovered": recovered}
+
+
+def csv_body(header: list[str], rows: list[list[str]], delimiter: str = ",") -> bytes:
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter).writerows([header, *rows])
+    return out.getvalue().encode()
+
+
+def wait_for(server, location: str, statuses=("done", "failed", "cancelled")) -> dict:
+    deadline = time.monotonic() + JOB_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        job = server.get(location).json()
+        if job["status"] in statuses:
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"bulk check still {job['status']} after {JOB_TIMEOUT_SECONDS} s: {job}")
+
+
+def ndjson_results(server, location: str) -> list[dict]:
+    response = server.get(location + "/results", headers={"Accept": "application/x-ndjson"})
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("application/x-ndjson")
+    return [json.loads(line) for line in response.text.splitlines()]
+
+
+def test_a_job_answers_every_row_in_input_order(server, registered):
+    rows = [["1", PIN, "Caterpillar"], ["2", "", "blank"], ["3", "CAT0336DLTJFOO123", ""],
+            ["4", VIN, "KAMAZ"], ["5", "ZZZ9999999", "=HYPERLINK(\"http://x\")"]]
+    body = csv_body(["Lot", "Заводской номер", "Марка"], rows, delimiter=";").decode().encode("cp1251")
+    created = server.post("/v1/bulk-checks", files={"file": ("inventory.csv", body, "text/csv")})
+    assert created.status_code == 202, created.text
+    assert created.json()["status"] == "queued" and created.json()["rows_total"] == 5
+    location = created.headers["Location"]
+    assert location == f"/v1/bulk-checks/{created.json()['id']}"
+
+    job = wait_for(server, location)
+    assert job["status"] == "done" and job["rows_done"] == 5 and job["eta_seconds"] is None
+    assert (job["hits"], job["possible_matches"], job["no_matches"], job["errors"]) == (1, 1, 2, 1)
+    assert job["started_at"] <= job["finished_at"]
+
+    results = ndjson_results(server, location)
+    assert [r["row"] for r in results] == [2, 3, 4, 5, 6]
+    assert [r["input"]["Lot"] for r in results] == ["1", "2", "3", "4", "5"]
+    assert [r["verdict"] for r in results] == ["hit", None, "possible_match", "no_match", "no_match"]
+    assert "no identifier" in results[1]["error"]
+    assert results[0]["match"]["report_id"] == registered["stolen"]["id"]
+    assert results[2]["match"]["match_type"] == "confusable" and results[2]["match"]["explanation"]
+    assert results[3]["match"]["active"] is False  # a recovered report is information, not a hit
+
+    as_csv = server.get(location + "/results", headers={"Accept": "text/csv"})
+    assert as_csv.headers["Content-Type"].startswith("text/csv")
+    table = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert [r["Lot"] for r in table] == ["1", "2", "3", "4", "5"]
+    assert table[0]["verdict"] == "hit" and table[0]["score"] == "1.0"
+    assert table[0]["matched_external_ref"] == "KZ-TRK-2025-000001"
+    assert table[4]["Марка"] == "'=HYPERLINK(\"http://x\")"
+
+
+def test_a_raw_ndjson_body_is_a_job_too(server, registered):
+    body = "\n".join(json.dumps({"VIN": v, "ref": n}) for n, v in enumerate([VIN, PIN, "-"])).encode()
+    created = server.post("/v1/bulk-checks", data=body, headers={"Content-Type": "application/x-ndjson"})
+    assert created.status_code == 202
+    wait_for(server, created.headers["Location"])
+    results = ndjson_results(server, created.headers["Location"])
+    assert [r["verdict"] for r in results] == ["no_match", "hit", None]
+    assert [r["input"]["ref"] for r in results] == ["0", "1", "2"]
+
+
+READINGS = [PIN, "cat-0336 dltjf 00123", "CAT0336DLTJFOO123", "CAT0336DLTJF00128", "CAT0336DLTJF0123",
+            "JF00123", VIN, "XTC652005L123456", "ZZZ9999999", "C9-4RT05521"]
+
+
+def test_each_bulk_row_answers_as_its_single_check(server, registered):
+    rows = [[reading, "Caterpillar" if n % 2 else "", "excavator" if n % 3 else "", ""]
+            for n, reading in enumerate(READINGS)]
+    rows.append(["CAT9999", "", "", "yellow tracked excavator hydraulic breaker"])
+    answered = server.post("/v1/checks/bulk", data=csv_body(["serial", "make", "category", "description"], rows),
+                           headers={"Content-Type": "text/csv"})
+    assert answered.status_code == 200, answered.text
+    body = answered.json()
+    assert body["rows_total"] == len(rows) and body["errors"] == 0
+    for (reading, maker, category, description), result in zip(rows, body["results"]):
+        query = {k: v for k, v in (("identifier", reading), ("manufacturer", maker), ("category", category),
+                                   ("description", description)) if v}
+        single = server.post("/v1/checks", json=query).json()
+        assert result["verdict"] == single["verdict"], reading
+        assert result["matches"] == len(single["matches"]), reading
+        assert result["match"] == (single["matches"][0] if single["matches"] else None), reading
+
+
+def test_workers_share_jobs_and_each_row_is_answered_once(app, server):
+    second = BulkWorker(app.extensions[EXTENSION_KEY].bulk).start()  # beside the app's own worker
+    try:
+        locations = [server.post("/v1/bulk-checks", data=csv_body(["pin", "job"], [[f"SN{j}{n:05d}", str(j)]
+                                                                                 for n in range(100)]),
+                                 headers={"Content-Type": "text/csv"}).headers["Location"] for j in range(4)]
+        for job_number, location in enumerate(locations):
+            assert wait_for(server, location)["rows_done"] == 100
+            results = ndjson_results(server, location)
+            assert [r["row"] for r in results] == list(range(2, 102))
+            assert {r["input"]["job"] for r in results} == {str(job_number)}
+    finally:
+        second.stop()
+
+
+def test_small_files_are_answered_at_once_as_csv_when_asked(server, registered):
+    body = csv_body(["S/N", "note"], [[PIN, "+cmd"], ["", "@x"]])
+    answered = server.post("/v1/checks/bulk", data=body, headers={"Content-Type": "text/csv", "Accept": "text/csv"})
+    table = list(csv.DictReader(io.StringIO(answered.text)))
+    assert [(r["verdict"], r["note"]) for r in table] == [("hit", "'+cmd"), ("", "'@x")]
+    assert "no identifier" in table[1]["error"]
+
+
+def assert_too_large(response, limit: int, unit: str) -> None:
+    assert response.status_code == 413, response.text
+    assert response.headers["Content-Type"] == "application/problem+json"
+    problem = response.json()
+    assert (problem["status"], problem["limit"], problem["unit"]) == (413, limit, unit)
+    assert str(limit) in problem["detail"]
+
+
+def test_limits_give_413_naming_the_limit(server):
+    serials = [[f"SN{n:06d}"] for n in range(MAX_ROWS + 1)]
+    too_many = csv_body(["serial"], serials)
+    assert_too_large(server.post("/v1/bulk-checks", data=too_many, headers={"Content-Type": "text/csv"}),
+                     MAX_ROWS, "rows")
+    sync_over = csv_body(["serial"], serials[:SYNC_MAX_ROWS + 1])
+    assert_too_large(server.post("/v1/checks/bulk", data=sync_over, headers={"Content-Type": "text/csv"}),
+                     SYNC_MAX_ROWS, "rows")
+    too_big = csv_body(["serial", "padding"], [[f"SN{n}", "x" * 100] for n in range(MAX_BYTES // 100)])
+    assert_too_large(server.post("/v1/bulk-checks", data=too_big, headers={"Content-Type": "text/csv"}),
+                     MAX_BYTES, "bytes")
+    assert_too_large(server.post("/v1/bulk-checks", files={"file": ("big.csv", too_big)}), MAX_BYTES, "bytes")
+    at_limit = csv_body(["serial"], serials[:MAX_ROWS])
+    assert server.post("/v1/bulk-checks", data=at_limit, headers={"Content-Type": "text/csv"}).status_code == 202
+
+
+def test_cancel_stops_a_job_between_batches(server, registered):
+    body = csv_body(["serial"], [[f"SN{n:06d}"] for n in range(MAX_ROWS)])
+    location = server.post("/v1/bulk-checks", data=body, headers={"Content-Type": "text/csv"}).headers["Location"]
+    cancelled = server.delete(location)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    time.sleep(0.5)  # a batch in flight when it was cancelled is not committed
+    job = server.get(location).json()
+    assert job["status"] == "cancelled" and job["rows_done"] < MAX_ROWS
+    time.sleep(0.3)
+    assert server.get(location).json()["rows_done"] == job["rows_done"]
+    assert len(ndjson_results(server, location)) == job["rows_done"]
+    assert server.delete(location).status_code == 200  # cancelling again changes nothing
+
+    small = server.post("/v1/bulk-checks", data=csv_body(["pin"], [[PIN]]), headers={"Content-Type": "text/csv"})
+    wait_for(server, small.headers["Location"])
+    refused = server.delete(small.headers["Location"])
+    assert refused.status_code == 409 and refused.json()["job_status"] == "done"
+
+
+def test_unknown_jobs_and_unreadable_files(server):
+    assert server.get("/v1/bulk-checks/nope").status_code == 404
+    assert server.get("/v1/bulk-checks/nope/results").status_code == 404
+    assert server.delete("/v1/bulk-checks/nope").status_code == 404
+    broken = server.post("/v1/bulk-checks", data=b'[{"serial": 1}', headers={"Content-Type": "application/json"})
+    assert broken.status_code == 400 and broken.headers["Content-Type"] == "application/problem+json"
+    missing = server.post("/v1/bulk-checks", files={"other": ("a.csv", b"serial\nSN1\n")})
+    assert missing.status_code == 400 and "'file'" in missing.json()["detail"]
+    assert server.get("/v1/bulk-checks/nope/results", headers={"Accept": "image/png"}).status_code == 406
+
+
+def test_openapi_documents_the_bulk_endpoints(server):
+    document = server.get("/openapi.json").json()
+    paths = document["paths"]
+    assert set(paths["/v1/bulk-checks"]) == {"post"}
+    assert {"get", "delete"} <= set(paths["/v1/bulk-checks/{job_id}"])
+    assert "text/csv" in paths["/v1/bulk-checks/{job_id}/results"]["get"]["responses"]["200"]["content"]
+    assert "multipart/form-data" in paths["/v1/checks/bulk"]["post"]["requestBody"]["content"]
+    assert "413" in paths["/v1/bulk-checks"]["post"]["responses"]
+    assert {"BulkJob", "BulkCheckResult", "BulkRowResult"} <= set(document["components"]["schemas"])
+
+
+@pytest.fixture
+def seen_keys(app) -> list:
+    """The Authorization header of every request the app receives (set up before it serves any)."""
+    seen: list = []
+    app.before_request(lambda: seen.append(request.headers.get("Authorization")))
+    return seen
+
+
+def test_bulk_check_command_against_a_server_sends_the_key(app, seen_keys, server, registered, tmp_path):
+    seen_keys.clear()  # the registrations above were made with the admin key of ``server``
+    key = issue_key(app, "border")
+    source = tmp_path / "manifest.csv"
+    source.write_bytes(csv_body(["VIN-код", "note"], [[VIN, "a"], [PIN, "b"], ["", "c"]]))
+    output = tmp_path / "results.csv"
+    done = irontrace("bulk-check", str(source), "-o", str(output), "--server", server.url, "--key", key, env={})
+    assert done.returncode == 0, done.stderr
+    assert "rows 3: hits 1, possible matches 0, no match 1, errors 1" in done.stderr
+    table = list(csv.DictReader(io.StringIO(output.read_text(encoding="utf-8-sig"))))
+    assert [(r["note"], r["verdict"]) for r in table] == [("a", "no_match"), ("b", "hit"), ("c", "")]
+    assert seen_keys and set(seen_keys) == {f"Bearer {key}"}
+
+
+def test_bulk_check_command_on_the_local_registry(tmp_path):
+    env = {"IRONTRACE_DB": str(tmp_path / "local.db")}
+    registry_file = tmp_path / "registry.ndjson"
+    registry_file.write_text(json.dumps(report_data()) + "\n")
+    assert irontrace("import", str(registry_file), env=env).returncode == 0
+    source = tmp_path / "stock.csv"
+    source.write_bytes(("Серийный номер\tМарка\n" + f"{PIN}\tCaterpillar\nZZZ9999999\tVolvo\n").encode("utf-16"))
+    output = tmp_path / "results.ndjson"
+    done = irontrace("bulk-check", str(source), "-o", str(output), env=env)
+    assert done.returncode == 0, done.stderr
+    assert "rows 2: hits 1, possible matches 0, no match 1, errors 0" in done.stderr
+    results = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [(r["input"]["Марка"], r["verdict"]) for r in results] == [("Caterpillar", "hit"), ("Volvo", "no_match")]
