@@ -152,21 +152,3 @@ def test_oversized_body_is_413(server):
     response = server.post("/v1/checks", data=b"x" * (2 * 1024 * 1024), headers={"Content-Type": "application/json"})
     assert response.status_code == 413
     assert response.headers["Content-Type"].startswith("application/problem+json")
-
-
-def test_bulk_checks_answer_in_order(server, registered):
-    response = server.post("/v1/checks/bulk", json={"checks": [
-        {"identifier": PIN}, {"identifier": "ZZZ9999999"}, {"description": "yellow excavator with hydraulic breaker"},
-    ]})
-    assert response.status_code == 200, response.text
-    results = response.json()["results"]
-    assert [r["verdict"] for r in results] == ["hit", "no_match", "possible_match"]
-    assert results[0]["hit_sources"] == ["local"] and results[0]["matches"][0]["source"] == "local"
-    assert all(r["sources"] == [] for r in results)  # no external source configured
-    assert len({r["check_id"] for r in results}) == 3
-
-
-@pytest.mark.parametrize("body", [{"checks": []}, {"checks": [{"identifier": PIN}] * 101}, {"checks": [{}]}])
-def test_bad_bulk_checks_are_422_problems(server, body):
-    response = server.post("/v1/checks/bulk", json=body)
-    assert response.status_code == 422 and response.json()["errors"]
