@@ -7,8 +7,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from search.matching import POSSIBLE_MATCH_MIN_SCORE
-from search.normalize import confusable
-from search.scoring import MATCH_TYPES, compare
+from search.normalize import confusable, normalize, skeleton
+from search.scoring import MATCH_TYPES, MAX_EDITS, align, compare, typos_at_least, within_reach
 
 PIN = "CAT0320DLEJK01234"
 VIN = "1HGCM82633A004352"  # valid check digit (3)
@@ -374,3 +374,20 @@ def test_more_edits_never_score_higher(record_and_spare, data):
     one = compare(substitute(record, i, spare), record)
     two = compare(substitute(substitute(record, i, spare), j, spare), record)
     assert one.score > two.score
+
+
+@given(near_text, near_text)
+def test_the_screen_never_rejects_what_compare_accepts(query, record):
+    comparison = compare(query, record)
+    if comparison is not None:
+        assert within_reach(skeleton(normalize(query)), skeleton(normalize(record)))
+
+
+@given(near_text, near_text)
+def test_typos_at_least_is_a_lower_bound_on_the_typos_of_the_alignment(query, record):
+    q, r = normalize(query), normalize(record)
+    assume(q and r and abs(len(q) - len(r)) <= MAX_EDITS)
+    _, edits = align(q, r)
+    typos = sum(1 for e in edits if not e.is_confusable)
+    bound = typos_at_least(skeleton(q), skeleton(r), MAX_EDITS)
+    assert bound <= typos  # with the cutoff, a bound over MAX_EDITS is MAX_EDITS + 1, still <= typos
