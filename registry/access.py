@@ -79,6 +79,12 @@ class Actor:
                 f"not of {report['reporting_agency']['name']!r}."
             )
 
+    def require_same_source(self, before: Document | None, after: Document) -> None:
+        """``source`` marks a report a feed owns (the feed withdraws it once it leaves the feed):
+        only admins, and feeds, which act as admins, set or change it."""
+        if self.role != ADMIN and (before or {}).get("source") != after.get("source"):
+            raise Forbidden("Only an admin or a feed sets or changes a report's source.")
+
     @property
     def match_detail(self) -> str:
         return MATCH_DETAIL.get(self.role, FULL_DETAILS)

@@ -72,6 +72,7 @@ class ReportService:
     def create(self, report: Document, actor: Actor) -> Document:
         """Store a report already validated by ``ReportInputSchema``."""
         actor.require_write(report)
+        actor.require_same_source(None, report)
         now = utc_now()
         document = {**report, "id": new_id(), "version": 1, "created_at": now, "updated_at": now}
         stored = self.storage.create_report(document)
@@ -100,6 +101,7 @@ class ReportService:
             "updated_at": utc_now(),
         }
         actor.require_write(document)
+        actor.require_same_source(stored, document)
         updated = self.storage.replace_report(document, expected_version)
         self.audit.record(actor, "report.update", report_id, {"before": stored, "after": updated})
         return updated

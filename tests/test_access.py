@@ -239,6 +239,20 @@ def test_agencies_write_only_their_own_reports(server, registry):
     assert stored["version"] == 1 and stored["reporting_agency"]["name"] == OWN_AGENCY
 
 
+def test_only_admins_and_feeds_mark_a_report_with_a_source(server, registry):
+    keys, report = registry
+    own = keys.header_for(AGENCY)
+    url = f"{server.url}/v1/reports"
+    claimed = call(server, "POST", "/v1/reports", own, json=report_data("FEED-1", source="uz-national"))
+    assert claimed.status_code == 403 and "source" in claimed.json()["detail"]
+    marked = call(server, "PATCH", f"/v1/reports/{report['id']}", {**own, "If-Match": "*"},
+                  json={"source": "uz-national"})
+    assert marked.status_code == 403
+    assert server.post("/v1/reports", json=report_data("FEED-2", source="uz-national")).status_code == 201
+    assert requests.get(url, params={"source": "uz-national"}, headers=own, timeout=30).json()["items"][0][
+        "external_ref"] == "FEED-2"
+
+
 def test_keys_are_shown_once_and_stored_only_as_digests(app, server):
     created = server.post("/v1/keys", json={"role": "border", "label": "post 7", "expires": "2099-12-31"})
     assert created.status_code == 201

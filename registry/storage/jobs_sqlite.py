@@ -49,10 +49,10 @@ class SQLiteJobStore(JobStore):
 
     def __init__(self, storage: SQLiteStorage) -> None:
         self.storage = storage
-        storage._connection().executescript(SCHEMA)
+        storage.connection().executescript(SCHEMA)
 
     def create_job(self, job: Document, rows: list[Document]) -> None:
-        with self.storage._write() as db:
+        with self.storage.transaction() as db:
             db.executemany(
                 "INSERT INTO bulk_rows (job_id, row_index, data) VALUES (?, ?, ?)",
                 ((job["id"], index, json.dumps(row, ensure_ascii=False)) for index, row in enumerate(rows)),
@@ -61,13 +61,13 @@ class SQLiteJobStore(JobStore):
                        (job["id"], job["status"], json.dumps(job)))
 
     def get_job(self, job_id: str) -> Document:
-        return _job(self.storage._connection(), job_id)
+        return _job(self.storage.connection(), job_id)
 
     def claim_job(self, owner: str, lease_seconds: float, now: float) -> Document | None:
         # Look before taking the write lock: idle workers poll, and most polls find nothing.
-        if _first_claimable(self.storage._connection(), now) is None:
+        if _first_claimable(self.storage.connection(), now) is None:
             return None
-        with self.storage._write(durable=False) as db:
+        with self.storage.transaction(durable=False) as db:
             job = _first_claimable(db, now)
             if job is None:
                 return None
@@ -76,7 +76,7 @@ class SQLiteJobStore(JobStore):
         return job
 
     def job_rows(self, job_id: str, start: int, count: int) -> list[Document]:
-        rows = self.storage._connection().execute(
+        rows = self.storage.connection().execute(
             "SELECT data FROM bulk_rows WHERE job_id = ? AND row_index >= ? ORDER BY row_index LIMIT ?",
             (job_id, start, count),
         )
@@ -84,7 +84,7 @@ class SQLiteJobStore(JobStore):
 
     def commit_batch(self, job: Document, owner: str, results: list[Document], lease_until: float) -> bool:
         checkpoint = job["rows_done"] - len(results)
-        with self.storage._write(durable=False) as db:
+        with self.storage.transaction(durable=False) as db:
             if not at_checkpoint(_job(db, job["id"]), owner, checkpoint):
                 return False
             db.executemany(
@@ -95,7 +95,7 @@ class SQLiteJobStore(JobStore):
         return True
 
     def update_job(self, job_id: str, owner: str | None, changes: Document) -> Document | None:
-        with self.storage._write() as db:
+        with self.storage.transaction() as db:
             job = _job(db, job_id)
             if not holds_lease(job, owner):
                 return None
@@ -104,7 +104,7 @@ class SQLiteJobStore(JobStore):
         return job
 
     def iter_results(self, job_id: str, count: int) -> Iterator[Document]:
-        db = self.storage._connection()
+        db = self.storage.connection()
         for start in range(0, count, RESULTS_PAGE_SIZE):
             rows = db.execute(
                 "SELECT data FROM bulk_results WHERE job_id = ? AND row_index >= ? AND row_index < ? "

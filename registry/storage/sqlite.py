@@ -134,16 +134,17 @@ class SQLiteStorage(Storage):
         self._local = threading.local()
         # executescript commits as it goes; every statement is idempotent, so
         # workers starting together on a new file cannot trip over each other.
-        self._connection().executescript(SCHEMA)
-        with self._write() as db:
+        self.connection().executescript(SCHEMA)
+        with self.transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
 
     # -- connections -----------------------------------------------------------------
 
-    def _connection(self) -> sqlite3.Connection:
-        """One connection per thread: sqlite3 connections must not cross threads."""
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (sqlite3 connections must not cross threads); the job store
+        beside the reports uses it too."""
         db = getattr(self._local, "db", None)
         if db is None:
             try:
@@ -157,13 +158,13 @@ class SQLiteStorage(Storage):
         return db
 
     @contextmanager
-    def _write(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+    def transaction(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken before reading so read-modify-write is atomic.
 
         ``durable=False`` skips the fsync at commit: the transaction survives a
         crash of the process, though not a power cut of the machine.
         """
-        db = self._connection()
+        db = self.connection()
         db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -184,14 +185,14 @@ class SQLiteStorage(Storage):
 
     def ping(self) -> None:
         try:
-            self._connection().execute("SELECT 1 FROM meta LIMIT 1").fetchone()
+            self.connection().execute("SELECT 1 FROM meta LIMIT 1").fetchone()
         except sqlite3.Error as exc:
             raise StorageUnavailable(f"The registry database cannot be read: {exc}") from exc
 
     # -- reports ---------------------------------------------------------------------
 
     def create_report(self, document: Document) -> Document:
-        with self._write() as db:
+        with self.transaction() as db:
             existing = self._seq_by_ref(db, document)
             if existing is not None:
                 raise Conflict(
@@ -202,13 +203,13 @@ class SQLiteStorage(Storage):
         return document
 
     def get_report(self, report_id: str) -> Document:
-        row = self._connection().execute("SELECT document FROM reports WHERE id = ?", (report_id,)).fetchone()
+        row = self.connection().execute("SELECT document FROM reports WHERE id = ?", (report_id,)).fetchone()
         if row is None:
             raise NotFound(f"No report with id {report_id}.")
         return json.loads(row[0])
 
     def replace_report(self, document: Document, expected_version: int) -> Document:
-        with self._write() as db:
+        with self.transaction() as db:
             row = db.execute("SELECT seq, document FROM reports WHERE id = ?", (document["id"],)).fetchone()
             if row is None:
                 raise NotFound(f"No report with id {document['id']}.")
@@ -234,7 +235,7 @@ class SQLiteStorage(Storage):
     def upsert_prepared(self, prepared: list[_IndexedReport]) -> list[ImportOutcome]:
         outcomes: list[ImportOutcome] = []
         new: list[_IndexedReport] = []
-        with self._write() as db:
+        with self.transaction() as db:
             for report in prepared:
                 row = db.execute(
                     "SELECT seq, document FROM reports WHERE agency_key = ? AND external_ref = ?",
@@ -277,7 +278,7 @@ class SQLiteStorage(Storage):
             clauses.append("seq < ?")
             params.append(decode_cursor(cursor, int))
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._connection().execute(
+        rows = self.connection().execute(
             f"SELECT seq, document FROM reports {where} ORDER BY seq DESC LIMIT ?", (*params, limit + 1)
         ).fetchall()
         more = len(rows) > limit
@@ -287,7 +288,7 @@ class SQLiteStorage(Storage):
 
     def iter_reports(self) -> Iterator[Document]:
         last = 0
-        db = self._connection()
+        db = self.connection()
         while True:
             rows = db.execute(
                 "SELECT seq, document FROM reports WHERE seq > ? ORDER BY seq LIMIT 1000", (last,)
@@ -310,7 +311,7 @@ class SQLiteStorage(Storage):
         checks) looks up all its keys in one join, screens and loads each
         report once, in one read transaction.
         """
-        db = self._connection()
+        db = self.connection()
         db.execute("BEGIN")
         try:
             nearby = self._key_neighbours(db, lookups)
@@ -366,14 +367,14 @@ class SQLiteStorage(Storage):
     def save_check(self, record: Document) -> None:
         """Kept without an fsync of its own: a check record is not worth doubling a
         check's latency, and the next durable write flushes it to disk anyway."""
-        with self._write(durable=False) as db:
+        with self.transaction(durable=False) as db:
             db.execute(
                 "INSERT INTO checks (id, checked_at, verdict, document) VALUES (?, ?, ?, ?)",
                 (record["check_id"], record["checked_at"], record["verdict"], json.dumps(record)),
             )
 
     def get_check(self, check_id: str) -> Document:
-        row = self._connection().execute("SELECT document FROM checks WHERE id = ?", (check_id,)).fetchone()
+        row = self.connection().execute("SELECT document FROM checks WHERE id = ?", (check_id,)).fetchone()
         if row is None:
             raise NotFound(f"No check with id {check_id}.")
         return json.loads(row[0])
@@ -381,7 +382,7 @@ class SQLiteStorage(Storage):
     # -- API keys --------------------------------------------------------------------
 
     def create_key(self, record: Document) -> None:
-        with self._write() as db:
+        with self.transaction() as db:
             try:
                 db.execute("INSERT INTO api_keys (key_id, document) VALUES (?, ?)",
                            (record["key_id"], json.dumps(record)))
@@ -389,17 +390,17 @@ class SQLiteStorage(Storage):
                 raise Conflict(f"A key with id {record['key_id']} exists.") from exc
 
     def get_key(self, key_id: str) -> Document:
-        row = self._connection().execute("SELECT document FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
+        row = self.connection().execute("SELECT document FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
         if row is None:
             raise NotFound(f"No key with id {key_id}.")
         return json.loads(row[0])
 
     def replace_key(self, record: Document) -> None:
-        with self._write() as db:
+        with self.transaction() as db:
             db.execute("UPDATE api_keys SET document = ? WHERE key_id = ?", (json.dumps(record), record["key_id"]))
 
     def list_keys(self) -> list[Document]:
-        rows = self._connection().execute("SELECT document FROM api_keys ORDER BY rowid")
+        rows = self.connection().execute("SELECT document FROM api_keys ORDER BY rowid")
         return [json.loads(r[0]) for r in rows]
 
     # -- audit log -------------------------------------------------------------------
@@ -407,7 +408,7 @@ class SQLiteStorage(Storage):
     def append_audit(self, entry: Document) -> Document:
         """The write lock orders appenders from every process; entries of checks skip the
         fsync as check records do, the rest are as durable as the writes they record."""
-        with self._write(durable=entry["action"] != "check") as db:
+        with self.transaction(durable=entry["action"] != "check") as db:
             last = db.execute("SELECT seq, entry FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev_hash = (last[0] + 1, json.loads(last[1])["hash"]) if last else (1, GENESIS_HASH)
             sealed = seal(entry, seq, prev_hash)
@@ -419,7 +420,7 @@ class SQLiteStorage(Storage):
         return sealed
 
     def iter_audit(self) -> Iterator[tuple[int, Document]]:
-        for seq, entry in self._connection().execute("SELECT seq, entry FROM audit_log ORDER BY seq"):
+        for seq, entry in self.connection().execute("SELECT seq, entry FROM audit_log ORDER BY seq"):
             yield seq, json.loads(entry)
 
     def list_audit(self, filters: AuditFilter, limit: int, cursor: str | None) -> Page:
@@ -434,7 +435,7 @@ class SQLiteStorage(Storage):
             if value is not None:
                 clauses.append(f"{column} {operator} ?")
                 params.append(value)
-        rows = self._connection().execute(
+        rows = self.connection().execute(
             f"SELECT seq, entry FROM audit_log WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?",
             (*params, limit + 1),
         ).fetchall()
