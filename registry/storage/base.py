@@ -3,7 +3,9 @@
 A report travels as a plain JSON document (the ``ReportSchema`` shape).  An
 engine stores documents, finds them by id, by (agency, case number) and by
 filters, and retrieves *candidates* for a check using the keys from
-``search.keys``; ranking candidates is never the engine's job.
+``search.keys``; ranking candidates is never the engine's job.  It also
+keeps the API keys and appends the audit log under its own concurrency
+control (the chain rules are ``registry.audit``'s).
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ def decode_cursor(cursor: str, expected: type) -> Any:
 
 
 class Storage(abc.ABC):
-    """Reports, their lookup keys, and the record of checks, in one engine."""
+    """Reports, their lookup keys, the record of checks, API keys and the audit log, in one engine."""
 
     name: str
 
