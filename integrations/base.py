@@ -87,6 +87,9 @@ class ExternalSource(abc.ABC):
     """A foreign registry IronTrace can ask about an identifier."""
 
     name: str
+    # A lookup that may be repeated without effect: only those are retried, and only their
+    # answers are cached and shared between callers.
+    idempotent: bool = False
 
     @abc.abstractmethod
     def lookup(self, query: CheckQuery, timeout: float) -> list[ExternalMatch]:

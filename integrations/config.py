@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from integrations.base import ExternalSource
 from integrations.federation import (
     DEFAULT_DEADLINE_SECONDS,
     FAILURES_TO_OPEN,
     OPEN_SECONDS,
+    POOL_WORKERS,
     CircuitBreaker,
     FederatedSource,
     Federation,
@@ -88,7 +90,7 @@ def build_federation(settings: Mapping[str, Any], environ: Mapping[str, str] = o
         raise SourceConfigError(f"source names must be unique: {names}")
     federated = [
         FederatedSource(
-            build_source(entry, environ, requests.Session()),
+            build_source(entry, environ, pooled_session()),
             deadline=float(entry.get("deadline_ms", DEFAULT_DEADLINE_SECONDS * 1000)) / 1000,
             breaker=CircuitBreaker(int(entry.get("failures_to_open", FAILURES_TO_OPEN)),
                                    float(entry.get("open_seconds", OPEN_SECONDS))),
@@ -112,9 +114,9 @@ def build_source(entry: Mapping[str, Any], environ: Mapping[str, str], session: 
     try:
         mapping = FieldMapping(entry.get("records", ""), dict(entry.get("fields") or {}),
                                dict(entry.get("status_map") or {}))
-        header_value = f"{entry.get('auth_prefix', '')}{credential}" if credential else None
         return GenericRestSource(name, _required(entry, "url_template", name), mapping, session,
-                                 entry.get("auth_header"), header_value, entry.get("health_url"))
+                                 entry.get("auth_header"), auth_value(entry, credential, f"source {name}"),
+                                 entry.get("health_url"))
     except ValueError as exc:
         raise SourceConfigError(f"source {name}: {exc}") from exc
 
@@ -128,8 +130,7 @@ def load_feeds(settings: Mapping[str, Any], environ: Mapping[str, str] = os.envi
         file_format = entry.get("format") or ("csv" if url.lower().split("?")[0].endswith(".csv") else "ndjson")
         if file_format not in FEED_FORMATS:
             raise SourceConfigError(f"feed {name}: format must be one of {', '.join(FEED_FORMATS)}")
-        credential = credential_from(entry, environ, f"feed {name}")
-        header = f"{entry.get('auth_prefix', '')}{credential}" if credential else None
+        header = auth_value(entry, credential_from(entry, environ, f"feed {name}"), f"feed {name}")
         feeds.append(FeedConfig(name, url, file_format, entry.get("auth_header") if header else None, header))
     return feeds
 
@@ -143,6 +144,23 @@ def credential_from(entry: Mapping[str, Any], environ: Mapping[str, str], what: 
     if not value:
         raise SourceConfigError(f"{what}: environment variable {variable} (api_key_env) is not set")
     return value
+
+
+def auth_value(entry: Mapping[str, Any], credential: str | None, what: str) -> str | None:
+    """The ``auth_header`` value: ``auth_prefix`` then the credential.  A credential with no
+    header to carry it is a configuration error, not a silently unauthenticated call."""
+    if credential and not entry.get("auth_header"):
+        raise SourceConfigError(f"{what}: api_key_env needs auth_header (the header that carries it)")
+    return f"{entry.get('auth_prefix', '')}{credential}" if credential else None
+
+
+def pooled_session() -> requests.Session:
+    """A session keeping as many connections to its source as the fan-out has threads."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=POOL_WORKERS)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 def _required(entry: Mapping[str, Any], key: str, owner: str) -> str:

@@ -41,7 +41,7 @@ OPEN_SECONDS = 30.0  # how long an open circuit refuses calls before one trial
 CACHE_TTL_SECONDS = 60.0  # external answers are reused this long
 CACHE_MAX_ENTRIES = 10_000
 
-OK, TIMEOUT, ERROR, UNAVAILABLE, SKIPPED = "ok", "timeout", "error", "unavailable", "skipped"
+OK, TIMEOUT, UNAVAILABLE, SKIPPED = "ok", "timeout", "unavailable", "skipped"
 
 
 class RetryPolicy:
@@ -168,10 +168,6 @@ class FederatedSource:
     def name(self) -> str:
         return self.source.name
 
-    @property
-    def idempotent(self) -> bool:
-        return bool(getattr(self.source, "idempotent", False))
-
 
 @dataclass(frozen=True)
 class _Outcome:
@@ -211,6 +207,7 @@ class PendingLookups:
         try:
             outcome = flight.future.result(timeout=max(remaining, 0))
         except FutureTimeout:
+            flight.future.cancel()  # still queued: it never runs, and never counts against the source
             return SourceAnswer(name, TIMEOUT, round(deadline * 1000), detail=f"no answer within {deadline:.2f} s")
         elapsed_ms = round((outcome.finished - flight.started) * 1000)
         if outcome.error is not None:
@@ -249,10 +246,16 @@ class Federation:
         return PendingLookups([entry.name for entry in self.sources], known, in_flight, self.clock)
 
     def _lookup(self, entry: FederatedSource, query: CheckQuery, deadline_at: float) -> _Outcome:
-        """Runs on the pool: the call with its retries, then the breaker and cache learn the outcome."""
+        """Runs on the pool: the call with its retries, then the breaker and cache learn the outcome.
+
+        A lookup that only got a thread after its deadline is not made: its
+        check has answered already, and the source did nothing wrong.
+        """
+        if self.clock() >= deadline_at:
+            return _Outcome(None, SourceTimeout("queued past its deadline"), self.clock())
         try:
             matches = self.retry.run(lambda remaining: entry.source.lookup(query, remaining),
-                                     entry.idempotent, deadline_at)
+                                     entry.source.idempotent, deadline_at)
         except SourceError as exc:
             entry.breaker.record_failure()
             log.warning("external source %s: %s (%s)", entry.name, exc.status, exc)
@@ -262,21 +265,26 @@ class Federation:
             log.exception("external source %s failed unexpectedly", entry.name)
             return _Outcome(None, SourceError(f"adapter failed ({type(exc).__name__})"), self.clock())
         entry.breaker.record_success()
-        self.cache.put((entry.name, query.identifier), matches)
+        if entry.source.idempotent:  # a screening's answer (its reference) belongs to that screening alone
+            self.cache.put((entry.name, query.identifier), matches)
         return _Outcome(matches, None, self.clock())
 
     def health(self) -> list[dict[str, str]]:
         """Each source's health probe and circuit state, probed in parallel within its deadline."""
+        started = self.clock()
         futures = [(entry, self._pool.submit(entry.source.health, entry.deadline)) for entry in self.sources]
         report = []
         for entry, future in futures:
             try:
-                future.result(timeout=entry.deadline)
+                future.result(timeout=max(started + entry.deadline - self.clock(), 0))
                 status, detail = OK, None
             except FutureTimeout:
                 status, detail = TIMEOUT, f"no answer within {entry.deadline:.2f} s"
             except SourceError as exc:
                 status, detail = exc.status, str(exc)
+            except Exception as exc:  # an adapter bug is that source's error, as in a lookup
+                log.exception("external source %s health probe failed unexpectedly", entry.name)
+                status, detail = SourceError.status, f"adapter failed ({type(exc).__name__})"
             report.append({"name": entry.name, "status": status, "circuit": entry.breaker.state,
                            **({"detail": detail} if detail else {})})
         return report

@@ -28,7 +28,7 @@ from integrations.config import FeedConfig
 from integrations.http import send
 from registry.report_files import read_reports
 from registry.access import ADMIN, Actor
-from registry.services import SERVER_FIELDS, ImportSummary, ReportService, RowError
+from registry.services import ImportSummary, ReportService, RowError
 from registry.storage.base import Document, ReportFilter, agency_key
 
 FEED_TIMEOUT_SECONDS = 60.0  # a whole published list, not a check: no border officer waits on it
@@ -112,7 +112,7 @@ def feed_actor(name: str) -> Actor:
 def withdraw_missing(reports: ReportService, source: str, present: set[tuple[str, str]]) -> int:
     """Cancel the reports from ``source`` whose (agency, case number) is not ``present``; how many."""
     gone = [
-        {k: v for k, v in report.items() if k not in SERVER_FIELDS} | {"status": WITHDRAWN_STATUS}
+        report | {"status": WITHDRAWN_STATUS}  # an import ignores the server's fields
         for report in _reports_from(reports, source)
         if report["status"] != WITHDRAWN_STATUS and (agency_key(report), report["external_ref"]) not in present
     ]

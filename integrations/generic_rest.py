@@ -61,8 +61,6 @@ class GenericRestSource(ExternalSource):
         self.health_url = health_url
 
     def lookup(self, query: CheckQuery, timeout: float) -> list[ExternalMatch]:
-        if not query.identifier:
-            return []
         url = self.url_template.replace("{identifier}", quote(query.identifier, safe=""))
         answer = request_json(self.session, "GET", url, self._headers, timeout)
         records = dig(answer, self.mapping.records)

@@ -30,8 +30,6 @@ class ScreeningSource(ExternalSource):
         self.session = session
 
     def lookup(self, query: CheckQuery, timeout: float) -> list[ExternalMatch]:
-        if not query.identifier:
-            return []
         answer = request_json(
             self.session, "POST", self.base_url + SCREENINGS_PATH, self._headers, timeout,
             body={"identifier": query.identifier},

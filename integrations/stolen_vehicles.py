@@ -30,8 +30,6 @@ class StolenVehiclesSource(ExternalSource):
         self.session = session
 
     def lookup(self, query: CheckQuery, timeout: float) -> list[ExternalMatch]:
-        if not query.identifier:
-            return []
         url = f"{self.base_url}{RECORDS_PATH}?identifier={quote(query.identifier, safe='')}"
         answer = request_json(self.session, "GET", url, self._headers, timeout)
         return [self._match(record) for record in field(answer, "records", list)]

@@ -392,22 +392,26 @@ def feed_pull(names: tuple[str, ...]) -> None:
     unknown = set(names) - {f.name for f in feeds}
     if unknown or not feeds:
         raise click.ClickException(f"no such feed configured: {', '.join(sorted(unknown)) or '(none configured)'}")
-    reports = Services.open(settings).reports
+    services = Services.over(open_storage(settings))  # no sources: a feed pull asks none of them
+    reports = services.reports
     state = FeedState(settings["FEED_STATE"])
     failed = False
-    for feed in feeds:
-        try:
-            result = pull_feed(feed, reports, state)
-        except (SourceError, IronTraceError) as exc:
-            click.echo(f"{feed.name}: failed: {exc}", err=True)
-            failed = True
-            continue
-        if not result.modified:
-            click.echo(f"{feed.name}: not modified")
-            continue
-        click.echo(f"{feed.name}: created {result.created}, updated {result.updated}, unchanged {result.unchanged}, "
-                   f"withdrawn {result.withdrawn}, rejected {len(result.rejected)}")
-        _print_rejections(result.rejected, None)
+    try:
+        for feed in feeds:
+            try:
+                result = pull_feed(feed, reports, state)
+            except (SourceError, IronTraceError) as exc:
+                click.echo(f"{feed.name}: failed: {exc}", err=True)
+                failed = True
+                continue
+            if not result.modified:
+                click.echo(f"{feed.name}: not modified")
+                continue
+            click.echo(f"{feed.name}: created {result.created}, updated {result.updated}, unchanged {result.unchanged}, "
+                       f"withdrawn {result.withdrawn}, rejected {len(result.rejected)}")
+            _print_rejections(result.rejected, None)
+    finally:
+        services.close()
     if failed:
         sys.exit(1)
 

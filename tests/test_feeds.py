@@ -110,10 +110,14 @@ def test_a_rejected_row_or_an_empty_feed_withdraws_nothing(server, services, fee
 def test_a_failing_feed_raises_and_keeps_its_state(services, feed_server, tmp_path):
     state = FeedState(tmp_path / "feeds.json")
     publish(feed_server, [feed_report(1)])
-    feed_server.http.put(f"{feed_server.url}/_control/feeds", json={"mode": "error"})
+    pull_feed(feed_config(feed_server), services.reports, state)
+    saved = state.get(FEED)
+    assert saved.get("etag")
+    publish(feed_server, [feed_report(1), feed_report(2)])
+    assert feed_server.http.put(f"{feed_server.url}/_control/feeds", json={"mode": "error"}).status_code == 200
     with pytest.raises(SourceUnavailable):
         pull_feed(feed_config(feed_server), services.reports, state)
-    assert state.get(FEED) == {}
+    assert state.get(FEED) == saved
 
 
 def test_feed_pull_command(tmp_path, feed_server):
