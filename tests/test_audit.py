@@ -15,7 +15,9 @@ import pytest
 
 from registry.audit import GENESIS_HASH, entry_hash
 from registry.bulk import BulkWorker
-from registry.context import EXTENSION_KEY
+from registry.access import Actor
+from registry.context import EXTENSION_KEY, Services
+from registry.storage import open_storage
 from tests.conftest import bearer, issue_key, report_data
 from tests.processes import irontrace
 
@@ -101,6 +103,24 @@ def test_concurrent_appends_keep_one_unbroken_chain(app, server):
     assert [position for position, _ in stored] == list(range(1, len(stored) + 1))
     verified = server.get("/v1/audit/verify").json()
     assert verified["intact"] and verified["entries"] == len(stored)
+
+
+def test_appenders_with_storage_of_their_own_race_for_positions_and_keep_one_chain(app):
+    """Two engines opened on one registry, as two server processes would: each thinks it knows
+    the newest entry, so their appends collide and the loser must move on, not fork the chain."""
+    first = app.extensions[EXTENSION_KEY]
+    second = Services.over(open_storage(app.config["IRONTRACE"]))
+    actor = Actor(principal="race", role="border", address="127.0.0.1")
+    try:
+        def append(n: int) -> int:
+            return (first if n % 2 else second).audit.record(actor, "check", f"race-{n}", {"n": n})["seq"]
+
+        with ThreadPoolExecutor(8) as pool:
+            positions = list(pool.map(append, range(60)))
+        assert sorted(positions) == list(range(1, 61))
+        assert first.audit.verify(Actor.operator()).intact
+    finally:
+        second.storage.close()
 
 
 def tamper(app, how: str, seq: int) -> None:

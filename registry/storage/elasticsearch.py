@@ -153,6 +153,7 @@ AUDIT_MAPPINGS: dict[str, Any] = {
 AUDIT_APPEND_ATTEMPTS = 20  # appenders racing for the same position; each loss moves to the new head
 AUDIT_PROBE_BATCH = 50  # entries fetched at once when walking forward to the newest one
 MAX_KEYS_LISTED = 10000
+SHARDS_READY_TIMEOUT = "30s"  # how long a process waits for another's new index to start serving
 
 
 def versioned_index(alias: str, version: int) -> str:
@@ -162,18 +163,20 @@ def versioned_index(alias: str, version: int) -> str:
 def create_aliased_index(client: Elasticsearch, alias: str, mappings: Document, settings: Document) -> str | None:
     """Create the first version of an index behind ``alias`` unless the alias exists; the index created.
 
-    Safe when every worker does it at once: the loser of the race sees the index already there.
+    Safe when every worker does it at once: the loser of the race sees the index already there,
+    and waits, as the creator did, until its primary shard can serve (a search of an index whose
+    shard is still starting fails).
     """
-    if client.indices.exists_alias(name=alias):
-        return None
     index = versioned_index(alias, FIRST_VERSION)
-    try:
-        client.indices.create(index=index, mappings=mappings, settings=settings, aliases={alias: {}})
-    except BadRequestError as exc:
-        if exc.error != "resource_already_exists_exception":
-            raise
-        return None
-    return index
+    if not client.indices.exists_alias(name=alias):
+        try:
+            client.indices.create(index=index, mappings=mappings, settings=settings, aliases={alias: {}})
+            return index
+        except BadRequestError as exc:
+            if exc.error != "resource_already_exists_exception":
+                raise
+    client.cluster.health(index=alias, wait_for_status="yellow", timeout=SHARDS_READY_TIMEOUT)
+    return None
 
 
 def ref_id(document: Document) -> str:
