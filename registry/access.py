@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import os
 import hashlib
 import hmac
 import secrets
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from registry.errors import Forbidden, InvalidRequest, NotFound, Unauthenticated
-from registry.storage.base import Document, Storage, agency_key
+from registry.stamps import iso
+from registry.storage.base import Document, Storage, agency_key, name_key
 
 if TYPE_CHECKING:
     from registry.audit import AuditService
@@ -61,7 +63,7 @@ class Actor:
     @classmethod
     def operator(cls) -> "Actor":
         """Whoever runs the CLI on the machine: they already hold the database itself."""
-        return cls(principal=f"cli:{getpass.getuser()}", role=ADMIN, address="local")
+        return cls(principal=f"cli:{_os_user()}", role=ADMIN, address="local")
 
     def may(self, permission: str) -> bool:
         return self.role in PERMISSIONS[permission]
@@ -73,7 +75,7 @@ class Actor:
     def require_write(self, report: Document) -> None:
         """Agencies write only reports of their own agency; admins write any."""
         self.require(WRITE_REPORTS)
-        if self.role == AGENCY and agency_key(report) != _loose(self.agency or ""):
+        if self.role == AGENCY and agency_key(report) != name_key(self.agency or ""):
             raise Forbidden(
                 f"An agency key of {self.agency!r} may only write reports of that agency, "
                 f"not of {report['reporting_agency']['name']!r}."
@@ -93,9 +95,12 @@ class Actor:
         return {"principal": self.principal, "role": self.role, "agency": self.agency, "address": self.address}
 
 
-def _loose(name: str) -> str:
-    """Agency names compare as ``agency_key`` compares them."""
-    return " ".join(name.casefold().split())
+def _os_user() -> str:
+    """The login name, or the uid where it has none (a container run as an arbitrary uid)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
 
 
 def secret_digest(secret: str) -> str:
@@ -116,24 +121,20 @@ def parse_expiry(value: str | None, now: dt.datetime) -> str | None:
     if value is None:
         return None
     try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = dt.datetime.fromisoformat(value)
     except ValueError as exc:
         raise InvalidRequest(f"Expiry {value!r} is not an ISO 8601 date or date-time.") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     if moment <= now:
         raise InvalidRequest(f"Expiry {value!r} is not in the future.")
-    return _iso(moment)
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(moment)
 
 
 def key_state(record: Document, now: dt.datetime) -> str:
     if record.get("revoked_at"):
         return "revoked"
-    if record.get("expires_at") and record["expires_at"] <= _iso(now):
+    if record.get("expires_at") and record["expires_at"] <= iso(now):
         return "expired"
     return "active"
 
@@ -160,7 +161,7 @@ class KeyService:
             "role": role,
             "agency": agency.strip() if agency else None,
             "label": label,
-            "created_at": _iso(now),
+            "created_at": iso(now),
             "expires_at": parse_expiry(expires, now),
             "revoked_at": None,
             "secret_sha256": secret_digest(secret),
@@ -180,7 +181,7 @@ class KeyService:
         record = self.storage.get_key(key_id)
         now = dt.datetime.now(dt.timezone.utc)
         if not record.get("revoked_at"):
-            record = {**record, "revoked_at": _iso(now)}
+            record = {**record, "revoked_at": iso(now)}
             self.storage.replace_key(record)
             self.audit.record(actor, "key.revoke", key_id, {"key": public_view(record, now)})
         return public_view(record, now)

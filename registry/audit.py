@@ -115,8 +115,12 @@ class AuditService:
         return self.storage.list_audit(filters, limit, cursor)
 
     def export(self, filters: AuditFilter, actor: Actor) -> Iterator[Document]:
-        """Every matching entry, oldest first, a page at a time."""
+        """Every matching entry, oldest first, read a page at a time as the caller consumes them;
+        the permission is checked now, before anything is read."""
         actor.require(READ_AUDIT)
+        return self._pages(filters)
+
+    def _pages(self, filters: AuditFilter) -> Iterator[Document]:
         cursor = None
         while True:
             page = self.storage.list_audit(filters, EXPORT_PAGE_SIZE, cursor)

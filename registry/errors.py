@@ -11,6 +11,7 @@ class IronTraceError(Exception):
     """Base of every error a caller can act on."""
 
     title = "Request failed"
+    retry_after_seconds: int | None = None  # set: the answer says when to try again (Retry-After)
 
     def __init__(self, detail: str, **extra: object) -> None:
         super().__init__(detail)

@@ -13,14 +13,7 @@ from flask import Flask, Response, json
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from registry.errors import (
-    IronTraceError,
-    RateLimited,
-    StorageUnavailable,
-    Unauthenticated,
-    flatten_messages,
-    http_status,
-)
+from registry.errors import IronTraceError, Unauthenticated, flatten_messages, http_status
 from registry.schemas import ProblemSchema
 
 PROBLEM_TYPE = "about:blank"
@@ -72,7 +65,7 @@ class ProblemApi(Api):
 def handle_domain_error(error: IronTraceError) -> Response:
     status = http_status(error)
     response = problem_response(status, error.title, error.detail, **error.extra)
-    if isinstance(error, (StorageUnavailable, RateLimited)):
+    if error.retry_after_seconds is not None:
         response.headers["Retry-After"] = str(error.retry_after_seconds)
     if isinstance(error, Unauthenticated):
         response.headers["WWW-Authenticate"] = 'Bearer realm="irontrace"'

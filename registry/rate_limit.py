@@ -16,6 +16,9 @@ from typing import Callable
 
 class RateLimiter:
     def __init__(self, per_minute: int, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        if per_minute <= 0 or burst < 1:
+            raise ValueError(f"A rate limit needs a positive rate and a burst of at least 1 "
+                             f"(got {per_minute} a minute, burst {burst}).")
         self.rate = per_minute / 60.0  # tokens per second
         self.burst = burst
         self._clock = clock

@@ -14,6 +14,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 
 from registry.access import ROLES
 from registry.audit import AUDIT_ACTIONS
+from registry.stamps import iso
 from search.normalize import normalize
 from search.scoring import MATCH_TYPES
 
@@ -262,8 +263,7 @@ class Instant(fields.AwareDateTime):
         super().__init__(format="iso", default_timezone=dt.timezone.utc, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs) -> str:
-        moment = super()._deserialize(value, attr, data, **kwargs)
-        return moment.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return iso(super()._deserialize(value, attr, data, **kwargs))
 
 
 class KeyCreateSchema(Schema):

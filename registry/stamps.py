@@ -8,9 +8,13 @@ import time
 import uuid
 
 
+def iso(moment: dt.datetime) -> str:
+    """Timestamps are UTC ISO 8601 with milliseconds and ``Z``, comparable as strings."""
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def utc_now() -> str:
-    """Timestamps are UTC ISO 8601 with milliseconds, comparable as strings."""
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(dt.datetime.now(dt.timezone.utc))
 
 
 def new_id() -> str:

@@ -82,12 +82,12 @@ def backend_settings(backend: str, tmp_path: Path, request: pytest.FixtureReques
 
 
 def close_storage(app) -> None:
+    """Close what the app opened (workers, sources, storage), dropping its indices first."""
     services = app.extensions[EXTENSION_KEY]
     services.stop_workers()
     if services.storage.name == "elasticsearch":
         drop_indices(services.storage)
-    else:
-        services.storage.close()
+    services.close()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -89,7 +89,7 @@ def test_configured_origins_get_cors_and_others_do_not(limited):
     ("PATCH", "/v1/reports/01a21362-0000-7000-8000-000000000000", {"data": b"[", "headers": {"If-Match": "*"}}),
     ("GET", "/v1/reports", {"params": {"cursor": "%%%", "limit": "-1"}}),
     ("GET", "/v1/audit", {"params": {"cursor": "eyJ4IjogMX0"}}),
-    ("DELETE", "/v1/keys/../../etc/passwd", {}),
+    ("DELETE", "/v1/keys/%2E%2E%2Fetc%2Fpasswd", {}),
     ("POST", "/v1/keys", {"json": {"role": "admin", "expires": "9999-99-99"}}),
 ])
 def test_bad_input_gets_a_clear_problem_without_internals(server, method, path, kwargs):

@@ -100,7 +100,6 @@ def _add_headers(response: Response) -> Response:
     return response
 
 
-def openapi_security(spec_options: dict[str, Any]) -> dict[str, Any]:
-    """Spec options declaring the bearer scheme and requiring it on every operation by default."""
-    return {**spec_options, "security": [{"bearerAuth": []}],
-            "components": {"securitySchemes": {"bearerAuth": SECURITY_SCHEME}}}
+# OpenAPI: the bearer scheme, required by every operation unless it says otherwise.
+SPEC_OPTIONS: dict[str, Any] = {"security": [{"bearerAuth": []}],
+                                "components": {"securitySchemes": {"bearerAuth": SECURITY_SCHEME}}}

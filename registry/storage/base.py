@@ -61,9 +61,14 @@ class ImportOutcome:
     report_id: str
 
 
+def name_key(name: str) -> str:
+    """Names (of agencies, of makers) compare loosely: case and spacing do not count."""
+    return " ".join(name.casefold().split())
+
+
 def agency_key(document: Document) -> str:
     """Reports are unique per (agency, case number); agency names compare loosely."""
-    return " ".join(document["reporting_agency"]["name"].casefold().split())
+    return name_key(document["reporting_agency"]["name"])
 
 
 def comparable(document: Document) -> Document:
@@ -72,7 +77,7 @@ def comparable(document: Document) -> Document:
 
 
 def manufacturer_key(name: str | None) -> str | None:
-    return " ".join(name.casefold().split()) if name else None
+    return name_key(name) if name else None
 
 
 def encode_cursor(position: Any) -> str:

@@ -646,7 +646,7 @@ class ElasticsearchStorage(Storage):
         if period:
             conditions.append({"range": {"at": period}})
         after = [decode_cursor(cursor, int)] if cursor else None
-        hits = self._audit_page({"bool": {"filter": conditions}}, limit + 1, after, refresh=True)
+        hits = self._audit_page({"bool": {"filter": conditions}}, limit + 1, after, refresh=cursor is None)
         more = len(hits) > limit
         hits = hits[:limit]
         return Page([hit["_source"]["entry"] for hit in hits], encode_cursor(hits[-1]["sort"][0]) if more else None)

@@ -409,8 +409,9 @@ class SQLiteStorage(Storage):
         """The write lock orders appenders from every process; entries of checks skip the
         fsync as check records do, the rest are as durable as the writes they record."""
         with self.transaction(durable=entry["action"] != "check") as db:
-            last = db.execute("SELECT seq, entry FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-            seq, prev_hash = (last[0] + 1, json.loads(last[1])["hash"]) if last else (1, GENESIS_HASH)
+            last = db.execute("SELECT seq, json_extract(entry, '$.hash') FROM audit_log ORDER BY seq DESC LIMIT 1"
+                              ).fetchone()
+            seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
             sealed = seal(entry, seq, prev_hash)
             db.execute(
                 "INSERT INTO audit_log (seq, at, action, principal, subject, entry) VALUES (?, ?, ?, ?, ?, ?)",
