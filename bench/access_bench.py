@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-from workload import machine
+from workload import machine, percentile
 
 from registry.access import BORDER, Actor
 from registry.config import load_settings
@@ -36,8 +36,7 @@ def percentiles(action: Callable[[], object], repeat: int) -> tuple[float, float
         started = time.perf_counter()
         action()
         times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return times[len(times) // 2], times[int(len(times) * 0.99) - 1]
+    return percentile(times, 0.50), percentile(times, 0.99)
 
 
 def measure(services: Services, repeat: int) -> dict[str, tuple[float, float]]:

@@ -33,6 +33,8 @@ from workload import QUERY_SEED, ROOT, machine, run_and_print, strangers, write_
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from registry.access import Actor  # noqa: E402
+from registry.bulk import COUNTERS  # noqa: E402
+from registry.storage.jobs import ACTIVE_STATUSES  # noqa: E402
 from registry.config import load_settings  # noqa: E402
 from registry.context import Services  # noqa: E402
 from registry.sample_data import corrupted_readings  # noqa: E402
@@ -114,7 +116,7 @@ def run(args: argparse.Namespace) -> dict:
         assert len(upload.rows) == job["rows_total"] == args.rows
         started = time.perf_counter()
         workers = [stack.enter_context(Worker(env, args.processes)) for _ in range(args.workers)]
-        while (job := services.bulk.get(job["id"], OPERATOR))["status"] in ("queued", "running"):
+        while (job := services.bulk.get(job["id"], OPERATOR))["status"] in ACTIVE_STATUSES:
             time.sleep(POLL_SECONDS)
         elapsed = time.perf_counter() - started
         for worker in workers:
@@ -122,7 +124,7 @@ def run(args: argparse.Namespace) -> dict:
         result["status"] = job["status"]
         result["check_seconds"] = round(elapsed, 1)
         result["rows_per_second"] = round(args.rows / elapsed)
-        result["verdicts"] = {k: job[k] for k in ("hits", "possible_matches", "no_matches", "errors")}
+        result["verdicts"] = {k: job[k] for k in COUNTERS}
         services.close()
     return result
 
@@ -135,8 +137,8 @@ def markdown(result: dict) -> str:
         f"- machine: {result['machine']}",
         f"- file: {result['file_mb']} MB Windows-1251 CSV; {mix['registered_as_is']:,} registered identifiers "
         f"as registered, {mix['registered_damaged']:,} damaged, {mix['never_reported']:,} never reported",
-        f"- reading the upload: {result['read_seconds']} s; queueing it (rows stored with the job): "
-        f"{result['submit_seconds']} s",
+        f"- reading the upload: {result['read_seconds']} s; submitting it (read again, then the rows "
+        f"stored with the job): {result['submit_seconds']} s",
         f"- checking ({result['workers']} `irontrace worker --processes {result['processes']}`, batches of "
         f"{result['batch_size']}): "
         f"{result['check_seconds']} s = **{result['rows_per_second']:,} rows/s**",

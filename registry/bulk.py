@@ -18,6 +18,7 @@ import time
 import uuid
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any, Iterator
@@ -37,6 +38,7 @@ SYNC_MAX_ROWS = 1000  # POST /v1/checks/bulk answers at once up to this many row
 WORKER_STOP_TIMEOUT_SECONDS = 30
 BATCHES_IN_FLIGHT_PER_PROCESS = 2  # one being checked, one waiting, so a process never idles
 VERDICT_COUNTERS = {"hit": "hits", "possible_match": "possible_matches", "no_match": "no_matches"}
+COUNTERS = (*VERDICT_COUNTERS.values(), "errors")  # what a job counts, row by row
 PRIVATE_FIELDS = ("lease_owner", "lease_expires", "run_started", "run_started_rows", "columns", "owner")
 
 
@@ -59,14 +61,14 @@ def new_job(upload: Upload, filename: str | None, owner: Actor) -> Document:
         "id": new_id(), "owner": owner.as_record(), "status": "queued", "created_at": utc_now(), "started_at": None, "finished_at": None,
         "format": upload.file_format, "filename": filename, "columns": upload.columns,
         "rows_total": len(upload.rows), "rows_done": 0,
-        "hits": 0, "possible_matches": 0, "no_matches": 0, "errors": 0,
+        **dict.fromkeys(COUNTERS, 0),
         "error": None, "lease_owner": None, "lease_expires": 0.0,
     }
 
 
 def tally(results: list[Document]) -> dict[str, int]:
     """How many rows were hits, possible matches, no matches, or could not be checked."""
-    counts = dict.fromkeys([*VERDICT_COUNTERS.values(), "errors"], 0)
+    counts = dict.fromkeys(COUNTERS, 0)
     for result in results:
         counts["errors" if result["error"] else VERDICT_COUNTERS[result["verdict"]]] += 1
     return counts
@@ -214,12 +216,15 @@ class BulkWorker:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pool: ProcessPoolExecutor | None = None
+        self._processes = processes
+        self._process_settings = settings
         self._in_flight = processes * BATCHES_IN_FLIGHT_PER_PROCESS
-        if processes > 0:
-            # Spawned, not forked: a child must not share the parent's connections.
-            self._pool = ProcessPoolExecutor(processes, get_context("spawn"), initializer=_open_process_checks,
-                                             initargs=(settings,))
+        self._pool = self._new_pool() if processes > 0 else None
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # Spawned, not forked: a child must not share the parent's connections.
+        return ProcessPoolExecutor(self._processes, get_context("spawn"), initializer=_open_process_checks,
+                                   initargs=(self._process_settings,))
 
     def run(self) -> None:
         """Poll for jobs until ``stop``; storage outages are waited out, not fatal."""
@@ -241,6 +246,10 @@ class BulkWorker:
             self._process(job)
         except IronTraceError:
             raise  # storage trouble: the lease runs out and the job is resumed later
+        except BrokenProcessPool:  # a checking process died (killed, out of memory): not the job's fault
+            log.warning("bulk worker %s: a checking process died; starting new ones", self.owner)
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = self._new_pool()  # the job is resumed from its checkpoint once its lease runs out
         except Exception as exc:  # a defect, not an outage: retrying would fail the same way
             log.exception("bulk check %s failed", job["id"])
             self.jobs.update_job(job["id"], self.owner, {"status": "failed", "finished_at": utc_now(),
@@ -265,9 +274,10 @@ class BulkWorker:
                 return
             self.bulk.audit.record(job_owner(job), "bulk_check.batch", job["id"], {
                 "rows": [first_row, job["rows_done"]], "matched": matched_rows(results)})
-        self.jobs.update_job(job["id"], self.owner, {"status": "done", "finished_at": utc_now()})
+        if self.jobs.update_job(job["id"], self.owner, {"status": "done", "finished_at": utc_now()}) is None:
+            return  # cancelled after its last batch, or taken over: not this worker's to finish
         self.bulk.audit.record(job_owner(job), "bulk_check.done", job["id"], {
-            "rows_total": job["rows_total"], **{name: job[name] for name in (*VERDICT_COUNTERS.values(), "errors")}})
+            "rows_total": job["rows_total"], **{name: job[name] for name in COUNTERS}})
 
     def _checked_batches(self, job: Document) -> Iterator[list[Document]]:
         """Results of the job's batches after its checkpoint, in order; with processes, the

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Callable, Iterator, TypeVar
+from urllib.parse import urljoin
 
 import click
 import requests
@@ -16,7 +17,7 @@ import requests
 from registry.access import ADMIN, AGENCY, AUDITOR, BORDER, DEALER, ROLES, Actor
 from integrations.simulator import DEFAULT_API_KEY as SIMULATOR_API_KEY
 from integrations.simulator import DEFAULT_PORT as SIMULATOR_PORT
-from registry.bulk import BulkWorker, tally
+from registry.bulk import COUNTERS, BulkWorker, tally
 from registry.bulk_files import csv_lines, detect_upload_format, ndjson_lines, read_upload
 from registry.config import load_settings
 from registry.context import Services
@@ -24,6 +25,7 @@ from registry.errors import IronTraceError
 from registry.report_files import FORMATS, detect_format, read_reports, write_reports
 from registry.services import ImportSummary, RowError, check_view
 from registry.storage import open_storage
+from registry.storage.jobs import ACTIVE_STATUSES
 from search.matching import CheckQuery
 
 if TYPE_CHECKING:
@@ -38,6 +40,7 @@ IMPORT_WORKERS = max(1, (os.cpu_count() or 1) - 1)  # validating processes; one 
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 REMOTE_POLL_SECONDS = 0.5
 REMOTE_TIMEOUT_SECONDS = 300
+RETRYABLE_STATUSES = (429, 503)
 
 
 def _services() -> Services:
@@ -210,13 +213,17 @@ def _bulk_check_remote(file: Path, server: str, key: str | None, output: Path | 
             created = http.post(f"{server}/v1/bulk-checks", files={"file": (file.name, upload)},
                                 timeout=REMOTE_TIMEOUT_SECONDS)
         _raise_for_problem(created)
-        location = server + created.headers["Location"]
+        location = urljoin(created.url, created.headers["Location"])
         job = created.json()
         with click.progressbar(length=job["rows_total"], label=f"Checking {file.name}", file=sys.stderr) as bar:
-            while job["status"] in ("queued", "running"):
+            while job["status"] in ACTIVE_STATUSES:
                 time.sleep(REMOTE_POLL_SECONDS)
                 previous = job["rows_done"]
-                job = http.get(location, timeout=REMOTE_TIMEOUT_SECONDS).json()
+                status = http.get(location, timeout=REMOTE_TIMEOUT_SECONDS)
+                if status.status_code in RETRYABLE_STATUSES:  # busy or rate-limited: the job goes on
+                    continue
+                _raise_for_problem(status)
+                job = status.json()
                 bar.update(job["rows_done"] - previous)
         if job["status"] != "done":
             raise click.ClickException(f"The bulk check ended {job['status']}: {job.get('error') or ''}".strip(": "))
@@ -228,7 +235,7 @@ def _bulk_check_remote(file: Path, server: str, key: str | None, output: Path | 
             out.writelines(results.iter_content(chunk_size=64 * 1024, decode_unicode=True))
     except requests.RequestException as exc:
         raise click.ClickException(f"Cannot reach {server}: {exc}") from exc
-    return {name: job[name] for name in ("hits", "possible_matches", "no_matches", "errors")}
+    return {name: job[name] for name in COUNTERS}
 
 
 def _raise_for_problem(response: requests.Response) -> None:

@@ -30,6 +30,7 @@ from registry.storage.elasticsearch import (
     report_fields,
     versioned_index,
 )
+from registry.storage.jobs_elasticsearch import ElasticsearchJobStore
 
 INDEX_VERSION = re.compile(r"-v(\d+)$")
 COPY_BATCH_SIZE = 1000  # reports per bulk request while copying
@@ -43,8 +44,9 @@ class ReindexResult:
 
 
 def init(storage: ElasticsearchStorage) -> list[str]:
-    """Create the missing indices and aliases (idempotent); the names of those created."""
-    return storage.init_indices()
+    """Create the missing indices and aliases, the bulk-check job store's too (idempotent);
+    the names of those created."""
+    return storage.init_indices() + ElasticsearchJobStore(storage).init_indices()
 
 
 def reindex(storage: ElasticsearchStorage) -> ReindexResult:

@@ -15,6 +15,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 from registry.access import ROLES
 from registry.audit import AUDIT_ACTIONS
 from registry.stamps import iso
+from registry.storage.jobs import ACTIVE_STATUSES, FINAL_STATUSES
 from search.normalize import normalize
 from search.scoring import MATCH_TYPES
 
@@ -353,7 +354,7 @@ class HealthSchema(Schema):
     storage = fields.String()
 
 
-BULK_STATUSES = ("queued", "running", "done", "failed", "cancelled")
+BULK_STATUSES = ACTIVE_STATUSES + FINAL_STATUSES
 
 
 class BulkJobSchema(Schema):

@@ -10,7 +10,6 @@ import json
 import pytest
 
 from registry.bulk_files import (
-    FORMULA_TRIGGERS,
     csv_lines,
     decode,
     detect_upload_format,
@@ -140,7 +139,7 @@ def test_a_file_without_rows_or_with_a_broken_json_array_is_refused():
         read_upload(b'[{"serial": "SN1"}', "json", ROWS_LIMIT)
 
 
-@pytest.mark.parametrize("trigger", FORMULA_TRIGGERS)
+@pytest.mark.parametrize("trigger", ["=", "+", "-", "@", "\t", "\r"])  # what the issue and README promise
 def test_cells_a_spreadsheet_would_run_are_neutralized(trigger):
     assert spreadsheet_safe(f"{trigger}HYPERLINK(\"http://x\")") == f"'{trigger}HYPERLINK(\"http://x\")"
     assert spreadsheet_safe("CAT0336DLTJF00123") == "CAT0336DLTJF00123"

@@ -308,7 +308,9 @@ def test_save_check_keeps_the_record(storage: ElasticsearchStorage) -> None:
 
 
 def test_init_is_idempotent_and_ping_reports_health(storage: ElasticsearchStorage) -> None:
-    aliases = (storage.audit_alias, storage.checks_alias, storage.keys_alias, storage.reports_alias)
+    prefix = storage.reports_alias.removesuffix("-reports")
+    aliases = (storage.audit_alias, f"{prefix}-bulk-jobs", f"{prefix}-bulk-results", f"{prefix}-bulk-rows",
+               storage.checks_alias, storage.keys_alias, storage.reports_alias)
     assert sorted(es_admin.init(storage)) == [f"{alias}-v1" for alias in aliases]
     assert es_admin.init(storage) == []
     storage.ping()

@@ -61,13 +61,22 @@ class ElasticsearchJobStore(JobStore):
         self.results_alias = f"{prefix}-bulk-results"
         self._indices_ready = False
 
+    def init_indices(self) -> list[str]:
+        """Create each missing job index with its alias (``irontrace es init``); those created."""
+        created = []
+        with self.storage.translate_errors():
+            for alias, mappings in ((self.jobs_alias, JOBS_MAPPINGS), (self.rows_alias, ROWS_MAPPINGS),
+                                    (self.results_alias, ROWS_MAPPINGS)):
+                index = create_aliased_index(self.storage.client, alias, mappings, self.storage.index_settings)
+                if index:
+                    created.append(index)
+        self._indices_ready = True
+        return created
+
     def _client(self) -> Elasticsearch:
         """The client, with the job indices in place (created on first use, like the reports')."""
         if not self._indices_ready:
-            for alias, mappings in ((self.jobs_alias, JOBS_MAPPINGS), (self.rows_alias, ROWS_MAPPINGS),
-                                    (self.results_alias, ROWS_MAPPINGS)):
-                create_aliased_index(self.storage.client, alias, mappings, self.storage.index_settings)
-            self._indices_ready = True
+            self.init_indices()
         return self.storage.client
 
     def create_job(self, job: Document, rows: list[Document]) -> None:
@@ -124,9 +133,7 @@ class ElasticsearchJobStore(JobStore):
 
     def iter_results(self, job_id: str, count: int) -> Iterator[Document]:
         with self.storage.translate_errors():
-            es = self._client()
-            for start in range(0, count, ROWS_PER_REQUEST):
-                yield from self._read_rows(es, self.results_alias, job_id, start, min(count, start + ROWS_PER_REQUEST))
+            yield from self._read_rows(self._client(), self.results_alias, job_id, 0, count)
 
     # -- internals -------------------------------------------------------------------
 
