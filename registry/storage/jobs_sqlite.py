@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS bulk_results (
 ) WITHOUT ROWID;
 """
 ACTIVE_JOBS = f"SELECT document FROM bulk_jobs WHERE status IN {ACTIVE_STATUSES} ORDER BY seq"
+ROWS_PER_TRANSACTION = 10_000  # uploaded rows stored per write transaction: each holds the lock briefly
 
 
 class SQLiteJobStore(JobStore):
@@ -52,11 +53,15 @@ class SQLiteJobStore(JobStore):
         storage.connection().executescript(SCHEMA)
 
     def create_job(self, job: Document, rows: list[Document]) -> None:
+        """Rows first, in transactions of ``ROWS_PER_TRANSACTION`` serialized beforehand, so a
+        large upload never holds the one write lock for long; the job last, so no worker sees
+        it before all its rows exist (rows of an upload that failed midway are never read)."""
+        stored = [(job["id"], index, json.dumps(row, ensure_ascii=False)) for index, row in enumerate(rows)]
+        for start in range(0, len(stored), ROWS_PER_TRANSACTION):
+            with self.storage.transaction() as db:
+                db.executemany("INSERT INTO bulk_rows (job_id, row_index, data) VALUES (?, ?, ?)",
+                               stored[start:start + ROWS_PER_TRANSACTION])
         with self.storage.transaction() as db:
-            db.executemany(
-                "INSERT INTO bulk_rows (job_id, row_index, data) VALUES (?, ?, ?)",
-                ((job["id"], index, json.dumps(row, ensure_ascii=False)) for index, row in enumerate(rows)),
-            )
             db.execute("INSERT INTO bulk_jobs (id, status, document) VALUES (?, ?, ?)",
                        (job["id"], job["status"], json.dumps(job)))
 
