@@ -22,10 +22,9 @@ from typing import Any, Iterable, Iterator
 from marshmallow import ValidationError
 
 from registry.errors import InvalidRequest, PayloadTooLarge, flatten_messages
-from registry.report_files import parse_rows
+from registry.report_files import FORMATS, SUFFIX_FORMATS, format_of_first_character, parse_rows
 from registry.schemas import CATEGORIES, CheckRequestSchema
 
-UPLOAD_FORMATS = ("csv", "ndjson", "json")
 CONTENT_TYPE_FORMATS = {
     "text/csv": "csv",
     "application/csv": "csv",
@@ -36,8 +35,8 @@ CONTENT_TYPE_FORMATS = {
     "application/jsonl": "ndjson",
     "application/json": "json",
 }
-SUFFIX_FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson",
-                  ".json": "json"}
+UPLOAD_SUFFIX_FORMATS = {**SUFFIX_FORMATS, ".tsv": "csv", ".txt": "csv"}
+FORMAT_SNIFF_BYTES = 64  # enough of an upload's start to see its first character in any encoding
 DELIMITERS = (",", ";", "\t")
 # Tried in this order of preference when there is no BOM; cp1251 is what spreadsheets exported
 # on Russian-language Windows use.
@@ -85,16 +84,15 @@ class Upload:
     rows: list[dict[str, Any]]
 
 
-def detect_upload_format(content_type: str | None, filename: str | None, head: bytes) -> str:
-    """By content type, else file name, else first character: ``[`` array, ``{`` NDJSON, else CSV."""
+def detect_upload_format(content_type: str | None, filename: str | None, data: bytes) -> str:
+    """By content type, else file name, else the first character of ``data``."""
     mime = (content_type or "").split(";")[0].strip().lower()
     if mime in CONTENT_TYPE_FORMATS:
         return CONTENT_TYPE_FORMATS[mime]
     suffix = PurePath(filename or "").suffix.lower()
-    if suffix in SUFFIX_FORMATS:
-        return SUFFIX_FORMATS[suffix]
-    first = decode(head).lstrip()[:1]
-    return {"[": "json", "{": "ndjson"}.get(first, "csv")
+    if suffix in UPLOAD_SUFFIX_FORMATS:
+        return UPLOAD_SUFFIX_FORMATS[suffix]
+    return format_of_first_character(decode(data[:FORMAT_SNIFF_BYTES]).lstrip()[:1])
 
 
 def decode(data: bytes) -> str:
@@ -141,8 +139,8 @@ def header_key(name: str) -> str:
 
 def read_upload(data: bytes, file_format: str, max_rows: int) -> Upload:
     """Every row of an upload; ``PayloadTooLarge`` past ``max_rows``, ``InvalidRequest`` if unreadable."""
-    if file_format not in UPLOAD_FORMATS:
-        raise InvalidRequest(f"Unknown format {file_format!r}; use one of {', '.join(UPLOAD_FORMATS)}.")
+    if file_format not in FORMATS:
+        raise InvalidRequest(f"Unknown format {file_format!r}; use one of {', '.join(FORMATS)}.")
     text = decode(data)
     delimiter = sniff_delimiter(text) if file_format == "csv" else ","
     stream = io.StringIO(text, newline="")

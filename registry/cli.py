@@ -22,7 +22,7 @@ from registry.bulk_files import csv_lines, detect_upload_format, ndjson_lines, r
 from registry.config import load_settings
 from registry.context import Services
 from registry.errors import IronTraceError
-from registry.report_files import FORMATS, detect_format, read_reports, write_reports
+from registry.report_files import FORMATS, SUFFIX_FORMATS, detect_format, read_reports, write_reports
 from registry.services import ImportSummary, RowError, check_view
 from registry.storage import open_storage
 from registry.storage.jobs import ACTIVE_STATUSES
@@ -37,7 +37,6 @@ DEMO_REPORT_COUNT = 500
 DEMO_AGENCY = "Police Department of Turkestan Region"  # the agency of the Tulkubas case
 DEMO_KEY_ROLES = ((ADMIN, None), (AGENCY, DEMO_AGENCY), (BORDER, None), (DEALER, None), (AUDITOR, None))
 IMPORT_WORKERS = max(1, (os.cpu_count() or 1) - 1)  # validating processes; one core stays for writing
-NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 REMOTE_POLL_SECONDS = 0.5
 REMOTE_TIMEOUT_SECONDS = 300
 RETRYABLE_STATUSES = (429, 503)
@@ -162,7 +161,7 @@ def check(identifier: str, manufacturer: str | None, category: str | None, descr
 @click.option("--key", help="API key for --server, sent as Authorization: Bearer KEY.")
 def bulk_check(file: Path, output: Path | None, server: str | None, key: str | None) -> None:
     """Check every row of a CSV, NDJSON or JSON file; write each row with its verdict."""
-    as_ndjson = output is not None and output.suffix.lower() in NDJSON_SUFFIXES
+    as_ndjson = output is not None and SUFFIX_FORMATS.get(output.suffix.lower()) == "ndjson"
     if server:
         counts = _bulk_check_remote(file, server.rstrip("/"), key, output, as_ndjson)
     else:
@@ -182,7 +181,7 @@ def _bulk_check_local(file: Path, output: Path | None, as_ndjson: bool) -> dict[
     services = _services()
     data = file.read_bytes()
     try:
-        upload = read_upload(data, detect_upload_format(None, file.name, data[:64]), max_rows=sys.maxsize)
+        upload = read_upload(data, detect_upload_format(None, file.name, data), max_rows=sys.maxsize)
     except IronTraceError as exc:
         raise click.ClickException(exc.detail) from exc
     batch_size = services.bulk.settings.batch_size

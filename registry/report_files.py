@@ -28,17 +28,21 @@ CSV_COLUMNS = (
     "reporting_agency.name", "reporting_agency.country", "reporting_agency.contact", "source",
     "id", "version", "created_at", "updated_at",
 )
-_SUFFIXES = {".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "json", ".csv": "csv"}
+SUFFIX_FORMATS = {".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "json", ".csv": "csv"}
 
 Row = tuple[int, Any]  # (1-based row or line number, parsed data)
 
 
 def detect_format(path: Path, head: bytes) -> str:
     """By file name, else by the first character: ``[`` array, ``{`` NDJSON, else CSV."""
-    if path.suffix.lower() in _SUFFIXES:
-        return _SUFFIXES[path.suffix.lower()]
-    first = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    return {b"[": "json", b"{": "ndjson"}.get(first, "csv")
+    if path.suffix.lower() in SUFFIX_FORMATS:
+        return SUFFIX_FORMATS[path.suffix.lower()]
+    return format_of_first_character(head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1].decode("latin-1"))
+
+
+def format_of_first_character(first: str) -> str:
+    """``[`` opens a JSON array, ``{`` an NDJSON line; anything else is taken for CSV."""
+    return {"[": "json", "{": "ndjson"}.get(first, "csv")
 
 
 def read_reports(stream: IO[bytes], file_format: str) -> Iterator[Row]:

@@ -22,7 +22,6 @@ blp = Blueprint("bulk", __name__, url_prefix="/v1", description="Check a whole f
 UPLOAD_FIELD = "file"
 MULTIPART_OVERHEAD_BYTES = 64 * 1024  # boundaries and part headers around the file itself
 CSV_TYPE, NDJSON_TYPE, JSON_TYPE = "text/csv", "application/x-ndjson", "application/json"
-FORMAT_SNIFF_BYTES = 64
 UPLOAD_DOC = {
     "required": True,
     "description": f"CSV, NDJSON or a JSON array: multipart/form-data with the file in the field "
@@ -55,7 +54,7 @@ def uploaded() -> tuple[bytes, str, str | None]:
             data, name, content_type = request.get_data(), None, request.mimetype
     except RequestEntityTooLarge as exc:
         raise bulk.too_large() from exc
-    return data, detect_upload_format(content_type, name, data[:FORMAT_SNIFF_BYTES]), name
+    return data, detect_upload_format(content_type, name, data), name
 
 
 def streamed(results: Iterable[dict], columns: list[str], media_type: str, name: str) -> Response:
