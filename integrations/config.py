@@ -31,9 +31,12 @@ from integrations.federation import (
 from integrations.generic_rest import FieldMapping, GenericRestSource
 from integrations.screening import ScreeningSource
 from integrations.stolen_vehicles import StolenVehiclesSource
+from registry.access import ADMIN, AGENCY, BORDER, ROLES
 
 SOURCE_TYPES = ("stolen_vehicles", "screening", "generic_rest")
 FEED_FORMATS = ("csv", "ndjson")
+
+LAW_ENFORCEMENT_ROLES = frozenset({ADMIN, AGENCY, BORDER})
 
 
 class SourceConfigError(ValueError):
@@ -94,10 +97,23 @@ def build_federation(settings: Mapping[str, Any], environ: Mapping[str, str] = o
             deadline=float(entry.get("deadline_ms", DEFAULT_DEADLINE_SECONDS * 1000)) / 1000,
             breaker=CircuitBreaker(int(entry.get("failures_to_open", FAILURES_TO_OPEN)),
                                    float(entry.get("open_seconds", OPEN_SECONDS))),
+            roles=source_roles(entry),
         )
         for entry in entries
     ]
     return Federation(federated)
+
+
+def source_roles(entry: Mapping[str, Any]) -> frozenset[str] | None:
+    """Whose checks may ask the source: its ``roles``, else by type.  A screening service answers
+    anyone; the others return full records to accredited law enforcement, so by default only
+    checks made as admin, agency or border ask them (never a dealer's)."""
+    roles = entry.get("roles")
+    if roles is None:
+        return None if entry.get("type") == "screening" else LAW_ENFORCEMENT_ROLES
+    if not isinstance(roles, list) or not set(roles) <= set(ROLES):
+        raise SourceConfigError(f"source {entry.get('name')}: roles must be a list of {', '.join(ROLES)}")
+    return frozenset(roles)
 
 
 def build_source(entry: Mapping[str, Any], environ: Mapping[str, str], session: requests.Session) -> ExternalSource:

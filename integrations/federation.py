@@ -163,6 +163,7 @@ class FederatedSource:
     source: ExternalSource
     deadline: float = DEFAULT_DEADLINE_SECONDS
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+    roles: frozenset[str] | None = None  # whose checks may ask it (its credential's audience); None: all
 
     @property
     def name(self) -> str:
@@ -226,13 +227,17 @@ class Federation:
         self.clock = clock
         self._pool = ThreadPoolExecutor(POOL_WORKERS, thread_name_prefix="irontrace-source")
 
-    def start(self, query: CheckQuery) -> PendingLookups:
-        """Send the query to every source that may be asked now; returns without waiting."""
+    def start(self, query: CheckQuery, role: str) -> PendingLookups:
+        """Send the query to every source that may be asked now, for a check made in ``role``;
+        returns without waiting."""
         known: list[SourceAnswer] = []
         in_flight: list[_InFlight] = []
         for entry in self.sources:
             if not query.identifier:
                 known.append(SourceAnswer(entry.name, SKIPPED, 0, detail="external sources are asked about identifiers only"))
+                continue
+            if entry.roles is not None and role not in entry.roles:
+                known.append(SourceAnswer(entry.name, SKIPPED, 0, detail=f"not asked for {role} checks"))
                 continue
             cached = self.cache.get((entry.name, query.identifier))
             if cached is not None:

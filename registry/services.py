@@ -276,7 +276,7 @@ class CheckService:
         may_search_text = actor.may(READ_REPORTS)
         if not may_search_text and any(not query.identifier for query in queries):
             raise Forbidden(f"The {actor.role} role checks by identifier; a description alone searches the registry.")
-        pending = [self.federation.start(q) for q in queries] if self.federation else [None] * len(queries)
+        pending = [self.federation.start(q, actor.role) for q in queries] if self.federation else [None] * len(queries)
         lookups = [(query_keys(q.identifier) if q.identifier else None, q.description if may_search_text else None)
                    for q in queries]
         decided = []

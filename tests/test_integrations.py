@@ -273,6 +273,25 @@ def test_a_missing_credential_is_named_by_its_variable_never_its_value(simulator
         build_federation({"SOURCES": {"sources": [{"name": "x", "type": "carrier-pigeon"}]}})
 
 
+def test_who_may_ask_a_source_comes_from_its_type_or_its_roles(simulator, monkeypatch):
+    monkeypatch.setenv(KEY_VARIABLE, SECRET)
+    generic = {"name": "national", "type": "generic_rest", "url_template": simulator.url + "/x?i={identifier}",
+               "records": "records", "fields": {"record_id": "id", "identifier": "id", "status": "status"}}
+    federation = build_federation({"SOURCES": {"sources": [
+        *source_entries(simulator, screening={"roles": ["dealer"]}), generic]}})
+    try:
+        assert {s.name: s.roles for s in federation.sources} == {
+            "smv": frozenset({"admin", "agency", "border"}), "screening": frozenset({"dealer"}),
+            "national": frozenset({"admin", "agency", "border"})}
+    finally:
+        federation.close()
+    defaults = build_federation({"SOURCES": {"sources": source_entries(simulator)}})
+    assert defaults.sources[1].roles is None  # a screening service answers anyone
+    defaults.close()
+    with pytest.raises(SourceConfigError, match="roles must be a list"):
+        build_federation({"SOURCES": {"sources": source_entries(simulator, smv={"roles": ["janitor"]})}})
+
+
 # -- federated checks over HTTP ----------------------------------------------------------
 
 
@@ -466,14 +485,17 @@ def test_sources_endpoint_probes_health_and_shows_circuits(federated, simulator)
                           "detail": "source answered HTTP 500"}
 
 
-def test_a_dealer_sees_where_an_external_hit_came_from_and_its_reference_only(federated):
+def test_a_dealer_asks_only_the_screening_service_and_sees_its_reference_only(federated):
     server = federated()
     dealer = {"Authorization": f"Bearer {issue_key(server.app, 'dealer')}"}
     answer = server.http.post(server.url + "/v1/checks", json={"identifier": STOLEN_PIN}, headers=dealer, timeout=30)
     assert answer.status_code == 200
     result = answer.json()
-    assert result["verdict"] == "hit" and result["hit_sources"] == ["screening", "smv"]
-    smv_match = next(m for m in result["matches"] if m["source"] == "smv")
-    assert set(smv_match) == {"external_ref", "active", "reporting_agency", "source", "reference"}
+    # The stolen-vehicles database answers law enforcement only: a dealer's check never asks it.
+    assert result["verdict"] == "hit" and result["hit_sources"] == ["screening"]
+    assert by_name(result)["smv"] == {**by_name(result)["smv"], "status": "skipped", "detail": "not asked for dealer checks"}
+    [screened] = result["matches"]
+    assert set(screened) == {"external_ref", "active", "reporting_agency", "source", "reference"}
+    assert screened["source"] == "screening" and screened["reference"].startswith("SCR-")
     for detail in ("WA470-8", "Komatsu", "explanation", "score"):
         assert detail not in answer.text
