@@ -175,7 +175,9 @@ def create_aliased_index(client: Elasticsearch, alias: str, mappings: Document, 
         except BadRequestError as exc:
             if exc.error != "resource_already_exists_exception":
                 raise
-    client.cluster.health(index=alias, wait_for_status="yellow", timeout=SHARDS_READY_TIMEOUT)
+    # Not ``wait_for_status``: a new index reports yellow before its primary has started.
+    client.cluster.health(index=alias, wait_for_active_shards=str(INDEX_SETTINGS["number_of_shards"]),
+                          timeout=SHARDS_READY_TIMEOUT)
     return None
 
 
