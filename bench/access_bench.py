@@ -24,7 +24,7 @@ from workload import machine, percentile
 from registry.access import BORDER, Actor
 from registry.config import load_settings
 from registry.context import Services
-from search.matching import CheckQuery
+from search.query import CheckQuery
 
 READING = "ZZZ1234567"
 

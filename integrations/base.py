@@ -25,7 +25,7 @@ import abc
 from dataclasses import dataclass
 from typing import Any
 
-from search.matching import CheckQuery
+from search.query import CheckQuery
 
 class SourceError(Exception):
     """An external source could not give a usable answer; ``status`` is what a check reports."""

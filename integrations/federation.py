@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Generic, Hashable, TypeVar
 
 from integrations.base import ExternalMatch, ExternalSource, SourceError, SourceTimeout, SourceUnavailable
-from search.matching import CheckQuery
+from search.query import CheckQuery
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import requests
 from integrations.base import ExternalMatch, ExternalSource, MalformedResponse
 from integrations.http import request_json
 from registry.schemas import CATEGORIES, IDENTIFIER_TYPES, STATUSES
-from search.matching import CheckQuery
+from search.query import CheckQuery
 
 REQUIRED_FIELDS = ("record_id", "identifier", "status")
 OPTIONAL_FIELDS = ("owner_country", "reference", "identifier_type", "category", "manufacturer", "model")

@@ -12,7 +12,7 @@ import requests
 
 from integrations.base import ExternalMatch, ExternalSource, MalformedResponse
 from integrations.http import field, request_json
-from search.matching import CheckQuery
+from search.query import CheckQuery
 
 SCREENINGS_PATH = "/screening/v1/screenings"
 HEALTH_PATH = "/screening/v1/health"

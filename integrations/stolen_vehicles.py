@@ -14,7 +14,7 @@ import requests
 from integrations.base import ExternalMatch, ExternalSource, MalformedResponse
 from integrations.http import field, request_json
 from registry.schemas import CATEGORIES, IDENTIFIER_TYPES, STATUSES
-from search.matching import CheckQuery
+from search.query import CheckQuery
 
 RECORDS_PATH = "/smv/v1/records"
 HEALTH_PATH = "/smv/v1/health"

@@ -30,7 +30,7 @@ from registry.errors import Conflict, IronTraceError, NotFound, PayloadTooLarge
 from registry.services import CheckService, bulk_row_result, new_id, utc_now
 from registry.storage.base import Document
 from registry.storage.jobs import JobStore
-from search.matching import CheckQuery
+from search.query import CheckQuery
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from registry.report_files import FORMATS, SUFFIX_FORMATS, detect_format, read_r
 from registry.services import ImportSummary, RowError, check_view
 from registry.storage import open_storage
 from registry.storage.jobs import ACTIVE_STATUSES
-from search.matching import CheckQuery
+from search.query import CheckQuery
 
 if TYPE_CHECKING:
     from registry.storage.elasticsearch import ElasticsearchStorage

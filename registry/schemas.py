@@ -17,7 +17,7 @@ from registry.audit import AUDIT_ACTIONS
 from registry.stamps import iso
 from registry.storage.jobs import ACTIVE_STATUSES, FINAL_STATUSES
 from search.normalize import normalize
-from search.scoring import MATCH_TYPES
+from search.vocabulary import MATCH_TYPES
 
 STATUSES = ("stolen", "missing", "recovered", "cancelled")
 CATEGORIES = (

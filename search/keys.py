@@ -47,14 +47,15 @@ from operator import itemgetter
 from typing import Iterable
 
 from search.normalize import normalize, skeleton
-
-MIN_FUZZY_LENGTH = 6  # shorter values collide too often for edit-distance lookups
-MIN_TWO_EDIT_LENGTH = 8  # the scorer tolerates two edits from this length on
-LONG_VALUE_LENGTH = 12  # from here three classes, one per key, are selective enough
-MIN_PARTIAL_LENGTH = 6  # the shortest trailing part worth looking up
-INDEX_DELETIONS = 1
-QUERY_DELETIONS = 2
-MAX_MISSING_CHARACTERS = 2  # characters a reading may lack and still be matched
+from search.policy import (
+    INDEX_DELETIONS,
+    LONG_VALUE_LENGTH,
+    MAX_MISSING_CHARACTERS,
+    MIN_FUZZY_LENGTH,
+    MIN_PARTIAL_LENGTH,
+    MIN_TWO_EDIT_LENGTH,
+    QUERY_DELETIONS,
+)
 
 
 @dataclass(frozen=True)

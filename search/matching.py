@@ -9,15 +9,14 @@ embedded default and Elasticsearch return the same verdict and order.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from search.normalize import normalize
-from search.scoring import MATCH_TYPES, Reading, compare
-
-ACTIVE_STATUSES = frozenset({"stolen", "missing"})
-HIT_MATCH_TYPES = frozenset({"exact", "normalized"})
+from search.query import CheckQuery
+from search.scoring import Reading, compare
+from search.text import report_text, text_terms
+from search.vocabulary import ACTIVE_STATUSES, HIT, HIT_MATCH_TYPES, MATCH_TYPES, NO_MATCH, POSSIBLE_MATCH
 
 POSSIBLE_MATCH_MIN_SCORE = 0.35  # below this a candidate is not worth an officer's time
 MAX_MATCHES = 10
@@ -30,22 +29,8 @@ MAX_ADJUSTED_SCORE = 0.98  # context never lifts a near match to the score of an
 # Description matches score by the share of the query's words found in the report.
 DESCRIPTION_BASE = 0.25
 DESCRIPTION_SPAN = 0.25
-MIN_TERM_LENGTH = 2
-STOP_WORDS = frozenset(
-    "a an and are as at be by for from has have in is it its of on or the this to was were with".split()
-)
 
 Report = Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class CheckQuery:
-    """What an officer read and knows about the item in front of them."""
-
-    identifier: str | None = None
-    manufacturer: str | None = None
-    category: str | None = None
-    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,8 +74,8 @@ def verdict_for(matches: Iterable[Match]) -> str:
     """``hit`` only on equality with an active report; recovered and cancelled never hit."""
     active = [m for m in matches if m.active]
     if any(m.match_type in HIT_MATCH_TYPES for m in active):
-        return "hit"
-    return "possible_match" if active else "no_match"
+        return HIT
+    return POSSIBLE_MATCH if active else NO_MATCH
 
 
 def best_match(query: CheckQuery, report: Report, reading: Reading | None = None) -> Match | None:
@@ -159,23 +144,3 @@ def _order(match: Match) -> tuple:
     return (not match.active, -match.score, MATCH_TYPES.index(match.match_type),
             value, match.report.get("external_ref", ""), match.report["id"])
 
-
-def report_text(report: Report) -> str:
-    """The free text of a report that description searches look at, in every engine."""
-    parts = [
-        report.get("description"),
-        report.get("distinguishing_marks"),
-        report.get("manufacturer"),
-        report.get("model"),
-        report.get("color"),
-        report.get("category", "").replace("_", " "),
-    ]
-    return " ".join(p for p in parts if p)
-
-
-def text_terms(text: str) -> set[str]:
-    """Lower-cased words worth matching: no stop words, no single letters."""
-    return {
-        w for w in re.findall(r"\w+", text.casefold())
-        if len(w) >= MIN_TERM_LENGTH and w not in STOP_WORDS
-    }

@@ -15,18 +15,14 @@ from typing import Iterable
 from rapidfuzz.distance import OSA
 
 from search.identifiers import structure_problems
-from search.keys import MIN_FUZZY_LENGTH, MIN_PARTIAL_LENGTH, MIN_TWO_EDIT_LENGTH
 from search.normalize import HOMOGLYPHS, confusable, normalize, skeleton
+from search.policy import MAX_EDITS, MIN_FUZZY_LENGTH, MIN_PARTIAL_LENGTH, allowed_typos
 
 # Edit costs.  A confusable reading is a quarter of a real typo.
 SUBSTITUTION_COST = 1.0
 CONFUSABLE_COST = 0.25
 INDEL_COST = 1.0
 TRANSPOSITION_COST = 0.8
-
-# Non-confusable edits tolerated; short values tolerate fewer.
-MAX_EDITS = 2
-MAX_EDITS_SHORT = 1  # for values shorter than MIN_TWO_EDIT_LENGTH
 
 # Scores.  Exact and normalized equality are the only ones that make a hit.
 EXACT_SCORE = 1.0
@@ -39,8 +35,6 @@ PARTIAL_CONFUSABLE_PENALTY = 0.02
 
 _FAR = float("inf")
 SAME_AFTER_NORMALIZATION = "same identifier once case, separators and look-alike letters are ignored"
-
-MATCH_TYPES = ("exact", "normalized", "confusable", "fuzzy", "partial", "description")
 
 
 @dataclass(frozen=True)
@@ -154,7 +148,7 @@ def _edited(reading: Reading, r: str, r_skeleton: str) -> Comparison | None:
     q = reading.normalized
     if abs(len(q) - len(r)) > MAX_EDITS or min(len(q), len(r)) < MIN_FUZZY_LENGTH - 1:
         return None
-    allowed = MAX_EDITS_SHORT if len(r) < MIN_TWO_EDIT_LENGTH else MAX_EDITS
+    allowed = allowed_typos(len(r))
     if typos_at_least(reading.skeleton, r_skeleton, allowed) > allowed:
         return None  # more typos than a fuzzy match may have, and not a confusable one either
     cost, edits = align(q, r)

@@ -25,11 +25,12 @@ from registry.access import Actor
 from registry.context import Services
 from registry.services import new_id, utc_now, validate_report
 from registry.storage import open_storage
-from registry.storage.base import KEY_CANDIDATE_LIMIT, ReportFilter, encode_cursor
+from registry.storage.base import ReportFilter, encode_cursor
+from search.policy import KEY_CANDIDATE_LIMIT
 from registry.storage.elasticsearch import ElasticsearchStorage, report_fields
 from registry.storage.sqlite import SQLiteStorage
 from search.keys import query_keys
-from search.matching import CheckQuery
+from search.query import CheckQuery
 
 CLOSED_PORT_URL = "http://127.0.0.1:1"  # nothing listens on port 1: connections are refused at once
 FAILURE_BUDGET_SECONDS = 5

@@ -19,7 +19,7 @@ from registry.context import EXTENSION_KEY
 from registry.sample_data import CORRUPTION_KINDS, corrupted_readings, generate_reports, unregistered_serials
 from registry.access import Actor
 from registry.services import match_view
-from search.matching import CheckQuery
+from search.query import CheckQuery
 from tests.conftest import BACKENDS, backend_settings, close_storage
 
 REGISTRY_SIZE = 3000

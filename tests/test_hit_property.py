@@ -14,7 +14,7 @@ from registry.sample_data import generate_reports
 from registry.storage.sqlite import SQLiteStorage
 from registry.access import Actor
 from registry.context import Services
-from search.matching import CheckQuery
+from search.query import CheckQuery
 from tests.test_normalize import formatting_variants
 
 REGISTRY_SIZE = 300

@@ -19,7 +19,7 @@ from integrations.screening import ScreeningSource
 from integrations.simulator import DEFAULT_RECORDS, create_simulator
 from integrations.stolen_vehicles import StolenVehiclesSource
 from registry import create_app
-from search.matching import CheckQuery
+from search.query import CheckQuery
 from tests.conftest import LiveServer, backend_settings, close_storage, issue_key, report_data
 
 SECRET = "s3cr3t-credential-do-not-leak-7f1e"

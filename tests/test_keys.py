@@ -13,14 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from search.keys import (
-    LONG_VALUE_LENGTH,
-    MIN_FUZZY_LENGTH,
-    MIN_TWO_EDIT_LENGTH,
-    index_keys,
-    query_keys,
-)
+from search.keys import index_keys, query_keys
 from search.normalize import CONFUSABLE_GROUPS, normalize, skeleton
+from search.policy import LONG_VALUE_LENGTH, MIN_FUZZY_LENGTH, MIN_TWO_EDIT_LENGTH
 from search.scoring import compare
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"

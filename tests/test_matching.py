@@ -8,13 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from search.matching import (
-    MAX_MATCHES,
-    CheckQuery,
-    best_match,
-    rank,
-    verdict_for,
-)
+from search.matching import MAX_MATCHES, best_match, rank, verdict_for
+from search.query import CheckQuery
 from search.scoring import NORMALIZED_SCORE
 
 PIN = "CAT0320DLEJK01234"

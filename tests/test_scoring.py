@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 
 from search.matching import POSSIBLE_MATCH_MIN_SCORE
 from search.normalize import confusable, normalize, skeleton
-from search.scoring import MATCH_TYPES, MAX_EDITS, align, compare, typos_at_least, within_reach
+from search.policy import MAX_EDITS
+from search.scoring import align, compare, typos_at_least, within_reach
+from search.vocabulary import MATCH_TYPES
 
 PIN = "CAT0320DLEJK01234"
 VIN = "1HGCM82633A004352"  # valid check digit (3)

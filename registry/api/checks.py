@@ -9,7 +9,7 @@ from registry.api.security import current_actor
 from registry.context import services
 from registry.schemas import CheckRequestSchema, CheckResultSchema
 from registry.services import check_view
-from search.matching import CheckQuery
+from search.query import CheckQuery
 
 blp = Blueprint("checks", __name__, url_prefix="/v1/checks", description="Check an identifier")
 

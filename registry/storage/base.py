@@ -22,11 +22,6 @@ from search.keys import IdentifierKeys
 Document = dict[str, Any]
 Lookup = tuple[IdentifierKeys | None, str | None]  # what ``find_candidates`` takes: keys and description
 
-# How many candidates one check may pull from each retrieval path.
-KEY_CANDIDATE_LIMIT = 200
-SUFFIX_CANDIDATE_LIMIT = 50
-TEXT_CANDIDATE_LIMIT = 50
-
 
 @dataclass(frozen=True)
 class ReportFilter:

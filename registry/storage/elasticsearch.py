@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import threading
 import time
 from contextlib import contextmanager
@@ -56,9 +55,6 @@ from registry.audit import GENESIS_HASH, seal
 from registry.errors import Conflict, InvalidRequest, NotFound, PreconditionFailed, StorageUnavailable
 from registry.storage.base import (
     AuditFilter,
-    KEY_CANDIDATE_LIMIT,
-    SUFFIX_CANDIDATE_LIMIT,
-    TEXT_CANDIDATE_LIMIT,
     Document,
     ImportOutcome,
     Lookup,
@@ -71,9 +67,10 @@ from registry.storage.base import (
     encode_cursor,
     manufacturer_key,
 )
-from search.keys import MIN_PARTIAL_LENGTH, IdentifierKeys, report_keys
-from search.matching import report_text, text_terms
+from search.keys import IdentifierKeys, report_keys
+from search.policy import KEY_CANDIDATE_LIMIT, MIN_PARTIAL_LENGTH, SUFFIX_CANDIDATE_LIMIT, TEXT_CANDIDATE_LIMIT
 from search.scoring import reaches_any
+from search.text import indexed_words, report_text, text_terms
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +84,6 @@ SOURCE_FIELDS = ["document", "seq"]
 # Enough to screen a candidate before fetching it whole, read from doc values (no _source to load).
 SKELETONS_ONLY = {"_source": False, "docvalue_fields": ["skeletons"]}
 WHOLE_DOCUMENT = {"_source": ["document"]}
-WORD = re.compile(r"\w+")  # what ``text_terms`` counts as a word
 BAD_CURSOR = "The cursor is not one this service issued."
 LOST_RACE = {"status": 409, "error": {"type": "version_conflict_engine_exception",
                                       "reason": "changed by another writer on every attempt"}}
@@ -216,19 +212,10 @@ def content_fields(document: Document) -> Document:
         "terms": sorted(keys.terms),
         "suffix_keys": sorted(keys.suffix_keys),
         "skeletons": list(keys.skeletons),
-        "text": searchable_text(document),
+        "text": indexed_words(report_text(document)),
         # Only when set, so an index created before feeds existed keeps taking every other report.
         **({"source": document["source"]} if document.get("source") else {}),
     }
-
-
-def searchable_text(document: Document) -> str:
-    """``report_text`` cut into the words ``text_terms`` sees.
-
-    The standard analyzer alone would keep ``3.5m`` or ``don't`` whole and not
-    casefold ``ß``, so words the scorer counts as shared could fail to match.
-    """
-    return " ".join(WORD.findall(report_text(document).casefold()))
 
 
 def bulk_items(client: Elasticsearch, operations: list[Document], **params: Any) -> list[Document]:

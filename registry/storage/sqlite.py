@@ -28,9 +28,6 @@ from registry.audit import GENESIS_HASH, seal
 from registry.errors import Conflict, NotFound, PreconditionFailed, StorageUnavailable
 from registry.storage.base import (
     AuditFilter,
-    KEY_CANDIDATE_LIMIT,
-    SUFFIX_CANDIDATE_LIMIT,
-    TEXT_CANDIDATE_LIMIT,
     Document,
     ImportOutcome,
     Lookup,
@@ -43,9 +40,10 @@ from registry.storage.base import (
     encode_cursor,
     manufacturer_key,
 )
-from search.keys import MIN_PARTIAL_LENGTH, report_keys
-from search.matching import report_text, text_terms
+from search.keys import report_keys
+from search.policy import KEY_CANDIDATE_LIMIT, MIN_PARTIAL_LENGTH, SUFFIX_CANDIDATE_LIMIT, TEXT_CANDIDATE_LIMIT
 from search.scoring import reaches_any
+from search.text import indexed_words, report_text, text_terms
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 15000
