@@ -31,7 +31,7 @@ from integrations.federation import (
 from integrations.generic_rest import FieldMapping, GenericRestSource
 from integrations.screening import ScreeningSource
 from integrations.stolen_vehicles import StolenVehiclesSource
-from registry.access import ADMIN, AGENCY, BORDER, ROLES
+from registry.vocabulary import ADMIN, AGENCY, BORDER, ROLES
 
 SOURCE_TYPES = ("stolen_vehicles", "screening", "generic_rest")
 FEED_FORMATS = ("csv", "ndjson")

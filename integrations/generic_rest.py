@@ -16,7 +16,7 @@ import requests
 
 from integrations.base import ExternalMatch, ExternalSource, MalformedResponse
 from integrations.http import request_json
-from registry.schemas import CATEGORIES, IDENTIFIER_TYPES, STATUSES
+from registry.vocabulary import CATEGORIES, IDENTIFIER_TYPES, STATUSES
 from search.query import CheckQuery
 
 REQUIRED_FIELDS = ("record_id", "identifier", "status")

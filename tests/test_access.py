@@ -14,8 +14,9 @@ from typing import Callable
 import pytest
 import requests
 
-from registry.access import ADMIN, AGENCY, AUDITOR, BORDER, DEALER, Actor, secret_digest
-from registry.context import EXTENSION_KEY
+from registry.access import ADMIN, AGENCY, AUDITOR, BORDER, DEALER, Actor
+from registry.services.keys import secret_digest
+from registry.api.extension import EXTENSION_KEY
 from tests.conftest import bearer, issue_key, report_data
 
 PIN = "CAT0336DLTJF00123"
@@ -98,10 +99,10 @@ class KeyFactory:
         so it is written to storage as it would stand once its day came."""
         key = issue_key(self.app, BORDER, expires=(dt.date.today() + dt.timedelta(days=2)).isoformat())
         key_id, secret = key.split("_", 2)[1:]
-        storage = self.app.extensions[EXTENSION_KEY].storage
-        record = storage.get_key(key_id)
+        keys = self.app.extensions[EXTENSION_KEY].engine.keys
+        record = keys.get(key_id)
         assert record["secret_sha256"] == secret_digest(secret)
-        storage.replace_key({**record, "expires_at": "2020-01-01T00:00:00.000Z"})
+        keys.replace({**record, "expires_at": "2020-01-01T00:00:00.000Z"})
         return key
 
 
@@ -261,7 +262,7 @@ def test_keys_are_shown_once_and_stored_only_as_digests(app, server):
     assert body["state"] == "active" and body["expires_at"] == "2099-12-31T00:00:00.000Z"
     listed = server.get("/v1/keys").text
     assert key not in listed and key.split("_", 2)[2] not in listed and body["key_id"] in listed
-    stored = json.dumps(app.extensions[EXTENSION_KEY].storage.list_keys())
+    stored = json.dumps(app.extensions[EXTENSION_KEY].engine.keys.list())
     assert key.split("_", 2)[2] not in stored
     assert server.http.post(server.url + "/v1/checks", json={"identifier": PIN}, headers=bearer(key),
                             timeout=30).status_code == 200

@@ -9,13 +9,8 @@ import json
 
 import pytest
 
-from registry.bulk_files import (
-    csv_lines,
-    decode,
-    detect_upload_format,
-    read_upload,
-    spreadsheet_safe,
-)
+from registry.files.results import csv_lines, spreadsheet_safe
+from registry.files.uploads import decode, detect_upload_format, read_upload
 from registry.errors import InvalidRequest, PayloadTooLarge
 
 ROWS_LIMIT = 100

@@ -20,7 +20,7 @@ from integrations.simulator import DEFAULT_RECORDS, create_simulator
 from integrations.stolen_vehicles import StolenVehiclesSource
 from registry import create_app
 from search.query import CheckQuery
-from tests.conftest import LiveServer, backend_settings, close_storage, issue_key, report_data
+from tests.conftest import LiveServer, backend_settings, close_storage, issue_key, report_data, stored_check
 
 SECRET = "s3cr3t-credential-do-not-leak-7f1e"
 KEY_VARIABLE = "IRONTRACE_TEST_SOURCE_KEY"
@@ -341,7 +341,7 @@ def test_local_and_external_hits_together_on_both_engines(backend, tmp_path, req
             result = check(live, identifier=STOLEN_PIN)
         assert result["verdict"] == "hit" and result["hit_sources"] == ["local", "screening", "smv"]
         assert any(m["report_id"] == local["id"] and m["source"] == "local" for m in result["matches"])
-        record = app.extensions["irontrace"].storage.get_check(result["check_id"])
+        record = stored_check(app.extensions["irontrace"].engine, result["check_id"])
         assert record["matched_report_ids"] == [local["id"]]
         assert {m["source"] for m in record["external_matches"]} == {"smv", "screening"}
         assert [s["status"] for s in record["sources"]] == ["ok", "ok"]

@@ -12,9 +12,9 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 
 from registry.access import Actor
-from registry.context import services
+from registry.api.extension import services
+from registry.api.rate_limit import RateLimiter
 from registry.errors import RateLimited, Unauthenticated
-from registry.rate_limit import RateLimiter
 
 PUBLIC_ENDPOINTS = frozenset({
     "health.Liveness",

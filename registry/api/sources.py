@@ -6,8 +6,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from registry.api.security import current_actor
-from registry.context import services
-from registry.schemas import SourceHealthSchema
+from registry.api.extension import services
+from registry.api.schemas.checks import SourceHealthSchema
 
 blp = Blueprint("sources", __name__, url_prefix="/v1/sources", description="External registries")
 
