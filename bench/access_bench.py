@@ -16,8 +16,8 @@ import argparse
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from workload import machine, percentile
 

@@ -33,11 +33,11 @@ from workload import QUERY_SEED, ROOT, machine, run_and_print, strangers, write_
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from registry.access import Actor  # noqa: E402
+from registry.config import load_settings  # noqa: E402
+from registry.demo import corrupted_readings  # noqa: E402
+from registry.services import open_services  # noqa: E402
 from registry.services.bulk import COUNTERS  # noqa: E402
 from registry.vocabulary import ACTIVE_JOB_STATUSES  # noqa: E402
-from registry.config import load_settings  # noqa: E402
-from registry.services import open_services  # noqa: E402
-from registry.demo import corrupted_readings  # noqa: E402
 from tests.processes import Worker  # noqa: E402
 
 BIN = Path(sys.executable).parent

@@ -15,9 +15,9 @@ import random
 import statistics
 import sys
 import time
-from pathlib import Path
 from argparse import ArgumentParser
-from typing import Callable
+from collections.abc import Callable
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

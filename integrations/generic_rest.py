@@ -8,8 +8,10 @@ a record (dotted paths).  Lookups are GETs, so the fan-out may retry them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dataclass_field
-from typing import Any, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import Any
 from urllib.parse import quote
 
 import requests

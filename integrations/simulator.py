@@ -65,7 +65,7 @@ class Feed:
     modified: float
 
     @classmethod
-    def of(cls, content: bytes, content_type: str) -> "Feed":
+    def of(cls, content: bytes, content_type: str) -> Feed:
         return cls(content, content_type, '"' + hashlib.sha256(content).hexdigest()[:32] + '"', time.time())
 
 

@@ -34,7 +34,7 @@ CATEGORIES: Final = (
     "crusher", "generator", "compressor", "attachment", "other",
 )
 IDENTIFIER_TYPES: Final = ("pin", "vin", "serial", "engine", "component", "telematics", "other")
-assert ACTIVE_STATUSES <= set(STATUSES)
+assert set(STATUSES) >= ACTIVE_STATUSES
 
 # Who acts (``registry.access`` says what each role may do).
 ADMIN, AGENCY, BORDER, DEALER, AUDITOR = "admin", "agency", "border", "dealer", "auditor"

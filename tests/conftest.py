@@ -170,7 +170,7 @@ class LiveServer:
         if key:
             self.http.headers.update(bearer(key))
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> LiveServer:
         self._thread.start()
         return self
 

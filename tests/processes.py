@@ -69,7 +69,7 @@ class Worker(ProcessGroup):
         self.env = {**os.environ, **env}
         self.processes = processes
 
-    def __enter__(self) -> "Worker":
+    def __enter__(self) -> Worker:
         self.process = subprocess.Popen(
             [str(BIN / "irontrace"), "worker", "--processes", str(self.processes)], env=self.env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
@@ -92,7 +92,7 @@ class Gunicorn(ProcessGroup):
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {admin_key(env)}"
 
-    def start(self) -> "Gunicorn":
+    def start(self) -> Gunicorn:
         self.process = subprocess.Popen(
             [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONFIG), "-w", str(self.workers),
              "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "5", "registry:create_app()"],
@@ -123,5 +123,5 @@ class Gunicorn(ProcessGroup):
         self.http.close()
         super().stop()
 
-    def __enter__(self) -> "Gunicorn":
+    def __enter__(self) -> Gunicorn:
         return self.start()

@@ -8,15 +8,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 import requests
 
 from registry.access import ADMIN, AGENCY, AUDITOR, BORDER, DEALER, Actor
-from registry.services.keys import secret_digest
 from registry.api.extension import EXTENSION_KEY
+from registry.services.keys import secret_digest
 from tests.conftest import bearer, issue_key, report_data
 
 PIN = "CAT0336DLTJF00123"
@@ -39,7 +39,7 @@ class Case:
     """One endpoint, how to call it, and which callers it admits (and with what status)."""
 
     name: str
-    call: Callable[["Caller"], object]
+    call: Callable[[Caller], object]
     allowed: frozenset[str]
     success: int = 200
     denied: int = 403  # for a valid key whose role may not
@@ -53,7 +53,7 @@ def call(server, method: str, path: str, headers: dict[str, str], **kwargs) -> r
 class Caller:
     """The live server, a report to act on, and one caller's headers."""
 
-    def __init__(self, server, report: dict, headers: dict[str, str], keys: "KeyFactory") -> None:
+    def __init__(self, server, report: dict, headers: dict[str, str], keys: KeyFactory) -> None:
         self.server, self.report, self.headers, self.keys = server, report, headers, keys
 
     @property

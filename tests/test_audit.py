@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from registry.audit_chain import GENESIS_HASH, entry_hash
 from registry.access import Actor
 from registry.api.extension import EXTENSION_KEY
+from registry.audit_chain import GENESIS_HASH, entry_hash
 from registry.services import open_services
 from registry.services.bulk_worker import BulkWorker
 from tests.conftest import bearer, es_cluster, issue_key, report_data, sqlite_path

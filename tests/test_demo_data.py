@@ -11,9 +11,9 @@ from itertools import combinations
 import pytest
 
 from registry.demo import damage
-from search.normalize import CONFUSABLE_GROUPS
 from registry.demo import reports as sd
 from search.identifiers import is_valid_vin, pin_problems
+from search.normalize import CONFUSABLE_GROUPS
 
 SEED = 7
 REGISTRY_SIZE = 20_000

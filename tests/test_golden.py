@@ -15,10 +15,9 @@ from collections import Counter
 import pytest
 
 from registry import create_app
+from registry.access import FULL_DETAILS, Actor
 from registry.api.extension import EXTENSION_KEY
 from registry.demo import CORRUPTION_KINDS, corrupted_readings, generate_reports, unregistered_serials
-from registry.access import Actor
-from registry.access import FULL_DETAILS
 from registry.services.results import match_view
 from search.query import CheckQuery
 from tests.conftest import BACKENDS, backend_settings, close_storage
@@ -99,7 +98,7 @@ def answers(request, golden_runs) -> list[dict]:
 def test_golden_set_has_every_kind(queries):
     assert len(queries) >= 200 + STRANGERS
     kinds = Counter(q["kind"] for q in queries)
-    assert kinds == {**{k: QUERIES_PER_KIND for k in CORRUPTION_KINDS}, "never_reported": STRANGERS}
+    assert kinds == {**dict.fromkeys(CORRUPTION_KINDS, QUERIES_PER_KIND), "never_reported": STRANGERS}
 
 
 def test_every_corrupted_reading_finds_its_report(queries, answers):

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from registry.demo import generate_reports
 from registry.access import Actor
 from registry.config import load_settings
+from registry.demo import generate_reports
 from registry.services import open_services
 from search.query import CheckQuery
 from tests.test_normalize import formatting_variants

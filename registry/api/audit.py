@@ -8,9 +8,9 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from registry.api.security import current_actor
 from registry.api.extension import services
 from registry.api.schemas.audit import AuditArgsSchema, AuditPageArgsSchema, AuditPageSchema, ChainReportSchema
+from registry.api.security import current_actor
 from registry.records import AuditFilter
 
 blp = Blueprint("audit", __name__, url_prefix="/v1/audit", description="Audit log (auditor, admin)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from flask import Response, request, stream_with_context, url_for
 from flask.views import MethodView

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from registry.api.security import current_actor
 from registry.api.extension import services
 from registry.api.schemas.checks import CheckRequestSchema, CheckResultSchema
+from registry.api.security import current_actor
 from search.query import CheckQuery
 
 blp = Blueprint("checks", __name__, url_prefix="/v1/checks", description="Check an identifier")

@@ -13,8 +13,8 @@ from flask import Flask, Response, json
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from registry.errors import IronTraceError, Unauthenticated, flatten_messages, http_status
 from registry.api.schemas.common import ProblemSchema
+from registry.errors import IronTraceError, Unauthenticated, flatten_messages, http_status
 
 PROBLEM_TYPE = "about:blank"
 PROBLEM_CONTENT_TYPE = "application/problem+json"

@@ -6,9 +6,9 @@ from flask import request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from registry.api.security import current_actor
 from registry.api.extension import services
 from registry.api.schemas.reports import ReportListArgsSchema, ReportPageSchema, ReportPatchSchema, ReportSchema
+from registry.api.security import current_actor
 from registry.errors import InvalidRequest, PreconditionFailed, PreconditionRequired
 from registry.records import ReportFilter
 from registry.validation import ReportInputSchema

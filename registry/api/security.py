@@ -59,9 +59,9 @@ def install(app: Flask) -> None:
 
 
 def _preflight_or_authenticate() -> Response | None:
-    if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
-        if _allowed_origin():
-            return _preflight_response()
+    preflight = request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method")
+    if preflight and _allowed_origin():
+        return _preflight_response()
     if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS:
         return None  # unknown paths answer 404 as they would anyway
     header = request.headers.get("Authorization", "")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 from urllib.parse import urljoin
 
 import click
@@ -50,9 +51,10 @@ def check(identifier: str, manufacturer: str | None, category: str | None, descr
                    f"{source['matches']} matches{' - ' + source['detail'] if source.get('detail') else ''}")
     for m in matches:
         agency = m["reporting_agency"]
+        contact = f", {agency['contact']}" if agency.get("contact") else ""
         click.echo(
             f"  {m['score']:.2f} {m['match_type']:<11} {m['identifier']['value'] if m['identifier'] else '-'}"
-            f"  {m['status']}  {m['external_ref']} ({agency['name']}{', ' + agency['contact'] if agency.get('contact') else ''})"
+            f"  {m['status']}  {m['external_ref']} ({agency['name']}{contact})"
         )
         click.echo(f"       {m['explanation']}")
 

@@ -146,8 +146,8 @@ def feed_pull(names: tuple[str, ...]) -> None:
             if not result.modified:
                 click.echo(f"{feed.name}: not modified")
                 continue
-            click.echo(f"{feed.name}: created {result.created}, updated {result.updated}, unchanged {result.unchanged}, "
-                       f"withdrawn {result.withdrawn}, rejected {len(result.rejected)}")
+            click.echo(f"{feed.name}: created {result.created}, updated {result.updated}, "
+                       f"unchanged {result.unchanged}, withdrawn {result.withdrawn}, rejected {len(result.rejected)}")
             _print_rejections(result.rejected, None)
     finally:
         services.close()

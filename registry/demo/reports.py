@@ -30,12 +30,12 @@ import math
 import random
 import zlib
 from bisect import bisect
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Callable, Iterator, Sequence
 
-from search.identifiers import vin_check_digit
 from registry.demo.alphabets import CYRILLIC_LOOKALIKES, DIGITS, PIN_ALPHABET, TO_CYRILLIC
+from search.identifiers import vin_check_digit
 from search.normalize import skeleton
 
 # Model-year character, VIN position 10 (30-year cycle, 2001-2030).
@@ -836,7 +836,7 @@ _ITEM_TABLES = _market_tables()
 _COUNTRIES = _Weighted(list(COUNTRY_WEIGHTS.items()))
 _AGENCIES = {c: _Weighted([(a, a.weight) for a in AGENCIES if a.country == c]) for c in COUNTRY_WEIGHTS}
 _STATUSES = _Weighted(list(STATUS_WEIGHTS.items()))
-_MARKET_OF = {**{c: "eurasia" for c in EURASIA}, **{c: "overseas" for c in OVERSEAS}}
+_MARKET_OF = {**dict.fromkeys(EURASIA, "eurasia"), **dict.fromkeys(OVERSEAS, "overseas")}
 _OMIT_MODEL, _OMIT_COLOR, _OMIT_MARKS, _OMIT_VALUE = (
     OMIT_RATES[k] for k in ("model", "color", "distinguishing_marks", "value"))
 _KINDS = _Weighted(list(ID_KIND_WEIGHTS.items()))

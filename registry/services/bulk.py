@@ -21,7 +21,6 @@ from registry.services.checks import CheckService
 from registry.stamps import new_id, utc_now
 from registry.storage.interfaces import JobStore
 
-
 SYNC_MAX_ROWS = 1000  # POST /v1/checks/bulk answers at once up to this many rows
 VERDICT_COUNTERS = {"hit": "hits", "possible_match": "possible_matches", "no_match": "no_matches"}
 COUNTERS = (*VERDICT_COUNTERS.values(), "errors")  # what a job counts, row by row
@@ -37,14 +36,15 @@ class BulkSettings:
     poll_seconds: float
 
     @classmethod
-    def of(cls, settings: dict[str, Any]) -> "BulkSettings":
+    def of(cls, settings: dict[str, Any]) -> BulkSettings:
         return cls(settings["BULK_MAX_BYTES"], settings["BULK_MAX_ROWS"], settings["BULK_BATCH_SIZE"],
                    settings["BULK_LEASE_SECONDS"], settings["BULK_POLL_SECONDS"])
 
 
 def new_job(upload: Upload, filename: str | None, owner: Actor) -> Job:
     return {
-        "id": new_id(), "owner": owner.as_record(), "status": "queued", "created_at": utc_now(), "started_at": None, "finished_at": None,
+        "id": new_id(), "owner": owner.as_record(), "status": "queued",
+        "created_at": utc_now(), "started_at": None, "finished_at": None,
         "format": upload.file_format, "filename": filename, "columns": upload.columns,
         "rows_total": len(upload.rows), "rows_done": 0,
         **dict.fromkeys(COUNTERS, 0),

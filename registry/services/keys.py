@@ -49,7 +49,7 @@ def parse_expiry(value: str | None, now: dt.datetime) -> str | None:
     except ValueError as exc:
         raise InvalidRequest(f"Expiry {value!r} is not an ISO 8601 date or date-time.") from exc
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.replace(tzinfo=dt.UTC)
     if moment <= now:
         raise InvalidRequest(f"Expiry {value!r} is not in the future.")
     return iso(moment)
@@ -74,7 +74,7 @@ class KeyService:
                label: str | None = None) -> tuple[str, dict[str, Any]]:
         """A new key and its stored record; the key itself exists nowhere else."""
         actor.require(MANAGE_KEYS)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         if role not in ROLES:
             raise InvalidRequest(f"Unknown role {role!r}; roles are {', '.join(ROLES)}.")
         if (role == AGENCY) != bool(agency and agency.strip()):
@@ -96,14 +96,14 @@ class KeyService:
 
     def list(self, actor: Actor) -> list[dict[str, Any]]:
         actor.require(MANAGE_KEYS)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         return [public_view(record, now) for record in self.keys.list()]
 
     def revoke(self, actor: Actor, key_id: str) -> dict[str, Any]:
         """Revoking twice is harmless: the first revocation time stands."""
         actor.require(MANAGE_KEYS)
         record = self.keys.get(key_id)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         if not record.get("revoked_at"):
             record = {**record, "revoked_at": iso(now)}
             self.keys.replace(record)
@@ -119,7 +119,7 @@ class KeyService:
             raise Unauthenticated("The API key is not one this service issued.") from exc
         if not hmac.compare_digest(record["secret_sha256"], secret_digest(secret)):
             raise Unauthenticated("The API key is not one this service issued.")
-        state = key_state(record, dt.datetime.now(dt.timezone.utc))
+        state = key_state(record, dt.datetime.now(dt.UTC))
         if state != "active":
             raise Unauthenticated(f"The API key is {state}.")
         return Actor(principal=key_id, role=record["role"], agency=record.get("agency"), address=address)

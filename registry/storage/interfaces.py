@@ -20,7 +20,17 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from registry.records import AuditEntry, AuditFilter, Document, ImportOutcome, Job, KeyRecord, Page, Report, ReportFilter
+from registry.records import (
+    AuditEntry,
+    AuditFilter,
+    Document,
+    ImportOutcome,
+    Job,
+    KeyRecord,
+    Page,
+    Report,
+    ReportFilter,
+)
 from search.keys import IdentifierKeys
 
 Lookup = tuple[IdentifierKeys | None, str | None]  # what a check looks up: identifier keys and description

@@ -24,7 +24,8 @@ class BulkJobSchema(Schema):
     possible_matches = fields.Integer()
     no_matches = fields.Integer()
     errors = fields.Integer(metadata={"description": "Rows that could not be checked (see each row's error)"})
-    eta_seconds = fields.Float(allow_none=True, metadata={"description": "While running: seconds left at the current rate"})
+    eta_seconds = fields.Float(allow_none=True,
+                               metadata={"description": "While running: seconds left at the current rate"})
     error = fields.String(allow_none=True, metadata={"description": "Why the job failed"})
 
 

@@ -14,7 +14,7 @@ class Instant(fields.AwareDateTime):
     UTC with milliseconds and ``Z``, so it compares with stored timestamps as a string."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(format="iso", default_timezone=dt.timezone.utc, **kwargs)
+        super().__init__(format="iso", default_timezone=dt.UTC, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         return iso(super()._deserialize(value, attr, data, **kwargs))

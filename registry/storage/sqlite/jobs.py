@@ -107,8 +107,10 @@ def _job(db: sqlite3.Connection, job_id: str) -> Job:
 
 
 def _first_claimable(db: sqlite3.Connection, now: float) -> Job | None:
-    return next((job for job in (cast(Job, json.loads(r[0])) for r in db.execute(ACTIVE_JOBS)) if claimable(job, now)), None)
+    jobs = (cast(Job, json.loads(r[0])) for r in db.execute(ACTIVE_JOBS))
+    return next((job for job in jobs if claimable(job, now)), None)
 
 
 def _store(db: sqlite3.Connection, job: Job) -> None:
-    db.execute("UPDATE bulk_jobs SET status = ?, document = ? WHERE id = ?", (job["status"], json.dumps(job), job["id"]))
+    db.execute("UPDATE bulk_jobs SET status = ?, document = ? WHERE id = ?",
+               (job["status"], json.dumps(job), job["id"]))
