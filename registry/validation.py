@@ -16,7 +16,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 
 from registry.errors import ValidationFailed, flatten_messages
 from registry.records import Report
-from registry.vocabulary import CATEGORIES, IDENTIFIER_TYPES, STATUSES
+from registry.vocabulary import CATEGORIES, IDENTIFIER_TYPES, STATUSES, canonical_category
 from search.normalize import normalize
 
 MAX_IDENTIFIER_LENGTH = 64
@@ -62,6 +62,17 @@ class CurrencyCode(fields.String):
         return code
 
 
+class Category(fields.String):
+    """One of the registry's categories, however it is spelt (``Drill rig`` is ``drill_rig``)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.OneOf(CATEGORIES), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        return canonical_category(text) or text  # an unknown name is left for OneOf to name
+
+
 def text_field(max_length: int = 200, **kwargs) -> fields.String:
     return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
 
@@ -101,7 +112,7 @@ class ReportInputSchema(Schema):
 
     external_ref = text_field(100, required=True, metadata={"description": "Agency case number"})
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
-    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    category = Category(required=True)
     manufacturer = text_field()
     model = text_field()
     year = fields.Integer(validate=validate.Range(min=EARLIEST_YEAR, max=dt.date.today().year + 1))
@@ -134,7 +145,7 @@ class ReportInputSchema(Schema):
 class CheckRequestSchema(Schema):
     identifier = fields.String(validate=validate.Length(min=1, max=MAX_IDENTIFIER_LENGTH))
     manufacturer = text_field()
-    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    category = Category()
     description = text_field(MAX_TEXT_LENGTH)
 
     @validates_schema

@@ -23,8 +23,8 @@ from search.vocabulary import (
 __all__ = [
     "ACTIVE_STATUSES", "HIT", "HIT_MATCH_TYPES", "MATCH_TYPES", "NO_MATCH", "POSSIBLE_MATCH", "VERDICTS",
     "STATUSES", "CATEGORIES", "IDENTIFIER_TYPES", "ROLES", "ADMIN", "AGENCY", "BORDER", "DEALER", "AUDITOR",
-    "ACTIVE_JOB_STATUSES", "FINAL_JOB_STATUSES", "JOB_STATUSES", "SOURCE_STATUSES", "CIRCUIT_STATES",
-    "KEY_STATES", "AUDIT_ACTIONS",
+    "ACTIVE_JOB_STATUSES", "FINAL_JOB_STATUSES", "JOB_STATUSES", "SOURCE_STATUSES", "UNANSWERED_SOURCE_STATUSES",
+    "CIRCUIT_STATES", "KEY_STATES", "AUDIT_ACTIONS", "canonical_category",
 ]
 
 # Reports.
@@ -33,6 +33,15 @@ CATEGORIES: Final = (
     "excavator", "haul_truck", "truck", "loader", "dozer", "grader", "drill_rig",
     "crusher", "generator", "compressor", "attachment", "other",
 )
+
+
+def canonical_category(name: str) -> str | None:
+    """The registry's category a name means (``Drill rig``, ``drill-rig``, ``DRILL_RIG`` all mean
+    ``drill_rig``), or ``None``: imports, checks and bulk files all accept categories this one way."""
+    canonical = "_".join(name.replace("_", " ").replace("-", " ").casefold().split())
+    return canonical if canonical in CATEGORIES else None
+
+
 IDENTIFIER_TYPES: Final = ("pin", "vin", "serial", "engine", "component", "telematics", "other")
 assert set(STATUSES) >= ACTIVE_STATUSES
 
@@ -48,6 +57,7 @@ JOB_STATUSES: Final = ACTIVE_JOB_STATUSES + FINAL_JOB_STATUSES
 
 # External registries: how one did for a check, and its circuit breaker.
 SOURCE_STATUSES: Final = ("ok", "timeout", "error", "unavailable", "skipped")
+UNANSWERED_SOURCE_STATUSES: Final = ("timeout", "error", "unavailable")  # the check's coverage is incomplete
 CIRCUIT_STATES: Final = ("closed", "open", "half_open")
 
 # The audit log.

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from search.normalize import normalize
+from search.policy import MIN_FUZZY_LENGTH
 from search.query import CheckQuery
 from search.scoring import Reading, compare
 from search.text import report_text, text_terms
@@ -51,8 +52,11 @@ class Match:
 
 @dataclass(frozen=True)
 class CheckOutcome:
+    """The verdict, the matches best first, and notes on what the check could not look for."""
+
     verdict: str
     matches: list[Match] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def rank(query: CheckQuery, candidates: Iterable[Report]) -> CheckOutcome:
@@ -68,7 +72,20 @@ def rank(query: CheckQuery, candidates: Iterable[Report]) -> CheckOutcome:
         if match is not None and match.score >= POSSIBLE_MATCH_MIN_SCORE:
             matches.append(match)
     matches.sort(key=_order)
-    return CheckOutcome(verdict_for(matches), matches[:MAX_MATCHES])
+    return CheckOutcome(verdict_for(matches), matches[:MAX_MATCHES], reading_notes(reading))
+
+
+def reading_notes(reading: Reading | None) -> list[str]:
+    """What the answer cannot vouch for because of the reading itself: a reading too short for
+    typos and legible tails was only matched exactly (and by look-alike characters)."""
+    if reading is None or len(reading.skeleton) >= MIN_FUZZY_LENGTH:
+        return []
+    return [
+        f"The reading has only {len(reading.skeleton)} letters or digits (fewer than {MIN_FUZZY_LENGTH}): only "
+        f"exact matches (ignoring case, separators and look-alike characters such as O for 0) were looked "
+        f"for, not readings with typos or only the legible tail of a serial, because so short a reading "
+        f"would match many unrelated serials."
+    ]
 
 
 def verdict_for(matches: Iterable[Match]) -> str:

@@ -10,6 +10,7 @@ import click
 
 from registry.access import Actor
 from registry.cli.common import local_services, or_fail
+from registry.config import load_settings
 from registry.storage.interfaces import IndexAdmin
 from registry.vocabulary import ROLES
 
@@ -28,7 +29,8 @@ def keys_commands() -> None:
 @click.option("--label", help="A note on whom the key is for.")
 def keys_create(role: str, agency: str | None, expires: str | None, label: str | None) -> None:
     """Issue a key; it is printed once, alone on the last line."""
-    key, record = or_fail(lambda: local_services().keys.create(Actor.operator(), role, agency, expires, label))
+    key, record = or_fail(lambda: local_services(create=True).keys.create(Actor.operator(), role, agency, expires,
+                                                                          label))
     click.echo(f"key id {record['key_id']}, role {role}"
                + (f", agency {record['agency']}" if record["agency"] else "")
                + f", expires {record['expires_at'] or 'never'}. Store it now; it cannot be shown again:")
@@ -83,18 +85,19 @@ def es_commands() -> None:
     """Elasticsearch indices (needs IRONTRACE_ES_URL)."""
 
 
-def _on_elasticsearch(operation: Callable[[IndexAdmin], T]) -> T:
+def _on_elasticsearch(operation: Callable[[IndexAdmin], T], create: bool = False) -> T:
     """Run an index operation on the configured cluster; errors become a clean CLI failure."""
-    admin = local_services().engine.admin
-    if admin is None:
+    if not load_settings().get("ES_URL"):
         raise click.ClickException("Set IRONTRACE_ES_URL: these commands work on Elasticsearch only.")
+    admin = local_services(create=create).engine.admin
+    assert admin is not None, "an Elasticsearch engine has index administration"
     return or_fail(lambda: operation(admin))
 
 
 @es_commands.command("init")
 def es_init() -> None:
     """Create the missing indices and aliases (safe to repeat)."""
-    created = _on_elasticsearch(lambda admin: admin.init())
+    created = _on_elasticsearch(lambda admin: admin.init(), create=True)
     click.echo(f"created {', '.join(created)}" if created else "indices already in place")
 
 

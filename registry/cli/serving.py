@@ -2,26 +2,58 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import re
 import signal
+import sys
 from pathlib import Path
 
 import click
 
 from integrations.simulator import DEFAULT_API_KEY as SIMULATOR_API_KEY
 from integrations.simulator import DEFAULT_PORT as SIMULATOR_PORT
+from registry.cli.common import local_services
 from registry.config import load_settings
-from registry.services import open_services
 from registry.services.bulk_worker import BulkWorker
+
+GUNICORN_CONFIG = "registry.gunicorn_config"
+DEV_HOST, DEV_PORT = "127.0.0.1", 8000
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Run the development server (use gunicorn in production, see README)."""
-    from registry import create_app
+@click.option("--host", help="Address to listen on (default: from IRONTRACE_BIND, 127.0.0.1:8000).")
+@click.option("--port", type=int, help="Port to listen on.")
+@click.option("--dev", is_flag=True, help="Flask's development server, one process: for development only.")
+def serve(host: str | None, port: int | None, dev: bool) -> None:
+    """Serve the API with gunicorn (workers from IRONTRACE_WORKERS or the CPUs this container may use)."""
+    if dev:
+        from registry import create_app
 
-    create_app().run(host=host, port=port, threaded=True)
+        _plain_logs_unless_terminal()
+        create_app().run(host=host or DEV_HOST, port=port or DEV_PORT, threaded=True)
+        return
+    bind = ["--bind", f"{host or DEV_HOST}:{port or DEV_PORT}"] if host or port else []
+    os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "--config", f"python:{GUNICORN_CONFIG}", *bind,
+                              "registry:create_app()"])
+
+
+def _plain_logs_unless_terminal() -> None:
+    """The development server colours its request log with ANSI codes; a log file or a
+    collector gets plain text.  A handler of our own keeps werkzeug from adding its own."""
+    if sys.stderr.isatty():
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_PlainFormatter())
+    werkzeug_log = logging.getLogger("werkzeug")
+    werkzeug_log.setLevel(logging.INFO)
+    werkzeug_log.addHandler(handler)
+
+
+class _PlainFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return ANSI_ESCAPE.sub("", super().format(record))
 
 
 @click.command()
@@ -29,9 +61,8 @@ def serve(host: str, port: int) -> None:
               help="Check batches in this many child processes (up to one per core); 0: in this one.")
 def worker(processes: int) -> None:
     """Run bulk-check jobs until stopped (SIGTERM or Ctrl-C); any number may run at once."""
-    settings = load_settings()
-    services = open_services(settings)
-    bulk_worker = BulkWorker(services.bulk, processes, settings)
+    services = local_services()
+    bulk_worker = BulkWorker(services.bulk, processes, load_settings())
     signal.signal(signal.SIGTERM, lambda *_: bulk_worker.stopping.set())
     click.echo(f"bulk-check worker {bulk_worker.owner} on {services.engine.name}", err=True)
     try:
@@ -55,7 +86,6 @@ def simulator(host: str, port: int, data: Path | None, api_key: str) -> None:
     from integrations.simulator import serve
 
     serve(host, port, data, api_key)
-
 
 
 COMMANDS = [serve, worker, simulator]

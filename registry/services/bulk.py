@@ -7,38 +7,43 @@ files at once and queues larger ones as jobs in the engine's ``JobStore``;
 
 from __future__ import annotations
 
-import hashlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from registry.access import CHECK, Actor
 from registry.errors import Conflict, NotFound, PayloadTooLarge
+from registry.files.tables import Limits
 from registry.files.uploads import Upload, read_upload
 from registry.records import Document, Job
 from registry.services.audit import AuditService
+from registry.services.batches import batched
 from registry.services.checks import CheckService
 from registry.stamps import new_id, utc_now
 from registry.storage.interfaces import JobStore
 
 SYNC_MAX_ROWS = 1000  # POST /v1/checks/bulk answers at once up to this many rows
 VERDICT_COUNTERS = {"hit": "hits", "possible_match": "possible_matches", "no_match": "no_matches"}
-COUNTERS = (*VERDICT_COUNTERS.values(), "errors")  # what a job counts, row by row
-PRIVATE_FIELDS = ("lease_owner", "lease_expires", "run_started", "run_started_rows", "columns", "owner")
+COUNTERS = (*VERDICT_COUNTERS.values(), "errors")  # what a job counts, row by row: one of these per row
+INCOMPLETE = "incomplete_rows"  # also counted: rows checked while an external registry did not answer
+PRIVATE_FIELDS = ("lease_owner", "lease_expires", "run_started", "run_started_rows", "columns", "owner", "delimiter")
+RESULT_PAGE_ROWS = 1000  # rows read back at once to join each result with its uploaded cells
 
 
 @dataclass(frozen=True)
 class BulkSettings:
     max_bytes: int
     max_rows: int
+    max_columns: int
     batch_size: int
     lease_seconds: float
     poll_seconds: float
 
     @classmethod
     def of(cls, settings: dict[str, Any]) -> BulkSettings:
-        return cls(settings["BULK_MAX_BYTES"], settings["BULK_MAX_ROWS"], settings["BULK_BATCH_SIZE"],
-                   settings["BULK_LEASE_SECONDS"], settings["BULK_POLL_SECONDS"])
+        return cls(settings["BULK_MAX_BYTES"], settings["BULK_MAX_ROWS"], settings["BULK_MAX_COLUMNS"],
+                   settings["BULK_BATCH_SIZE"], settings["BULK_LEASE_SECONDS"], settings["BULK_POLL_SECONDS"])
 
 
 def new_job(upload: Upload, filename: str | None, owner: Actor) -> Job:
@@ -46,23 +51,36 @@ def new_job(upload: Upload, filename: str | None, owner: Actor) -> Job:
         "id": new_id(), "owner": owner.as_record(), "status": "queued",
         "created_at": utc_now(), "started_at": None, "finished_at": None,
         "format": upload.file_format, "filename": filename, "columns": upload.columns,
-        "rows_total": len(upload.rows), "rows_done": 0,
-        **dict.fromkeys(COUNTERS, 0),
+        "delimiter": upload.delimiter, "rows_total": len(upload.rows), "rows_done": 0,
+        **dict.fromkeys((*COUNTERS, INCOMPLETE), 0),
         "error": None, "lease_owner": None, "lease_expires": 0.0,
     }
 
 
 def tally(results: list[dict[str, Any]]) -> dict[str, int]:
-    """How many rows were hits, possible matches, no matches, or could not be checked."""
-    counts = dict.fromkeys(COUNTERS, 0)
+    """How many rows were hits, possible matches, no matches, or could not be checked (these add
+    up to the rows), and how many were checked while an external registry did not answer."""
+    counts = dict.fromkeys((*COUNTERS, INCOMPLETE), 0)
     for result in results:
         counts["errors" if result["error"] else VERDICT_COUNTERS[result["verdict"]]] += 1
+        counts[INCOMPLETE] += result["complete"] is False
     return counts
+
+
+def job_counts(job: Job) -> dict[str, int]:
+    """A job's counters so far (a job stored before a counter existed has none of it yet)."""
+    stored: dict[str, Any] = dict(job)
+    return {name: int(stored.get(name, 0)) for name in (*COUNTERS, INCOMPLETE)}
+
+
+def stored_result(result: dict[str, Any]) -> dict[str, Any]:
+    """A row's result as a job keeps it: without the uploaded cells, which its row holds."""
+    return {name: value for name, value in result.items() if name != "input"}
 
 
 def advanced(job: Job, results: list[dict[str, Any]]) -> Job:
     """The job after a batch: checkpoint moved past its rows, each verdict (or error) counted."""
-    counts = {name: job[name] + count for name, count in tally(results).items()}  # type: ignore[literal-required]
+    counts = {name: job_counts(job)[name] + count for name, count in tally(results).items()}
     return {**job, **counts, "rows_done": job["rows_done"] + len(results)}  # type: ignore[typeddict-item]
 
 
@@ -100,44 +118,50 @@ class BulkCheckService:
         self.jobs = jobs
         self.settings = settings
 
-    def read(self, data: bytes, file_format: str, max_rows: int) -> Upload:
-        """An upload within the limits; ``PayloadTooLarge`` naming the limit otherwise."""
-        if len(data) > self.settings.max_bytes:
+    def read(self, file: IO[bytes], file_format: str, max_rows: int) -> Upload:
+        """An upload (a seekable file) within the limits; ``PayloadTooLarge`` naming the limit otherwise.
+        The caller closes it."""
+        if file.seek(0, os.SEEK_END) > self.settings.max_bytes:
             raise self.too_large()
-        return read_upload(data, file_format, max_rows)
+        return read_upload(file, file_format, max_rows, Limits(max_columns=self.settings.max_columns))
 
     def too_large(self) -> PayloadTooLarge:
         limit = self.settings.max_bytes
         return PayloadTooLarge(f"The file is larger than {limit} bytes.", limit=limit, unit="bytes")
 
-    def submit(self, actor: Actor, data: bytes, file_format: str, filename: str | None) -> Job:
-        """Queue a job for every row of the file; a worker picks it up."""
+    def submit(self, actor: Actor, file: IO[bytes], file_format: str, filename: str | None) -> Job:
+        """Queue a job for every row of the file; a worker picks it up.  Nothing is stored from a
+        file that is refused: it is read whole before the job's rows are stored."""
         actor.require(CHECK)
-        upload = self.read(data, file_format, self.settings.max_rows)
-        job = new_job(upload, filename, actor)
-        self.jobs.create_job(job, upload.rows)
+        upload = self.read(file, file_format, self.settings.max_rows)
+        try:
+            job = new_job(upload, filename, actor)
+            self.jobs.create_job(job, iter(upload.rows))
+        finally:
+            upload.close()
         self.audit.record(actor, "bulk_check.submit", job["id"], {
             "filename": filename, "format": upload.file_format, "rows_total": job["rows_total"],
-            "sha256": hashlib.sha256(data).hexdigest(),
+            "sha256": upload.sha256,
         })
         return job
 
-    def check_now(self, actor: Actor, data: bytes, file_format: str) -> tuple[Upload, list[dict[str, Any]]]:
+    def check_now(self, actor: Actor, file: IO[bytes], file_format: str) -> tuple[Upload, list[dict[str, Any]]]:
         """Check a small file while the caller waits; the audit log keeps one entry for it."""
         actor.require(CHECK)
-        upload = self.read(data, file_format, min(SYNC_MAX_ROWS, self.settings.max_rows))
-        size = self.settings.batch_size
-        results = [result for start in range(0, len(upload.rows), size)
-                   for result in self.checks.check_rows(actor, upload.rows[start:start + size])]
-        self.record_checked(actor, data, results)
+        upload = self.read(file, file_format, min(SYNC_MAX_ROWS, self.settings.max_rows))
+        try:
+            results = [result for rows in batched(upload.rows, self.settings.batch_size)
+                       for result in self.checks.check_rows(actor, rows)]
+        finally:
+            upload.close()
+        self.record_checked(actor, upload.sha256, results)
         return upload, results
 
-    def record_checked(self, actor: Actor, data: bytes, results: list[dict[str, Any]]) -> None:
+    def record_checked(self, actor: Actor, sha256: str, results: list[dict[str, Any]]) -> None:
         """One audit entry for a file checked while its sender waited: its digest, the counts,
         and every row that matched."""
         self.audit.record(actor, "bulk_check.sync", None, {
-            "rows_total": len(results), **tally(results), "sha256": hashlib.sha256(data).hexdigest(),
-            "matched": matched_rows(results),
+            "rows_total": len(results), **tally(results), "sha256": sha256, "matched": matched_rows(results),
         })
 
     def get(self, actor: Actor, job_id: str) -> Job:
@@ -160,6 +184,14 @@ class BulkCheckService:
         return job
 
     def results(self, actor: Actor, job_id: str) -> tuple[Job, Iterator[Document]]:
-        """The job and the results of every row checked so far, in input order."""
+        """The job and the results of every row checked so far, in input order, each with the
+        cells uploaded in its row."""
         job = self.get(actor, job_id)
-        return job, self.jobs.iter_results(job_id, job["rows_done"])
+        return job, self._with_input(job_id, job["rows_done"])
+
+    def _with_input(self, job_id: str, count: int) -> Iterator[Document]:
+        results = self.jobs.iter_results(job_id, count)
+        for start in range(0, count, RESULT_PAGE_ROWS):
+            for row in self.jobs.job_rows(job_id, start, min(RESULT_PAGE_ROWS, count - start)):
+                result = next(results)
+                yield {"row": result["row"], "input": row["cells"], **result}

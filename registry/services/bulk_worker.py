@@ -25,8 +25,9 @@ from typing import Any
 from registry.access import Actor
 from registry.errors import IronTraceError
 from registry.records import Document, Job
-from registry.services.bulk import COUNTERS, BulkCheckService, advanced, job_owner, matched_rows
+from registry.services.bulk import BulkCheckService, advanced, job_counts, job_owner, matched_rows, stored_result
 from registry.services.checks import CheckService
+from registry.services.pools import child_pool
 from registry.stamps import utc_now
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,7 @@ class BulkWorker:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # Spawned, not forked: a child must not share the parent's connections.
-        return ProcessPoolExecutor(self._processes, get_context("spawn"), initializer=_open_process_checks,
-                                   initargs=(self._process_settings,))
+        return child_pool(self._processes, get_context("spawn"), _open_process_checks, (self._process_settings,))
 
     def run(self) -> None:
         """Poll for jobs until ``stop``; storage outages are waited out, not fatal."""
@@ -114,7 +114,7 @@ class BulkWorker:
             first_row = job["rows_done"]
             job = advanced(job, results)
             lease_until = time.time() + self.settings.lease_seconds
-            if not self.jobs.commit_batch(job, self.owner, results, lease_until):
+            if not self.jobs.commit_batch(job, self.owner, [stored_result(r) for r in results], lease_until):
                 log.info("bulk check %s was cancelled or taken over", job["id"])
                 return
             self.bulk.audit.record(job_owner(job), "bulk_check.batch", job["id"], {
@@ -122,7 +122,7 @@ class BulkWorker:
         if self.jobs.update_job(job["id"], self.owner, {"status": "done", "finished_at": utc_now()}) is None:
             return  # cancelled after its last batch, or taken over: not this worker's to finish
         self.bulk.audit.record(job_owner(job), "bulk_check.done", job["id"], {
-            "rows_total": job["rows_total"], **{name: job[name] for name in COUNTERS}})
+            "rows_total": job["rows_total"], **job_counts(job)})
 
     def _checked_batches(self, job: Job) -> Iterator[list[dict[str, Any]]]:
         """Results of the job's batches after its checkpoint, in order; with processes, the

@@ -107,7 +107,7 @@ class CheckService:
         """Results of uploaded rows in order, the checkable ones checked as one batch, shown at the
         detail ``actor`` may see.  The caller records them (a bulk job, or one audit entry)."""
         decided = iter(self.decide(actor, [CheckQuery(**r["query"]) for r in rows if r["query"] is not None]))
-        return [bulk_row_result(r, next(decided).outcome if r["query"] is not None else None, actor.match_detail)
+        return [bulk_row_result(r, next(decided) if r["query"] is not None else None, actor.match_detail)
                 for r in rows]
 
     def sources_health(self, actor: Actor) -> list[dict[str, Any]]:

@@ -16,15 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from registry.access import CONTACT_ONLY
 from registry.records import Document
-from registry.vocabulary import HIT_MATCH_TYPES
+from registry.vocabulary import HIT_MATCH_TYPES, UNANSWERED_SOURCE_STATUSES
 from search.matching import CheckOutcome, Match
 
 if TYPE_CHECKING:
     from integrations.federation import SourceAnswer
 
 LOCAL_SOURCE = "local"  # the ``source`` of a match from this registry
-# What a dealer sees of a match: that the item is reported, and whom to call.
-CONTACT_ONLY_FIELDS = ("external_ref", "active", "reporting_agency", "source", "reference")
+# What a dealer sees of a match: that the item is reported and how it matched (a recovered machine
+# reads as recovered), and whom to call; never what the investigation holds.
+CONTACT_ONLY_FIELDS = ("external_ref", "status", "active", "match_type", "reporting_agency", "source", "reference")
 
 
 @dataclass(frozen=True)
@@ -50,14 +51,18 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         """What a check answers: the verdict, its matches at the detail the asker may see,
-        where hits came from and how each source did."""
+        where hits came from, how each source did and whether every one answered, and notes
+        on what the reading let the check look for."""
+        sources = self.record.get("sources", [])
         return {
             "check_id": self.record["check_id"],
             "checked_at": self.record["checked_at"],
             "verdict": self.outcome.verdict,
             "matches": [match_view(m, self.detail) for m in self.outcome.matches],
             "hit_sources": self.record["hit_sources"],
-            "sources": self.record.get("sources", []),
+            "sources": sources,
+            **coverage(sources),
+            "notes": self.outcome.notes,
         }
 
 
@@ -83,6 +88,13 @@ def source_view(answer: SourceAnswer) -> dict[str, Any]:
     if answer.detail:
         view["detail"] = answer.detail
     return view
+
+
+def coverage(sources: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Whether every configured external registry answered (``complete``), and the names of those
+    that failed, timed out or were unavailable: a ``no_match`` then vouches for less."""
+    unanswered = [s["name"] for s in sources if s["status"] in UNANSWERED_SOURCE_STATUSES]
+    return {"complete": not unanswered, "unanswered_sources": unanswered}
 
 
 def match_view(match: Match, detail: str) -> dict[str, Any]:
@@ -122,15 +134,22 @@ def _identifier(match: Match) -> dict[str, str] | None:
     return {"type": identifier["type"], "value": identifier["value"]} if identifier else None
 
 
-def bulk_row_result(row: Document, outcome: CheckOutcome | None, detail: str) -> dict[str, Any]:
-    """What a bulk check answers about one uploaded row: its cells echoed, the verdict and
-    the best match (at ``detail``), or the row's error."""
-    best = outcome.matches[0] if outcome and outcome.matches else None
+def bulk_row_result(row: Document, decision: Decision | None, detail: str) -> dict[str, Any]:
+    """What a bulk check answers about one uploaded row: its cells echoed, the verdict, the
+    best match (at ``detail``), notes, and whether every external registry answered; or the
+    row's error."""
+    if decision is None:
+        return {"row": row["number"], "input": row["cells"], "verdict": None, "match": None, "matches": 0,
+                "notes": [], "complete": None, "unanswered_sources": [], "error": row["error"]}
+    outcome = decision.outcome
+    best = outcome.matches[0] if outcome.matches else None
     return {
         "row": row["number"],
         "input": row["cells"],
-        "verdict": outcome.verdict if outcome else None,
+        "verdict": outcome.verdict,
         "match": match_view(best, detail) if best else None,
-        "matches": len(outcome.matches) if outcome else 0,
+        "matches": len(outcome.matches),
+        "notes": outcome.notes,
+        **coverage([source_view(answer) for answer in decision.answers]),
         "error": row["error"],
     }

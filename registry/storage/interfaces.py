@@ -16,7 +16,7 @@ as ``registry.errors.StorageUnavailable``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -122,8 +122,9 @@ class JobStore(Protocol):
     kept exactly once, in input order.
     """
 
-    def create_job(self, job: Job, rows: list[Document]) -> None:
-        """Store a new job with its input rows (row index = position in ``rows``)."""
+    def create_job(self, job: Job, rows: Iterable[Document]) -> None:
+        """Store a new job with its input rows (row index = position in ``rows``), read from
+        ``rows`` as they come, so an upload of any size is stored with bounded memory."""
 
     def get_job(self, job_id: str) -> Job:
         """The job as stored now; ``NotFound`` otherwise."""

@@ -7,7 +7,12 @@ from marshmallow import Schema, fields, validate
 from registry.validation import CheckRequestSchema, IncidentSchema, ValueSchema
 from registry.vocabulary import CIRCUIT_STATES, MATCH_TYPES, SOURCE_STATUSES, STATUSES, VERDICTS
 
-__all__ = ["CheckRequestSchema", "CheckResultSchema", "MatchSchema", "SourceHealthSchema"]
+__all__ = ["CheckRequestSchema", "CheckResultSchema", "MatchSchema", "SourceHealthSchema", "COMPLETE_DOC",
+           "UNANSWERED_DOC"]
+
+COMPLETE_DOC = ("False when a configured external registry failed, timed out or was unavailable: the answer then "
+                "covers less than it should (`unanswered_sources` names them)")
+UNANSWERED_DOC = "External registries that did not answer this check"
 
 
 class MatchedIdentifierSchema(Schema):
@@ -22,8 +27,8 @@ class MatchAgencySchema(Schema):
 
 
 class MatchSchema(Schema):
-    """A matched report.  Dealers see only ``external_ref``, ``active``, ``reporting_agency``,
-    ``source`` and, for an external record, ``reference``."""
+    """A matched report.  Dealers see only ``external_ref``, ``status``, ``active``, ``match_type``,
+    ``reporting_agency``, ``source`` and, for an external record, ``reference``."""
 
     report_id = fields.String(allow_none=True, metadata={"description": "Null for a record of an external source"})
     external_ref = fields.String()
@@ -75,3 +80,7 @@ class CheckResultSchema(Schema):
     sources = fields.List(
         fields.Nested(SourceStatusSchema), metadata={"description": "Every configured external source, and how it did"}
     )
+    complete = fields.Boolean(metadata={"description": COMPLETE_DOC})
+    unanswered_sources = fields.List(fields.String(), metadata={"description": UNANSWERED_DOC})
+    notes = fields.List(fields.String(), metadata={
+        "description": "What the reading let the check look for, e.g. that one too short was matched only exactly"})

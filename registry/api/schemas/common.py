@@ -28,6 +28,9 @@ class ProblemSchema(Schema):
     status = fields.Integer()
     detail = fields.String()
     errors = fields.List(fields.Dict(), metadata={"description": "Field-level validation errors"})
+    recognized_headers = fields.Dict(metadata={
+        "description": "422 for a file without an identifier column: the column names understood, by field"})
+    line = fields.Integer(metadata={"description": "413 for a line too long: the line of the file it starts on"})
 
 
 class HealthSchema(Schema):

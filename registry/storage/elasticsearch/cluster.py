@@ -142,6 +142,11 @@ class Cluster:
     def close(self) -> None:
         self.client.close()
 
+    def holds_registry(self) -> bool:
+        """Whether the registry's reports index exists (looked at, never created)."""
+        with self.translate_errors():
+            return bool(self.client.indices.exists_alias(name=self.reports_alias))
+
     def ping(self) -> None:
         with self.session() as es:
             health = es.cluster.health(index=[alias for alias, _, _ in self.indices])

@@ -18,18 +18,19 @@ ids again.  Either way every row has exactly one result.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import cast
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
 from registry.errors import NotFound, StorageUnavailable
 from registry.records import Document, Job
+from registry.storage.chunks import numbered_chunks
 from registry.storage.elasticsearch.cluster import Cluster, bulk_items
 from registry.storage.leases import at_checkpoint, claimable, holds_lease
 from registry.vocabulary import ACTIVE_JOB_STATUSES
 
-ROWS_PER_REQUEST = 2000  # rows or results per bulk or mget call
+ROWS_PER_REQUEST = 2000  # rows or results per bulk or mget call (an upload's rows: also at most a few MB)
 CLAIM_CANDIDATES = 20  # active jobs looked at per claim, oldest first
 
 
@@ -46,9 +47,10 @@ class ElasticsearchJobStore:
         self.rows_alias = cluster.job_rows_alias
         self.results_alias = cluster.job_results_alias
 
-    def create_job(self, job: Job, rows: list[Document]) -> None:
+    def create_job(self, job: Job, rows: Iterable[Document]) -> None:
         with self.cluster.session() as es:
-            self._write_rows(es, self.rows_alias, job["id"], 0, rows)
+            for chunk in numbered_chunks(rows, ROWS_PER_REQUEST):
+                self._write_rows(es, self.rows_alias, job["id"], chunk[0][0], [row for _, row, _ in chunk])
             # Searchable at once, so the next worker polling finds it; its rows are already stored.
             es.create(index=self.jobs_alias, id=job["id"], document=_fields(job), refresh="wait_for",
                       require_alias=True)
