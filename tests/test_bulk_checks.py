@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -12,6 +13,7 @@ from flask import request
 
 from registry import create_app
 from registry.api.extension import EXTENSION_KEY
+from registry.cli import exit_codes
 from registry.services.bulk import SYNC_MAX_ROWS
 from registry.services.bulk_worker import BulkWorker
 from tests.conftest import backend_settings, close_storage, issue_key, report_data
@@ -95,8 +97,10 @@ def test_a_job_answers_every_row_in_input_order(server, registered):
     assert results[3]["match"]["active"] is False  # a recovered report is information, not a hit
 
     as_csv = server.get(location + "/results", headers={"Accept": "text/csv"})
-    assert as_csv.headers["Content-Type"].startswith("text/csv")
-    table = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert as_csv.headers["Content-Type"] == "text/csv; charset=utf-8"
+    # Excel in a Russian locale opens it by double-click: UTF-8 with BOM, the upload's ';' between cells.
+    assert as_csv.content.startswith(codecs.BOM_UTF8 + "Lot;".encode())
+    table = list(csv.DictReader(io.StringIO(as_csv.content.decode("utf-8-sig")), delimiter=";"))
     assert [r["Lot"] for r in table] == ["1", "2", "3", "4", "5"]
     assert table[0]["verdict"] == "hit" and table[0]["score"] == "1.0"
     assert table[0]["matched_external_ref"] == "KZ-TRK-2025-000001"
@@ -237,8 +241,8 @@ def test_bulk_check_command_against_a_server_sends_the_key(app, seen_keys, serve
     source = tmp_path / "manifest.csv"
     source.write_bytes(csv_body(["VIN-код", "note"], [[VIN, "a"], [PIN, "b"], ["", "c"]]))
     output = tmp_path / "results.csv"
-    done = irontrace("bulk-check", str(source), "-o", str(output), "--server", server.url, "--key", key, env={})
-    assert done.returncode == 0, done.stderr
+    done = irontrace("bulk-check", str(source), "-o", str(output), "--server", server.url, env={"IRONTRACE_KEY": key})
+    assert done.returncode == exit_codes.HIT, done.stderr
     assert "rows 3: hits 1, possible matches 0, no match 1, errors 1" in done.stderr
     table = list(csv.DictReader(io.StringIO(output.read_text(encoding="utf-8-sig"))))
     assert [(r["note"], r["verdict"]) for r in table] == [("a", "no_match"), ("b", "hit"), ("c", "")]
@@ -254,7 +258,7 @@ def test_bulk_check_command_on_the_local_registry(tmp_path):
     source.write_bytes(("Серийный номер\tМарка\n" + f"{PIN}\tCaterpillar\nZZZ9999999\tVolvo\n").encode("utf-16"))
     output = tmp_path / "results.ndjson"
     done = irontrace("bulk-check", str(source), "-o", str(output), env=env)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == exit_codes.HIT, done.stderr
     assert "rows 2: hits 1, possible matches 0, no match 1, errors 0" in done.stderr
     results = [json.loads(line) for line in output.read_text().splitlines()]
     assert [(r["input"]["Марка"], r["verdict"]) for r in results] == [("Caterpillar", "hit"), ("Volvo", "no_match")]

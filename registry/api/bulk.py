@@ -117,12 +117,10 @@ def _workbook(results: Iterable[dict], columns: list[str], name: str) -> Respons
     return response
 
 
-def negotiated(offered: list[str], rows: int = 0) -> str:
+def negotiated(offered: list[str]) -> str:
     media_type = request.accept_mimetypes.best_match(offered)
     if media_type is None:
         raise NotAcceptable(f"Results are available as {', '.join(offered)}.")
-    if media_type == XLSX_CONTENT_TYPE and rows > XLSX_MAX_ROWS:
-        raise NotAcceptable(f"A workbook holds {XLSX_MAX_ROWS} rows; ask for CSV or NDJSON for {rows}.")
     return media_type
 
 
@@ -168,8 +166,10 @@ class BulkCheckResults(MethodView):
                                 "content": RESULTS_CONTENT}})
     def get(self, job_id: str):
         """Each row with its verdict, best match, score and explanation: CSV, NDJSON or .xlsx by Accept."""
+        media_type = negotiated([CSV_TYPE, NDJSON_TYPE, XLSX_CONTENT_TYPE])
         job, results = services().bulk.results(current_actor(), job_id)
-        media_type = negotiated([CSV_TYPE, NDJSON_TYPE, XLSX_CONTENT_TYPE], job["rows_done"])
+        if media_type == XLSX_CONTENT_TYPE and job["rows_done"] > XLSX_MAX_ROWS:
+            raise NotAcceptable(f"A workbook holds {XLSX_MAX_ROWS} rows; ask for CSV or NDJSON for {job['rows_done']}.")
         return streamed(results, job["columns"], media_type, f"bulk-check-{job_id}", job.get("delimiter", ","))
 
 

@@ -17,6 +17,7 @@ instead of being held.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -142,10 +143,23 @@ def read_table(file: IO[bytes], file_format: str, limits: Limits | None = None) 
     text = io.TextIOWrapper(file, encoding=detect_encoding(file), errors="replace", newline="")
     lines = _BoundedLines(text, limits.max_line_chars)
     if file_format == "ndjson":
-        return Table(file_format, ",", None, _ndjson_rows(lines))
-    if file_format == "json":
-        return Table(file_format, ",", None, _json_array_rows(text, limits.max_line_chars))
-    return _csv_table(lines, limits)
+        table = Table(file_format, DEFAULT_DELIMITER, None, _ndjson_rows(lines))
+    elif file_format == "json":
+        table = Table(file_format, DEFAULT_DELIMITER, None, _json_array_rows(text, limits.max_line_chars))
+    else:
+        table = _csv_table(lines, limits)
+    table.rows = _borrowing(text, table.rows)
+    return table
+
+
+def _borrowing(text: io.TextIOWrapper, rows: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+    """Rows read through ``text``, which lets go of the caller's file once they are read (a text
+    wrapper would close it), so the caller can still look at it and close it."""
+    try:
+        yield from rows
+    finally:
+        with contextlib.suppress(ValueError):  # the caller closed its file first: nothing to let go of
+            text.detach()
 
 
 def detect_encoding(file: IO[bytes]) -> str:
@@ -327,6 +341,8 @@ def _json_array_rows(text: IO[str], limit: int) -> Iterator[tuple[int, Any]]:
             if not fill():
                 break
         number += 1
+        if end - position > limit:
+            raise _too_long_or_invalid(number, end - position, limit, None)
         position = end
         yield number, value
         if next_character() == "]":
@@ -334,8 +350,8 @@ def _json_array_rows(text: IO[str], limit: int) -> Iterator[tuple[int, Any]]:
         expect(",", "',' or ']' after an element of the array")
 
 
-def _too_long_or_invalid(element: int, read: int, limit: int, error: json.JSONDecodeError) -> Exception:
-    if read > limit:
+def _too_long_or_invalid(element: int, read: int, limit: int, error: json.JSONDecodeError | None) -> Exception:
+    if read > limit or error is None:
         return PayloadTooLarge(f"Element {element} of the array is longer than {limit} characters.",
                                limit=limit, unit="characters per line")
     return InvalidRequest(f"File is not valid JSON: {error.msg} in element {element} of the array.")
@@ -372,7 +388,7 @@ def _workbook_table(file: IO[bytes], limits: Limits) -> Table:
     if not sheets:
         workbook.close()
         raise InvalidRequest("The workbook has no visible worksheet.")
-    return _headed_table("xlsx", ",", _sheet_rows(workbook, sheets[0], limits.max_columns + 1), limits)
+    return _headed_table("xlsx", DEFAULT_DELIMITER, _sheet_rows(workbook, sheets[0], limits.max_columns + 1), limits)
 
 
 def _refuse_zip_bomb(file: IO[bytes], limit: int) -> None:
