@@ -8,15 +8,17 @@ import io
 import json
 import time
 
+import openpyxl
 import pytest
 from flask import request
 
 from registry import create_app
 from registry.api.extension import EXTENSION_KEY
 from registry.cli import exit_codes
+from registry.files.tables import XLSX_CONTENT_TYPE
 from registry.services.bulk import SYNC_MAX_ROWS
 from registry.services.bulk_worker import BulkWorker
-from tests.conftest import backend_settings, close_storage, issue_key, report_data
+from tests.conftest import LiveServer, backend_settings, close_storage, issue_key, report_data
 from tests.processes import irontrace
 
 MAX_ROWS = 1500
@@ -99,7 +101,7 @@ def test_a_job_answers_every_row_in_input_order(server, registered):
     as_csv = server.get(location + "/results", headers={"Accept": "text/csv"})
     assert as_csv.headers["Content-Type"] == "text/csv; charset=utf-8"
     # Excel in a Russian locale opens it by double-click: UTF-8 with BOM, the upload's ';' between cells.
-    assert as_csv.content.startswith(codecs.BOM_UTF8 + "Lot;".encode())
+    assert as_csv.content.startswith(codecs.BOM_UTF8 + b"Lot;")
     table = list(csv.DictReader(io.StringIO(as_csv.content.decode("utf-8-sig")), delimiter=";"))
     assert [r["Lot"] for r in table] == ["1", "2", "3", "4", "5"]
     assert table[0]["verdict"] == "hit" and table[0]["score"] == "1.0"
@@ -214,6 +216,111 @@ def test_unknown_jobs_and_unreadable_files(server):
     missing = server.post("/v1/bulk-checks", files={"other": ("a.csv", b"serial\nSN1\n")})
     assert missing.status_code == 400 and "'file'" in missing.json()["detail"]
     assert server.get("/v1/bulk-checks/nope/results", headers={"Accept": "image/png"}).status_code == 406
+
+
+def xlsx_body(rows: list[list]) -> bytes:
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_an_excel_inventory_is_checked_and_its_results_come_back_as_excel_or_csv(server, registered):
+    body = xlsx_body([["Инв. №", "Заводской номер", "Тип"], ["A-1", PIN, "Excavator"], ["A-2", VIN, "Haul truck"],
+                      ["A-3", 123456789012, None], ["A-4", 12345678901234567, None]])
+    created = server.post("/v1/bulk-checks", files={"file": ("stock.xlsx", body, "application/octet-stream")})
+    assert created.status_code == 202, created.text
+    assert created.json()["format"] == "xlsx" and created.json()["rows_total"] == 4
+    job = wait_for(server, created.headers["Location"])
+    assert (job["hits"], job["no_matches"], job["errors"]) == (1, 2, 1)  # the 17-digit number lost its digits
+
+    as_xlsx = server.get(created.headers["Location"] + "/results", headers={"Accept": XLSX_CONTENT_TYPE})
+    assert as_xlsx.status_code == 200 and as_xlsx.headers["Content-Type"] == XLSX_CONTENT_TYPE
+    assert as_xlsx.headers["Content-Disposition"].endswith('.xlsx"')
+    sheet = openpyxl.load_workbook(io.BytesIO(as_xlsx.content)).active
+    header, *rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    table = [dict(zip(header, row)) for row in rows]
+    assert [r["Инв. №"] for r in table] == ["A-1", "A-2", "A-3", "A-4"]
+    assert [r["verdict"] for r in table] == ["hit", "no_match", "no_match", None]
+    assert table[0]["matched_external_ref"] == "KZ-TRK-2025-000001" and table[0]["matched_active"] == "yes"
+    assert table[1]["matched_status"] == "recovered" and table[1]["matched_active"] == "no"
+    assert table[2]["Заводской номер"] == "123456789012"
+    assert "Text" in table[3]["error"]
+
+    as_csv = server.get(created.headers["Location"] + "/results", headers={"Accept": "text/csv"})
+    assert as_csv.content.startswith(codecs.BOM_UTF8 + "Инв. №,".encode())  # no delimiter uploaded: a comma
+
+    sync = server.post("/v1/checks/bulk", data=body, headers={"Content-Type": XLSX_CONTENT_TYPE,
+                                                              "Accept": XLSX_CONTENT_TYPE})
+    assert sync.status_code == 200
+    synced = openpyxl.load_workbook(io.BytesIO(sync.content)).active
+    assert [[cell.value for cell in row] for row in synced.iter_rows()] == [header, *rows]
+
+
+def test_a_headerless_list_of_serials_is_a_bulk_check(server, registered):
+    answered = server.post("/v1/checks/bulk", data=f"{PIN}\r\n{VIN}\r\nZZZ9999999\r\n".encode(),
+                           headers={"Content-Type": "text/plain"})
+    assert answered.status_code == 200, answered.text
+    results = answered.json()["results"]
+    assert [(r["row"], r["input"], r["verdict"]) for r in results] == [
+        (1, {"identifier": PIN}, "hit"), (2, {"identifier": VIN}, "no_match"), (3, {"identifier": "ZZZ9999999"},
+                                                                              "no_match")]
+
+
+def test_files_that_are_no_inventory_are_refused_at_upload_and_nothing_is_stored(server):
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 16
+    for path in ("/v1/bulk-checks", "/v1/checks/bulk"):
+        for upload in ({"files": {"file": ("photo.png", png, "image/png")}},
+                       {"files": {"file": ("stock.csv", png, "text/csv")}},
+                       {"data": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(1024),
+                        "headers": {"Content-Type": "application/vnd.ms-excel"}}):
+            refused = server.post(path, **upload)
+            assert refused.status_code == 415, refused.text
+            assert refused.headers["Content-Type"] == "application/problem+json"
+            assert refused.json()["title"] == "Unsupported media type"
+        unknown = server.post(path, files={"file": ("stock.csv", b"Lot;Model;Colour\r\n1;PC300;yellow\r\n")})
+        assert unknown.status_code == 422, unknown.text
+        problem = unknown.json()
+        assert "Lot" in problem["detail"] and "serial" in problem["recognized_headers"]["identifier"]
+        assert "марка" in problem["recognized_headers"]["manufacturer"]
+    audit = server.get("/v1/audit", params={"action": "bulk_check.submit"}).json()
+    assert audit["items"] == []
+
+
+def test_lines_over_128_kib_are_refused_even_a_single_50_mb_line(backend, tmp_path, request):
+    app = create_app({**backend_settings(backend, tmp_path, request), **FAST_BULK, "BULK_MAX_BYTES": 64 * 1024 ** 2})
+    try:
+        with LiveServer(app, issue_key(app)) as server:
+            cell = csv_body(["serial", "note"], [["SN0001", "x" * (128 * 1024 + 1)]])
+            refused = server.post("/v1/checks/bulk", data=cell, headers={"Content-Type": "text/csv"})
+            assert refused.status_code == 413 and refused.json()["unit"] == "characters per line"
+            assert refused.json()["line"] == 2
+            line = b"serial," + b"A" * (50 * 1024 ** 2)
+            for path in ("/v1/bulk-checks", "/v1/checks/bulk"):
+                refused = server.post(path, data=line, headers={"Content-Type": "text/csv"})
+                assert refused.status_code == 413, refused.text
+                assert (refused.json()["limit"], refused.json()["line"]) == (128 * 1024, 1)
+    finally:
+        close_storage(app)
+
+
+def test_wide_files_are_refused_and_empty_cells_never_stored(server, registered):
+    wide = ("serial" + ",c" * 300 + "\r\n" + PIN + "\r\n").encode()
+    refused = server.post("/v1/bulk-checks", data=wide, headers={"Content-Type": "text/csv"})
+    assert refused.status_code == 413 and refused.json()["unit"] == "columns"
+    sparse = ("serial" + "," * 5000 + "\r\n" + f"{PIN}," * 3 + "," * 4997 + "\r\n").encode()
+    created = server.post("/v1/bulk-checks", data=sparse, headers={"Content-Type": "text/csv"})
+    assert created.status_code == 202
+    wait_for(server, created.headers["Location"])
+    [result] = ndjson_results(server, created.headers["Location"])
+    assert result["input"] == {"serial": PIN} and result["verdict"] == "hit"
+    services = server.app.extensions[EXTENSION_KEY]
+    [row] = services.engine.jobs.job_rows(created.json()["id"], 0, 1)
+    assert row["cells"] == {"serial": PIN}
+    [stored] = services.engine.jobs.iter_results(created.json()["id"], 1)
+    assert "input" not in stored  # the row holds the cells; results do not repeat them
 
 
 def test_openapi_documents_the_bulk_endpoints(server):
