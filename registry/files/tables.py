@@ -163,13 +163,17 @@ def _borrowing(text: io.TextIOWrapper, rows: Iterator[tuple[int, Any]]) -> Itera
 
 
 def detect_encoding(file: IO[bytes]) -> str:
-    """The encoding of a text file: by its BOM, else the first of the candidates that decodes
-    the whole file, tried in the order in which their reading of its start looks most like
-    text (UTF-8 first on a tie, then UTF-16 without BOM, then Windows-1251)."""
+    """The encoding of a text file: by its BOM; else UTF-8 if its start reads as text in UTF-8
+    and the whole file decodes (other encodings' text is almost never valid UTF-8); else the
+    first of the candidates that decodes the whole file, tried in the order in which their
+    reading of its start looks most like text (UTF-16 without BOM, then Windows-1251)."""
     head = _peek(file, SNIFF_BYTES)
     for bom, encoding in BOM_ENCODINGS:
         if head.startswith(bom):
             return encoding
+    utf8 = CANDIDATE_ENCODINGS[0]
+    if _plausible_share(head.decode(utf8, errors="replace")) >= MIN_TEXT_SHARE and _decodes(file, utf8):
+        return utf8
     ranked = sorted(CANDIDATE_ENCODINGS, key=lambda e: -_plausible_share(head.decode(e, errors="replace")))
     return next((encoding for encoding in ranked if _decodes(file, encoding)), FALLBACK_ENCODING)
 
@@ -466,13 +470,15 @@ def _decodes(file: IO[bytes], encoding: str) -> bool:
 
 
 def _plausible_share(text: str) -> float:
-    """Share of characters an inventory is made of: printable Latin, Greek, Cyrillic, punctuation.
+    """Share of characters an inventory is made of: printable Latin, Greek, Cyrillic, punctuation,
+    full-width forms.
 
     Wrong guesses give control characters (UTF-16 read as UTF-8), CJK
     (UTF-8 read as UTF-16) or replacement characters; binary files give all three.
     """
     if not text:
         return 1.0
-    plausible = sum((c.isprintable() or c in "\t\r\n") and (c < "\u0530" or "\u2000" <= c < "\u2200")
+    plausible = sum((c.isprintable() or c in "\t\r\n")
+                    and (c < "\u0530" or "\u2000" <= c < "\u2200" or "\uff00" <= c < "\ufff0")  # + full-width
                     for c in text)
     return plausible / len(text)
