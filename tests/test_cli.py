@@ -295,13 +295,14 @@ def test_import_reads_what_bulk_checks_read(tmp_path, env):
 def test_export_csv_cells_are_spreadsheet_safe_and_import_back_as_they_were(tmp_path, env):
     source = tmp_path / "reports.ndjson"
     write_ndjson(source, [report_data("=HYPERLINK(\"http://x\")", description="＝cmd|' /C calc'!A0",
-                                      model="@SUM(A1)")])
+                                      model="@SUM(A1)", identifiers=[{"type": "serial", "value": "-SN0001"}])])
     irontrace("import", str(source), env=env)
     dump = tmp_path / "dump.csv"
     irontrace("export", "--format", "csv", "-o", str(dump), env=env)
     [row] = csv.DictReader(io.StringIO(dump.read_text(encoding="utf-8")))
     assert row["external_ref"] == "'=HYPERLINK(\"http://x\")"
     assert row["description"] == "'＝cmd|' /C calc'!A0" and row["model"] == "'@SUM(A1)"
+    assert row["serial"] == "'-SN0001"
     again = irontrace("import", str(dump), env=env)
     assert "created 0, updated 0, unchanged 1, rejected 0" in again.stdout, again.stdout
 
