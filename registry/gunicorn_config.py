@@ -23,7 +23,7 @@ __all__ = ["bind", "workers", "worker_class", "threads", "keepalive", "graceful_
 CACHE_SETTING = "IRONTRACE_SQLITE_CACHE_MB"
 BULK_THREADS_PER_WORKER = 1  # each worker's bulk-check thread holds a connection too (on SQLite)
 
-bind = os.environ.get("IRONTRACE_BIND", "127.0.0.1:8000")
+bind = os.environ.get("IRONTRACE_BIND", "127.0.0.1:8000")  # irontrace serve's --host/--port override it
 workers = int(os.environ.get("IRONTRACE_WORKERS", capacity.available_cpus()))
 worker_class = "gthread"
 threads = int(os.environ.get("IRONTRACE_THREADS", 4))

@@ -61,6 +61,21 @@ class ProcessGroup:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    def wait_until_ready(self, url: str) -> None:
+        """Poll ``url``/readyz until it answers 200; a slow worker boot is waited out, not an error."""
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                output = self.process.stderr or self.process.stdout
+                raise RuntimeError(f"the server exited: {output.read().decode()[-2000:] if output else ''}")
+            try:
+                if requests.get(url + "/readyz", timeout=READY_POLL_TIMEOUT_SECONDS).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"the server did not become ready within {STARTUP_TIMEOUT_SECONDS} s")
+
 
 class Worker(ProcessGroup):
     """``irontrace worker``: runs bulk-check jobs from the store that ``env`` names."""
@@ -99,25 +114,11 @@ class Gunicorn(ProcessGroup):
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
         )
         try:
-            self._wait_until_ready()
+            self.wait_until_ready(self.url)
         except BaseException:
             self.stop()  # never leave a half-started server behind
             raise
         return self
-
-    def _wait_until_ready(self) -> None:
-        """Poll ``/readyz`` until it answers 200; a slow worker boot is waited out, not an error."""
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {self.process.stderr.read().decode()[-2000:]}")
-            try:
-                if requests.get(self.url + "/readyz", timeout=READY_POLL_TIMEOUT_SECONDS).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not become ready within {STARTUP_TIMEOUT_SECONDS} s")
 
     def stop(self) -> None:
         self.http.close()
@@ -125,3 +126,33 @@ class Gunicorn(ProcessGroup):
 
     def __enter__(self) -> Gunicorn:
         return self.start()
+
+
+class Served(ProcessGroup):
+    """``irontrace serve ARGS`` as a user starts it, from ``cwd``; its log is kept in ``log``."""
+
+    def __init__(self, env: dict[str, str], *args: str, cwd: Path | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "IRONTRACE_BIND": f"127.0.0.1:{self.port}", **env}
+        self.args = args
+        self.cwd = cwd
+        self.log = b""
+
+    def __enter__(self) -> Served:
+        self.process = subprocess.Popen(
+            [str(BIN / "irontrace"), "serve", *self.args], env=self.env, cwd=self.cwd, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        try:
+            self.wait_until_ready(self.url)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        super().stop()
+        if self.process is not None and self.process.stdout is not None:
+            self.log += self.process.stdout.read()
+            self.process.stdout.close()

@@ -18,25 +18,26 @@ from registry.config import load_settings
 from registry.services.bulk_worker import BulkWorker
 
 GUNICORN_CONFIG = "registry.gunicorn_config"
-DEV_HOST, DEV_PORT = "127.0.0.1", 8000
+BIND_SETTING, DEFAULT_BIND = "IRONTRACE_BIND", "127.0.0.1:8000"
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 @click.command()
-@click.option("--host", help="Address to listen on (default: from IRONTRACE_BIND, 127.0.0.1:8000).")
-@click.option("--port", type=int, help="Port to listen on.")
+@click.option("--host", help="Address to listen on (default: from IRONTRACE_BIND, else 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default: from IRONTRACE_BIND, else 8000).")
 @click.option("--dev", is_flag=True, help="Flask's development server, one process: for development only.")
 def serve(host: str | None, port: int | None, dev: bool) -> None:
-    """Serve the API with gunicorn (workers from IRONTRACE_WORKERS or the CPUs this container may use)."""
+    """Serve the API with gunicorn: as many workers as IRONTRACE_WORKERS, else as CPUs this container may use."""
+    default_host, _, default_port = os.environ.get(BIND_SETTING, DEFAULT_BIND).rpartition(":")
+    host, port = host or default_host, port or int(default_port)
     if dev:
         from registry import create_app
 
         _plain_logs_unless_terminal()
-        create_app().run(host=host or DEV_HOST, port=port or DEV_PORT, threaded=True)
+        create_app().run(host=host, port=port, threaded=True)
         return
-    bind = ["--bind", f"{host or DEV_HOST}:{port or DEV_PORT}"] if host or port else []
-    os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "--config", f"python:{GUNICORN_CONFIG}", *bind,
-                              "registry:create_app()"])
+    os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "--config", f"python:{GUNICORN_CONFIG}",
+                              "--bind", f"{host}:{port}", "registry:create_app()"])
 
 
 def _plain_logs_unless_terminal() -> None:
