@@ -80,7 +80,8 @@ def stored_result(result: dict[str, Any]) -> dict[str, Any]:
 
 def advanced(job: Job, results: list[dict[str, Any]]) -> Job:
     """The job after a batch: checkpoint moved past its rows, each verdict (or error) counted."""
-    counts = {name: job_counts(job)[name] + count for name, count in tally(results).items()}
+    before = job_counts(job)
+    counts = {name: before[name] + count for name, count in tally(results).items()}
     return {**job, **counts, "rows_done": job["rows_done"] + len(results)}  # type: ignore[typeddict-item]
 
 
