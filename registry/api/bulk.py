@@ -175,7 +175,8 @@ class BulkCheckResults(MethodView):
 
 @blp.route("/checks/bulk")
 class BulkCheckNow(MethodView):
-    @blp.doc(requestBody=UPLOAD_DOC, responses={"200": {"content": RESULTS_CONTENT}})
+    @blp.doc(requestBody=UPLOAD_DOC, responses={"200": {"description": "Every row answered", "content": {
+        JSON_TYPE: {"schema": BulkCheckResultSchema}, **RESULTS_CONTENT}}})
     @blp.response(200, BulkCheckResultSchema)
     @blp.alt_response(413, description=f"{TOO_LARGE_DOC} (at most {SYNC_MAX_ROWS} rows here)")
     @blp.alt_response(415, description=UNSUPPORTED_DOC)
