@@ -7,10 +7,18 @@ Layout.  Reports live in ``{prefix}-reports-v{N}`` behind the alias
 can build ``v{N+1}`` and swap the alias atomically.  Mappings are explicit and
 ``dynamic: strict``: the report itself is kept, unindexed, in ``document``;
 beside it sit the fields queries need (keywords for filters, ``terms`` and
-``suffix_keys`` from ``search.keys``, analysed ``text`` for descriptions).
-Candidates come from the SQLite engine's three paths with its limits, in one
-``msearch``; only the order among more than 50 reports sharing a trailing part
+``suffix_keys`` from ``search.keys``, ``description_terms`` from
+``search.text``, analysed ``text`` for the listing filter ``q``).
+Candidates come from the SQLite engine's paths with its limits, in one
+``msearch`` (a description check first counts its terms' reports in
+another); only the order among more than 50 reports sharing a trailing part
 differs (oldest first here, by suffix there).
+
+Description terms depend on the analysis code and vocabulary: the reports
+index records the ``search.text.ANALYSIS_VERSION`` it was built with in its
+mapping's ``_meta``.  An index built by other code (or before description
+terms existed) gets the field added to its mapping at start-up, so writes
+keep working, and a warning until ``irontrace es reindex`` rebuilds it.
 
 Uniqueness.  A report's ``_id`` is a hash of (agency key, case number), so the
 index itself refuses a second report for the same case (``op_type=create``)
@@ -68,9 +76,24 @@ from registry.storage.base import (
     manufacturer_key,
 )
 from search.keys import IdentifierKeys, report_keys
-from search.policy import KEY_CANDIDATE_LIMIT, MIN_PARTIAL_LENGTH, SUFFIX_CANDIDATE_LIMIT, TEXT_CANDIDATE_LIMIT
+from search.policy import (
+    DESCRIPTION_ANCHOR_POSTINGS,
+    KEY_CANDIDATE_LIMIT,
+    MIN_PARTIAL_LENGTH,
+    SUFFIX_CANDIDATE_LIMIT,
+    TEXT_CANDIDATE_LIMIT,
+)
 from search.scoring import reaches_any
-from search.text import indexed_words, report_text, text_terms
+from search.text import (
+    ANALYSIS_VERSION,
+    DescriptionLookup,
+    description_terms,
+    indexed_words,
+    plan_description_lookup,
+    query_description_terms,
+    report_text,
+    text_terms,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +120,10 @@ INDEX_SETTINGS: dict[str, Any] = {
 KEYWORD = {"type": "keyword"}
 STORED_ONLY = {"type": "object", "enabled": False}
 
+ANALYSIS_META = "description_analysis"
 REPORTS_MAPPINGS: dict[str, Any] = {
     "dynamic": "strict",
+    "_meta": {ANALYSIS_META: ANALYSIS_VERSION},
     "properties": {
         "id": KEYWORD,
         "agency_key": KEYWORD,
@@ -115,6 +140,7 @@ REPORTS_MAPPINGS: dict[str, Any] = {
         "suffix_keys": KEYWORD,
         "skeletons": {"type": "keyword", "index": False},  # read from doc values to screen candidates
         "text": {"type": "text", "analyzer": "standard"},
+        "description_terms": KEYWORD,
         "document": STORED_ONLY,
     },
 }
@@ -213,6 +239,7 @@ def content_fields(document: Document) -> Document:
         "suffix_keys": sorted(keys.suffix_keys),
         "skeletons": list(keys.skeletons),
         "text": indexed_words(report_text(document)),
+        "description_terms": description_terms(document),
         # Only when set, so an index created before feeds existed keeps taking every other report.
         **({"source": document["source"]} if document.get("source") else {}),
     }
@@ -317,8 +344,22 @@ class ElasticsearchStorage(Storage):
                 index = create_aliased_index(self.client, alias, mappings, settings)
                 if index:
                     created.append(index)
+            if versioned_index(self.reports_alias, FIRST_VERSION) not in created:
+                self._check_analysis_version()
         self._indices_ready = True
         return created
+
+    def _check_analysis_version(self) -> None:
+        """An index built with other description analysis: add the field so writes keep working, and warn."""
+        mapping = next(iter(self.client.indices.get_mapping(index=self.reports_alias).values()))["mappings"]
+        if "description_terms" not in mapping.get("properties", {}):
+            self.client.indices.put_mapping(index=self.reports_alias,
+                                            properties={"description_terms": KEYWORD})
+        built_with = mapping.get("_meta", {}).get(ANALYSIS_META)
+        if built_with != ANALYSIS_VERSION:
+            log.warning("The reports index was built with description analysis %s, this code uses %s: "
+                        "description checks miss reports until `irontrace es reindex` rebuilds it.",
+                        built_with, ANALYSIS_VERSION)
 
     def _next_seq(self) -> int:
         """Creation order: wall-clock nanoseconds, strictly increasing within this process."""
@@ -484,7 +525,7 @@ class ElasticsearchStorage(Storage):
     # -- checks ----------------------------------------------------------------------
 
     def find_candidates_many(self, lookups: list[Lookup]) -> list[list[Document]]:
-        """The three retrieval paths of the SQLite engine, with its limits and screening.
+        """The retrieval paths of the SQLite engine, with its limits and screening.
 
         One ``msearch`` returns only the identifier skeletons of identifier
         candidates (from doc values); those ``within_reach`` of the reading are
@@ -493,11 +534,12 @@ class ElasticsearchStorage(Storage):
         (bulk checks) sends the searches of all of them in that one
         ``msearch`` and fetches each screened report once.
         """
-        searches = [_candidate_searches(keys, description) for keys, description in lookups]
-        flat = [body for bodies in searches for body in bodies]
-        if not flat:
-            return [[] for _ in lookups]
         with self._session() as es:
+            plans = self._description_plans(es, [description for _, description in lookups])
+            searches = [_candidate_searches(keys, plan) for (keys, _), plan in zip(lookups, plans)]
+            flat = [body for bodies in searches for body in bodies]
+            if not flat:
+                return [[] for _ in lookups]
             responses = iter(self._msearch(es, flat))
             hits_per_lookup = [[h for _ in bodies for h in next(responses)["hits"]["hits"]] for bodies in searches]
             whole = {h["_id"]: h["_source"]["document"] for hits in hits_per_lookup for h in hits if "_source" in h}
@@ -517,6 +559,17 @@ class ElasticsearchStorage(Storage):
                     by_report.setdefault(whole[doc_id]["id"], whole[doc_id])
             candidates.append(list(by_report.values()))
         return candidates
+
+    def _description_plans(self, es: Elasticsearch, descriptions: list[str | None]) -> list[DescriptionLookup | None]:
+        """Each description's lookup plan, from one ``msearch`` counting its terms' reports (up to the cap)."""
+        weights = [query_description_terms(d) if d else {} for d in descriptions]
+        counted = sorted({t for w in weights for t in w})
+        if not counted:
+            return [None for _ in descriptions]
+        counts = self._msearch(es, [{"size": 0, "track_total_hits": DESCRIPTION_ANCHOR_POSTINGS + 1,
+                                     "query": {"term": {"description_terms": t}}} for t in counted])
+        postings = {t: c["hits"]["total"]["value"] for t, c in zip(counted, counts)}
+        return [plan_description_lookup(w, postings) if w else None for w in weights]
 
     def _msearch(self, es: Elasticsearch, searches: list[Document]) -> list[Document]:
         """Responses to searches of the reports, in order; a failed one fails them all."""
@@ -725,8 +778,8 @@ def _audit_fields(entry: Document) -> Document:
             "principal": entry["actor"]["principal"], "subject": entry["subject"], "entry": entry}
 
 
-def _candidate_searches(keys: IdentifierKeys | None, description: str | None) -> list[Document]:
-    """The searches of one check: shared keys, shared trailing part, description words."""
+def _candidate_searches(keys: IdentifierKeys | None, plan: DescriptionLookup | None) -> list[Document]:
+    """The searches of one check: shared keys, shared trailing part, description terms."""
     searches: list[Document] = []
     if keys is not None:
         # Each shared key adds exactly 1 to the score: best = most keys in common, then oldest.
@@ -735,10 +788,15 @@ def _candidate_searches(keys: IdentifierKeys | None, description: str | None) ->
         if len(keys.skeleton) >= MIN_PARTIAL_LENGTH:
             searches.append(_search({"prefix": {"suffix_keys": keys.suffix_key}}, SUFFIX_CANDIDATE_LIMIT,
                                     SKELETONS_ONLY))
-    terms = text_terms(description) if description else set()
-    if terms:
-        words = {"match": {"text": " ".join(sorted(terms))}}
-        searches.append(_search(words, TEXT_CANDIDATE_LIMIT, WHOLE_DOCUMENT, ranked=True))
+    if plan is not None and plan.anchors:
+        # Each query term a report holds adds its weight: best = heaviest in common, then oldest.
+        held = [{"constant_score": {"filter": {"term": {"description_terms": t}}, "boost": w}}
+                for t, w in plan.weights.items()]
+        anchored = {"bool": {"filter": [{"terms": {"description_terms": list(plan.anchors)}}], "should": held}}
+        searches.append(_search(anchored, TEXT_CANDIDATE_LIMIT, WHOLE_DOCUMENT, ranked=True))
+    if plan is not None and plan.required:
+        holding_all = {"bool": {"filter": [{"term": {"description_terms": t}} for t in plan.required]}}
+        searches.append(_search(holding_all, TEXT_CANDIDATE_LIMIT, WHOLE_DOCUMENT))
     return searches
 
 

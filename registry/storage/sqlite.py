@@ -3,8 +3,14 @@
 Why it holds up at a million reports: candidates are found through an index
 of lookup keys (``search.keys``) stored as 64-bit hashes in a clustered
 ``WITHOUT ROWID`` table, trailing parts through an ordered index of reversed
-skeletons, and descriptions through FTS5.  A check touches a few index pages
-instead of scanning identifiers.
+skeletons, and descriptions through their terms (``search.text``), hashed in
+a table of the same shape (FTS5 serves only the listing filter ``q``).  A
+check touches a few index pages instead of scanning identifiers.
+
+Description terms depend on the analysis code and vocabulary: a file indexed
+under another ``search.text.ANALYSIS_VERSION`` (or before description terms
+existed) has every report's terms recomputed when it is opened, in one write
+transaction; other processes opening it meanwhile wait for it.
 
 Why it is safe with several gunicorn workers: WAL mode lets readers run
 beside the single writer, every write is one ``BEGIN IMMEDIATE`` transaction
@@ -16,9 +22,12 @@ records skip that fsync).
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
+import time
 import zlib
+from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,11 +50,31 @@ from registry.storage.base import (
     manufacturer_key,
 )
 from search.keys import report_keys
-from search.policy import KEY_CANDIDATE_LIMIT, MIN_PARTIAL_LENGTH, SUFFIX_CANDIDATE_LIMIT, TEXT_CANDIDATE_LIMIT
+from search.policy import (
+    DESCRIPTION_ANCHOR_POSTINGS,
+    KEY_CANDIDATE_LIMIT,
+    MIN_PARTIAL_LENGTH,
+    SUFFIX_CANDIDATE_LIMIT,
+    TEXT_CANDIDATE_LIMIT,
+)
 from search.scoring import reaches_any
-from search.text import indexed_words, report_text, text_terms
+from search.text import (
+    ANALYSIS_VERSION,
+    DescriptionLookup,
+    description_terms,
+    plan_description_lookup,
+    query_description_terms,
+    report_text,
+    text_terms,
+)
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+ANALYSIS_META = "description_analysis"  # the search.text.ANALYSIS_VERSION the description terms were computed with
+REBUILD_BATCH = 2000  # reports re-analysed per round trip when description terms are rebuilt
+REBUILD_WAIT_SECONDS = 1800  # how long a process opening the file waits for another's rebuild
+PROBE_CHUNK = 200  # anchored candidates whose remaining terms are probed at once
 BUSY_TIMEOUT_MS = 15000
 SUFFIX_RANGE_END = "\uffff"  # sorts after every character a skeleton can hold
 SOURCE_COLUMN = "json_extract(document, '$.source')"  # indexed as an expression: no column to migrate
@@ -84,6 +113,11 @@ CREATE TABLE IF NOT EXISTS identifier_suffixes (
     suffix_key TEXT NOT NULL,
     report_seq INTEGER NOT NULL,
     PRIMARY KEY (suffix_key, report_seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS description_terms (
+    term INTEGER NOT NULL,
+    report_seq INTEGER NOT NULL,
+    PRIMARY KEY (term, report_seq)
 ) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS report_text USING fts5 (body, tokenize = 'unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS checks (
@@ -137,6 +171,47 @@ class SQLiteStorage(Storage):
             db.execute(
                 "INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
+        self._ensure_description_terms()
+
+    def _ensure_description_terms(self) -> None:
+        """Recompute every report's description terms if they were computed by other analysis code.
+
+        One write transaction: readers see the old terms until it commits.  A
+        process that finds another rebuilding waits (the write lock) and then
+        finds nothing left to do.
+        """
+        deadline = time.monotonic() + REBUILD_WAIT_SECONDS
+        while self._analysis_version(self.connection()) != ANALYSIS_VERSION:
+            try:
+                with self.transaction() as db:
+                    if self._analysis_version(db) != ANALYSIS_VERSION:
+                        self._rebuild_description_terms(db)
+            except StorageUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+
+    @staticmethod
+    def _analysis_version(db: sqlite3.Connection) -> str | None:
+        row = db.execute("SELECT value FROM meta WHERE name = ?", (ANALYSIS_META,)).fetchone()
+        return row[0] if row else None
+
+    @staticmethod
+    def _rebuild_description_terms(db: sqlite3.Connection) -> None:
+        started = time.monotonic()
+        db.execute("DELETE FROM description_terms")
+        last, rebuilt = 0, 0
+        while True:
+            rows = db.execute("SELECT seq, document FROM reports WHERE seq > ? ORDER BY seq LIMIT ?",
+                              (last, REBUILD_BATCH)).fetchall()
+            if not rows:
+                break
+            db.executemany("INSERT OR IGNORE INTO description_terms (term, report_seq) VALUES (?, ?)", sorted(
+                (term_hash(t), seq) for seq, document in rows for t in description_terms(json.loads(document))))
+            last, rebuilt = rows[-1][0], rebuilt + len(rows)
+        db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (ANALYSIS_META, ANALYSIS_VERSION))
+        if rebuilt:
+            log.warning("Recomputed the description terms of %d reports (analysis %s) in %.1f s",
+                        rebuilt, ANALYSIS_VERSION, time.monotonic() - started)
 
     # -- connections -----------------------------------------------------------------
 
@@ -317,7 +392,7 @@ class SQLiteStorage(Storage):
                                               "WHERE report_seq IN ({})", {s for seqs in nearby for s in seqs}))
             found = [
                 [s for s in seqs if reaches_any(keys.skeleton, skeletons[s].split())]
-                + self._text_neighbours(db, description)
+                + self._description_neighbours(db, description)
                 for seqs, (keys, description) in zip(nearby, lookups)
             ]
             documents = {seq: json.loads(document) for seq, document in _rows_by_seq(
@@ -351,16 +426,62 @@ class SQLiteStorage(Storage):
             nearby.append(list(dict.fromkeys(seqs)))
         return nearby
 
-    @staticmethod
-    def _text_neighbours(db: sqlite3.Connection, description: str | None) -> list[int]:
-        terms = text_terms(description) if description else set()
-        if not terms:
+    def _description_neighbours(self, db: sqlite3.Connection, description: str | None) -> list[int]:
+        """The candidates ``search.text.plan_description_lookup`` defines for a description."""
+        weights = query_description_terms(description) if description else {}
+        if not weights:
             return []
-        query = " OR ".join(_fts_quote(t) for t in sorted(terms))
+        hashes = {t: term_hash(t) for t in weights}
+        postings = {t: db.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM description_terms WHERE term = ? LIMIT ?)",
+            (hashes[t], DESCRIPTION_ANCHOR_POSTINGS + 1)).fetchone()[0] for t in weights}
+        plan = plan_description_lookup(weights, postings)
+        found = self._ranked_by_anchors(db, plan, hashes) if plan.anchors else []
+        if plan.required:
+            found += self._holding_all(db, [hashes[t] for t in plan.required])
+        return found
+
+    @staticmethod
+    def _ranked_by_anchors(db: sqlite3.Connection, plan: DescriptionLookup, hashes: dict[str, int]) -> list[int]:
+        """Reports holding an anchor, best ``plan.weights`` sum first, then oldest: the top few, exactly.
+
+        The anchors' postings (few, by construction) give each report a partial
+        sum; the query's other terms are common, so rather than reading their
+        postings, reports are probed for them best partial first, until no
+        report left could reach the last one kept.
+        """
+        weight_of = {hashes[t]: w for t, w in plan.weights.items()}
+        partial: dict[int, int] = defaultdict(int)
+        anchors = [hashes[t] for t in plan.anchors]
+        for seq, term in db.execute(
+                f"SELECT report_seq, term FROM description_terms WHERE term IN ({_marks(anchors)})", anchors):
+            partial[seq] += weight_of[term]
+        others = [hashes[t] for t in plan.weights if t not in plan.anchors]
+        rest = sum(weight_of[h] for h in others)
+        queue = sorted(partial.items(), key=lambda item: (-item[1], item[0]))
+        best: list[tuple[int, int]] = []  # (-score, seq) of the best so far, at most TEXT_CANDIDATE_LIMIT
+        for start in range(0, len(queue), PROBE_CHUNK):
+            chunk = queue[start:start + PROBE_CHUNK]
+            if len(best) == TEXT_CANDIDATE_LIMIT and (-(chunk[0][1] + rest), chunk[0][0]) > best[-1]:
+                break  # not even the best partial sum left can beat the last one kept
+            score = dict(chunk)
+            if others:
+                seqs = [seq for seq, _ in chunk]
+                for seq, term in db.execute(
+                        f"SELECT report_seq, term FROM description_terms WHERE term IN ({_marks(others)}) "
+                        f"AND report_seq IN ({_marks(seqs)})", [*others, *seqs]):
+                    score[seq] += weight_of[term]
+            best = sorted(best + [(-total, seq) for seq, total in score.items()])[:TEXT_CANDIDATE_LIMIT]
+        return [seq for _, seq in best]
+
+    @staticmethod
+    def _holding_all(db: sqlite3.Connection, terms: list[int]) -> list[int]:
+        """The oldest reports holding every one of ``terms``: the first one's postings walked in order."""
+        probes = " ".join("AND EXISTS (SELECT 1 FROM description_terms e WHERE e.term = ? "
+                          "AND e.report_seq = d.report_seq)" for _ in terms[1:])
         return [r[0] for r in db.execute(
-            "SELECT rowid FROM report_text WHERE report_text MATCH ? ORDER BY rank LIMIT ?",
-            (query, TEXT_CANDIDATE_LIMIT),
-        )]
+            f"SELECT d.report_seq FROM description_terms d WHERE d.term = ? {probes} ORDER BY d.report_seq LIMIT ?",
+            (*terms, TEXT_CANDIDATE_LIMIT))]
 
     def save_check(self, record: Document) -> None:
         """Kept without an fsync of its own: a check record is not worth doubling a
@@ -492,6 +613,10 @@ class SQLiteStorage(Storage):
             sorted((s, seq) for seq, report in indexed for s in report.suffixes),
         )
         db.executemany(
+            "INSERT OR IGNORE INTO description_terms (term, report_seq) VALUES (?, ?)",
+            sorted((t, seq) for seq, report in indexed for t in report.description_terms),
+        )
+        db.executemany(
             "INSERT INTO report_text (rowid, body) VALUES (?, ?)", [(seq, r.text) for seq, r in indexed]
         )
 
@@ -504,6 +629,10 @@ class SQLiteStorage(Storage):
         db.executemany(
             "DELETE FROM identifier_suffixes WHERE suffix_key = ? AND report_seq = ?",
             [(s, seq) for s in stored.suffixes],
+        )
+        db.executemany(
+            "DELETE FROM description_terms WHERE term = ? AND report_seq = ?",
+            [(t, seq) for t in stored.description_terms],
         )
         db.execute("DELETE FROM report_text WHERE rowid = ?", (seq,))
         db.execute("DELETE FROM report_skeletons WHERE report_seq = ?", (seq,))
@@ -523,6 +652,7 @@ class _IndexedReport:
     terms: frozenset[int]
     suffixes: frozenset[str]
     text: str
+    description_terms: frozenset[int]
 
     @property
     def report_id(self) -> str:
@@ -555,7 +685,8 @@ class _IndexedReport:
             json.dumps(document, ensure_ascii=False),
         )
         terms = frozenset(term_hash(t) for t in keys.terms)
-        return cls(columns, " ".join(keys.skeletons), terms, keys.suffix_keys, report_text(document))
+        described = frozenset(term_hash(t) for t in description_terms(document))
+        return cls(columns, " ".join(keys.skeletons), terms, keys.suffix_keys, report_text(document), described)
 
 
 def _marks(values: list) -> str:

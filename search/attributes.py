@@ -1,0 +1,182 @@
+"""What a description says, as language-neutral attributes and terms.
+
+``analyse`` turns free text (a query, a report's description and marks) into
+makers, models, categories, colours, years, features and the remaining
+words' stems.  ``describe_report`` adds what the report states in its own
+fields (manufacturer, model, category, color, year): those are the
+machine's attributes, while what its text mentions (the Komatsu a breaker
+was mounted on) only counts as mentioned.
+
+Every attribute is also a *term*, a plain string such as ``mk:komatsu``,
+``md:PC300``, ``cat:excavator``, ``col:yellow``, ``yr:2017``, ``ft:hammer`` or
+``w:<stem>``: engines index a report's terms as keywords and look up a
+query's, so what a query finds does not depend on the engine.
+
+Models are folded as identifiers are (``search.normalize``): ``РС300`` typed
+on a Russian keyboard is ``PC300``, and ``PC300`` finds ``PC300-8``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Final, Mapping
+
+from search.analysis import ALL_STOP_WORDS, MIN_WORD_LENGTH, Token, language_of, tokens, word_stem
+from search.concepts import CONCEPTS, lookup, misspelled_maker
+from search.normalize import normalize, skeleton
+
+MAKER, MODEL, CATEGORY, COLOUR, YEAR, FEATURE, WORD = "mk", "md", "cat", "col", "yr", "ft", "w"
+ATTRIBUTE_KINDS: Final = (MAKER, MODEL, CATEGORY, COLOUR, YEAR)
+_KIND_PREFIX: Final = {"maker": MAKER, "category": CATEGORY, "colour": COLOUR, "feature": FEATURE}
+
+MIN_MODEL_LENGTH: Final = 3  # "5m" and "6x" are not models
+MAX_JOINED_PREFIX: Final = 3  # "R 9250", "PR 764", "РС 300": letters written apart from the number
+FIRST_YEAR, LAST_YEAR = 1950, 2035
+
+
+def term(kind: str, value: object) -> str:
+    return f"{kind}:{value}"
+
+
+def kind_of(term_: str) -> str:
+    return term_.split(":", 1)[0]
+
+
+@dataclass(frozen=True)
+class TextAnalysis:
+    """The attributes a text names, each as a term, with how to show it (as the text wrote it)."""
+
+    terms: frozenset[str]
+    labels: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def of_kind(self, kind: str) -> frozenset[str]:
+        return frozenset(t for t in self.terms if kind_of(t) == kind)
+
+
+@lru_cache(maxsize=100_000)
+def analyse(text: str) -> TextAnalysis:
+    """The terms of a free text, in whatever mix of English, Russian and Kazakh it is written."""
+    language = language_of(text)
+    found: dict[str, str] = {}
+    stream = [t for t in tokens(text) if t.is_code or t.folded not in ALL_STOP_WORDS]
+    i = 0
+    while i < len(stream):
+        token = stream[i]
+        if token.is_code:
+            _code(token, found)
+            i += 1
+            continue
+        words = [t.folded for t in _words_from(stream, i)]
+        hit = lookup(words, language)
+        if hit is not None:
+            concept_id, length = hit
+            concept = CONCEPTS[concept_id]
+            found.setdefault(term(_KIND_PREFIX[concept.kind], concept_id), concept.label)
+            i += length
+            continue
+        following = stream[i + 1] if i + 1 < len(stream) else None
+        if following is not None and following.is_code and following.folded[0].isdigit() \
+                and len(token.folded) <= MAX_JOINED_PREFIX:
+            _model(token.folded + following.folded, found)  # R 9250, РС 300
+            i += 2
+            continue
+        maker = misspelled_maker(token.folded)
+        if len(token.folded) < MIN_WORD_LENGTH:
+            pass  # a stray letter: kept only to join a number (R 9250)
+        elif maker is not None:
+            found.setdefault(term(MAKER, maker), CONCEPTS[maker].label)
+        else:
+            found.setdefault(term(WORD, word_stem(token.folded, language)), token.folded)
+        i += 1
+    return TextAnalysis(frozenset(found), found)
+
+
+def _words_from(stream: list[Token], start: int) -> list[Token]:
+    """The run of words (no codes) starting at ``start``: what a phrase may span."""
+    run = []
+    for token in stream[start:]:
+        if token.is_code:
+            break
+        run.append(token)
+    return run
+
+
+def _code(token: Token, found: dict[str, str]) -> None:
+    """A token with a digit: a year, a model (whole, and each part with letters), or a plain number."""
+    digits = token.folded.replace("-", "").replace(".", "").replace("/", "")
+    if digits.isdigit() and len(digits) == 4 and FIRST_YEAR <= int(digits) <= LAST_YEAR:
+        found.setdefault(term(YEAR, int(digits)), digits)
+        return
+    _model(token.folded, found)
+    parts = [p for p in token.folded.replace("/", "-").replace(".", "-").split("-") if p]
+    if len(parts) > 1:
+        for part in parts:
+            if any(c.isalpha() for c in part):
+                _model(part, found)
+
+
+def _model(text: str, found: dict[str, str]) -> None:
+    normalized = normalize(text)
+    if len(normalized) < MIN_MODEL_LENGTH or not any(c.isdigit() for c in normalized):
+        return
+    if normalized.isdigit() and len(normalized) < 4:
+        return  # 300 of "4,300 hours", not a model
+    found.setdefault(term(MODEL, skeleton(normalized)), normalized)
+
+
+@dataclass(frozen=True)
+class ReportDescription:
+    """What a report says about the machine: its stated attributes and everything its text mentions."""
+
+    stated: frozenset[str]  # from the report's own fields
+    mentioned: TextAnalysis  # from its description, marks and model text
+    stated_labels: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def terms(self) -> frozenset[str]:
+        return self.stated | self.mentioned.terms
+
+    def stated_of(self, kind: str) -> frozenset[str]:
+        return frozenset(t for t in self.stated if kind_of(t) == kind)
+
+    def label(self, term_: str) -> str:
+        return self.stated_labels.get(term_) or self.mentioned.labels.get(term_) or _label(term_)
+
+
+def describe_report(report: Mapping[str, Any]) -> ReportDescription:
+    """The stated attributes and mentioned terms of a report (its structured fields and free text)."""
+    return _describe(
+        report.get("manufacturer") or "", report.get("model") or "", report.get("category") or "",
+        report.get("color") or "", report.get("year"), report.get("description") or "",
+        report.get("distinguishing_marks") or "",
+    )
+
+
+@lru_cache(maxsize=100_000)
+def _describe(manufacturer: str, model: str, category: str, color: str, year: int | None,
+              description: str, marks: str) -> ReportDescription:
+    labels: dict[str, str] = {}
+    if manufacturer:
+        makers = analyse(manufacturer).of_kind(MAKER) or {term(MAKER, normalize(manufacturer).lower())}
+        labels.update(dict.fromkeys(makers, manufacturer))
+    if model:
+        keys = set(analyse(model).of_kind(MODEL))
+        whole = normalize(model)
+        if len(whole) >= MIN_MODEL_LENGTH:
+            keys.add(term(MODEL, skeleton(whole)))
+        labels.update(dict.fromkeys(keys, model))
+    if category:
+        labels[term(CATEGORY, category)] = _label(term(CATEGORY, category))
+    if color:
+        labels.update({t: _label(t) for t in analyse(color).of_kind(COLOUR)})
+    if isinstance(year, int):
+        labels[term(YEAR, year)] = str(year)
+    mentioned = analyse(" \n ".join(p for p in (description, marks, model) if p))
+    return ReportDescription(frozenset(labels), mentioned, labels)
+
+
+def _label(term_: str) -> str:
+    kind, value = term_.split(":", 1)
+    concept = CONCEPTS.get(value)
+    return concept.label if concept is not None and kind != WORD else value
