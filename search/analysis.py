@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final
+from typing import Final, NamedTuple
 
 import snowballstemmer
 
@@ -45,7 +44,7 @@ ALL_STOP_WORDS: Final = frozenset().union(*STOP_WORDS.values())
 def language_of(text: str) -> str:
     """``kk`` if the text has a letter only Kazakh uses, ``ru`` if it is otherwise Cyrillic, else ``en``."""
     folded = fold(text)
-    if any(c in kazakh.KAZAKH_LETTERS for c in folded):
+    if not kazakh.KAZAKH_LETTERS.isdisjoint(folded):
         return KK
     return RU if CYRILLIC.search(folded) else EN
 
@@ -71,12 +70,12 @@ def word_stem(word: str, text_language: str) -> str:
     return stem(word, KK if text_language == KK else RU)
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     """A word (letters only) or a code (has a digit), folded."""
 
     folded: str
     is_code: bool
+    after_stop: bool = False  # a stop word came right before it: no phrase spans the gap
 
 
 def tokens(text: str) -> list[Token]:

@@ -18,11 +18,12 @@ on a Russian keyboard is ``PC300``, and ``PC300`` finds ``PC300-8``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Final, Mapping
 
-from search.analysis import ALL_STOP_WORDS, MIN_WORD_LENGTH, Token, language_of, tokens, word_stem
+from search.analysis import EN, ALL_STOP_WORDS, MIN_WORD_LENGTH, Token, language_of, script_of, tokens, word_stem
 from search.concepts import CONCEPTS, lookup, misspelled_maker
 from search.normalize import normalize, skeleton
 
@@ -32,6 +33,9 @@ _KIND_PREFIX: Final = {"maker": MAKER, "category": CATEGORY, "colour": COLOUR, "
 
 MIN_MODEL_LENGTH: Final = 3  # "5m" and "6x" are not models
 MAX_JOINED_PREFIX: Final = 3  # "R 9250", "PR 764", "РС 300": letters written apart from the number
+MIN_BARE_MODEL_DIGITS: Final = 5
+MAX_MODEL_LETTERS: Final = 4  # letters in a row within a model (PC, LCH, LGCY); "400-liter" is a quantity
+LETTER_RUNS: Final = re.compile(r"[^\W\d_]+")
 FIRST_YEAR, LAST_YEAR = 1950, 2035
 
 
@@ -45,10 +49,14 @@ def kind_of(term_: str) -> str:
 
 @dataclass(frozen=True)
 class TextAnalysis:
-    """The attributes a text names, each as a term, with how to show it (as the text wrote it)."""
+    """The attributes a text names, each as a term, with how to show it (as the text wrote it).
+
+    ``word_languages``: the language each plain word (``w:`` term) was stemmed in.
+    """
 
     terms: frozenset[str]
     labels: Mapping[str, str] = field(default_factory=dict, compare=False)
+    word_languages: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def of_kind(self, kind: str) -> frozenset[str]:
         return frozenset(t for t in self.terms if kind_of(t) == kind)
@@ -59,21 +67,24 @@ def analyse(text: str) -> TextAnalysis:
     """The terms of a free text, in whatever mix of English, Russian and Kazakh it is written."""
     language = language_of(text)
     found: dict[str, str] = {}
-    stream = [t for t in tokens(text) if t.is_code or t.folded not in ALL_STOP_WORDS]
-    i = 0
+    languages: dict[str, str] = {}
+    stream = _without_stop_words(tokens(text))
+    i, after_maker = 0, False
     while i < len(stream):
         token = stream[i]
         if token.is_code:
-            _code(token, found)
-            i += 1
+            _code(token, found, after_maker)
+            i, after_maker = i + 1, False
             continue
+        after_maker = False
         words = [t.folded for t in _words_from(stream, i)]
         hit = lookup(words, language)
         if hit is not None:
             concept_id, length = hit
             concept = CONCEPTS[concept_id]
-            found.setdefault(term(_KIND_PREFIX[concept.kind], concept_id), concept.label)
-            i += length
+            for named in (concept, *(CONCEPTS[c] for c in concept.implies)):
+                found.setdefault(term(_KIND_PREFIX[named.kind], named.term_id), named.label)
+            i, after_maker = i + length, concept.kind == "maker"
             continue
         following = stream[i + 1] if i + 1 < len(stream) else None
         if following is not None and following.is_code and following.folded[0].isdigit() \
@@ -87,27 +98,49 @@ def analyse(text: str) -> TextAnalysis:
         elif maker is not None:
             found.setdefault(term(MAKER, maker), CONCEPTS[maker].label)
         else:
-            found.setdefault(term(WORD, word_stem(token.folded, language)), token.folded)
+            word = term(WORD, word_stem(token.folded, language))
+            found.setdefault(word, token.folded)
+            languages.setdefault(word, EN if script_of(token.folded) == "latin" else language)
         i += 1
-    return TextAnalysis(frozenset(found), found)
+    return TextAnalysis(frozenset(found), found, languages)
+
+
+def _without_stop_words(found: list[Token]) -> list[Token]:
+    """The tokens that are not stop words, each marked when one stood right before it."""
+    kept, gap = [], False
+    for token in found:
+        if not token.is_code and token.folded in ALL_STOP_WORDS:
+            gap = True
+            continue
+        kept.append(Token(token.folded, token.is_code, gap))
+        gap = False
+    return kept
 
 
 def _words_from(stream: list[Token], start: int) -> list[Token]:
-    """The run of words (no codes) starting at ``start``: what a phrase may span."""
-    run = []
-    for token in stream[start:]:
-        if token.is_code:
+    """The run of words (no codes, no stop word between them) starting at ``start``: what a phrase may span."""
+    run = [stream[start]]
+    for token in stream[start + 1:]:
+        if token.is_code or token.after_stop:
             break
         run.append(token)
     return run
 
 
-def _code(token: Token, found: dict[str, str]) -> None:
-    """A token with a digit: a year, a model (whole, and each part with letters), or a plain number."""
+def _code(token: Token, found: dict[str, str], after_maker: bool) -> None:
+    """A token with a digit: a year, a model (whole, and each part with letters), or a plain number.
+
+    A bare number is a model when it has ``MIN_BARE_MODEL_DIGITS`` digits (КамАЗ 65115) or comes
+    right after a maker (МАЗ 6501); shorter ones elsewhere are quantities (1000 liters, 4 300 hours).
+    """
     digits = token.folded.replace("-", "").replace(".", "").replace("/", "")
     if digits.isdigit() and len(digits) == 4 and FIRST_YEAR <= int(digits) <= LAST_YEAR:
         found.setdefault(term(YEAR, int(digits)), digits)
         return
+    if digits.isdigit() and len(digits) < MIN_BARE_MODEL_DIGITS and not after_maker:
+        return
+    if any(len(run) > MAX_MODEL_LETTERS for run in LETTER_RUNS.findall(token.folded)):
+        return  # 400-liter, 2-axle
     _model(token.folded, found)
     parts = [p for p in token.folded.replace("/", "-").replace(".", "-").split("-") if p]
     if len(parts) > 1:
@@ -120,8 +153,6 @@ def _model(text: str, found: dict[str, str]) -> None:
     normalized = normalize(text)
     if len(normalized) < MIN_MODEL_LENGTH or not any(c.isdigit() for c in normalized):
         return
-    if normalized.isdigit() and len(normalized) < 4:
-        return  # 300 of "4,300 hours", not a model
     found.setdefault(term(MODEL, skeleton(normalized)), normalized)
 
 

@@ -4,10 +4,10 @@ Built once from ``search/data/vocabulary.toml``.  Every listed word or phrase
 is keyed by its stems, per language (English entries by English stems,
 Cyrillic entries by Russian *and* Kazakh stems, since Kazakh texts use
 Russian words with Kazakh endings and the other way round); a text's phrase
-matches when its words' stems do, longest phrase first.  A maker name not
-found that way is still recognised one typo away from a listed spelling (two
-for names of nine letters or more), which catches the misspellings no list
-foresees.
+matches when its words' stems do (``same_stem``), longest phrase first.  A
+maker name not found that way is still recognised one typo away from a
+listed spelling (two for names of nine letters or more), which catches the
+misspellings no list foresees.
 """
 
 from __future__ import annotations
@@ -19,9 +19,12 @@ from typing import Final
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from search.analysis import EN, KK, RU, fold, is_stop_word, script_of, stem, tokens
+from search.analysis import ALL_STOP_WORDS, EN, KK, RU, fold, script_of, stem, tokens
 from search.vocabulary_data import VOCABULARY
 
+MAX_PHRASE_WORDS: Final = 5
+LOOSE_LETTERS: Final = 2  # final letters in which two stems of one Russian or Kazakh word may differ
+MIN_LOOSE_STEM: Final = 4  # shorter stems must match exactly
 FUZZY_MAKER_MIN_LENGTH: Final = 5  # shorter names are one typo from too many words
 LONG_NAME_LENGTH: Final = 9  # from here a maker name may carry two typos
 
@@ -31,17 +34,20 @@ class Concept:
     id: str
     kind: str  # maker | category | colour | feature
     label: str
-    related: frozenset[str]
+    related: frozenset[str]  # categories neither agreeing nor conflicting with this one
+    implies: tuple[str, ...]  # features its words name too (a tipper has a dump body)
+    term_id: str  # what is indexed: its own id, or the broader concept's it is a kind of (``same_as``)
 
 
 CONCEPTS: Final = {
-    entry["id"]: Concept(entry["id"], entry["kind"], entry["label"], frozenset(entry.get("related", ())))
+    entry["id"]: Concept(entry["id"], entry["kind"], entry["label"], frozenset(entry.get("related", ())),
+                         tuple(entry.get("implies", ())), entry.get("same_as", entry["id"]))
     for entry in VOCABULARY["concept"]
 }
 
 
 def _phrase_words(phrase: str) -> list[str]:
-    return [t.folded for t in tokens(phrase) if not t.is_code and not is_stop_word(t.folded)]
+    return [t.folded for t in tokens(phrase) if not t.is_code and t.folded not in ALL_STOP_WORDS]
 
 
 def _build_tables() -> dict[str, dict[tuple[str, ...], str]]:
@@ -55,16 +61,45 @@ def _build_tables() -> dict[str, dict[tuple[str, ...], str]]:
                     if not words:
                         continue
                     latin = all(script_of(w) == "latin" for w in words)
-                    targets = (EN,) if latin else (RU, KK)
-                    for target in targets:
-                        if (target == language) != own_first and not latin:
+                    for target in (EN,) if latin else (RU, KK):
+                        if not latin and (target == language) != own_first:
                             continue
-                        key = tuple(stem(w, target) for w in words)
-                        tables[target].setdefault(key, entry["id"])
+                        tables[target].setdefault(tuple(stem(w, target) for w in words), entry["id"])
     return tables
 
 
+def _bucket(stem_: str, language: str) -> str:
+    return stem_ if language == EN else stem_[:MIN_LOOSE_STEM]
+
+
+def _by_first_word(tables: dict[str, dict[tuple[str, ...], str]]) -> dict[str, dict[str, list]]:
+    """Per language: the start of a phrase's first stem -> (stems, concept) of its phrases, longest first."""
+    index: dict[str, dict[str, list]] = {EN: {}, RU: {}, KK: {}}
+    for language, table in tables.items():
+        for key, concept in table.items():
+            index[language].setdefault(_bucket(key[0], language), []).append((key, concept))
+        for phrases in index[language].values():
+            phrases.sort(key=lambda item: -len(item[0]))
+    return index
+
+
+def same_stem(a: str, b: str, language: str) -> bool:
+    """Whether two stems are of one word.
+
+    Snowball's Russian stems of one word's forms sometimes differ by a final
+    letter or two (рукав -> рука, рукавов -> рукав; отвал -> отва, отвалом ->
+    отвал), and so may the stripper's Kazakh ones: there, one may be the
+    other plus up to ``LOOSE_LETTERS`` letters, if both keep ``MIN_LOOSE_STEM``.
+    """
+    if a == b:
+        return True
+    if language == EN or min(len(a), len(b)) < MIN_LOOSE_STEM or abs(len(a) - len(b)) > LOOSE_LETTERS:
+        return False
+    return a.startswith(b) or b.startswith(a)
+
+
 TABLES: Final = _build_tables()
+_PHRASES: Final = _by_first_word(TABLES)
 _MAKER_SPELLINGS: Final = {
     fold(phrase): entry["id"]
     for entry in VOCABULARY["concept"] if entry["kind"] == "maker"
@@ -74,12 +109,6 @@ _MAKER_SPELLINGS: Final = {
 _MAKER_CHOICES: Final = list(_MAKER_SPELLINGS)
 
 
-_LONGEST: Final = {  # per language: first stem of a phrase -> its most words
-    language: {key[0]: max(len(k) for k in table if k[0] == key[0]) for key in table}
-    for language, table in TABLES.items()
-}
-
-
 def lookup(words: list[str], text_language: str) -> tuple[str, int] | None:
     """The concept the longest phrase at the start of ``words`` (folded) names, and how many words it took."""
     first = words[0]
@@ -87,17 +116,16 @@ def lookup(words: list[str], text_language: str) -> tuple[str, int] | None:
         languages: tuple[str, ...] = (EN,)
     else:
         languages = (KK, RU) if text_language == KK else (RU, KK)
+    same_script = []
+    for word in words[:MAX_PHRASE_WORDS]:  # a phrase never mixes scripts
+        if script_of(word) != script_of(first):
+            break
+        same_script.append(word)
     for language in languages:
-        longest = _LONGEST[language].get(stem(first, language))
-        if longest is None:
-            continue
-        for length in range(min(longest, len(words)), 0, -1):
-            phrase = words[:length]
-            if any(script_of(w) != script_of(first) for w in phrase):
-                continue  # a phrase never mixes scripts
-            concept = TABLES[language].get(tuple(stem(w, language) for w in phrase))
-            if concept is not None:
-                return concept, length
+        stems = [stem(w, language) for w in same_script]
+        for key, concept in _PHRASES[language].get(_bucket(stems[0], language), ()):
+            if len(key) <= len(stems) and all(same_stem(k, s, language) for k, s in zip(key, stems)):
+                return concept, len(key)
     return None
 
 

@@ -6,8 +6,8 @@ maker, a category or a feature, then a colour, a year or a plain word.
 the query says; a report stating a different maker, model, category, colour
 or year than the query is multiplied down (``CONFLICT_FACTORS``: a different
 maker halves it, a different colour costs little, repaints being common).
-What the report states that the query does not mention lowers the
-similarity by less than the smallest step of coverage, so it only orders
+What the report's own fields state that the query does not confirm lowers
+the similarity by less than the smallest step of coverage, so it only orders
 reports that confirm the same things, and a report confirming all the query
 says always ranks above one confirming part of it.  The similarity (0..1)
 times ``DESCRIPTION_SCORE_MAX`` is the match score: a description never
@@ -34,6 +34,10 @@ YEAR_TOLERANCE: Final = 1  # a year off by one is neither confirmed nor contradi
 MAX_LISTED: Final = 6  # report content not asked about, listed in an explanation
 _ORDER: Final = (COLOUR, MAKER, MODEL, CATEGORY, YEAR, FEATURE, WORD)
 ATTRIBUTES: Final = frozenset({MAKER, MODEL, CATEGORY, COLOUR, YEAR})
+# What a machine *is*: when the report states these, what its text mentions does not count (the
+# Komatsu a breaker was mounted on does not make the breaker a Komatsu).  Colours and models in the
+# text count (a hood repainted red, a fleet number written like a model).
+IDENTITY: Final = frozenset({MAKER, CATEGORY, YEAR})
 _NAMES: Final = {MAKER: "maker", MODEL: "model", CATEGORY: "category", COLOUR: "colour", YEAR: "year"}
 
 
@@ -50,7 +54,7 @@ def weight(term_: str) -> int:
 
 def compare_description(query: TextAnalysis, report: ReportDescription) -> DescriptionComparison | None:
     """Similarity, score and explanation; None when the report confirms nothing the query says."""
-    asked = sorted(query.terms, key=_reading_order)
+    asked = sorted((t for t in query.terms if _comparable(t, query, report)), key=_reading_order)
     if not asked:
         return None
     known = report.terms
@@ -67,9 +71,12 @@ def compare_description(query: TextAnalysis, report: ReportDescription) -> Descr
     factor = 1.0
     for kind, _, _ in conflicts:
         factor *= CONFLICT_FACTORS[kind]
-    unconfirmed = [t for t in sorted(_report_content(report), key=_reading_order) if t not in query.terms]
-    content_weight = sum(weight(t) for t in _report_content(report)) or 1
-    penalty = UNCONFIRMED_SHARE / (total + 1) * sum(weight(t) for t in unconfirmed) / content_weight
+    stated = _stated_attributes(report)
+    confirmed = set(credit) | (stated & {t for t in report.stated_of(MODEL) if credit.keys() & report.stated_of(MODEL)})
+    unstated = [t for t in stated if t not in confirmed]
+    penalty = UNCONFIRMED_SHARE / (total + 1) * sum(map(weight, unstated)) / (sum(map(weight, stated)) or 1)
+    unconfirmed = [t for t in sorted(stated | report.mentioned.of_kind(FEATURE), key=_reading_order)
+                   if t not in confirmed]
     similarity = max(0.0, coverage * factor - penalty)
     return DescriptionComparison(
         round(similarity, 4),
@@ -78,10 +85,18 @@ def compare_description(query: TextAnalysis, report: ReportDescription) -> Descr
     )
 
 
+def _comparable(term_: str, query: TextAnalysis, report: ReportDescription) -> bool:
+    """False for a plain word in a language the report's text has no plain words in: it could not
+    be there, so it neither counts for the report nor against it."""
+    if kind_of(term_) != WORD:
+        return True
+    return query.word_languages.get(term_) in set(report.mentioned.word_languages.values())
+
+
 def _share(term_: str, query: TextAnalysis, report: ReportDescription, known: frozenset[str]) -> float:
     """How much of one query term the report confirms (0, a half, or all of it)."""
     kind = kind_of(term_)
-    stated = report.stated_of(kind) if kind in ATTRIBUTES else frozenset()
+    stated = report.stated_of(kind) if kind in IDENTITY else frozenset()
     if term_ in (stated or known):
         return 1.0  # an attribute the report states counts as stated, not as its text mentions it
     if kind == CATEGORY:
@@ -108,13 +123,11 @@ def _conflicts(query: TextAnalysis, report: ReportDescription, known: frozenset[
     return found
 
 
-def _report_content(report: ReportDescription) -> frozenset[str]:
-    """What a report says about the machine beyond plain words: its attributes and features.
-
-    A model is one attribute however many keys it has (``PC300-8``: ``PC3008`` and ``PC300``).
-    """
+def _stated_attributes(report: ReportDescription) -> frozenset[str]:
+    """What a report's own fields say the machine is; a model is one attribute however many keys
+    it has (``PC300-8``: ``PC3008`` and ``PC300``), and counts as confirmed by any of them."""
     models = sorted(report.stated_of(MODEL))
-    return (report.stated - frozenset(models[1:])) | report.mentioned.of_kind(FEATURE)
+    return report.stated - frozenset(models[1:])
 
 
 def _explain(asked: list[str], credit: dict[str, float], conflicts: list[tuple[str, str, str]],

@@ -11,7 +11,11 @@ stem + (plural) + (possessive) + (case) + (particle).  The stripper removes,
 from the end, the longest ending of the table below, again and again (at
 most ``MAX_PASSES``), as long as what remains keeps ``MIN_STEM`` letters and
 a vowel.  Loanwords take Kazakh endings too (экскаваторды, гидромолотпен),
-and come out as the bare loanword.
+and come out as the bare loanword.  A final ғ, г or б, which a final қ, к or п
+becomes before a vowel (шанақ, шанағы; бак, багы; күрек, күрегі), is made
+voiceless again, so both forms share a stem; ы or і after one is taken for the
+possessive, not for the rarer adjective ending -ғы/-гі.  Bare а and е are
+never stripped: too many stems end in them (балға, жебе, қара).
 """
 
 from __future__ import annotations
@@ -39,19 +43,27 @@ _ENDINGS: Final = (
     "ым", "ім", "ың", "ің", "ымыз", "іміз", "ыңыз", "іңіз", "сы", "сі", "ы", "і",
     # adjectives: having, without, of, located at
     "лы", "лі", "сыз", "сіз", "лық", "лік", "дық", "дік", "тық", "тік",
-    "ғы", "гі", "қы", "кі", "дағы", "дегі", "тағы", "тегі", "ндағы", "ндегі",
+    "дағы", "дегі", "тағы", "тегі", "ндағы", "ндегі",
     # participles and verbal nouns (боялған, жабдықталған, жарылған)
     "ған", "ген", "қан", "кен", "атын", "етін", "йтын", "йтін", "ып", "іп",
-    # bare vowels (dative after a consonant-final loanword: экскаваторға is covered above; а, е here)
-    "а", "е",
 )
 _BY_LENGTH: Final = tuple(sorted(set(_ENDINGS), key=len, reverse=True))
+_VOICELESS: Final = {"ғ": "қ", "г": "к", "б": "п"}
 
 
 @lru_cache(maxsize=100_000)
 def stem(word: str) -> str:
     """The stem of a lower-case Kazakh word (any other word comes back unchanged but for its endings)."""
+    stripped = _strip(word)
+    return stripped[:-1] + _VOICELESS[stripped[-1]] if stripped and stripped[-1] in _VOICELESS else stripped
+
+
+def _strip(word: str) -> str:
     for _ in range(MAX_PASSES):
+        long_ending = any(word.endswith(e) for e in _BY_LENGTH if len(e) > 2)
+        if not long_ending and len(word) > MIN_STEM and word[-1] in "ыі" and word[-2] in _VOICELESS:
+            word = word[:-2] + _VOICELESS[word[-2]]  # шанағы -> шанақ, күрегі -> күрек: possessive
+            continue
         for ending in _BY_LENGTH:
             if word.endswith(ending):
                 rest = word[: -len(ending)]
