@@ -57,6 +57,7 @@ class TextAnalysis:
     terms: frozenset[str]
     labels: Mapping[str, str] = field(default_factory=dict, compare=False)
     word_languages: Mapping[str, str] = field(default_factory=dict, compare=False)
+    language: str = EN  # the text's (search.analysis.language_of)
 
     def of_kind(self, kind: str) -> frozenset[str]:
         return frozenset(t for t in self.terms if kind_of(t) == kind)
@@ -102,7 +103,7 @@ def analyse(text: str) -> TextAnalysis:
             found.setdefault(word, token.folded)
             languages.setdefault(word, EN if script_of(token.folded) == "latin" else language)
         i += 1
-    return TextAnalysis(frozenset(found), found, languages)
+    return TextAnalysis(frozenset(found), found, languages, language)
 
 
 def _without_stop_words(found: list[Token]) -> list[Token]:
@@ -163,6 +164,7 @@ class ReportDescription:
     stated: frozenset[str]  # from the report's own fields
     mentioned: TextAnalysis  # from its description, marks and model text
     stated_labels: Mapping[str, str] = field(default_factory=dict, compare=False)
+    country: str | None = None  # of the incident
 
     @property
     def terms(self) -> frozenset[str]:
@@ -180,13 +182,13 @@ def describe_report(report: Mapping[str, Any]) -> ReportDescription:
     return _describe(
         report.get("manufacturer") or "", report.get("model") or "", report.get("category") or "",
         report.get("color") or "", report.get("year"), report.get("description") or "",
-        report.get("distinguishing_marks") or "",
+        report.get("distinguishing_marks") or "", (report.get("incident") or {}).get("country"),
     )
 
 
 @lru_cache(maxsize=100_000)
 def _describe(manufacturer: str, model: str, category: str, color: str, year: int | None,
-              description: str, marks: str) -> ReportDescription:
+              description: str, marks: str, country: str | None) -> ReportDescription:
     labels: dict[str, str] = {}
     if manufacturer:
         makers = analyse(manufacturer).of_kind(MAKER) or {term(MAKER, normalize(manufacturer).lower())}
@@ -204,7 +206,7 @@ def _describe(manufacturer: str, model: str, category: str, color: str, year: in
     if isinstance(year, int):
         labels[term(YEAR, year)] = str(year)
     mentioned = analyse(" \n ".join(p for p in (description, marks, model) if p))
-    return ReportDescription(frozenset(labels), mentioned, labels)
+    return ReportDescription(frozenset(labels), mentioned, labels, country)
 
 
 def _label(term_: str) -> str:
