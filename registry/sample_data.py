@@ -1422,14 +1422,21 @@ class LabelledRegistry:
     languages: list[str]
 
 
+def described_reports(count: int, seed: int = 0) -> Iterator[tuple[dict, DescriptionFacts, str]]:
+    """``generate_reports(count, seed)``, each report with its description facts and language."""
+    generator = _Generator(seed)
+    for _ in range(count):
+        report = generator.report()
+        yield report, generator.last_facts, generator.last_language
+
+
 def labelled_registry(count: int, seed: int = 0) -> LabelledRegistry:
     """``generate_reports(count, seed)`` with each report's description facts and language."""
-    generator = _Generator(seed)
     reports, facts, languages = [], [], []
-    for _ in range(count):
-        reports.append(generator.report())
-        facts.append(generator.last_facts)
-        languages.append(generator.last_language)
+    for report, fact, language in described_reports(count, seed):
+        reports.append(report)
+        facts.append(fact)
+        languages.append(language)
     return LabelledRegistry(reports, facts, languages)
 
 
@@ -1454,15 +1461,20 @@ def description_queries(registry: LabelledRegistry, count: int, rng: random.Rand
         named = _distinguishing(sample_text.attributes(registry.facts[target]), holders, target, rng)
         if named is None:
             continue
-        written_in = registry.languages[target]
-        language = written_in if same else rng.choice([x for x in sample_text.LANGUAGES if x != written_in])
-        report = registry.reports[target]
-        queries.append({
-            "text": sample_text.paraphrase(named, registry.facts[target], language, rng), "language": language,
-            "report_language": written_in, "same_language": same, "named": [kind for kind, _ in named],
-            "external_ref": report["external_ref"], "agency": report["reporting_agency"]["name"],
-        })
+        queries.append(paraphrase_query(registry.reports[target], registry.facts[target],
+                                         registry.languages[target], named, same, rng))
     return queries
+
+
+def paraphrase_query(report: dict, facts: DescriptionFacts, written_in: str, named: list[tuple], same: bool,
+                     rng: random.Random) -> dict:
+    """One query of ``description_queries``: ``named`` attributes of ``report``, in its language or another."""
+    language = written_in if same else rng.choice([x for x in sample_text.LANGUAGES if x != written_in])
+    return {
+        "text": sample_text.paraphrase(named, facts, language, rng), "language": language,
+        "report_language": written_in, "same_language": same, "named": [kind for kind, _ in named],
+        "external_ref": report["external_ref"], "agency": report["reporting_agency"]["name"],
+    }
 
 
 def _distinguishing(attributes: list[tuple], holders: dict[tuple, set[int]], target: int,

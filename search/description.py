@@ -11,9 +11,9 @@ the similarity by less than the smallest step of coverage, so it only orders
 reports that confirm the same things, and a report confirming all the query
 says always ranks above one confirming part of it.  A report from a country
 where the query's language is written (``regions`` in the vocabulary: a query
-in Russian is most likely typed in Kazakhstan or its neighbours) gains a
-little less than that: among reports that answer a query equally, the
-regional one comes first.  The similarity (0..1)
+in Russian is most likely typed in Kazakhstan or its neighbours) loses less
+than that than one from elsewhere: among reports that answer a query equally,
+the regional one comes first.  The similarity (0..1)
 times ``DESCRIPTION_SCORE_MAX`` is the match score: a description never
 outranks a reading equal or confusable with a registered identifier, and
 never makes a ``hit``.
@@ -34,7 +34,8 @@ WEIGHTS: Final = {MODEL: 4, MAKER: 3, CATEGORY: 2, FEATURE: 2, COLOUR: 1, YEAR: 
 CONFLICT_FACTORS: Final = {MAKER: 0.5, CATEGORY: 0.6, MODEL: 0.75, COLOUR: 0.85, YEAR: 0.9}
 RELATED_CATEGORY_SHARE: Final = 0.5  # a haul truck asked for as a truck: half agreement, no conflict
 UNCONFIRMED_SHARE: Final = 0.5  # of one coverage step: the most unconfirmed report content can cost
-REGIONAL_SHARE: Final = 0.25  # of one coverage step: a report from where the query's language is written
+REGIONAL_SHARE: Final = 0.25  # of one coverage step: a report from elsewhere than the query's language is written
+MENTIONED_COLOUR_SHARE: Final = 0.5  # a colour the report's text gives a part (a red hood), not the machine
 # The two shares add up to less than one step of coverage: neither ever lifts a partial match over a full one.
 DESCRIPTION_SCORE_MAX: Final = 0.8
 YEAR_TOLERANCE: Final = 1  # a year off by one is neither confirmed nor contradicted
@@ -85,8 +86,11 @@ def compare_description(query: TextAnalysis, report: ReportDescription) -> Descr
     penalty = UNCONFIRMED_SHARE / (total + 1) * sum(map(weight, unstated)) / (sum(map(weight, stated)) or 1)
     unconfirmed = [t for t in sorted(stated | report.mentioned.of_kind(FEATURE), key=_reading_order)
                    if t not in confirmed]
-    regional = report.country in REGIONS.get(query.language, ())
-    similarity = max(0.0, min(1.0, coverage * factor - penalty + regional * REGIONAL_SHARE / (total + 1)))
+    regions = REGIONS.get(query.language)
+    regional = bool(regions) and report.country in regions
+    if regions and not regional:
+        penalty += REGIONAL_SHARE / (total + 1)
+    similarity = max(0.0, coverage * factor - penalty)
     explanation = _explain(asked, credit, conflicts, unconfirmed, query, report)
     if regional:
         explanation += f"; reported in {report.country}, where the query's language is written"
@@ -106,6 +110,8 @@ def _share(term_: str, query: TextAnalysis, report: ReportDescription, known: fr
     kind = kind_of(term_)
     stated = report.stated_of(kind) if kind in IDENTITY else frozenset()
     if term_ in (stated or known):
+        if kind == COLOUR and report.stated_of(COLOUR) and term_ not in report.stated:
+            return MENTIONED_COLOUR_SHARE
         return 1.0  # an attribute the report states counts as stated, not as its text mentions it
     if kind == CATEGORY:
         related = CONCEPTS[term_.split(":", 1)[1]].related

@@ -104,7 +104,7 @@ class Gunicorn(ProcessGroup):
             try:
                 if requests.get(self.url + "/readyz", timeout=1).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # workers still booting on a busy machine
                 time.sleep(0.1)
         raise RuntimeError("gunicorn did not become ready")
 

@@ -27,7 +27,6 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -445,28 +444,28 @@ class SQLiteStorage(Storage):
     def _ranked_by_anchors(db: sqlite3.Connection, plan: DescriptionLookup, hashes: dict[str, int]) -> list[int]:
         """Reports holding an anchor, best ``plan.weights`` sum first, then oldest: the top few, exactly.
 
-        The anchors' postings (few, by construction) give each report a partial
-        sum; the query's other terms are common, so rather than reading their
-        postings, reports are probed for them best partial first, until no
-        report left could reach the last one kept.
+        SQLite sums the anchors' weights per report (few postings, by
+        construction) and orders the reports by that partial sum; the query's
+        other terms are common, so rather than reading their postings, reports
+        are probed for them in that order, a chunk at a time, until no report
+        left could reach the last one kept.
         """
         weight_of = {hashes[t]: w for t, w in plan.weights.items()}
-        partial: dict[int, int] = defaultdict(int)
-        anchors = [hashes[t] for t in plan.anchors]
-        for seq, term in db.execute(
-                f"SELECT report_seq, term FROM description_terms WHERE term IN ({_marks(anchors)})", anchors):
-            partial[seq] += weight_of[term]
+        anchors = [(hashes[t], weight_of[hashes[t]]) for t in plan.anchors]
         others = [hashes[t] for t in plan.weights if t not in plan.anchors]
         rest = sum(weight_of[h] for h in others)
-        queue = sorted(partial.items(), key=lambda item: (-item[1], item[0]))
+        queue = db.execute(
+            f"WITH anchor (term, weight) AS (VALUES {', '.join('(?, ?)' for _ in anchors)}) "
+            "SELECT d.report_seq, sum(anchor.weight) AS partial FROM anchor CROSS JOIN description_terms d "
+            "ON d.term = anchor.term GROUP BY d.report_seq ORDER BY partial DESC, d.report_seq",
+            [value for pair in anchors for value in pair])
         best: list[tuple[int, int]] = []  # (-score, seq) of the best so far, at most TEXT_CANDIDATE_LIMIT
-        for start in range(0, len(queue), PROBE_CHUNK):
-            chunk = queue[start:start + PROBE_CHUNK]
+        while chunk := queue.fetchmany(PROBE_CHUNK):
             if len(best) == TEXT_CANDIDATE_LIMIT and (-(chunk[0][1] + rest), chunk[0][0]) > best[-1]:
                 break  # not even the best partial sum left can beat the last one kept
             score = dict(chunk)
             if others:
-                seqs = [seq for seq, _ in chunk]
+                seqs = list(score)
                 for seq, term in db.execute(
                         f"SELECT report_seq, term FROM description_terms WHERE term IN ({_marks(others)}) "
                         f"AND report_seq IN ({_marks(seqs)})", [*others, *seqs]):
