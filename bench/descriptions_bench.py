@@ -4,7 +4,7 @@
                                                            [--latency-reports 1000000 --latency-queries 2000]
     python bench/descriptions_bench.py --workdir W measure [--backend sqlite|elasticsearch] [--markdown]
 
-``prepare`` writes, with ``registry.sample_data``, a labelled registry (reports
+``prepare`` writes, with ``registry.demo``, a labelled registry (reports
 described in ru, kk and en) and queries paraphrasing its active reports: half
 in the description's language, half in another, each naming 2-4 attributes
 (colour, maker, model, kind of machine, equipment, marks) that no other active
@@ -18,7 +18,7 @@ gunicorn and sends every query as ``POST /v1/checks {"description": ...}``,
 one at a time.  It reads only the files ``prepare`` wrote, so the same
 labelled set can be measured with another version of the code: run this
 script from that version's tree (``measure`` imports nothing from
-``registry.sample_data``).  Same-language queries are right when their report
+``registry.demo``).  Same-language queries are right when their report
 is first; cross-language ones when it is in the first five.
 """
 
@@ -43,8 +43,8 @@ TOP_CROSS = 5
 
 
 def prepare(args: argparse.Namespace, workdir: Path) -> dict:
-    from registry.sample_data import described_reports, description_queries, labelled_registry, paraphrase_query
-    from registry.sample_text import attributes
+    from registry.demo.reports import described_reports, description_queries, labelled_registry, paraphrase_query
+    from registry.demo.text import attributes
 
     workdir.mkdir(parents=True, exist_ok=True)
     registry = labelled_registry(args.reports, SEED)
@@ -151,7 +151,8 @@ def markdown(result: dict) -> str:
             continue
         outcome = result[name]
         lat = outcome["check_latency_ms"]
-        lines.append(f"- {title}: import {outcome['import_seconds']} s; {outcome['queries']} checks, p50 {lat['p50']} ms, "
+        lines.append(f"- {title}: import {outcome['import_seconds']} s; {outcome['queries']} checks, "
+                     f"p50 {lat['p50']} ms, "
                      f"p90 {lat['p90']} ms, p99 {lat['p99']} ms, max {lat['max']} ms")
         lines += [f"  - {k}: {v:.1%} of {outcome['counts'][k]}" for k, v in outcome["right"].items()]
     return "\n".join(lines + [""])

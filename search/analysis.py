@@ -37,7 +37,9 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")
 
 
-STOP_WORDS: Final = {lang: frozenset(fold(w) for w in words.split()) for lang, words in VOCABULARY["stop_words"].items()}
+STOP_WORDS: Final = {
+    lang: frozenset(fold(w) for w in words.split()) for lang, words in VOCABULARY["stop_words"].items()
+}
 ALL_STOP_WORDS: Final = frozenset().union(*STOP_WORDS.values())
 
 
@@ -60,7 +62,7 @@ def stem(word: str, language: str) -> str:
     """The stem of a folded word in ``language`` (en, ru or kk)."""
     if language == KK:
         return kazakh.stem(word)
-    return _STEMMERS[language].stemWord(word)
+    return str(_STEMMERS[language].stemWord(word))
 
 
 def word_stem(word: str, text_language: str) -> str:

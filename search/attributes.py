@@ -19,11 +19,12 @@ on a Russian keyboard is ``PC300``, and ``PC300`` finds ``PC300-8``.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Final, Mapping
+from typing import Any, Final
 
-from search.analysis import EN, ALL_STOP_WORDS, MIN_WORD_LENGTH, Token, language_of, script_of, tokens, word_stem
+from search.analysis import ALL_STOP_WORDS, EN, MIN_WORD_LENGTH, Token, language_of, script_of, tokens, word_stem
 from search.concepts import CONCEPTS, lookup, misspelled_maker
 from search.normalize import normalize, skeleton
 

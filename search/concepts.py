@@ -72,9 +72,12 @@ def _bucket(stem_: str, language: str) -> str:
     return stem_ if language == EN else stem_[:MIN_LOOSE_STEM]
 
 
-def _by_first_word(tables: dict[str, dict[tuple[str, ...], str]]) -> dict[str, dict[str, list]]:
+Phrases = list[tuple[tuple[str, ...], str]]  # (stems, concept id)
+
+
+def _by_first_word(tables: dict[str, dict[tuple[str, ...], str]]) -> dict[str, dict[str, Phrases]]:
     """Per language: the start of a phrase's first stem -> (stems, concept) of its phrases, longest first."""
-    index: dict[str, dict[str, list]] = {EN: {}, RU: {}, KK: {}}
+    index: dict[str, dict[str, Phrases]] = {EN: {}, RU: {}, KK: {}}
     for language, table in tables.items():
         for key, concept in table.items():
             index[language].setdefault(_bucket(key[0], language), []).append((key, concept))

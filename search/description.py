@@ -25,7 +25,16 @@ from dataclasses import dataclass
 from typing import Final
 
 from search.attributes import (
-    CATEGORY, COLOUR, FEATURE, MAKER, MODEL, WORD, YEAR, ReportDescription, TextAnalysis, kind_of,
+    CATEGORY,
+    COLOUR,
+    FEATURE,
+    MAKER,
+    MODEL,
+    WORD,
+    YEAR,
+    ReportDescription,
+    TextAnalysis,
+    kind_of,
 )
 from search.concepts import CONCEPTS
 from search.vocabulary_data import VOCABULARY
@@ -86,8 +95,8 @@ def compare_description(query: TextAnalysis, report: ReportDescription) -> Descr
     penalty = UNCONFIRMED_SHARE / (total + 1) * sum(map(weight, unstated)) / (sum(map(weight, stated)) or 1)
     unconfirmed = [t for t in sorted(stated | report.mentioned.of_kind(FEATURE), key=_reading_order)
                    if t not in confirmed]
-    regions = REGIONS.get(query.language)
-    regional = bool(regions) and report.country in regions
+    regions = REGIONS.get(query.language, frozenset())
+    regional = report.country in regions
     if regions and not regional:
         penalty += REGIONAL_SHARE / (total + 1)
     similarity = max(0.0, coverage * factor - penalty)

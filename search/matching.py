@@ -9,8 +9,9 @@ embedded default and Elasticsearch return the same verdict and order.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from search.attributes import analyse, describe_report
 from search.description import compare_description

@@ -25,8 +25,9 @@ warns at start-up while it differs).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Mapping
+from typing import Any, Final
 
 from search.attributes import CATEGORY, COLOUR, FEATURE, MAKER, MODEL, WORD, YEAR, analyse, describe_report, kind_of
 from search.description import weight
@@ -37,9 +38,10 @@ ANALYSIS_CODE_VERSION: Final = 1
 ANALYSIS_VERSION: Final = f"{ANALYSIS_CODE_VERSION}-{VOCABULARY_DIGEST}"
 
 MIN_TERM_LENGTH: Final = 2
-STOP_WORDS: Final = frozenset(
-    "a an and are as at be by for from has have in is it its of on or the this to was were with".split()
-)
+STOP_WORDS: Final = frozenset((
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "is", "it", "its",
+    "of", "on", "or", "the", "this", "to", "was", "were", "with",
+))
 WORD_PATTERN: Final = re.compile(r"\w+")
 # Which of a query's common terms a conjunction starts from: likely rarest first.
 _SELECTIVE_FIRST: Final = (MODEL, YEAR, MAKER, FEATURE, WORD, CATEGORY, COLOUR)

@@ -3,7 +3,7 @@
 The labelled set is the small brother of ``bench/descriptions_bench.py``: a
 generated registry whose descriptions are in ru, kk and en, and queries
 paraphrasing active reports in the same or another language
-(``registry.sample_data.description_queries``).  It runs on both engines, which
+(``registry.demo.reports.description_queries``).  It runs on both engines, which
 must give the same answers.
 """
 
@@ -15,19 +15,34 @@ import sqlite3
 import pytest
 
 from registry import create_app
-from registry.access import Actor
-from registry.context import EXTENSION_KEY
-from registry.sample_data import demo_reports, description_queries, labelled_registry
-from registry.services import match_view
-from registry.storage.elasticsearch import REPORTS_MAPPINGS, ElasticsearchStorage, versioned_index
-from registry.storage.sqlite import ANALYSIS_META, SQLiteStorage
+from registry.access import FULL_DETAILS, Actor
+from registry.api.extension import EXTENSION_KEY
+from registry.demo.reports import demo_reports, description_queries, labelled_registry
+from registry.services.results import match_view
+from registry.storage import open_engine
+from registry.storage.elasticsearch.cluster import versioned_index
+from registry.storage.elasticsearch.mappings import REPORTS_MAPPINGS
+from registry.storage.elasticsearch.reports import ref_id, report_fields
+from registry.storage.sqlite import open_sqlite
+from registry.storage.sqlite.descriptions import ANALYSIS_META
 from search.attributes import analyse, describe_report
 from search.description import compare_description
 from search.kazakh import stem as kazakh_stem
 from search.matching import rank
 from search.query import CheckQuery
 from search.text import ANALYSIS_VERSION
-from tests.conftest import BACKENDS, backend_settings, close_storage, drop_indices, report_data, settings_for
+from tests.conftest import (
+    BACKENDS,
+    backend_settings,
+    candidates,
+    close_storage,
+    drop_indices,
+    es_cluster,
+    report_data,
+    settings_for,
+    sqlite_path,
+    upsert,
+)
 
 TULKUBAS_EXCAVATOR = "KZ-TRK-2026-008741/2"
 RUSSIAN_QUERY = "жёлтый экскаватор Komatsu PC300 с гидромолотом"
@@ -143,7 +158,8 @@ def test_scores_spread_and_explain_what_matched_and_what_differed():
     assert scores == sorted(scores, reverse=True) and len(set(scores)) == len(scores)
     explanation = rank(CheckQuery(description="жёлтый Komatsu PC300 с гидромолотом"), [report]).matches[0].explanation
     assert explanation.startswith("description matched: yellow, Komatsu, PC300, hydraulic hammer")
-    assert "the report says" in explanation and "crawler tracks" in explanation and "the query doesn't say" in explanation
+    assert "the report says" in explanation and "crawler tracks" in explanation
+    assert "the query doesn't say" in explanation
 
 
 def test_a_description_never_hits():
@@ -162,7 +178,7 @@ def test_words_in_a_language_the_report_lacks_count_neither_way():
 
 
 def test_the_tulkubas_excavator_is_found_from_a_russian_query(server, services):
-    summary = services.reports.import_rows(enumerate(demo_reports(), start=1))
+    summary = services.imports.import_rows(Actor.operator(), enumerate(demo_reports(), start=1))
     assert not summary.rejected
 
     answer = server.post("/v1/checks", json={"description": RUSSIAN_QUERY})
@@ -194,10 +210,11 @@ def labelled_answers(labelled, tmp_path_factory, request):
         app = create_app(backend_settings(backend, tmp_path_factory.mktemp(f"labelled-{backend}"), request))
         services = app.extensions[EXTENSION_KEY]
         try:
-            assert services.reports.import_rows(enumerate(registry.reports, start=1)).created == LABELLED_REPORTS
+            imported = services.imports.import_rows(Actor.operator(), enumerate(registry.reports, start=1))
+            assert imported.created == LABELLED_REPORTS
             answers[backend] = [
-                [match_view(m) for m in services.checks.check(CheckQuery(description=q["text"]),
-                                                              Actor.operator())[1].matches]
+                [match_view(m, FULL_DETAILS) for m in services.checks.check(
+                    Actor.operator(), CheckQuery(description=q["text"])).outcome.matches]
                 for q in queries
             ]
         finally:
@@ -233,42 +250,47 @@ def test_labelled_answers_are_the_same_on_both_engines(labelled_answers):
 # -- indices built by older code --------------------------------------------------------------------
 
 
+def stored(ref: str) -> dict:
+    return dict(report_data(ref), id=f"id-{ref}", version=1, created_at="2025-11-20T00:00:00Z",
+                updated_at="2025-11-20T00:00:00Z")
+
+
 def test_a_sqlite_file_indexed_by_other_analysis_is_rebuilt_at_open(tmp_path):
-    path = str(tmp_path / "old.db")
-    storage = SQLiteStorage(path)
-    storage.upsert_reports([dict(report_data("OLD-1"), id="r-1", version=1, created_at="2025-11-20T00:00:00Z",
-                                 updated_at="2025-11-20T00:00:00Z")])
-    storage.close()
+    engine = open_sqlite(str(tmp_path / "old.db"))
+    upsert(engine, [stored("OLD-1")])
+    path = sqlite_path(engine)
+    engine.close()
     with sqlite3.connect(path) as db:  # as a file written before description terms existed
         db.execute("DELETE FROM description_terms")
         db.execute("DELETE FROM meta WHERE name = ?", (ANALYSIS_META,))
 
-    reopened = SQLiteStorage(path)
+    reopened = open_sqlite(path)
 
-    assert reopened.find_candidates(None, "жёлтый гусеничный экскаватор Катерпиллер")[0]["external_ref"] == "OLD-1"
-    version = reopened.connection().execute("SELECT value FROM meta WHERE name = ?", (ANALYSIS_META,)).fetchone()
-    assert version == (ANALYSIS_VERSION,)
+    found = candidates(reopened, None, "жёлтый гусеничный экскаватор Катерпиллер")
+    assert [r["external_ref"] for r in found] == ["OLD-1"]
     reopened.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE name = ?", (ANALYSIS_META,)).fetchone() == (ANALYSIS_VERSION,)
 
 
 def test_an_elasticsearch_index_with_the_old_mapping_keeps_working_and_reindex_fills_it(es_url, caplog):
-    from registry import es_admin
-
-    settings = settings_for(es_url)
-    storage = ElasticsearchStorage.from_settings(settings)
+    engine = open_engine(settings_for(es_url))
+    cluster = es_cluster(engine)
     old_mapping = {k: v for k, v in REPORTS_MAPPINGS.items() if k != "_meta"}
     old_mapping["properties"] = {k: v for k, v in REPORTS_MAPPINGS["properties"].items()
                                  if k != "description_terms"}
-    storage.client.indices.create(index=versioned_index(storage.reports_alias, 1), mappings=old_mapping,
-                                  aliases={storage.reports_alias: {}})
+    cluster.client.indices.create(index=versioned_index(cluster.reports_alias, 1), mappings=old_mapping,
+                                  aliases={cluster.reports_alias: {}})
+    old = stored("OLD-ES")
+    old_fields = {k: v for k, v in report_fields(old, 1).items() if k != "description_terms"}
+    cluster.client.index(index=cluster.reports_alias, id=ref_id(old), document=old_fields, refresh=True)
+    query = "жёлтый экскаватор Катерпиллер с гидромолотом"
     try:
-        storage.init_indices()
+        cluster.init_indices()
         assert "es reindex" in caplog.text
-        document = dict(report_data("OLD-ES"), id="r-es", version=1, created_at="2025-11-20T00:00:00Z",
-                        updated_at="2025-11-20T00:00:00Z")
-        storage.create_report(document)  # the strict mapping got the new field: writes keep working
-        es_admin.reindex(storage)
-        found = storage.find_candidates(None, "жёлтый экскаватор Катерпиллер с гидромолотом")
-        assert [d["external_ref"] for d in found] == ["OLD-ES"]
+        assert candidates(engine, None, query) == []  # indexed by the old code: no terms yet
+        upsert(engine, [stored("NEW-ES")])  # the strict mapping got the new field: writes keep working
+        engine.admin.reindex()
+        assert [r["external_ref"] for r in candidates(engine, None, query)] == ["OLD-ES", "NEW-ES"]
     finally:
-        drop_indices(storage)
+        drop_indices(engine)

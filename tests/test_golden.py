@@ -1,7 +1,7 @@
 """Golden set: corrupted readings of a generated registry, checked on both engines.
 
 Every reading is a registered identifier damaged the way plates are misread
-(``registry.sample_data.corrupt``).  The set asserts what the design
+(``registry.demo.corrupt``).  The set asserts what the design
 promises for each kind of damage, that serials never reported do not hit,
 and that the embedded default and Elasticsearch give the same verdict and the
 same top match for every reading.
@@ -15,10 +15,10 @@ from collections import Counter
 import pytest
 
 from registry import create_app
-from registry.context import EXTENSION_KEY
-from registry.sample_data import CORRUPTION_KINDS, corrupted_readings, generate_reports, unregistered_serials
-from registry.access import Actor
-from registry.services import match_view
+from registry.access import FULL_DETAILS, Actor
+from registry.api.extension import EXTENSION_KEY
+from registry.demo import CORRUPTION_KINDS, corrupted_readings, generate_reports, unregistered_serials
+from registry.services.results import match_view
 from search.query import CheckQuery
 from tests.conftest import BACKENDS, backend_settings, close_storage
 
@@ -67,18 +67,19 @@ class GoldenRuns:
         app = create_app(backend_settings(backend, self._tmp.mktemp(f"golden-{backend}"), request))
         services = app.extensions[EXTENSION_KEY]
         try:
-            summary = services.reports.import_rows(enumerate(self._reports, start=1))
+            summary = services.imports.import_rows(Actor.operator(), enumerate(self._reports, start=1))
             assert summary.created == REGISTRY_SIZE and not summary.rejected
             results = []
             for q in self._queries:
-                _, outcome = services.checks.check(CheckQuery(identifier=q["reading"]), Actor.operator())
-                results.append({"verdict": outcome.verdict, "matches": [match_view(m) for m in outcome.matches]})
+                outcome = services.checks.check(Actor.operator(), CheckQuery(identifier=q["reading"])).outcome
+                results.append({"verdict": outcome.verdict,
+                                "matches": [match_view(m, FULL_DETAILS) for m in outcome.matches]})
             queries = [CheckQuery(identifier=q["reading"]) for q in self._queries]
-            batched = [outcome for start in range(0, len(queries), BULK_BATCH_SIZE)
-                       for outcome, _ in services.checks.decide(queries[start:start + BULK_BATCH_SIZE],
-                                                                Actor.operator())]
+            batched = [decision.outcome for start in range(0, len(queries), BULK_BATCH_SIZE)
+                       for decision in services.checks.decide(Actor.operator(), queries[start:start + BULK_BATCH_SIZE])]
             for result, outcome in zip(results, batched, strict=True):
-                result["batched"] = {"verdict": outcome.verdict, "matches": [match_view(m) for m in outcome.matches]}
+                result["batched"] = {"verdict": outcome.verdict,
+                                     "matches": [match_view(m, FULL_DETAILS) for m in outcome.matches]}
             return results
         finally:
             close_storage(app)
@@ -97,7 +98,7 @@ def answers(request, golden_runs) -> list[dict]:
 def test_golden_set_has_every_kind(queries):
     assert len(queries) >= 200 + STRANGERS
     kinds = Counter(q["kind"] for q in queries)
-    assert kinds == {**{k: QUERIES_PER_KIND for k in CORRUPTION_KINDS}, "never_reported": STRANGERS}
+    assert kinds == {**dict.fromkeys(CORRUPTION_KINDS, QUERIES_PER_KIND), "never_reported": STRANGERS}
 
 
 def test_every_corrupted_reading_finds_its_report(queries, answers):
