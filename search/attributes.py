@@ -44,8 +44,16 @@ def term(kind: str, value: object) -> str:
     return f"{kind}:{value}"
 
 
+@lru_cache(maxsize=200_000)
 def kind_of(term_: str) -> str:
-    return term_.split(":", 1)[0]
+    return term_.partition(":")[0]
+
+
+def _by_kind(terms: frozenset[str]) -> dict[str, frozenset[str]]:
+    grouped: dict[str, set[str]] = {}
+    for t in terms:
+        grouped.setdefault(kind_of(t), set()).add(t)
+    return {kind: frozenset(ts) for kind, ts in grouped.items()}
 
 
 @dataclass(frozen=True)
@@ -59,9 +67,10 @@ class TextAnalysis:
     labels: Mapping[str, str] = field(default_factory=dict, compare=False)
     word_languages: Mapping[str, str] = field(default_factory=dict, compare=False)
     language: str = EN  # the text's (search.analysis.language_of)
+    by_kind: Mapping[str, frozenset[str]] = field(default_factory=dict, compare=False)
 
     def of_kind(self, kind: str) -> frozenset[str]:
-        return frozenset(t for t in self.terms if kind_of(t) == kind)
+        return self.by_kind.get(kind, frozenset())
 
 
 @lru_cache(maxsize=100_000)
@@ -104,7 +113,8 @@ def analyse(text: str) -> TextAnalysis:
             found.setdefault(word, token.folded)
             languages.setdefault(word, EN if script_of(token.folded) == "latin" else language)
         i += 1
-    return TextAnalysis(frozenset(found), found, languages, language)
+    terms = frozenset(found)
+    return TextAnalysis(terms, found, languages, language, _by_kind(terms))
 
 
 def _without_stop_words(found: list[Token]) -> list[Token]:
@@ -166,13 +176,15 @@ class ReportDescription:
     mentioned: TextAnalysis  # from its description, marks and model text
     stated_labels: Mapping[str, str] = field(default_factory=dict, compare=False)
     country: str | None = None  # of the incident
+    terms: frozenset[str] = field(init=False, compare=False)  # stated and mentioned
+    stated_by_kind: Mapping[str, frozenset[str]] = field(init=False, compare=False)
 
-    @property
-    def terms(self) -> frozenset[str]:
-        return self.stated | self.mentioned.terms
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "terms", self.stated | self.mentioned.terms)
+        object.__setattr__(self, "stated_by_kind", _by_kind(self.stated))
 
     def stated_of(self, kind: str) -> frozenset[str]:
-        return frozenset(t for t in self.stated if kind_of(t) == kind)
+        return self.stated_by_kind.get(kind, frozenset())
 
     def label(self, term_: str) -> str:
         return self.stated_labels.get(term_) or self.mentioned.labels.get(term_) or _label(term_)

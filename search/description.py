@@ -22,6 +22,7 @@ never makes a ``hit``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from search.attributes import (
@@ -72,7 +73,7 @@ def weight(term_: str) -> int:
 
 def compare_description(query: TextAnalysis, report: ReportDescription) -> DescriptionComparison | None:
     """Similarity, score and explanation; None when the report confirms nothing the query says."""
-    asked = sorted((t for t in query.terms if _comparable(t, query, report)), key=_reading_order)
+    asked = [t for t in _in_reading_order(query.terms) if _comparable(t, query, report)]
     if not asked:
         return None
     known = report.terms
@@ -180,3 +181,9 @@ def _labels(terms: frozenset[str], source: TextAnalysis | ReportDescription) -> 
 
 def _reading_order(term_: str) -> tuple[int, str]:
     return _ORDER.index(kind_of(term_)), term_
+
+
+@lru_cache(maxsize=10_000)
+def _in_reading_order(terms: frozenset[str]) -> tuple[str, ...]:
+    """A query's terms as explanations list them (sorted once per query, not once per candidate)."""
+    return tuple(sorted(terms, key=_reading_order))
