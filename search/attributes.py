@@ -32,6 +32,7 @@ MAKER, MODEL, CATEGORY, COLOUR, YEAR, FEATURE, WORD = "mk", "md", "cat", "col", 
 ATTRIBUTE_KINDS: Final = (MAKER, MODEL, CATEGORY, COLOUR, YEAR)
 _KIND_PREFIX: Final = {"maker": MAKER, "category": CATEGORY, "colour": COLOUR, "feature": FEATURE}
 
+CLAUSE_BREAK: Final = re.compile(r"[,;\n]|\.(?:\s|$)")  # not the full stop of 5.2 or 3.5m
 MIN_MODEL_LENGTH: Final = 3  # "5m" and "6x" are not models
 MAX_JOINED_PREFIX: Final = 3  # "R 9250", "PR 764", "РС 300": letters written apart from the number
 MIN_BARE_MODEL_DIGITS: Final = 5
@@ -75,8 +76,28 @@ class TextAnalysis:
 
 @lru_cache(maxsize=100_000)
 def analyse(text: str) -> TextAnalysis:
-    """The terms of a free text, in whatever mix of English, Russian and Kazakh it is written."""
+    """The terms of a free text, in whatever mix of English, Russian and Kazakh it is written.
+
+    Clauses (between commas, semicolons, line breaks and full stops) are
+    analysed apart and cached: agencies' descriptions repeat their phrases
+    (в исправном состоянии, fitted with a rock bucket), so most clauses of a
+    candidate's text were seen before.  No phrase spans two clauses.
+    """
     language = language_of(text)
+    found: dict[str, str] = {}
+    languages: dict[str, str] = {}
+    for clause in CLAUSE_BREAK.split(text):
+        clause_found, clause_languages = _clause(clause, language)
+        for key, label in clause_found:
+            found.setdefault(key, label)
+        languages.update(clause_languages)
+    terms = frozenset(found)
+    return TextAnalysis(terms, found, languages, language, _by_kind(terms))
+
+
+@lru_cache(maxsize=200_000)
+def _clause(text: str, language: str) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """The (term, label) pairs of one clause in reading order, and each plain word's language."""
     found: dict[str, str] = {}
     languages: dict[str, str] = {}
     stream = _without_stop_words(tokens(text))
@@ -113,8 +134,7 @@ def analyse(text: str) -> TextAnalysis:
             found.setdefault(word, token.folded)
             languages.setdefault(word, EN if script_of(token.folded) == "latin" else language)
         i += 1
-    terms = frozenset(found)
-    return TextAnalysis(terms, found, languages, language, _by_kind(terms))
+    return tuple(found.items()), tuple(languages.items())
 
 
 def _without_stop_words(found: list[Token]) -> list[Token]:

@@ -35,7 +35,7 @@ TEXT_CANDIDATE_LIMIT: Final = 50
 # it shares with the query.  The query's other, common, attributes find the
 # oldest reports holding all of them.  Engines count a term's reports only up
 # to this number, so both see the same anchors.
-DESCRIPTION_ANCHOR_POSTINGS: Final = 2000
+DESCRIPTION_ANCHOR_POSTINGS: Final = 2_000
 
 
 def allowed_typos(record_length: int) -> int:

@@ -27,14 +27,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from search.attributes import CATEGORY, COLOUR, FEATURE, MAKER, MODEL, WORD, YEAR, analyse, describe_report, kind_of
 from search.description import weight
-from search.policy import DESCRIPTION_ANCHOR_POSTINGS
+from search.policy import DESCRIPTION_ANCHOR_POSTINGS, TEXT_CANDIDATE_LIMIT
 from search.vocabulary_data import VOCABULARY_DIGEST
 
-ANALYSIS_CODE_VERSION: Final = 1
+T = TypeVar("T")
+ANALYSIS_CODE_VERSION: Final = 2
 ANALYSIS_VERSION: Final = f"{ANALYSIS_CODE_VERSION}-{VOCABULARY_DIGEST}"
 
 MIN_TERM_LENGTH: Final = 2
@@ -65,8 +66,9 @@ class DescriptionLookup:
     * ``anchors``: every report holding one of these is a candidate, ranked
       by the summed ``weights`` of the query terms it holds (then oldest
       first), the best ``TEXT_CANDIDATE_LIMIT`` kept;
-    * ``required``: the oldest ``TEXT_CANDIDATE_LIMIT`` reports holding all
-      of these are candidates too (empty: none).
+    * ``required``: the oldest reports holding all of these fill the
+      candidates up to ``TEXT_CANDIDATE_LIMIT`` (``description_candidates``;
+      empty: none).
     """
 
     weights: dict[str, int]
@@ -90,6 +92,13 @@ def plan_description_lookup(weights: Mapping[str, int], postings: Mapping[str, i
     required = [t for t in common if kind_of(t) in _ATTRIBUTES] or common
     required.sort(key=lambda t: (_SELECTIVE_FIRST.index(kind_of(t)), t))
     return DescriptionLookup({t: weights[t] for t in present}, tuple(anchors), tuple(required))
+
+
+def description_candidates(anchored: list[T], holding_all: list[T]) -> list[T]:
+    """A description check's candidates: the anchored ones, then as many of those holding every common
+    attribute as fit within ``TEXT_CANDIDATE_LIMIT`` (the scorer reads every candidate's text)."""
+    room = TEXT_CANDIDATE_LIMIT - len(anchored)
+    return anchored + [c for c in holding_all if c not in anchored][:max(room, 0)]
 
 
 def report_text(report: Mapping[str, Any]) -> str:

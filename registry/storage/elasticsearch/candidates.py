@@ -31,11 +31,12 @@ from search.policy import (
     TEXT_CANDIDATE_LIMIT,
 )
 from search.scoring import reaches_any
-from search.text import DescriptionLookup, plan_description_lookup, query_description_terms
+from search.text import DescriptionLookup, description_candidates, plan_description_lookup, query_description_terms
 
 # Enough to screen a candidate before fetching it whole, read from doc values (no _source to load).
 SKELETONS_ONLY: dict[str, Any] = {"_source": False, "docvalue_fields": ["skeletons"]}
 WHOLE_DOCUMENT: dict[str, Any] = {"_source": ["document"]}
+KEYS, SUFFIX, ANCHORED, HOLDING_ALL = "keys", "suffix", "anchored", "holding_all"  # the retrieval paths
 
 
 class ElasticsearchCandidateIndex:
@@ -57,15 +58,18 @@ class ElasticsearchCandidateIndex:
         with self.cluster.session() as es:
             plans = self._description_plans(es, [description for _, description in lookups])
             searches = [_candidate_searches(keys, plan) for (keys, _), plan in zip(lookups, plans)]
-            flat = [body for bodies in searches for body in bodies]
+            flat = [body for bodies in searches for _, body in bodies]
             if not flat:
                 return [[] for _ in lookups]
             responses = iter(self._msearch(es, flat))
-            hits_per_lookup = [[h for _ in bodies for h in next(responses)["hits"]["hits"]] for bodies in searches]
-            whole = {h["_id"]: h["_source"]["document"] for hits in hits_per_lookup for h in hits if "_source" in h}
+            hits_per_lookup = [{path: next(responses)["hits"]["hits"] for path, _ in bodies} for bodies in searches]
+            whole = {h["_id"]: h["_source"]["document"]
+                     for hits in hits_per_lookup for path_hits in hits.values() for h in path_hits if "_source" in h}
             screened = [
-                [h["_id"] for h in hits
-                 if "_source" in h or (keys is not None and reaches_any(keys.skeleton, h["fields"]["skeletons"]))]
+                [h["_id"] for path in (KEYS, SUFFIX) for h in hits.get(path, ())
+                 if keys is not None and reaches_any(keys.skeleton, h["fields"]["skeletons"])]
+                + description_candidates([h["_id"] for h in hits.get(ANCHORED, ())],
+                                         [h["_id"] for h in hits.get(HOLDING_ALL, ())])
                 for hits, (keys, _) in zip(hits_per_lookup, lookups)
             ]
             wanted = list(dict.fromkeys(i for ids in screened for i in ids if i not in whole))
@@ -103,25 +107,26 @@ class ElasticsearchCandidateIndex:
         return responses
 
 
-def _candidate_searches(keys: IdentifierKeys | None, plan: DescriptionLookup | None) -> list[Document]:
-    """The searches of one check: shared keys, shared trailing part, description terms."""
-    searches: list[Document] = []
+def _candidate_searches(keys: IdentifierKeys | None, plan: DescriptionLookup | None) -> list[tuple[str, Document]]:
+    """The searches of one check, each with its path: shared keys, shared trailing part, description terms."""
+    searches: list[tuple[str, Document]] = []
     if keys is not None:
         # Each shared key adds exactly 1 to the score: best = most keys in common, then oldest.
         shared = [{"constant_score": {"filter": {"term": {"terms": t}}, "boost": 1}} for t in keys.terms]
-        searches.append(_search({"bool": {"should": shared}}, KEY_CANDIDATE_LIMIT, SKELETONS_ONLY, ranked=True))
+        searches.append((KEYS, _search({"bool": {"should": shared}}, KEY_CANDIDATE_LIMIT, SKELETONS_ONLY,
+                                       ranked=True)))
         if len(keys.skeleton) >= MIN_PARTIAL_LENGTH:
-            searches.append(_search({"prefix": {"suffix_keys": keys.suffix_key}}, SUFFIX_CANDIDATE_LIMIT,
-                                    SKELETONS_ONLY))
+            searches.append((SUFFIX, _search({"prefix": {"suffix_keys": keys.suffix_key}}, SUFFIX_CANDIDATE_LIMIT,
+                                             SKELETONS_ONLY)))
     if plan is not None and plan.anchors:
         # Each query term a report holds adds its weight: best = heaviest in common, then oldest.
         held = [{"constant_score": {"filter": {"term": {"description_terms": t}}, "boost": w}}
                 for t, w in plan.weights.items()]
         anchored = {"bool": {"filter": [{"terms": {"description_terms": list(plan.anchors)}}], "should": held}}
-        searches.append(_search(anchored, TEXT_CANDIDATE_LIMIT, WHOLE_DOCUMENT, ranked=True))
+        searches.append((ANCHORED, _search(anchored, TEXT_CANDIDATE_LIMIT, WHOLE_DOCUMENT, ranked=True)))
     if plan is not None and plan.required:
         holding_all = {"bool": {"filter": [{"term": {"description_terms": t}} for t in plan.required]}}
-        searches.append(_search(holding_all, TEXT_CANDIDATE_LIMIT, WHOLE_DOCUMENT))
+        searches.append((HOLDING_ALL, _search(holding_all, TEXT_CANDIDATE_LIMIT, WHOLE_DOCUMENT)))
     return searches
 
 

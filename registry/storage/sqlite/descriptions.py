@@ -28,6 +28,7 @@ from search.policy import DESCRIPTION_ANCHOR_POSTINGS, TEXT_CANDIDATE_LIMIT
 from search.text import (
     ANALYSIS_VERSION,
     DescriptionLookup,
+    description_candidates,
     description_terms,
     plan_description_lookup,
     query_description_terms,
@@ -51,10 +52,9 @@ def description_neighbours(db: sqlite3.Connection, description: str | None) -> l
         "SELECT count(*) FROM (SELECT 1 FROM description_terms WHERE term = ? LIMIT ?)",
         (hashes[t], DESCRIPTION_ANCHOR_POSTINGS + 1)).fetchone()[0] for t in weights}
     plan = plan_description_lookup(weights, postings)
-    found = _ranked_by_anchors(db, plan, hashes) if plan.anchors else []
-    if plan.required:
-        found += _holding_all(db, [hashes[t] for t in plan.required])
-    return found
+    anchored = _ranked_by_anchors(db, plan, hashes) if plan.anchors else []
+    holding_all = _holding_all(db, [hashes[t] for t in plan.required]) if plan.required else []
+    return description_candidates(anchored, holding_all)
 
 
 def _ranked_by_anchors(db: sqlite3.Connection, plan: DescriptionLookup, hashes: dict[str, int]) -> list[int]:
