@@ -92,7 +92,3 @@ def tokens(text: str) -> list[Token]:
         else:
             found.extend(Token(part.group(), False) for part in PART.finditer(folded))
     return found
-
-
-def is_stop_word(folded: str) -> bool:
-    return folded in ALL_STOP_WORDS or len(folded) < MIN_WORD_LENGTH

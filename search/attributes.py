@@ -29,7 +29,7 @@ from search.concepts import CONCEPTS, lookup, misspelled_maker
 from search.normalize import normalize, skeleton
 
 MAKER, MODEL, CATEGORY, COLOUR, YEAR, FEATURE, WORD = "mk", "md", "cat", "col", "yr", "ft", "w"
-ATTRIBUTE_KINDS: Final = (MAKER, MODEL, CATEGORY, COLOUR, YEAR)
+ATTRIBUTE_KINDS: Final = frozenset({MAKER, MODEL, CATEGORY, COLOUR, YEAR})  # what a machine is, not what it has
 _KIND_PREFIX: Final = {"maker": MAKER, "category": CATEGORY, "colour": COLOUR, "feature": FEATURE}
 
 CLAUSE_BREAK: Final = re.compile(r"[,;\n]|\.(?:\s|$)")  # not the full stop of 5.2 or 3.5m

@@ -26,6 +26,7 @@ from functools import lru_cache
 from typing import Final
 
 from search.attributes import (
+    ATTRIBUTE_KINDS,
     CATEGORY,
     COLOUR,
     FEATURE,
@@ -52,7 +53,6 @@ YEAR_TOLERANCE: Final = 1  # a year off by one is neither confirmed nor contradi
 MAX_LISTED: Final = 6  # report content not asked about, listed in an explanation
 REGIONS: Final = {language: frozenset(countries) for language, countries in VOCABULARY["regions"].items()}
 _ORDER: Final = (COLOUR, MAKER, MODEL, CATEGORY, YEAR, FEATURE, WORD)
-ATTRIBUTES: Final = frozenset({MAKER, MODEL, CATEGORY, COLOUR, YEAR})
 # What a machine *is*: when the report states these, what its text mentions does not count (the
 # Komatsu a breaker was mounted on does not make the breaker a Komatsu).  Colours and models in the
 # text count (a hood repainted red, a fleet number written like a model).
@@ -133,7 +133,7 @@ def _share(term_: str, query: TextAnalysis, report: ReportDescription, known: fr
 def _conflicts(query: TextAnalysis, report: ReportDescription, known: frozenset[str]) -> list[tuple[str, str, str]]:
     """(kind, what the query says, what the report states) for each attribute they disagree on."""
     found = []
-    for kind in sorted(ATTRIBUTES, key=_ORDER.index):
+    for kind in sorted(ATTRIBUTE_KINDS, key=_ORDER.index):
         asked, stated = query.of_kind(kind), report.stated_of(kind)
         if not asked or not stated:
             continue

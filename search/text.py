@@ -29,7 +29,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from search.attributes import CATEGORY, COLOUR, FEATURE, MAKER, MODEL, WORD, YEAR, analyse, describe_report, kind_of
+from search.attributes import (
+    ATTRIBUTE_KINDS,
+    CATEGORY,
+    COLOUR,
+    FEATURE,
+    MAKER,
+    MODEL,
+    WORD,
+    YEAR,
+    analyse,
+    describe_report,
+    kind_of,
+)
 from search.description import weight
 from search.policy import DESCRIPTION_ANCHOR_POSTINGS, TEXT_CANDIDATE_LIMIT
 from search.vocabulary_data import VOCABULARY_DIGEST
@@ -46,7 +58,6 @@ STOP_WORDS: Final = frozenset((
 WORD_PATTERN: Final = re.compile(r"\w+")
 # Which of a query's common terms a conjunction starts from: likely rarest first.
 _SELECTIVE_FIRST: Final = (MODEL, YEAR, MAKER, FEATURE, WORD, CATEGORY, COLOUR)
-_ATTRIBUTES: Final = frozenset({MODEL, YEAR, MAKER, CATEGORY, COLOUR})
 
 
 def description_terms(report: Mapping[str, Any]) -> list[str]:
@@ -89,7 +100,7 @@ def plan_description_lookup(weights: Mapping[str, int], postings: Mapping[str, i
         anchors.append(term_)
         total += postings[term_]
     common = present[len(anchors):]
-    required = [t for t in common if kind_of(t) in _ATTRIBUTES] or common
+    required = [t for t in common if kind_of(t) in ATTRIBUTE_KINDS] or common
     required.sort(key=lambda t: (_SELECTIVE_FIRST.index(kind_of(t)), t))
     return DescriptionLookup({t: weights[t] for t in present}, tuple(anchors), tuple(required))
 

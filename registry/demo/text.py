@@ -380,8 +380,6 @@ def russian_name(manufacturer: str) -> str:
 # Queries that paraphrase a report
 # --------------------------------------------------------------------------
 
-ATTRIBUTE_KINDS: Final = ("color", "maker", "model", "noun", "equipment", "mark")
-
 
 def attributes(facts: DescriptionFacts) -> list[tuple[str, object]]:
     """What a query could name of a report: (kind, value) pairs."""
