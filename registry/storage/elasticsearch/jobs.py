@@ -67,7 +67,7 @@ class ElasticsearchJobStore:
                 job = cast(Job, current["_source"]["document"])
                 if not claimable(job, now):
                     continue
-                job.update(status="running", lease_owner=owner, lease_expires=now + lease_seconds)
+                job.update({"status": "running", "lease_owner": owner, "lease_expires": now + lease_seconds})
                 if self._replace(es, current, job):
                     return job
         return None
@@ -85,7 +85,7 @@ class ElasticsearchJobStore:
             self._write_rows(es, self.results_alias, job["id"], checkpoint, results)
             return self._replace(es, current, {**job, "lease_expires": lease_until})
 
-    def update_job(self, job_id: str, owner: str | None, changes: Document) -> Job | None:
+    def update_job(self, job_id: str, owner: str | None, changes: Job) -> Job | None:
         with self.cluster.session() as es:
             current = self._read(es, job_id)
             job = cast(Job, current["_source"]["document"])
