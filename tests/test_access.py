@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -143,6 +144,27 @@ CASES = (
     Case("GET /v1/audit/export", lambda c: c.get("/v1/audit/export"), frozenset({ADMIN, AUDITOR})),
     Case("GET /v1/audit/verify", lambda c: c.get("/v1/audit/verify"), frozenset({ADMIN, AUDITOR})),
 )
+
+
+PARAMETER = re.compile(r"<(?:[^:>]+:)?[^>]+>")
+NOT_API = frozenset({"static"})  # Flask's own static files: public by nature, and no registry data
+
+
+def routes(app) -> set[str]:
+    """Every endpoint the app serves, as ``METHOD /path/{id}``, read from its URL map."""
+    return {
+        f"{method} {PARAMETER.sub('{id}', rule.rule)}"
+        for rule in app.url_map.iter_rules() if rule.endpoint not in NOT_API
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+
+def test_every_endpoint_of_the_app_has_a_row_in_the_access_matrix(app):
+    """An endpoint added without saying who may call it fails here, and a row for an endpoint
+    that no longer exists too."""
+    covered = {re.sub(r"[? ]\(.*|\?.*", "", case.name) for case in CASES}
+    assert routes(app) - covered == set(), "endpoints missing from CASES"
+    assert covered - routes(app) == set(), "CASES rows for endpoints the app does not serve"
 
 
 @pytest.fixture
