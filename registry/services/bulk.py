@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from registry.access import CHECK, Actor
 from registry.errors import Conflict, NotFound, PayloadTooLarge
@@ -24,9 +24,11 @@ from registry.stamps import new_id, utc_now
 from registry.storage.interfaces import JobStore
 
 SYNC_MAX_ROWS = 1000  # POST /v1/checks/bulk answers at once up to this many rows
-VERDICT_COUNTERS = {"hit": "hits", "possible_match": "possible_matches", "no_match": "no_matches"}
-COUNTERS = (*VERDICT_COUNTERS.values(), "errors")  # what a job counts, row by row: one of these per row
-INCOMPLETE = "incomplete_rows"  # also counted: rows checked while an external registry did not answer
+Counter = Literal["hits", "possible_matches", "no_matches", "errors", "incomplete_rows"]  # a job's counting fields
+VERDICT_COUNTERS: dict[str, Counter] = {"hit": "hits", "possible_match": "possible_matches", "no_match": "no_matches"}
+COUNTERS: tuple[Counter, ...] = (*VERDICT_COUNTERS.values(), "errors")  # one of these per row: they add up to the rows
+INCOMPLETE: Counter = "incomplete_rows"  # also counted: rows checked while an external registry did not answer
+JOB_COUNTERS: tuple[Counter, ...] = (*COUNTERS, INCOMPLETE)
 PRIVATE_FIELDS = ("lease_owner", "lease_expires", "run_started", "run_started_rows", "columns", "owner", "delimiter")
 RESULT_PAGE_ROWS = 1000  # rows read back at once to join each result with its uploaded cells
 
@@ -47,20 +49,22 @@ class BulkSettings:
 
 
 def new_job(upload: Upload, filename: str | None, owner: Actor) -> Job:
-    return {
+    job: Job = {
         "id": new_id(), "owner": owner.as_record(), "status": "queued",
         "created_at": utc_now(), "started_at": None, "finished_at": None,
         "format": upload.file_format, "filename": filename, "columns": upload.columns,
         "delimiter": upload.delimiter, "rows_total": len(upload.rows), "rows_done": 0,
-        **dict.fromkeys((*COUNTERS, INCOMPLETE), 0),
         "error": None, "lease_owner": None, "lease_expires": 0.0,
     }
+    for name in JOB_COUNTERS:
+        job[name] = 0
+    return job
 
 
 def tally(results: list[dict[str, Any]]) -> dict[str, int]:
     """How many rows were hits, possible matches, no matches, or could not be checked (these add
     up to the rows), and how many were checked while an external registry did not answer."""
-    counts = dict.fromkeys((*COUNTERS, INCOMPLETE), 0)
+    counts: dict[str, int] = dict.fromkeys(JOB_COUNTERS, 0)
     for result in results:
         counts["errors" if result["error"] else VERDICT_COUNTERS[result["verdict"]]] += 1
         counts[INCOMPLETE] += result["complete"] is False
@@ -69,8 +73,7 @@ def tally(results: list[dict[str, Any]]) -> dict[str, int]:
 
 def job_counts(job: Job) -> dict[str, int]:
     """A job's counters so far (a job stored before a counter existed has none of it yet)."""
-    stored: dict[str, Any] = dict(job)
-    return {name: int(stored.get(name, 0)) for name in (*COUNTERS, INCOMPLETE)}
+    return {name: job.get(name, 0) for name in JOB_COUNTERS}
 
 
 def stored_result(result: dict[str, Any]) -> dict[str, Any]:
@@ -80,9 +83,11 @@ def stored_result(result: dict[str, Any]) -> dict[str, Any]:
 
 def advanced(job: Job, results: list[dict[str, Any]]) -> Job:
     """The job after a batch: checkpoint moved past its rows, each verdict (or error) counted."""
-    before = job_counts(job)
-    counts = {name: before[name] + count for name, count in tally(results).items()}
-    return {**job, **counts, "rows_done": job["rows_done"] + len(results)}  # type: ignore[typeddict-item]
+    counts = tally(results)
+    moved: Job = {**job, "rows_done": job["rows_done"] + len(results)}
+    for name in JOB_COUNTERS:
+        moved[name] = job.get(name, 0) + counts[name]  # a job queued before a counter existed has none
+    return moved
 
 
 def job_view(job: Job, now: float) -> dict[str, Any]:
