@@ -29,15 +29,16 @@ ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 def serve(host: str | None, port: int | None, dev: bool) -> None:
     """Serve the API with gunicorn: as many workers as IRONTRACE_WORKERS, else as CPUs this container may use."""
     default_host, _, default_port = os.environ.get(BIND_SETTING, DEFAULT_BIND).rpartition(":")
-    host, port = host or default_host, port or int(default_port)
     if dev:
         from registry import create_app
 
         _plain_logs_unless_terminal()
-        create_app().run(host=host, port=port, threaded=True)
+        create_app().run(host=host or default_host, port=port or int(default_port), threaded=True)
         return
-    os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "--config", f"python:{GUNICORN_CONFIG}",
-                              "--bind", f"{host}:{port}", "registry:create_app()"])
+    # Without --host or --port, gunicorn's settings read IRONTRACE_BIND (a unix: socket too).
+    bind = ["--bind", f"{host or default_host}:{port or default_port}"] if host or port else []
+    os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "--config", f"python:{GUNICORN_CONFIG}", *bind,
+                              "registry:create_app()"])
 
 
 def _plain_logs_unless_terminal() -> None:
