@@ -21,4 +21,5 @@ USER irontrace
 VOLUME ["/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz')"
-CMD ["gunicorn", "-c", "gunicorn.conf.py", "--access-logfile", "-", "registry:create_app()"]
+# Logs are JSON lines on stderr, one per request (the access log) and one per event (gunicorn.conf.py).
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "registry:create_app()"]

@@ -22,12 +22,14 @@ WRITE_REPORTS: Final = "reports:write"  # agencies only within their own agency 
 CHECK: Final = "checks"
 READ_AUDIT: Final = "audit:read"
 MANAGE_KEYS: Final = "keys:manage"
+READ_METRICS: Final = "metrics:read"  # /metrics: counts of checks and verdicts are the registry's business
 PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     READ_REPORTS: frozenset({ADMIN, AGENCY, BORDER}),
     WRITE_REPORTS: frozenset({ADMIN, AGENCY}),
     CHECK: frozenset({ADMIN, AGENCY, BORDER, DEALER}),
     READ_AUDIT: frozenset({ADMIN, AUDITOR}),
     MANAGE_KEYS: frozenset({ADMIN}),
+    READ_METRICS: frozenset({ADMIN}),
 }
 
 # How much of a matched report a check shows each role.  Dealers learn that an
@@ -99,4 +101,4 @@ def _os_user() -> str:
 
 
 __all__ = ["ADMIN", "AGENCY", "AUDITOR", "BORDER", "DEALER", "Actor", "PERMISSIONS", "READ_REPORTS",
-           "WRITE_REPORTS", "CHECK", "READ_AUDIT", "MANAGE_KEYS", "FULL_DETAILS", "CONTACT_ONLY"]
+           "WRITE_REPORTS", "CHECK", "READ_AUDIT", "MANAGE_KEYS", "READ_METRICS", "FULL_DETAILS", "CONTACT_ONLY"]

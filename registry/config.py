@@ -2,7 +2,9 @@
 
 Every setting can be overridden by the environment variable of the same name
 prefixed with ``IRONTRACE_`` (``IRONTRACE_DB=/var/lib/irontrace.db``), or by
-the ``test_config`` mapping given to ``create_app``.
+the ``test_config`` mapping given to ``create_app``.  A value that cannot be
+used stops start-up with a ``ConfigurationError`` naming the variable and the
+form it expects (never a traceback: ``gunicorn.conf.py`` and the CLI print it).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ DEFAULTS: dict[str, Any] = {
     # Embedded default: one SQLite file.
     "DB": "./irontrace.db",
     "SQLITE_CACHE_MB": 256,
+    "SQLITE_MAX_SIZE_MB": 0,  # the file never grows past this (0: no cap); writes beyond answer 507
+    "DISK_RESERVE_MB": 16,  # /readyz reports storage full when the database's disk has less free
     # Elasticsearch: setting ES_URL switches storage and search to it.
     "ES_URL": None,
     "ES_API_KEY": None,
@@ -32,8 +36,15 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "RATE_LIMIT_PER_MINUTE": 600,  # per API key, per serving process
     "RATE_LIMIT_BURST": 100,
-    "CORS_ORIGINS": [],  # JSON list of origins allowed to call the API from a browser; none by default
+    "CORS_ORIGINS": [],  # browser origins allowed to call the API; none by default
     "TRUSTED_PROXIES": 0,  # reverse proxies in front whose X-Forwarded-For names the client
+    # Operations: logs, and how often a storage failure is logged while it lasts.
+    "LOG_LEVEL": "info",
+    "STORAGE_ERROR_LOG_SECONDS": 60,
+    # Serving (read by gunicorn.conf.py).
+    "BIND": "127.0.0.1:8000",
+    "WORKERS": 0,  # 0: one per CPU core
+    "THREADS": 4,
     # Bulk checks: upload limits, and how workers run jobs.
     "BULK_MAX_BYTES": 64 * 1024 * 1024,
     "BULK_MAX_ROWS": 1_000_000,
@@ -43,28 +54,76 @@ DEFAULTS: dict[str, Any] = {
     "BULK_WORKER_THREADS": -1,  # per app process; -1: one on SQLite, none on Elasticsearch
 }
 
+# The smallest value each numeric setting may take.
+MINIMUMS: dict[str, float] = {
+    "SQLITE_CACHE_MB": 1, "SQLITE_MAX_SIZE_MB": 0, "DISK_RESERVE_MB": 0, "ES_TIMEOUT_SECONDS": 1,
+    "MAX_CONTENT_LENGTH": 1, "RATE_LIMIT_PER_MINUTE": 1, "RATE_LIMIT_BURST": 1, "TRUSTED_PROXIES": 0,
+    "STORAGE_ERROR_LOG_SECONDS": 0, "WORKERS": 0, "THREADS": 1, "BULK_MAX_BYTES": 1, "BULK_MAX_ROWS": 1,
+    "BULK_BATCH_SIZE": 1, "BULK_LEASE_SECONDS": 1, "BULK_POLL_SECONDS": 0.01, "BULK_WORKER_THREADS": -1,
+}
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
 ENV_PREFIX = "IRONTRACE_"
 
 
+class ConfigurationError(ValueError):
+    """A setting that cannot be used: the message names the variable and the form it expects."""
+
+
 def load_settings(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Settings from defaults, then the environment, then ``test_config``."""
+    """Settings from defaults, then the environment, then ``test_config``; ``ConfigurationError``
+    for any value that cannot be used."""
     settings = dict(DEFAULTS)
     for name, default in DEFAULTS.items():
         raw = os.environ.get(ENV_PREFIX + name)
         if raw is not None:
-            settings[name] = _parse(raw, default)
+            settings[name] = _parse(ENV_PREFIX + name, raw, default)
     settings.update(test_config or {})
+    for name, minimum in MINIMUMS.items():
+        if settings[name] < minimum:
+            raise ConfigurationError(f"{ENV_PREFIX}{name} must be at least {minimum:g}; got {settings[name]}.")
+    if settings["LOG_LEVEL"].lower() not in LOG_LEVELS:
+        raise ConfigurationError(f"{ENV_PREFIX}LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}; "
+                                 f"got {settings['LOG_LEVEL']!r}.")
     return settings
 
 
-def _parse(raw: str, default: Any) -> Any:
-    """Environment values are strings; give them the type of their default."""
+def _parse(variable: str, raw: str, default: Any) -> Any:
+    """Environment values are strings; give them the type of their default, or say what was expected."""
+    text = raw.strip()
     if isinstance(default, bool):
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
+        if text.lower() not in TRUE_WORDS + FALSE_WORDS:
+            raise _expected(variable, raw, "true or false (also 1/0, yes/no, on/off)")
+        return text.lower() in TRUE_WORDS
     if isinstance(default, int):
-        return int(raw)
+        try:
+            return int(text)
+        except ValueError:
+            raise _expected(variable, raw, f"a whole number, e.g. {variable}={default}") from None
     if isinstance(default, float):
-        return float(raw)
-    if isinstance(default, (list, dict)):
-        return json.loads(raw)
+        try:
+            return float(text)
+        except ValueError:
+            raise _expected(variable, raw, f"a number, e.g. {variable}={default}") from None
+    if isinstance(default, list):
+        return _list(variable, text)
     return raw
+
+
+def _list(variable: str, text: str) -> list[str]:
+    """A comma-separated list (``a, b``), or a JSON list of strings (``["a", "b"]``)."""
+    if not text.startswith("["):
+        return [item.strip() for item in text.split(",") if item.strip()]
+    try:
+        items = json.loads(text)
+    except ValueError:
+        items = None
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise _expected(variable, text, f'a comma-separated list, e.g. {variable}=https://a.example,https://b.example '
+                                        f'(or a JSON list of strings)')
+    return items
+
+
+def _expected(variable: str, raw: str, form: str) -> ConfigurationError:
+    return ConfigurationError(f"{variable} must be {form}; got {raw!r}.")

@@ -23,7 +23,7 @@ from search.vocabulary import (
 __all__ = [
     "ACTIVE_STATUSES", "HIT", "HIT_MATCH_TYPES", "MATCH_TYPES", "NO_MATCH", "POSSIBLE_MATCH", "VERDICTS",
     "STATUSES", "CATEGORIES", "IDENTIFIER_TYPES", "ROLES", "ADMIN", "AGENCY", "BORDER", "DEALER", "AUDITOR",
-    "ACTIVE_JOB_STATUSES", "FINAL_JOB_STATUSES", "JOB_STATUSES", "SOURCE_STATUSES", "CIRCUIT_STATES",
+    "ACTIVE_JOB_STATUSES", "FINAL_JOB_STATUSES", "JOB_STATUSES", "STALLED", "SOURCE_STATUSES", "CIRCUIT_STATES",
     "KEY_STATES", "AUDIT_ACTIONS",
 ]
 
@@ -44,7 +44,8 @@ KEY_STATES: Final = ("active", "expired", "revoked")
 # Bulk-check jobs.
 ACTIVE_JOB_STATUSES: Final = ("queued", "running")
 FINAL_JOB_STATUSES: Final = ("done", "failed", "cancelled")
-JOB_STATUSES: Final = ACTIVE_JOB_STATUSES + FINAL_JOB_STATUSES
+STALLED: Final = "stalled"  # shown, never stored: running, but its worker stopped renewing the lease
+JOB_STATUSES: Final = ACTIVE_JOB_STATUSES + (STALLED,) + FINAL_JOB_STATUSES
 
 # External registries: how one did for a check, and its circuit breaker.
 SOURCE_STATUSES: Final = ("ok", "timeout", "error", "unavailable", "skipped")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Iterator
 
 from flask import Response, request, stream_with_context, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from werkzeug.exceptions import NotAcceptable, RequestEntityTooLarge
 
+from registry.api import examples
+from registry.api.bodies import Blueprint
 from registry.api.extension import services
-from registry.api.schemas.bulk import BulkCheckResultSchema, BulkJobSchema
+from registry.api.schemas.bulk import BulkCheckResultSchema, BulkJobListArgsSchema, BulkJobPageSchema, BulkJobSchema
 from registry.api.security import current_actor
 from registry.errors import InvalidRequest
 from registry.files.results import csv_lines, ndjson_lines
@@ -30,9 +32,10 @@ UPLOAD_DOC = {
     "content": {
         "multipart/form-data": {"schema": {"type": "object", "required": [UPLOAD_FIELD], "properties": {
             UPLOAD_FIELD: {"type": "string", "format": "binary"}}}},
-        CSV_TYPE: {"schema": {"type": "string"}},
-        NDJSON_TYPE: {"schema": {"type": "string"}},
-        JSON_TYPE: {"schema": {"type": "array", "items": {"type": "object"}}},
+        CSV_TYPE: {"schema": {"type": "string"}, "example": "serial,lot\nKMTPC300C55A17044,17\n"},
+        NDJSON_TYPE: {"schema": {"type": "string"}, "example": '{"serial": "KMTPC300C55A17044", "lot": "17"}\n'},
+        JSON_TYPE: {"schema": {"type": "array", "items": {"type": "object"}},
+                    "example": [{"serial": "KMTPC300C55A17044", "lot": "17"}]},
     },
 }
 TOO_LARGE_DOC = "Over the size or row limit; the problem's `limit` and `unit` say which"
@@ -68,6 +71,9 @@ def streamed(results: Iterable[dict], columns: list[str], media_type: str, name:
 
 
 def negotiated(offered: list[str]) -> str:
+    """The media type the client accepts, the first offered when it does not say (no Accept)."""
+    if not request.accept_mimetypes:
+        return offered[0]
     media_type = request.accept_mimetypes.best_match(offered)
     if media_type is None:
         raise NotAcceptable(f"Results are available as {', '.join(offered)}.")
@@ -76,8 +82,21 @@ def negotiated(offered: list[str]) -> str:
 
 @blp.route("/bulk-checks")
 class BulkChecks(MethodView):
-    @blp.doc(requestBody=UPLOAD_DOC)
-    @blp.response(202, BulkJobSchema)
+    accepts_files = True
+
+    @blp.doc(operationId="listBulkChecks")
+    @blp.arguments(BulkJobListArgsSchema, location="query")
+    @blp.response(200, BulkJobPageSchema, example=examples.JOB_PAGE)
+    def get(self, args: dict):
+        """The caller's bulk checks, newest first."""
+        page = services().bulk.list(current_actor(), args["limit"], args.get("cursor"))
+        now = time.time()
+        return {"items": [job_view(job, now) for job in page.items], "next_cursor": page.next_cursor}
+
+    @blp.doc(operationId="submitBulkCheck", requestBody=UPLOAD_DOC)
+    @blp.response(202, BulkJobSchema, example={**examples.JOB, "status": "queued", "started_at": None,
+                                               "rows_done": 0, "hits": 0, "possible_matches": 0, "no_matches": 0,
+                                               "errors": 0, "eta_seconds": None})
     @blp.alt_response(413, description=TOO_LARGE_DOC)
     def post(self):
         """Queue a check of every row of a file; follow Location for progress."""
@@ -89,12 +108,15 @@ class BulkChecks(MethodView):
 
 @blp.route("/bulk-checks/<job_id>")
 class BulkCheck(MethodView):
-    @blp.response(200, BulkJobSchema)
+    @blp.doc(operationId="getBulkCheck")
+    @blp.response(200, BulkJobSchema, example=examples.JOB)
     def get(self, job_id: str):
-        """Status, counts so far and, while running, an ETA."""
+        """Status (``stalled`` while nobody renews its lease), counts so far and, while running, an ETA."""
         return job_view(services().bulk.get(current_actor(), job_id), time.time())
 
-    @blp.response(200, BulkJobSchema)
+    @blp.doc(operationId="cancelBulkCheck")
+    @blp.response(200, BulkJobSchema, example={**examples.JOB, "status": "cancelled", "eta_seconds": None,
+                                               "finished_at": "2026-11-25T16:02:40.002Z"})
     @blp.alt_response(409, description="The job already finished")
     def delete(self, job_id: str):
         """Cancel a queued or running job; rows already checked keep their results."""
@@ -103,8 +125,11 @@ class BulkCheck(MethodView):
 
 @blp.route("/bulk-checks/<job_id>/results")
 class BulkCheckResults(MethodView):
-    @blp.doc(responses={"200": {"description": "Every row checked so far, in input order, streamed", "content": {
-        CSV_TYPE: {"schema": {"type": "string"}}, NDJSON_TYPE: {"schema": {"type": "string"}}}}})
+    @blp.doc(operationId="getBulkCheckResults", responses={"200": {
+        "description": "Every row checked so far, in input order, streamed", "content": {
+            CSV_TYPE: {"schema": {"type": "string"}, "example": examples.RESULTS_CSV},
+            NDJSON_TYPE: {"schema": {"type": "string"}, "example": json.dumps(examples.ROW_RESULT) + "\n"}}}})
+    @blp.alt_response(406, description="Accept names neither CSV nor NDJSON")
     def get(self, job_id: str):
         """Each row with its verdict, best match, score and explanation: CSV or NDJSON by Accept."""
         media_type = negotiated([CSV_TYPE, NDJSON_TYPE])
@@ -114,8 +139,11 @@ class BulkCheckResults(MethodView):
 
 @blp.route("/checks/bulk")
 class BulkCheckNow(MethodView):
-    @blp.doc(requestBody=UPLOAD_DOC)
-    @blp.response(200, BulkCheckResultSchema)
+    accepts_files = True
+
+    @blp.doc(operationId="checkFile", requestBody=UPLOAD_DOC)
+    @blp.response(200, BulkCheckResultSchema, example=examples.SYNC_RESULT)
+    @blp.alt_response(406, description="Accept names none of JSON, CSV and NDJSON")
     @blp.alt_response(413, description=f"{TOO_LARGE_DOC} (at most {SYNC_MAX_ROWS} rows here)")
     def post(self):
         """Check a small file at once (up to 1,000 rows): JSON, or CSV or NDJSON by Accept."""

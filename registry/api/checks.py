@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from registry.api import examples
+from registry.api.bodies import Blueprint
 from registry.api.extension import services
 from registry.api.schemas.checks import CheckRequestSchema, CheckResultSchema
 from registry.api.security import current_actor
@@ -15,8 +16,9 @@ blp = Blueprint("checks", __name__, url_prefix="/v1/checks", description="Check 
 
 @blp.route("")
 class Checks(MethodView):
-    @blp.arguments(CheckRequestSchema)
-    @blp.response(200, CheckResultSchema)
+    @blp.doc(operationId="checkIdentifier")
+    @blp.arguments(CheckRequestSchema, example=examples.CHECK_REQUEST)
+    @blp.response(200, CheckResultSchema, example=examples.CHECK_RESULT)
     def post(self, data: dict):
         """Check what was read off a plate (and optionally maker, category, description)."""
         return services().checks.check(current_actor(), CheckQuery(**data)).to_dict()

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 
 from registry.access import Actor
+from registry.api import docs
 from registry.api.extension import services
 from registry.api.rate_limit import RateLimiter
 from registry.errors import RateLimited, Unauthenticated
@@ -20,7 +21,7 @@ PUBLIC_ENDPOINTS = frozenset({
     "health.Liveness",
     "health.Readiness",
     "api-docs.openapi_json",
-    "api-docs.openapi_swagger_ui",
+    *docs.ENDPOINTS,
 })
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -32,14 +33,8 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 }
-# The API docs page runs Swagger UI from its CDN, with an inline start-up script.
-DOCS_CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src https://cdn.jsdelivr.net 'unsafe-inline'; "
-    "style-src https://cdn.jsdelivr.net 'unsafe-inline'; img-src 'self' data: https://cdn.jsdelivr.net; "
-    "connect-src 'self'; frame-ancestors 'none'"
-)
-CORS_ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, Accept"
-CORS_EXPOSED_HEADERS = "Location, ETag, Retry-After"
+CORS_ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, Accept, X-Request-ID"
+CORS_EXPOSED_HEADERS = "Location, ETag, Retry-After, X-Request-ID"
 CORS_MAX_AGE_SECONDS = 600
 BEARER = "bearer "
 SECURITY_SCHEME = {"type": "http", "scheme": "bearer", "description": "An API key from `irontrace keys create`."}
@@ -90,8 +85,8 @@ def _allowed_origin() -> str | None:
 def _add_headers(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
-    if request.endpoint == "api-docs.openapi_swagger_ui":
-        response.headers["Content-Security-Policy"] = DOCS_CONTENT_SECURITY_POLICY
+    if request.endpoint in docs.ENDPOINTS:
+        response.headers["Content-Security-Policy"] = docs.CONTENT_SECURITY_POLICY
     origin = _allowed_origin()
     if origin:
         response.headers["Access-Control-Allow-Origin"] = origin

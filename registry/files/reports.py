@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from registry.errors import InvalidRequest
+from registry.validation import load_json
 from registry.vocabulary import IDENTIFIER_TYPES
 
 FORMATS = ("ndjson", "json", "csv")
@@ -76,7 +77,7 @@ def _ndjson_rows(text: IO[str]) -> Iterator[Row]:
         if not line.strip():
             continue
         try:
-            yield number, json.loads(line)
+            yield number, load_json(line)
         except json.JSONDecodeError as exc:
             yield number, InvalidRequest(f"Line is not valid JSON: {exc.msg} at column {exc.colno}.")
 
@@ -90,7 +91,7 @@ def _unflattened(row: dict[str, str | None]) -> Any:
 
 def _json_rows(text: IO[str]) -> Iterator[Row]:
     try:
-        data = json.load(text)
+        data = load_json(text.read())
     except json.JSONDecodeError as exc:
         raise InvalidRequest(f"File is not valid JSON: {exc.msg} at line {exc.lineno}.") from exc
     if not isinstance(data, list):

@@ -20,6 +20,7 @@ from registry.services.checks import CheckService
 from registry.services.feeds import FeedService
 from registry.services.imports import ImportService
 from registry.services.keys import KeyService
+from registry.services.metrics import MetricsService
 from registry.services.reports import ReportService
 from registry.storage import open_engine
 from registry.storage.interfaces import Engine
@@ -37,6 +38,7 @@ class Services:
     keys: KeyService
     audit: AuditService
     bulk: BulkCheckService
+    metrics: MetricsService
     federation: Federation | None = None
     workers: list[BulkWorker] = field(default_factory=list)
 
@@ -64,7 +66,7 @@ def services_over(engine: Engine, settings: dict[str, Any], federation: Federati
     checks = CheckService(engine.candidates, engine.checks, audit, federation)
     bulk = BulkCheckService(checks, audit, engine.jobs, BulkSettings.of(settings))
     return Services(engine, reports, imports, FeedService(reports, imports), checks,
-                    KeyService(engine.keys, audit), audit, bulk, federation)
+                    KeyService(engine.keys, audit), audit, bulk, MetricsService(engine, bulk), federation)
 
 
 def open_services(settings: dict[str, Any], with_sources: bool = True) -> Services:

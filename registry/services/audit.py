@@ -7,6 +7,7 @@ from typing import Any
 
 from registry.access import READ_AUDIT, Actor
 from registry.audit_chain import ChainReport, verify_chain
+from registry.metrics import AUDIT_APPEND_FAILURES
 from registry.records import AuditEntry, AuditFilter, Page
 from registry.stamps import utc_now
 from registry.storage.interfaces import AuditLog
@@ -24,7 +25,11 @@ class AuditService:
         """Append one entry: who did what to which subject, and the details that say how."""
         entry: AuditEntry = {"at": utc_now(), "action": action, "actor": actor.as_record(), "subject": subject,
                              "details": details}
-        return self.log.append(entry)
+        try:
+            return self.log.append(entry)
+        except Exception:
+            AUDIT_APPEND_FAILURES.labels(action).inc()
+            raise
 
     def list(self, actor: Actor, filters: AuditFilter, limit: int, cursor: str | None) -> Page[AuditEntry]:
         actor.require(READ_AUDIT)

@@ -15,11 +15,14 @@ from typing import Any
 from registry.access import CHECK, Actor
 from registry.errors import Conflict, NotFound, PayloadTooLarge
 from registry.files.uploads import Upload, read_upload
-from registry.records import Document, Job
+from registry.metrics import BULK_ROWS_CHECKED
+from registry.records import Document, Job, Page
 from registry.services.audit import AuditService
 from registry.services.checks import CheckService
 from registry.stamps import new_id, utc_now
 from registry.storage.interfaces import JobStore
+from registry.storage.leases import shown_status
+from registry.vocabulary import ACTIVE_JOB_STATUSES, STALLED
 
 SYNC_MAX_ROWS = 1000  # POST /v1/checks/bulk answers at once up to this many rows
 VERDICT_COUNTERS = {"hit": "hits", "possible_match": "possible_matches", "no_match": "no_matches"}
@@ -67,11 +70,13 @@ def advanced(job: Job, results: list[dict[str, Any]]) -> Job:
 
 
 def job_view(job: Job, now: float) -> dict[str, Any]:
-    """A job as its owner sees it: no lease internals, an ETA while it runs."""
+    """A job as its owner sees it at ``now``: no lease internals, ``stalled`` while nobody renews
+    its lease, an ETA while it runs."""
     view = {k: v for k, v in job.items() if k not in PRIVATE_FIELDS}
+    view["status"] = shown_status(job, now)
     view["eta_seconds"] = None
     done_this_run = job["rows_done"] - job.get("run_started_rows", 0)
-    if job["status"] == "running" and done_this_run > 0:
+    if view["status"] == "running" and done_this_run > 0:
         rate = done_this_run / max(now - job["run_started"], 1e-3)
         view["eta_seconds"] = round((job["rows_total"] - job["rows_done"]) / rate, 1)
     return view
@@ -129,6 +134,7 @@ class BulkCheckService:
         size = self.settings.batch_size
         results = [result for start in range(0, len(upload.rows), size)
                    for result in self.checks.check_rows(actor, upload.rows[start:start + size])]
+        BULK_ROWS_CHECKED.labels("sync").inc(len(results))
         self.record_checked(actor, data, results)
         return upload, results
 
@@ -146,6 +152,18 @@ class BulkCheckService:
         if not actor.owns(job["owner"]):
             raise NotFound(f"No bulk check with id {job_id}.")
         return job
+
+    def list(self, actor: Actor, limit: int, cursor: str | None) -> Page[Job]:
+        """The jobs ``actor`` submitted, newest first."""
+        actor.require(CHECK)
+        return self.jobs.list_jobs(actor.principal, limit, cursor)
+
+    def queue(self, now: float) -> dict[str, int]:
+        """How many jobs wait, run, or stalled (for the metrics; no actor: nothing of any job is shown)."""
+        counts = dict.fromkeys((*ACTIVE_JOB_STATUSES, STALLED), 0)
+        for job in self.jobs.active_jobs():
+            counts[shown_status(job, now)] += 1
+        return counts
 
     def cancel(self, actor: Actor, job_id: str) -> Job:
         """Stop a job: its worker notices between batches.  A finished job cannot be cancelled."""

@@ -24,6 +24,7 @@ from typing import Any
 
 from registry.access import Actor
 from registry.errors import IronTraceError
+from registry.metrics import BULK_ROWS_CHECKED
 from registry.records import Document, Job
 from registry.services.bulk import COUNTERS, BulkCheckService, advanced, job_owner, matched_rows
 from registry.services.checks import CheckService
@@ -117,6 +118,7 @@ class BulkWorker:
             if not self.jobs.commit_batch(job, self.owner, results, lease_until):
                 log.info("bulk check %s was cancelled or taken over", job["id"])
                 return
+            BULK_ROWS_CHECKED.labels("job").inc(len(results))
             self.bulk.audit.record(job_owner(job), "bulk_check.batch", job["id"], {
                 "rows": [first_row, job["rows_done"]], "matched": matched_rows(results)})
         if self.jobs.update_job(job["id"], self.owner, {"status": "done", "finished_at": utc_now()}) is None:

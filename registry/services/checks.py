@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from registry.access import CHECK, READ_REPORTS, Actor
 from registry.errors import Forbidden
+from registry.metrics import CHECKS
 from registry.records import Document
 from registry.services.audit import AuditService
 from registry.services.results import (
@@ -100,7 +101,9 @@ class CheckService:
         for query, found, lookup in zip(queries, self.candidates.find_candidates_many(lookups), pending):
             answers = lookup.collect() if lookup else []
             external = [match.as_report() for answer in answers for match in answer.matches]
-            decided.append(Decision(rank(query, [*found, *external]), answers))
+            outcome = rank(query, [*found, *external])
+            CHECKS.labels(outcome.verdict, outcome.matches[0].match_type if outcome.matches else "none").inc()
+            decided.append(Decision(outcome, answers))
         return decided
 
     def check_rows(self, actor: Actor, rows: Sequence[Document]) -> list[dict[str, Any]]:

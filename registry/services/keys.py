@@ -23,6 +23,9 @@ from registry.storage.interfaces import KeyStore
 from registry.vocabulary import AGENCY, ROLES
 
 KEY_PREFIX = "itk"
+# One answer for every key that does not work, so that a key's holder (or thief) cannot learn whether it
+# was ever valid: the reason (unknown, revoked, expired) is for admins, in ``GET /v1/keys``.
+NOT_VALID = "The API key is not valid: unknown, revoked or expired."
 KEY_ID_BYTES = 8
 SECRET_BYTES = 32
 
@@ -36,7 +39,7 @@ def split_key(key: str) -> tuple[str, str]:
     prefix, _, rest = key.partition("_")
     key_id, _, secret = rest.partition("_")
     if prefix != KEY_PREFIX or not key_id or not secret:
-        raise Unauthenticated("The API key is not one this service issued.")
+        raise Unauthenticated(NOT_VALID)
     return key_id, secret
 
 
@@ -50,9 +53,12 @@ def parse_expiry(value: str | None, now: dt.datetime) -> str | None:
         raise InvalidRequest(f"Expiry {value!r} is not an ISO 8601 date or date-time.") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    if moment <= now:
-        raise InvalidRequest(f"Expiry {value!r} is not in the future.")
-    return iso(moment)
+    try:
+        if moment <= now:
+            raise InvalidRequest(f"Expiry {value!r} is not in the future.")
+        return iso(moment)
+    except OverflowError:  # 9999-12-31 west of UTC: past the last moment a timestamp can hold
+        raise InvalidRequest(f"Expiry {value!r} is past the year 9999 in UTC.") from None
 
 
 def key_state(record: KeyRecord, now: dt.datetime) -> str:
@@ -116,12 +122,11 @@ class KeyService:
         try:
             record = self.keys.get(key_id)
         except NotFound as exc:
-            raise Unauthenticated("The API key is not one this service issued.") from exc
+            raise Unauthenticated(NOT_VALID) from exc
         if not hmac.compare_digest(record["secret_sha256"], secret_digest(secret)):
-            raise Unauthenticated("The API key is not one this service issued.")
-        state = key_state(record, dt.datetime.now(dt.UTC))
-        if state != "active":
-            raise Unauthenticated(f"The API key is {state}.")
+            raise Unauthenticated(NOT_VALID)
+        if key_state(record, dt.datetime.now(dt.UTC)) != "active":
+            raise Unauthenticated(NOT_VALID)
         return Actor(principal=key_id, role=record["role"], agency=record.get("agency"), address=address)
 
 

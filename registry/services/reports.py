@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from registry.access import READ_REPORTS, Actor
+from registry.access import READ_REPORTS, WRITE_REPORTS, Actor
 from registry.records import Page, Report, ReportFilter
 from registry.services.audit import AuditService
 from registry.stamps import new_id, utc_now
@@ -59,8 +59,11 @@ class ReportService:
         """Apply a merge patch to the version the client saw; the whole result is revalidated.
 
         An agency must own the report both before and after: it can neither
-        edit another agency's report nor hand its own to another agency.
+        edit another agency's report nor hand its own to another agency.  A role
+        that writes no reports is refused before the report is looked up, so its
+        answer is the same whether the report exists or not.
         """
+        actor.require(WRITE_REPORTS)
         stored = self.reports.get(report_id)
         actor.require_write(stored)
         merged = validate_report(merge_patch(without_server_fields(stored), patch))

@@ -149,6 +149,13 @@ class JobStore(Protocol):
     def iter_results(self, job_id: str, count: int) -> Iterator[Document]:
         """Results of rows ``0`` to ``count``, in input order, fetched a page at a time."""
 
+    def list_jobs(self, owner: str, limit: int, cursor: str | None) -> Page[Job]:
+        """The jobs whose owner's principal is ``owner``, newest first, one page at a time, as
+        stored now (not as a lagging search saw them)."""
+
+    def active_jobs(self) -> list[Job]:
+        """Every queued or running job, as stored now."""
+
 
 class IndexAdmin(Protocol):
     """Index administration, for engines that have indices to manage (``irontrace es``)."""

@@ -24,7 +24,7 @@ from typing import Any
 
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, TransportError
 
-from registry.errors import StorageUnavailable
+from registry.errors import StorageFull, StorageUnavailable
 from registry.records import Document
 from registry.storage.elasticsearch.mappings import (
     AUDIT_MAPPINGS,
@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 FIRST_VERSION = 1
 MAX_RETRIES = 2  # connection refused or 502/503/504 may succeed on another node; timeouts are never retried
 SHARDS_READY_TIMEOUT = "30s"  # how long a process waits for another's new index to start serving
+# What Elasticsearch puts on an index when its node's disk passes the flood-stage watermark; writes to
+# it then fail with ``cluster_block_exception`` until space is freed (and the block lifted).
+FULL_DISK_BLOCK = "index.blocks.read_only_allow_delete"
 
 
 def versioned_index(alias: str, version: int) -> str:
@@ -103,11 +106,12 @@ class Cluster:
         except ApiError as exc:
             if exc.error == "index_not_found_exception":
                 self._indices_ready = False  # deleted behind our back: recreated on the next call
-            log.warning("Elasticsearch refused a request: %s", exc)
+            if is_full_disk_block(exc.error, str(exc)):
+                raise StorageFull("Elasticsearch refuses writes: its disk is full (flood-stage watermark); "
+                                  "they resume once space is freed.") from exc
             detail = f"Elasticsearch cannot serve the request ({exc.status_code} {exc.error})."
             raise StorageUnavailable(detail) from exc
         except TransportError as exc:
-            log.warning("Elasticsearch unreachable: %s", exc)
             raise StorageUnavailable(f"Elasticsearch cannot be reached ({type(exc).__name__}).") from exc
 
     @contextmanager
@@ -143,10 +147,16 @@ class Cluster:
         self.client.close()
 
     def ping(self) -> None:
+        """Red health, or an index blocked for a full disk, means the registry cannot serve."""
+        aliases = [alias for alias, _, _ in self.indices]
         with self.session() as es:
-            health = es.cluster.health(index=[alias for alias, _, _ in self.indices])
+            health = es.cluster.health(index=aliases)
+            blocks = es.indices.get_settings(index=aliases, name=FULL_DISK_BLOCK, flat_settings=True)
         if health["status"] == "red":
             raise StorageUnavailable("Elasticsearch reports red health: some registry data is unavailable.")
+        blocked = sorted(index for index, found in blocks.items() if found["settings"].get(FULL_DISK_BLOCK) == "true")
+        if blocked:
+            raise StorageFull(f"Elasticsearch blocks writes to {', '.join(blocked)}: its disk is full.")
 
 
 def create_aliased_index(client: Elasticsearch, alias: str, mappings: Document, settings: Document) -> str | None:
@@ -157,7 +167,10 @@ def create_aliased_index(client: Elasticsearch, alias: str, mappings: Document, 
     shard is still starting fails).
     """
     index = versioned_index(alias, FIRST_VERSION)
-    if not client.indices.exists_alias(name=alias):
+    if client.indices.exists_alias(name=alias):
+        # Mappings only ever gain fields: an index made by an older release gets the new ones.
+        client.indices.put_mapping(index=alias, properties=mappings["properties"])
+    else:
         try:
             client.indices.create(index=index, mappings=mappings, settings=settings, aliases={alias: {}})
             return index
@@ -168,6 +181,19 @@ def create_aliased_index(client: Elasticsearch, alias: str, mappings: Document, 
     client.cluster.health(index=alias, wait_for_active_shards=str(INDEX_SETTINGS["number_of_shards"]),
                           timeout=SHARDS_READY_TIMEOUT)
     return None
+
+
+def is_full_disk_block(error_type: str | None, reason: str) -> bool:
+    """Whether a refusal is the block Elasticsearch sets on indices when its disk is full."""
+    return error_type == "cluster_block_exception" and ("read-only-allow-delete" in reason or "flood" in reason)
+
+
+def refusal(failed: list[Document], detail: str, **extra: Any) -> StorageUnavailable:
+    """The error for items a bulk call refused: ``StorageFull`` when the disk was the reason."""
+    error = failed[0].get("error") or {}
+    if is_full_disk_block(error.get("type"), str(error.get("reason"))):
+        return StorageFull("Elasticsearch refuses writes: its disk is full (flood-stage watermark).", **extra)
+    return StorageUnavailable(detail, **extra)
 
 
 def bulk_items(client: Elasticsearch, operations: list[Document], **params: Any) -> list[Document]:

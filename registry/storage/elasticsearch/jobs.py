@@ -24,13 +24,16 @@ from typing import cast
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
 from registry.errors import NotFound, StorageUnavailable
-from registry.records import Document, Job
-from registry.storage.elasticsearch.cluster import Cluster, bulk_items
+from registry.records import Document, Job, Page
+from registry.storage.cursors import decode_pair, encode_cursor
+from registry.storage.elasticsearch.cluster import Cluster, bulk_items, refusal
 from registry.storage.leases import at_checkpoint, claimable, holds_lease
 from registry.vocabulary import ACTIVE_JOB_STATUSES
 
 ROWS_PER_REQUEST = 2000  # rows or results per bulk or mget call
 CLAIM_CANDIDATES = 20  # active jobs looked at per claim, oldest first
+ACTIVE_JOBS_MAX = 10_000  # active jobs read for the queue's metrics
+NEWEST_FIRST = [{"created_at": "desc"}, {"job_id": "desc"}]
 
 
 def row_id(job_id: str, index: int) -> str:
@@ -98,6 +101,26 @@ class ElasticsearchJobStore:
         with self.cluster.session() as es:
             yield from self._read_rows(es, self.results_alias, job_id, 0, count)
 
+    def list_jobs(self, owner: str, limit: int, cursor: str | None) -> Page[Job]:
+        with self.cluster.session() as es:
+            hits = es.search(index=self.jobs_alias, query={"term": {"owner": owner}}, sort=NEWEST_FIRST,
+                             size=limit + 1, search_after=decode_pair(cursor) if cursor else None, source=False,
+                             track_total_hits=False)["hits"]["hits"]
+            more = len(hits) > limit
+            hits = hits[:limit]
+            if not hits:
+                return Page([], None)
+            # The search may lag behind the jobs' progress; a real-time read does not.
+            docs = es.mget(index=self.jobs_alias, ids=[hit["_id"] for hit in hits])["docs"]
+        jobs = [cast(Job, doc["_source"]["document"]) for doc in docs if doc.get("found")]
+        return Page(jobs, encode_cursor(hits[-1]["sort"]) if more else None)
+
+    def active_jobs(self) -> list[Job]:
+        with self.cluster.session() as es:
+            hits = es.search(index=self.jobs_alias, query={"terms": {"status": list(ACTIVE_JOB_STATUSES)}},
+                             size=ACTIVE_JOBS_MAX, track_total_hits=False)["hits"]["hits"]
+        return [cast(Job, hit["_source"]["document"]) for hit in hits]
+
     # -- internals -------------------------------------------------------------------
 
     def _read(self, es: Elasticsearch, job_id: str) -> Document:
@@ -126,9 +149,8 @@ class ElasticsearchJobStore:
                 operations += [{"index": {"_index": alias, "_id": row_id(job_id, i)}}, {"job_id": job_id, "data": row}]
             failed = [item for item in bulk_items(es, operations, require_alias=True) if item["status"] >= 300]
             if failed:
-                error = failed[0].get("error") or {}
-                raise StorageUnavailable(
-                    f"Elasticsearch refused {len(failed)} rows of a bulk check ({error.get('type')}).")
+                error_type = (failed[0].get("error") or {}).get("type")
+                raise refusal(failed, f"Elasticsearch refused {len(failed)} rows of a bulk check ({error_type}).")
 
     @staticmethod
     def _read_rows(es: Elasticsearch, alias: str, job_id: str, start: int, end: int) -> Iterator[Document]:
@@ -141,4 +163,5 @@ class ElasticsearchJobStore:
 
 
 def _fields(job: Job) -> Document:
-    return {"status": job["status"], "created_at": job["created_at"], "document": job}
+    return {"status": job["status"], "created_at": job["created_at"], "owner": job["owner"]["principal"],
+            "job_id": job["id"], "document": job}

@@ -29,7 +29,7 @@ from typing import Any, cast
 
 from elasticsearch import ConflictError, Elasticsearch
 
-from registry.errors import Conflict, InvalidRequest, NotFound, PreconditionFailed, StorageUnavailable
+from registry.errors import Conflict, NotFound, PreconditionFailed, StorageUnavailable
 from registry.records import (
     Document,
     ImportOutcome,
@@ -40,8 +40,8 @@ from registry.records import (
     imported_version,
     manufacturer_key,
 )
-from registry.storage.cursors import BAD_CURSOR, decode_cursor, encode_cursor
-from registry.storage.elasticsearch.cluster import Cluster, bulk_items, read_position
+from registry.storage.cursors import decode_pair, encode_cursor
+from registry.storage.elasticsearch.cluster import Cluster, bulk_items, read_position, refusal
 from search.keys import report_keys
 from search.text import indexed_words, report_text, text_terms
 
@@ -203,6 +203,7 @@ class ElasticsearchReportStore:
                 return []
             items = bulk_items(es, operations, refresh="wait_for", require_alias=True)
         conflicts: list[int] = []
+        refused: list[Document] = []
         failures: list[dict[str, Any]] = []
         for (i, outcome), item in zip(planned, items):
             if item["status"] < 300:
@@ -210,13 +211,11 @@ class ElasticsearchReportStore:
             elif item["status"] == 409:
                 conflicts.append(i)
             else:
+                refused.append(item)
                 failures.append(describe_failure(prepared[i][0], item))
         if failures:
-            raise StorageUnavailable(
-                f"Elasticsearch refused {len(failures)} of {len(planned)} reports in a batch; "
-                "the others were stored and importing again is safe.",
-                failures=failures,
-            )
+            raise refusal(refused, f"Elasticsearch refused {len(failures)} of {len(planned)} reports in a batch; "
+                          "the others were stored and importing again is safe.", failures=failures)
         return conflicts
 
     def list(self, filters: ReportFilter, limit: int, cursor: str | None) -> Page[Report]:
@@ -236,7 +235,7 @@ class ElasticsearchReportStore:
             if not terms:
                 return Page([], None)
             clauses.append({"match": {"text": {"query": " ".join(sorted(terms)), "operator": "and"}}})
-        after = _position(cursor) if cursor else None
+        after = decode_pair(cursor) if cursor else None  # [seq, id] of the last report served
         hits = self._page({"bool": {"filter": clauses}}, "desc", limit + 1, after)
         more = len(hits) > limit
         hits = hits[:limit]
@@ -326,12 +325,3 @@ class ElasticsearchReportStore:
 def _check_version(stored: int, expected: int) -> None:
     if stored != expected:
         raise PreconditionFailed(f"The report is at version {stored}, not {expected}.", current_version=stored)
-
-
-def _position(cursor: str) -> list:
-    """A listing cursor is ``[seq, id]`` of the last report served."""
-    position = decode_cursor(cursor, list)
-    if len(position) != 2 or type(position[0]) is not int or not isinstance(position[1], str):
-        raise InvalidRequest(BAD_CURSOR)
-    return position
-

@@ -23,9 +23,9 @@ NAME = "sqlite"
 IN_PROCESS_WORKERS = 1  # a bulk-check worker thread in each app process: nothing else to run
 
 
-def open_sqlite(path: str, cache_mb: int = 256) -> Engine:
+def open_sqlite(path: str, cache_mb: int = 256, max_size_mb: int = 0, reserve_mb: int = 0) -> Engine:
     """Every store of the embedded engine over one file (created if missing)."""
-    database = Database(path, cache_mb)
+    database = Database(path, cache_mb, max_size_mb, reserve_mb)
     return Engine(
         name=NAME,
         reports=SQLiteReportStore(database),
@@ -41,4 +41,5 @@ def open_sqlite(path: str, cache_mb: int = 256) -> Engine:
 
 
 def open_from_settings(settings: dict[str, Any]) -> Engine:
-    return open_sqlite(settings["DB"], settings["SQLITE_CACHE_MB"])
+    return open_sqlite(settings["DB"], settings["SQLITE_CACHE_MB"], settings["SQLITE_MAX_SIZE_MB"],
+                       settings["DISK_RESERVE_MB"])

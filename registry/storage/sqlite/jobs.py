@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from typing import cast
 
 from registry.errors import NotFound
-from registry.records import Document, Job
+from registry.records import Document, Job, Page
+from registry.storage.cursors import decode_cursor, encode_cursor
 from registry.storage.leases import at_checkpoint, claimable, holds_lease
 from registry.storage.sqlite.database import Database
 from registry.vocabulary import ACTIVE_JOB_STATUSES
@@ -23,6 +24,7 @@ from registry.vocabulary import ACTIVE_JOB_STATUSES
 RESULTS_PAGE_SIZE = 1000
 
 ACTIVE_JOBS = f"SELECT document FROM bulk_jobs WHERE status IN {ACTIVE_JOB_STATUSES} ORDER BY seq"
+OWNER = "json_extract(document, '$.owner.principal')"  # indexed: bulk_jobs_by_owner
 ROWS_PER_TRANSACTION = 10_000  # uploaded rows stored per write transaction: each holds the lock briefly
 
 
@@ -97,6 +99,19 @@ class SQLiteJobStore:
                 (job_id, start, min(count, start + RESULTS_PAGE_SIZE)),
             ).fetchall()
             yield from (json.loads(r[0]) for r in rows)
+
+
+    def list_jobs(self, owner: str, limit: int, cursor: str | None) -> Page[Job]:
+        before = decode_cursor(cursor, int) if cursor else None
+        rows = self.database.connection().execute(
+            f"SELECT seq, document FROM bulk_jobs WHERE {OWNER} = ? AND (? IS NULL OR seq < ?) ORDER BY seq DESC "
+            f"LIMIT ?", (owner, before, before, limit + 1)).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page([cast(Job, json.loads(r[1])) for r in rows], encode_cursor(rows[-1][0]) if more else None)
+
+    def active_jobs(self) -> list[Job]:
+        return [cast(Job, json.loads(r[0])) for r in self.database.connection().execute(ACTIVE_JOBS)]
 
 
 def _job(db: sqlite3.Connection, job_id: str) -> Job:
