@@ -30,6 +30,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,
         }
         line.update(getattr(record, FIELDS, None) or {})
         if record.exc_info:

@@ -12,15 +12,27 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+if os.environ.get(MULTIPROCESS_DIR_VARIABLE):  # samples go to files there: the directory must exist
+    os.makedirs(os.environ[MULTIPROCESS_DIR_VARIABLE], exist_ok=True)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 HTTP_REQUESTS = Counter("irontrace_http_requests", "HTTP requests answered, by endpoint and status",
                         ["method", "endpoint", "status"])
+HTTP_IN_FLIGHT = Gauge("irontrace_http_requests_in_flight", "HTTP requests being answered now, in live processes",
+                       multiprocess_mode="livesum")
 HTTP_LATENCY = Histogram("irontrace_http_request_duration_seconds", "Time to answer an HTTP request",
                          ["method", "endpoint"], buckets=LATENCY_BUCKETS)
 CHECKS = Counter("irontrace_checks", "Readings checked (single and bulk), by verdict and the best match's type",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -80,23 +82,28 @@ class Worker(ProcessGroup):
 class Gunicorn(ProcessGroup):
     """``gunicorn 'registry:create_app()'`` with several workers, as in production.
 
-    ``http`` is a session carrying an admin key for the same registry.
+    ``http`` is a session carrying an admin key for the same registry.  Its log
+    (JSON lines on stderr) goes to a file, never a pipe nobody reads, which would
+    stall the server once full; ``log_lines`` reads it.
     """
 
-    def __init__(self, env: dict[str, str], workers: int = 3) -> None:
+    def __init__(self, env: dict[str, str], workers: int = 3, threads: int | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env}
         self.workers = workers
+        self.threads = threads
         self.process: subprocess.Popen | None = None
+        self.log = tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log")  # noqa: SIM115 (closed in stop)
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {admin_key(env)}"
 
     def start(self) -> Gunicorn:
+        threads = ["--threads", str(self.threads)] if self.threads else []
         self.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONFIG), "-w", str(self.workers),
+            [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONFIG), "-w", str(self.workers), *threads,
              "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "5", "registry:create_app()"],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+            env=self.env, stdout=subprocess.DEVNULL, stderr=self.log, start_new_session=True,
         )
         try:
             self._wait_until_ready()
@@ -110,7 +117,7 @@ class Gunicorn(ProcessGroup):
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {self.process.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(f"gunicorn exited: {self.log_text()[-2000:]}")
             try:
                 if requests.get(self.url + "/readyz", timeout=READY_POLL_TIMEOUT_SECONDS).status_code == 200:
                     return
@@ -119,9 +126,17 @@ class Gunicorn(ProcessGroup):
             time.sleep(0.1)
         raise RuntimeError(f"gunicorn did not become ready within {STARTUP_TIMEOUT_SECONDS} s")
 
+    def log_text(self) -> str:
+        return Path(self.log.name).read_text(encoding="utf-8", errors="replace")
+
+    def log_lines(self) -> list[dict]:
+        """Every JSON line logged so far (a line that is not JSON fails the test: logs are JSON)."""
+        return [json.loads(line) for line in self.log_text().splitlines() if line.strip()]
+
     def stop(self) -> None:
         self.http.close()
         super().stop()
+        self.log.close()
 
     def __enter__(self) -> Gunicorn:
         return self.start()

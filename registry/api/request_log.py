@@ -19,7 +19,7 @@ import uuid
 from flask import Flask, Response, g, request
 
 from registry.logs import FIELDS
-from registry.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from registry.metrics import HTTP_IN_FLIGHT, HTTP_LATENCY, HTTP_REQUESTS
 
 REQUEST_ID_HEADER = "X-Request-ID"
 ACCEPTED_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -35,6 +35,7 @@ def install(app: Flask) -> None:
 
 
 def _start() -> None:
+    HTTP_IN_FLIGHT.inc()
     g.started = time.perf_counter()
     sent = request.headers.get(REQUEST_ID_HEADER, "")
     g.request_id = sent if ACCEPTED_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
@@ -54,6 +55,7 @@ def _finish(response: Response) -> Response:
     def record() -> None:
         """When the answer has been sent (streamed ones included)."""
         elapsed = time.perf_counter() - started
+        HTTP_IN_FLIGHT.dec()
         HTTP_REQUESTS.labels(fields["method"], endpoint, str(fields["status"])).inc()
         HTTP_LATENCY.labels(fields["method"], endpoint).observe(elapsed)
         log.info("%s %s %s", fields["method"], fields["path"], fields["status"],
