@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
+from tests import processes
 from tests.conftest import report_data
 from tests.processes import Gunicorn
 
@@ -68,3 +73,27 @@ def test_committed_reports_survive_a_killed_server(tmp_path):
             assert restarted.http.get(f"{restarted.url}/v1/reports/{report_id}", timeout=30).status_code == 200
         check = restarted.http.post(restarted.url + "/v1/checks", json={"identifier": "CRASH00019"}, timeout=30).json()
         assert check["verdict"] == "hit"
+
+
+def test_a_server_that_never_gets_ready_is_stopped_not_left_running(tmp_path, monkeypatch):
+    """/readyz that hangs past the poll's timeout (storage that accepts connections and never answers):
+    the helper gives up after its deadline and stops every process of the server."""
+    monkeypatch.setattr(processes, "STARTUP_TIMEOUT_SECONDS", 8)
+    monkeypatch.setattr(processes, "READY_POLL_TIMEOUT_SECONDS", 1)
+    with socket.socket() as blackhole:  # listens, never accepts: every request to it hangs
+        blackhole.bind(("127.0.0.1", 0))
+        blackhole.listen(64)
+        env = {"IRONTRACE_ES_URL": f"http://127.0.0.1:{blackhole.getsockname()[1]}",
+               "IRONTRACE_ES_TIMEOUT_SECONDS": "30", "IRONTRACE_ES_INDEX_PREFIX": "never-ready",
+               "IRONTRACE_BULK_WORKER_THREADS": "0"}
+        server = Gunicorn(env, workers=2, with_key=False)  # a key would need the storage that never answers
+        with pytest.raises(RuntimeError, match="did not become ready"):
+            server.start()
+        deadline = time.monotonic() + 10  # killed processes take a moment to go
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(server.process.pid, 0)
+            except ProcessLookupError:
+                return  # nothing of it is left
+            time.sleep(0.1)
+        raise AssertionError("processes of the server were left running")
