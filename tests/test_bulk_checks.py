@@ -277,7 +277,7 @@ def test_unknown_jobs_and_unreadable_files(server):
 def test_openapi_documents_the_bulk_endpoints(server):
     document = server.get("/openapi.json").json()
     paths = document["paths"]
-    assert set(paths["/v1/bulk-checks"]) == {"post"}
+    assert set(paths["/v1/bulk-checks"]) == {"get", "post"}
     assert {"get", "delete"} <= set(paths["/v1/bulk-checks/{job_id}"])
     assert "text/csv" in paths["/v1/bulk-checks/{job_id}/results"]["get"]["responses"]["200"]["content"]
     assert "multipart/form-data" in paths["/v1/checks/bulk"]["post"]["requestBody"]["content"]
