@@ -20,7 +20,7 @@ from registry.files.reports import SUFFIX_FORMATS
 from registry.files.results import csv_lines, ndjson_lines
 from registry.files.uploads import detect_upload_format, read_upload
 from registry.services.bulk import COUNTERS, tally
-from registry.vocabulary import ACTIVE_JOB_STATUSES
+from registry.vocabulary import FINAL_JOB_STATUSES
 from search.query import CheckQuery
 
 REMOTE_POLL_SECONDS = 0.5
@@ -121,7 +121,7 @@ def _bulk_check_remote(file: Path, server: str, key: str | None, output: Path | 
         location = urljoin(created.url, created.headers["Location"])
         job = created.json()
         with click.progressbar(length=job["rows_total"], label=f"Checking {file.name}", file=sys.stderr) as bar:
-            while job["status"] in ACTIVE_JOB_STATUSES:
+            while job["status"] not in FINAL_JOB_STATUSES:  # queued, running, or stalled until resumed
                 time.sleep(REMOTE_POLL_SECONDS)
                 previous = job["rows_done"]
                 status = http.get(location, timeout=REMOTE_TIMEOUT_SECONDS)
