@@ -211,7 +211,7 @@ def test_a_key_that_does_not_work_gets_one_answer_whatever_the_reason(server, re
                bearer("itk_0123456789abcdef_" + valid.split("_", 2)[2]), bearer("not-a-key")]
     answers = [call(server, "POST", "/v1/checks", headers, json={"identifier": PIN}) for headers in refused]
     assert {a.status_code for a in answers} == {401}
-    assert len({a.text for a in answers}) == 1 and "revoked" not in answers[0].json()["detail"].split(":")[0]
+    assert len({a.text for a in answers}) == 1
 
 
 @pytest.mark.parametrize("reading", [PIN, "CAT0336DLTJFOO123", "JF00123"])
