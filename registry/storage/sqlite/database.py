@@ -197,13 +197,18 @@ class Database:
             raise StorageFull(f"The registry database is at its size cap ({self.max_size_mb} MiB).")
 
 
+# Primary result codes of a file or machine that cannot take the write now (not of a defect in a statement).
+UNAVAILABLE_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_NOMEM,
+                               sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL})
+
+
 def translated(exc: sqlite3.Error) -> Exception:
     """What a failed write means to the caller: full storage (507), storage that cannot serve
-    now (503), or a defect (the error itself)."""
-    code = getattr(exc, "sqlite_errorcode", None)
+    now (503), or a defect (the error itself, a 500 that is logged)."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF  # extended codes carry the primary in the low byte
     if code == sqlite3.SQLITE_FULL:
         return StorageFull("The disk holding the registry is full (or the database reached its size cap); "
                            "nothing of this request was stored.")
-    if isinstance(exc, sqlite3.OperationalError):
-        return StorageUnavailable(f"The registry database cannot be written: {exc}")
+    if code in UNAVAILABLE_CODES:
+        return StorageUnavailable(f"The registry database cannot be written now ({exc.sqlite_errorname}).")
     return exc
