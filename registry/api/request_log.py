@@ -24,6 +24,7 @@ from registry.metrics import HTTP_IN_FLIGHT, HTTP_LATENCY, HTTP_REQUESTS
 REQUEST_ID_HEADER = "X-Request-ID"
 ACCEPTED_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 UNMATCHED = "unmatched"  # the endpoint label of paths the app does not serve: no cardinality from scanners
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})  # others count as "other"
 
 log = logging.getLogger("irontrace.request")
 
@@ -56,8 +57,9 @@ def _finish(response: Response) -> Response:
         """When the answer has been sent (streamed ones included)."""
         elapsed = time.perf_counter() - started
         HTTP_IN_FLIGHT.dec()
-        HTTP_REQUESTS.labels(fields["method"], endpoint, str(fields["status"])).inc()
-        HTTP_LATENCY.labels(fields["method"], endpoint).observe(elapsed)
+        method = fields["method"] if fields["method"] in KNOWN_METHODS else "other"
+        HTTP_REQUESTS.labels(method, endpoint, str(fields["status"])).inc()
+        HTTP_LATENCY.labels(method, endpoint).observe(elapsed)
         log.info("%s %s %s", fields["method"], fields["path"], fields["status"],
                  extra={FIELDS: {**fields, "duration_ms": round(elapsed * 1000, 1)}})
 
