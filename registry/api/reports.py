@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from flask import request, url_for
 from flask.views import MethodView
@@ -13,6 +15,7 @@ from registry.api.extension import services
 from registry.api.schemas.reports import ReportListArgsSchema, ReportPageSchema, ReportPatchSchema, ReportSchema
 from registry.api.security import current_actor
 from registry.errors import InvalidRequest, PreconditionFailed, PreconditionRequired
+from registry.records import Report as ReportRecord
 from registry.records import ReportFilter
 from registry.validation import ReportInputSchema
 
@@ -32,7 +35,7 @@ def json_object_body() -> dict:
     return body
 
 
-def etag(report: dict) -> str:
+def etag(report: Mapping[str, Any]) -> str:
     return f'"{report["version"]}"'
 
 
@@ -65,7 +68,7 @@ class Reports(MethodView):
     @blp.response(201, ReportSchema, example=examples.REPORT, headers={
         **ETAG_HEADER, "Location": {"description": "The new report", "schema": {"type": "string"}}})
     @blp.alt_response(409, description="The agency already registered this case number; `existing_id` names it")
-    def post(self, data: dict):
+    def post(self, data: ReportRecord):
         """Register a stolen or missing item."""
         report = services().reports.create(current_actor(), data)
         location = url_for("reports.Report", report_id=report["id"])
