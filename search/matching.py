@@ -15,7 +15,7 @@ from typing import Any
 
 from search.normalize import normalize
 from search.query import CheckQuery
-from search.scoring import Reading, compare
+from search.scoring import Edit, Reading, compare
 from search.text import report_text, text_terms
 from search.vocabulary import ACTIVE_STATUSES, HIT, HIT_MATCH_TYPES, MATCH_TYPES, NO_MATCH, POSSIBLE_MATCH
 
@@ -43,6 +43,7 @@ class Match:
     score: float
     match_type: str
     explanation: str
+    edits: tuple[Edit, ...] = ()  # how the reading differs from ``identifier`` (confusable and fuzzy matches)
 
     @property
     def active(self) -> bool:
@@ -87,9 +88,8 @@ def best_match(query: CheckQuery, report: Report, reading: Reading | None = None
         for identifier in report.get("identifiers", ()):
             comparison = compare(reading, identifier["value"], identifier["type"])
             if comparison is not None:
-                found.append(
-                    Match(report, identifier, comparison.score, comparison.match_type, comparison.explanation)
-                )
+                found.append(Match(report, identifier, comparison.score, comparison.match_type,
+                                   comparison.explanation, comparison.edits))
     if query.description:
         found.extend(_description_match(query.description, report))
     if not found:
@@ -130,7 +130,7 @@ def _with_context(query: CheckQuery, match: Match) -> Match:
             notes.append(f"{name} differs (query {asked}, record {registered})")
     score = round(min(max(score, 0.0), MAX_ADJUSTED_SCORE), 4)
     explanation = "; ".join([match.explanation, *notes])
-    return Match(match.report, match.identifier, score, match.match_type, explanation)
+    return Match(match.report, match.identifier, score, match.match_type, explanation, match.edits)
 
 
 def _same_name(asked: str, registered: str) -> bool:
