@@ -1,7 +1,7 @@
 """The connection to the cluster that every Elasticsearch store shares, and its indices.
 
 Layout.  Each kind of record has an index ``{prefix}-{kind}-v{N}`` behind the
-alias ``{prefix}-{kind}`` (reports, checks, keys, audit, bulk jobs, their rows
+alias ``{prefix}-{kind}`` (reports, checks, keys, users, audit, bulk jobs, their rows
 and results); code only ever names the aliases, so ``admin.reindex`` can
 build ``v{N+1}`` and swap the alias atomically.
 
@@ -34,6 +34,7 @@ from registry.storage.elasticsearch.mappings import (
     JOBS_MAPPINGS,
     KEYS_MAPPINGS,
     REPORTS_MAPPINGS,
+    USERS_MAPPINGS,
 )
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class Cluster:
         self.reports_alias = f"{index_prefix}-reports"
         self.checks_alias = f"{index_prefix}-checks"
         self.keys_alias = f"{index_prefix}-keys"
+        self.users_alias = f"{index_prefix}-users"
         self.audit_alias = f"{index_prefix}-audit"
         self.jobs_alias = f"{index_prefix}-bulk-jobs"
         self.job_rows_alias = f"{index_prefix}-bulk-rows"
@@ -86,6 +88,7 @@ class Cluster:
             (self.reports_alias, REPORTS_MAPPINGS, self.index_settings),
             (self.checks_alias, CHECKS_MAPPINGS, checks_settings),
             (self.keys_alias, KEYS_MAPPINGS, self.index_settings),
+            (self.users_alias, USERS_MAPPINGS, self.index_settings),
             (self.audit_alias, AUDIT_MAPPINGS, self.index_settings),
             (self.jobs_alias, JOBS_MAPPINGS, self.index_settings),
             (self.job_rows_alias, JOB_ROWS_MAPPINGS, self.index_settings),

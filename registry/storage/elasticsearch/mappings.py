@@ -57,6 +57,11 @@ KEYS_MAPPINGS: Final[dict[str, Any]] = {
     "properties": {"key_id": KEYWORD, "created_at": {"type": "date"}, "document": STORED_ONLY},
 }
 
+USERS_MAPPINGS: Final[dict[str, Any]] = {
+    "dynamic": "strict",
+    "properties": {"username": KEYWORD, "created_at": {"type": "date"}, "document": STORED_ONLY},
+}
+
 AUDIT_MAPPINGS: Final[dict[str, Any]] = {
     "dynamic": "strict",
     "properties": {
