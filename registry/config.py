@@ -37,7 +37,7 @@ DEFAULTS: dict[str, Any] = {
     # The web app: sessions of people signed in, and how failed sign-ins slow an account down.
     "SECRET_KEY": None,  # signs session cookies; unset: kept in SECRET_KEY_FILE, made on first start
     "SECRET_KEY_FILE": "./irontrace-secret.key",
-    "SESSION_HOURS": 8,  # a session ends this long after sign-in
+    "SESSION_MINUTES": 480,  # a session ends this long after sign-in
     "SECURE_COOKIES": False,  # true behind TLS: session cookies are sent over HTTPS only
     "LOGIN_MAX_FAILURES": 5,  # failed sign-ins in a row before each further one locks the account
     "LOGIN_LOCK_SECONDS": 60,  # the first lock; each further failure doubles it

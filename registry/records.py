@@ -141,6 +141,7 @@ class ReportFilter:
     country: str | None = None
     q: str | None = None
     source: str | None = None
+    agency: str | None = None  # the reporting agency's name, compared as ``name_key``
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from registry.services.users import LockPolicy, UserService
 from registry.storage import open_engine
 from registry.storage.interfaces import Engine
 
+EXTENSION_KEY = "irontrace"  # where a Flask app keeps its ``Services`` (``app.extensions``), for API and web alike
+
 
 @dataclass
 class Services:

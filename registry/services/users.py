@@ -136,8 +136,9 @@ class UserService:
         record = {**record, "disabled_at": iso(self.clock()) if disabled else None}
         return self._changed(actor, "user.disable" if disabled else "user.enable", record)
 
-    def sign_in(self, username: str, password: str, address: str | None) -> Actor:
-        """The actor a username and password stand for; ``SignInRefused`` (audited) otherwise."""
+    def sign_in(self, username: str, password: str, address: str | None) -> tuple[Actor, str]:
+        """The actor a username and password stand for, and when the password last changed (what a
+        session keeps, to end when it changes); ``SignInRefused`` (audited) otherwise."""
         now = self.clock()
         try:
             name = username_of(username)
@@ -159,7 +160,7 @@ class UserService:
             record["password_hash"] = self._hash(password)
         self.users.replace(record)
         self.audit.record(actor, "user.sign_in", name, {})
-        return actor
+        return actor, record["password_changed_at"]
 
     def sign_out(self, actor: Actor) -> None:
         self.audit.record(actor, "user.sign_out", actor.principal.removeprefix(USER_PRINCIPAL), {})

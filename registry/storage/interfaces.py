@@ -145,6 +145,9 @@ class JobStore(Protocol):
     def get_job(self, job_id: str) -> Job:
         """The job as stored now; ``NotFound`` otherwise."""
 
+    def list_jobs(self, owner: str, limit: int) -> list[Job]:
+        """The newest ``limit`` jobs submitted by the principal ``owner``, newest first."""
+
     def claim_job(self, owner: str, lease_seconds: float, now: float) -> Job | None:
         """Take the oldest claimable job for ``owner`` (status ``running``, lease until
         ``now + lease_seconds``); ``None`` when there is none.  Two workers never

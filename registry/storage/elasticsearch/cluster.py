@@ -167,10 +167,22 @@ def create_aliased_index(client: Elasticsearch, alias: str, mappings: Document, 
         except BadRequestError as exc:
             if exc.error != "resource_already_exists_exception":
                 raise
+    else:
+        add_missing_fields(client, alias, mappings)
     # Not ``wait_for_status``: a new index reports yellow before its primary has started.
     client.cluster.health(index=alias, wait_for_active_shards=str(INDEX_SETTINGS["number_of_shards"]),
                           timeout=SHARDS_READY_TIMEOUT)
     return None
+
+
+def add_missing_fields(client: Elasticsearch, alias: str, mappings: Document) -> None:
+    """Add the fields the mapping gained since an older release created the index (a job's
+    ``owner``); fields already there are never changed (that needs ``irontrace es reindex``)."""
+    [existing] = client.indices.get_mapping(index=alias).values()
+    have = existing["mappings"].get("properties", {})
+    missing = {name: field for name, field in mappings["properties"].items() if name not in have}
+    if missing:
+        client.indices.put_mapping(index=alias, properties=missing)
 
 
 def bulk_items(client: Elasticsearch, operations: list[Document], **params: Any) -> list[Document]:

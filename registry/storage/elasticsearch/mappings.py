@@ -76,7 +76,7 @@ AUDIT_MAPPINGS: Final[dict[str, Any]] = {
 
 JOBS_MAPPINGS: Final[dict[str, Any]] = {
     "dynamic": "strict",
-    "properties": {"status": KEYWORD, "created_at": {"type": "date"}, "document": STORED_ONLY},
+    "properties": {"status": KEYWORD, "owner": KEYWORD, "created_at": {"type": "date"}, "document": STORED_ONLY},
 }
 JOB_ROWS_MAPPINGS: Final[dict[str, Any]] = {
     "dynamic": "strict",
