@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_MAX_FAILURES": 5,  # failed sign-ins in a row before each further one locks the account
     "LOGIN_LOCK_SECONDS": 60,  # the first lock; each further failure doubles it
     "LOGIN_MAX_LOCK_SECONDS": 3600,
+    # Argon2id cost of a password hash: OWASP's first recommended configuration (19 MiB, 2 passes, 1 lane).
+    "PASSWORD_HASH_MEMORY_KIB": 19456,
+    "PASSWORD_HASH_TIME_COST": 2,
     # Bulk checks: upload limits, and how workers run jobs.
     "BULK_MAX_BYTES": 64 * 1024 * 1024,
     "BULK_MAX_ROWS": 1_000_000,

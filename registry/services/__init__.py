@@ -21,7 +21,7 @@ from registry.services.feeds import FeedService
 from registry.services.imports import ImportService
 from registry.services.keys import KeyService
 from registry.services.reports import ReportService
-from registry.services.users import LockPolicy, UserService
+from registry.services.users import LockPolicy, UserService, password_hasher
 from registry.storage import open_engine
 from registry.storage.interfaces import Engine
 
@@ -68,7 +68,8 @@ def services_over(engine: Engine, settings: dict[str, Any], federation: Federati
     checks = CheckService(engine.candidates, engine.checks, audit, federation)
     bulk = BulkCheckService(checks, audit, engine.jobs, BulkSettings.of(settings))
     return Services(engine, reports, imports, FeedService(reports, imports), checks,
-                    KeyService(engine.keys, audit), UserService(engine.users, audit, LockPolicy.of(settings)),
+                    KeyService(engine.keys, audit), UserService(engine.users, audit, LockPolicy.of(settings),
+                                                                hasher=password_hasher(settings)),
                     audit, bulk, federation)
 
 

@@ -4,7 +4,7 @@ Keys are for machines; people sign in.  An account has the same roles as a
 key (``registry.access``) and acts as ``user:<name>``, so the audit log says
 who checked what.  Passwords are stored as Argon2id hashes (argon2-cffi: a
 memory-hard hash, so a stolen table is expensive to brute-force, unlike a
-key's 256-bit secret, which needs none).
+key's 256-bit secret, which needs none; the cost is ``PASSWORD_HASH_*``).
 
 Guessing is slowed per account: from ``LOGIN_MAX_FAILURES`` failed sign-ins
 in a row on, each failure locks the account for twice as long as the one
@@ -63,6 +63,12 @@ class LockPolicy:
         if failures < self.max_failures:
             return 0.0
         return min(self.lock_seconds * 2 ** (failures - self.max_failures), self.max_lock_seconds)
+
+
+def password_hasher(settings: dict[str, Any]) -> PasswordHasher:
+    """Argon2id at the configured cost; a hash made at another cost is redone at the next sign-in."""
+    return PasswordHasher(time_cost=settings["PASSWORD_HASH_TIME_COST"],
+                          memory_cost=settings["PASSWORD_HASH_MEMORY_KIB"], parallelism=1)
 
 
 def username_of(name: str) -> str:
