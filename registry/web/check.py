@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 from marshmallow import ValidationError
 
+from registry.access import CHECK, READ_AUDIT
 from registry.explanations import explain, highlighted
 from registry.languages import translated
 from registry.services.results import CheckResult
@@ -25,7 +26,11 @@ _request_schema = CheckRequestSchema()
 @blp.route("/", methods=["GET", "POST"])
 @login_required
 def index() -> ResponseReturnValue:
-    """The form, and after a check its answer (a check is recorded and audited by the service)."""
+    """The form, and after a check its answer (a check is recorded and audited by the service).
+    Auditors, who do not check, start at the audit log."""
+    actor = signed_in_actor()
+    if not actor.may(CHECK) and actor.may(READ_AUDIT):
+        return redirect(url_for("web.audit.index"))
     form = CheckForm()
     if not form.validate_on_submit():
         return render_template("check.html", form=form), 400 if form.is_submitted() else 200
@@ -36,7 +41,6 @@ def index() -> ResponseReturnValue:
     except ValidationError as exc:
         form.identifier.errors = [str(m) for messages in exc.messages.values() for m in messages]  # type: ignore[union-attr]
         return render_template("check.html", form=form), 400
-    actor = signed_in_actor()
     result = services().checks.check(actor, query)
     return render_template("check.html", form=form, result=result.to_dict(), matches=shown_matches(result, query),
                            searched=normalize(query.identifier or ""),

@@ -17,7 +17,7 @@
     bar.max = progress.rows_total;
     bar.value = progress.rows_done;
     document.getElementById("eta").textContent = progress.eta_seconds ?
-      "· " + job.dataset.eta.replace("%(seconds)s", numbers.format(Math.round(progress.eta_seconds))) : "";
+      "· " + job.dataset.eta.replace("{seconds}", numbers.format(Math.round(progress.eta_seconds))) : "";
   }
   function poll() {
     fetch(job.dataset.progress, { credentials: "same-origin", headers: { "Accept": "application/json" } })
