@@ -229,15 +229,19 @@ def test_an_edit_that_conflicts_is_explained_and_keeps_what_was_typed(app, web, 
     words = text_of(conflict.text)
     assert "Someone else changed this report while you were editing it" in words
     assert 'value="PC300-8M0"' in conflict.text and 'name="version" value="2"' in conflict.text
-    assert "color" in words and "orange" in words  # what the other desk changed
+    assert "color" in words and 'value="orange"' in conflict.text  # the other desk's change, kept in the form
     stored = tulkubas.reports.get(Actor.operator(), report["id"])
     assert (stored["version"], stored["color"], stored["model"]) == (2, "orange", "PC300-8")
+    again = second.http.post(web.url + edit, data={**form_fields(conflict.text), "csrf_token": token}, timeout=30)
+    assert again.status_code == 200 and "version 3" in again.text
+    stored = tulkubas.reports.get(Actor.operator(), report["id"])
+    assert (stored["version"], stored["color"], stored["model"]) == (3, "orange", "PC300-8M0")
 
 
 def form_fields(page: str, **changes: str) -> dict[str, str]:
     """The report form's fields as the page filled them, with ``changes``."""
     fields = dict(re.findall(r'<input id="[^"]*" name="([^"]+)" (?:type="[^"]*" )?value="([^"]*)"', page))
-    fields.update(re.findall(r'<input type="hidden" name="(version)" value="(\d+)"', page))
+    fields.update(re.findall(r'<input type="hidden" name="(version|opened)" value="([^"]*)"', page))
     for name in re.findall(r'<select id="[^"]*" name="([^"]+)"', page):
         block = page[page.index(f'name="{name}"'):]
         block = block[:block.index("</select>")]

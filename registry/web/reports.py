@@ -10,6 +10,7 @@ keeps everything that was typed.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -93,8 +94,10 @@ def edit(report_id: str) -> ResponseReturnValue:
         raise Forbidden(gettext("You may not change this report."))
     if request.method == "GET" or "add_identifier" in request.form:
         values = form_values(request.form) if request.method == "POST" else values_of(stored)
+        opened = request.form.get("opened") or json.dumps(without_server_fields(stored))
         viewed(report_id)
-        return render_template("report_form.html", values=values, report=stored, **choices(values, actor))
+        return render_template("report_form.html", values=values, report=stored, opened=opened,
+                               **choices(values, actor))
     values = form_values(request.form)
     try:
         version = int(request.form.get("version", ""))
@@ -105,10 +108,13 @@ def edit(report_id: str) -> ResponseReturnValue:
         patch = as_merge_patch(changed)
         report = services().reports.update(actor, report_id, patch, version)
     except ValidationFailed as invalid:
-        return render_form(values, actor, invalid, stored), 422
+        return render_form(values, actor, invalid, stored, request.form.get("opened")), 422
     except PreconditionFailed:
         current = services().reports.get(actor, report_id)
-        return render_form(values, actor, None, current, conflict=differences(current, changed)), 409
+        merged, conflict = merged_edit(opened_version(request.form.get("opened")), changed,
+                                       without_server_fields(current))
+        return render_form(values_of(merged), actor, None, current, json.dumps(without_server_fields(current)),
+                           conflict), 409
     flash(gettext("Report %(ref)s saved (version %(version)s).", ref=report["external_ref"], version=report["version"]))
     return redirect(url_for("web.reports.show", report_id=report_id))
 
@@ -149,12 +155,13 @@ def choices(values: dict[str, Any], actor: Actor) -> dict[str, Any]:
 
 
 def render_form(values: dict[str, Any], actor: Actor, invalid: ValidationFailed | None,
-                report: Report | None = None, conflict: list[dict[str, Any]] | None = None) -> str:
+                report: Report | None = None, opened: str | None = None,
+                conflict: list[dict[str, Any]] | None = None) -> str:
     errors: dict[str, list[str]] = {}
     for error in (invalid.extra.get("errors", []) if invalid else []):  # type: ignore[union-attr]
         errors.setdefault(form_name(error["field"]), []).append(error["message"])
     return render_template("report_form.html", values=values, report=report, errors=errors, conflict=conflict,
-                           **choices(values, actor))
+                           opened=opened, **choices(values, actor))
 
 
 def form_name(field: str) -> str:
@@ -213,14 +220,34 @@ def as_merge_patch(report: dict[str, Any]) -> dict[str, Any]:
     return patch
 
 
-def differences(stored: Report, typed: dict[str, Any]) -> list[dict[str, Any]]:
-    """Where the version stored now differs from what was typed: what the conflict is about."""
-    current = without_server_fields(stored)
-    found = []
+def opened_version(posted: str | None) -> dict[str, Any] | None:
+    """The report as the form showed it when opened (the form carries it back)."""
+    try:
+        opened = json.loads(posted or "")
+    except ValueError:
+        return None
+    return opened if isinstance(opened, dict) else None
+
+
+def merged_edit(opened: dict[str, Any] | None, mine: dict[str, Any],
+                theirs: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """After a conflict: the saved version with this person's changes on top, so nobody's work is
+    lost, and what the other edit changed (``both``: a field both changed, where theirs is replaced
+    by mine unless this person takes theirs back).  Without the opened version, every typed field
+    counts as this person's change."""
+    merged, changes = dict(theirs), []
     for name in (*TEXT_FIELDS, *GROUPS, "identifiers"):
-        if current.get(name) != typed.get(name) and (current.get(name) or typed.get(name)):
-            found.append({"field": name, "stored": current.get(name), "typed": typed.get(name)})
-    return found
+        before = opened.get(name) if opened is not None else theirs.get(name)
+        mine_changed = opened is None or mine.get(name) != before
+        theirs_changed = opened is not None and theirs.get(name) != before
+        if mine_changed:
+            merged[name] = mine.get(name)
+            if merged[name] is None:
+                merged.pop(name)
+        if theirs_changed:
+            changes.append({"field": name, "stored": theirs.get(name), "typed": mine.get(name),
+                            "both": mine_changed and mine.get(name) != theirs.get(name)})
+    return merged, changes
 
 
 def _typed(name: str, value: str) -> Any:
