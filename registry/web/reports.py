@@ -11,7 +11,8 @@ keeps everything that was typed.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -158,7 +159,8 @@ def render_form(values: dict[str, Any], actor: Actor, invalid: ValidationFailed 
                 report: Report | None = None, opened: str | None = None,
                 conflict: list[dict[str, Any]] | None = None) -> str:
     errors: dict[str, list[str]] = {}
-    for error in (invalid.extra.get("errors", []) if invalid else []):  # type: ignore[union-attr]
+    reported = cast(list[dict[str, str]], invalid.extra.get("errors", [])) if invalid else []
+    for error in reported:
         errors.setdefault(form_name(error["field"]), []).append(error["message"])
     return render_template("report_form.html", values=values, report=report, errors=errors, conflict=conflict,
                            opened=opened, **choices(values, actor))
@@ -186,7 +188,7 @@ def form_values(form: MultiDict[str, str]) -> dict[str, Any]:
     return values
 
 
-def values_of(report: Report) -> dict[str, Any]:
+def values_of(report: Mapping[str, Any]) -> dict[str, Any]:
     """A stored report as the form's values."""
     values: dict[str, Any] = {name: "" if report.get(name) is None else str(report.get(name))
                               for name in TEXT_FIELDS}

@@ -44,7 +44,7 @@ class DocumentIndex(Generic[R]):
     def list(self) -> list[R]:
         with self.cluster.session() as es:
             hits = es.search(index=self.alias, sort=[{"created_at": "asc"}, {self.id_field: "asc"}],
-                             size=MAX_LISTED, source=["document"])["hits"]["hits"]
+                             size=MAX_LISTED, source_includes=["document"])["hits"]["hits"]
         return [cast(R, hit["_source"]["document"]) for hit in hits]
 
     def _id(self, record: R) -> Any:

@@ -60,7 +60,7 @@ class ElasticsearchJobStore:
     def list_jobs(self, owner: str, limit: int) -> list[Job]:
         with self.cluster.session() as es:
             hits = es.search(index=self.jobs_alias, query={"term": {"owner": owner}},
-                             sort=[{"created_at": "desc"}], size=limit, source=["document"],
+                             sort=[{"created_at": "desc"}], size=limit, source_includes=["document"],
                              track_total_hits=False)["hits"]["hits"]
         return [cast(Job, hit["_source"]["document"]) for hit in hits]
 
