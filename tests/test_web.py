@@ -7,6 +7,8 @@ their CSRF token; the browser tests (``test_browser.py``) drive Chromium.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -108,34 +110,34 @@ def test_forms_without_their_csrf_token_are_refused(app, web):
     assert forged.status_code == 400
 
 
-def test_session_cookies_are_http_only_same_site_and_secure_behind_tls(tmp_path):
-    app = create_app({"DB": str(tmp_path / "tls.db"), "SECRET_KEY_FILE": str(tmp_path / "secret"),
-                      "TRUSTED_PROXIES": 1})
+@contextmanager
+def served(tmp_path, **settings) -> Iterator[LiveServer]:
+    """An app of its own (SQLite) with ``settings``, served over HTTP."""
+    app = create_app({"DB": str(tmp_path / "own.db"), "SECRET_KEY_FILE": str(tmp_path / "secret"), **settings})
     try:
-        name = create_user(app, "border")
         with LiveServer(app) as live:
-            browser = Browser(live)
-            plain = browser.sign_in(name).history[0].headers["Set-Cookie"]
-            assert "HttpOnly" in plain and "SameSite=Lax" in plain and "Secure" not in plain
-            browser.http.headers["X-Forwarded-Proto"] = "https"
-            tls = browser.get("/login", allow_redirects=False)
-            assert "Secure" in tls.headers.get("Set-Cookie", "Secure")
-            cookie = browser.http.post(live.url + "/logout", data={"csrf_token": "x"}, timeout=30)
-            assert cookie.status_code == 400
+            yield live
     finally:
         close_storage(app)
+
+
+def test_session_cookies_are_http_only_same_site_and_secure_behind_tls(tmp_path):
+    with served(tmp_path, TRUSTED_PROXIES=1) as live:
+        plain = Browser(live).get("/login")
+        behind_tls = Browser(live).get("/login", headers={"X-Forwarded-Proto": "https"})  # the proxy ended TLS
+        for answer, secure in ((plain, False), (behind_tls, True)):
+            cookie = answer.headers["Set-Cookie"]  # the session that holds the form's CSRF token
+            assert cookie.startswith("irontrace_session=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+            assert ("; Secure" in cookie) is secure
+        # Forms over TLS are checked against their Referer, which pages let browsers send within the site.
+        assert behind_tls.headers["Referrer-Policy"] == "same-origin"
+        signed_in = Browser(live).sign_in(create_user(live.app, "border")).history[0].headers["Set-Cookie"]
+        assert "HttpOnly" in signed_in and "SameSite=Lax" in signed_in
 
 
 def test_a_session_ends_when_it_expires(tmp_path):
-    app = create_app({"DB": str(tmp_path / "expiry.db"), "SECRET_KEY_FILE": str(tmp_path / "secret"),
-                      "SESSION_MINUTES": 0})
-    try:
-        name = create_user(app, "border")
-        with LiveServer(app) as live:
-            browser = Browser(live)
-            assert browser.sign_in(name).url.startswith(live.url + "/login")  # expired at once
-    finally:
-        close_storage(app)
+    with served(tmp_path, SESSION_MINUTES=0) as live:
+        assert Browser(live).sign_in(create_user(live.app, "border")).url.startswith(live.url + "/login")
 
 
 def test_signing_out_a_reset_password_and_a_disabled_account_end_sessions(app, web):

@@ -45,6 +45,8 @@ def _protect_forms() -> None:
 @web.after_request
 def _page_headers(response: Response) -> Response:
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    # Forms posted over TLS are checked against their Referer (Flask-WTF): send it within this site only.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.vary.add("Accept-Language")
     response.vary.add("Cookie")
     return response
