@@ -6,6 +6,7 @@ their CSRF token; the browser tests (``test_browser.py``) drive Chromium.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,7 +54,7 @@ def audit(services, **filters) -> list[dict]:
 
 def text_of(page: str) -> str:
     """The page's words, without tags."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
 
 
 def test_pages_need_a_signed_in_person_and_keys_do_not_open_them(app, web):
@@ -231,7 +232,8 @@ def test_an_edit_that_conflicts_is_explained_and_keeps_what_was_typed(app, web, 
     words = text_of(conflict.text)
     assert "Someone else changed this report while you were editing it" in words
     assert 'value="PC300-8M0"' in conflict.text and 'name="version" value="2"' in conflict.text
-    assert "color" in words and 'value="orange"' in conflict.text  # the other desk's change, kept in the form
+    # The other desk's change, named and kept in the form:
+    assert 'Colour : "orange"' in words and 'value="orange"' in conflict.text
     stored = tulkubas.reports.get(Actor.operator(), report["id"])
     assert (stored["version"], stored["color"], stored["model"]) == (2, "orange", "PC300-8")
     again = second.http.post(web.url + edit, data={**form_fields(conflict.text), "csrf_token": token}, timeout=30)

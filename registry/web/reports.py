@@ -17,6 +17,7 @@ from typing import Any, cast
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from werkzeug.datastructures import MultiDict
 
@@ -40,6 +41,13 @@ GROUPS = {
 }
 NUMBERS = {"year": int, "value.amount": float}
 IDENTIFIER_FIELDS = ("type", "value", "location")
+FIELD_LABELS = {  # how a conflict names the fields the other edit changed
+    "external_ref": _l("Case number"), "status": _l("Status"), "category": _l("Category"),
+    "manufacturer": _l("Manufacturer"), "model": _l("Model"), "year": _l("Year"), "color": _l("Colour"),
+    "description": _l("Description"), "distinguishing_marks": _l("Distinguishing marks"),
+    "incident": _l("Incident"), "value": _l("Value"), "reporting_agency": _l("Reporting agency"),
+    "identifiers": _l("Identifiers"),
+}
 BLANK_IDENTIFIER_ROWS = 2
 MAX_IDENTIFIER_ROWS = 20
 FINAL_STATUSES = ("recovered", "cancelled")
@@ -247,7 +255,7 @@ def merged_edit(opened: dict[str, Any] | None, mine: dict[str, Any],
             if merged[name] is None:
                 merged.pop(name)
         if theirs_changed:
-            changes.append({"field": name, "stored": theirs.get(name), "typed": mine.get(name),
+            changes.append({"field": str(FIELD_LABELS[name]), "stored": theirs.get(name), "typed": mine.get(name),
                             "both": mine_changed and mine.get(name) != theirs.get(name)})
     return merged, changes
 
