@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from flask import Flask
-from flask_babel import format_datetime, format_decimal
+from flask_babel import format_date, format_datetime, format_decimal
 from flask_babel import lazy_gettext as _l
 
 from registry.languages import LANGUAGES, language
@@ -56,11 +56,21 @@ def when(value: str | None) -> str:
     return format_datetime(dt.datetime.fromisoformat(value), "medium")
 
 
+def day(value: str | None) -> str:
+    """A stored date (ISO 8601) in the reader's locale."""
+    if not value:
+        return ""
+    try:
+        return format_date(dt.date.fromisoformat(value), "medium")
+    except ValueError:
+        return value
+
+
 def number(value: float | None) -> str:
     return "" if value is None else format_decimal(value)
 
 
 def configure(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
-    app.jinja_env.filters.update(label=label, when=when, number=number)
+    app.jinja_env.filters.update(label=label, when=when, day=day, number=number)
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, language=language)
