@@ -257,6 +257,15 @@ def form_fields(page: str, **changes: str) -> dict[str, str]:
     return {k: v.replace("&#39;", "'").replace("&amp;", "&").replace("&#34;", '"') for k, v in fields.items()}
 
 
+def test_more_identifier_rows_without_javascript(app, web):
+    browser = Browser(web)
+    browser.sign_in(create_user(app, "agency", TULKUBAS_AGENCY))
+    blank = browser.get("/reports/new").text
+    assert blank.count('name="identifiers-') == 3 * 2  # type, value and location of two rows
+    more = browser.submit("/reports/new", {"add_identifier": "1", "identifier_rows": "2", "external_ref": "X-1"})
+    assert more.text.count('name="identifiers-') == 3 * 4 and 'value="X-1"' in more.text
+
+
 def test_the_translations_are_complete_and_compiled():
     import importlib.util
     from pathlib import Path

@@ -158,7 +158,10 @@ def blank_report(actor: Actor) -> dict[str, Any]:
 
 
 def choices(values: dict[str, Any], actor: Actor) -> dict[str, Any]:
-    rows = min(len(values.get("identifiers", [])) + BLANK_IDENTIFIER_ROWS, MAX_IDENTIFIER_ROWS)
+    """What the form offers: the vocabulary, and identifier rows for those typed plus blank ones
+    (more of them after "More identifier rows", which works without JavaScript)."""
+    shown = int(request.form.get("identifier_rows", "0") or 0) if "add_identifier" in request.form else 0
+    rows = min(max(len(values.get("identifiers", [])), shown) + BLANK_IDENTIFIER_ROWS, MAX_IDENTIFIER_ROWS)
     return {"statuses": STATUSES, "categories": CATEGORIES, "identifier_types": IDENTIFIER_TYPES,
             "identifier_rows": rows, "agency_fixed": actor.role == AGENCY}
 
