@@ -21,12 +21,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from search.attributes import analyse, describe_report
+from search.description import compare_description
 from search.identifiers import STRUCTURE_PROBLEMS, structure_findings
 from search.matching import Match
 from search.normalize import lookalikes_typed, normalize
 from search.query import CheckQuery
 from search.scoring import SAME_AFTER_NORMALIZATION, Edit
-from search.text import report_text, text_terms
 from search.vocabulary import HIT_MATCH_TYPES
 
 Translate = Callable[[str], str]
@@ -53,14 +54,13 @@ TAIL = N_("query matches the last %(legible)d of %(length)d characters; the firs
           "were not read")
 TAIL_MISREAD = N_("query matches the last %(legible)d of %(length)d characters; the first %(unread)d "
                   "(%(prefix)s) were not read, %(misreads)d of the matched characters read as look-alikes")
-DESCRIPTION = N_("description shares %(shared)d of %(wanted)d words with the query (%(words)s)")
 CONTEXT_DIFFERS = {
     "manufacturer": N_("manufacturer differs (query %(asked)s, record %(registered)s)"),
     "category": N_("category differs (query %(asked)s, record %(registered)s)"),
 }
 STRUCTURE = {code: N_(template) for code, template in STRUCTURE_PROBLEMS.items()}
 MESSAGES = (IDENTICAL, SAME, INACTIVE, SUBSTITUTED, MISREAD, EXTRA_AT_START, EXTRA, MISSING, SWAPPED, LOOKALIKES,
-            LOOKALIKE, TAIL, TAIL_MISREAD, DESCRIPTION, *CONTEXT_DIFFERS.values(), *STRUCTURE.values())
+            LOOKALIKE, TAIL, TAIL_MISREAD, *CONTEXT_DIFFERS.values(), *STRUCTURE.values())
 
 
 def _same(text: str) -> str:
@@ -143,9 +143,10 @@ def _tail(typed: str, registered: str) -> Reason:
 
 
 def _description(description: str, report: Mapping[str, Any]) -> Reason:
-    wanted = text_terms(description)
-    shared = wanted & text_terms(report_text(report))
-    return Reason(DESCRIPTION, {"shared": len(shared), "wanted": len(wanted), "words": ", ".join(sorted(shared))})
+    """What a description confirms, as ``search.description`` words it.  That wording has no
+    structure yet, so it is shown as written (English) in every language."""
+    comparison = compare_description(analyse(description), describe_report(report))
+    return Reason(comparison.explanation if comparison else "")
 
 
 def _context(query: CheckQuery, report: Mapping[str, Any]) -> list[Reason]:
