@@ -1,4 +1,4 @@
-"""The app factory: settings, the engine and services, the API's blueprints and docs."""
+"""The app factory: settings, the engine and services, the API's blueprints and docs, the web app."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from registry import languages, web
 from registry.api import bodies, docs, register_blueprints, request_log, security
 from registry.api.extension import EXTENSION_KEY
 from registry.api.openapi import document_problems
@@ -20,7 +21,7 @@ API_VERSION = version("irontrace")  # the package's, so the document says which 
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: settings, storage chosen by configuration, bulk-check workers, blueprints, docs."""
+    """Build the app: settings, storage chosen by configuration, bulk-check workers, blueprints, docs, pages."""
     settings = load_settings(test_config)
     app = Flask("registry")
     app.config.update(
@@ -34,7 +35,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         API_SPEC_OPTIONS=security.SPEC_OPTIONS,
     )
     if settings["TRUSTED_PROXIES"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings["TRUSTED_PROXIES"])  # type: ignore[method-assign]
+        proxies = settings["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     app.json = bodies.StrictJSONProvider(app)
     app.json.sort_keys = False
     services = open_services(settings)
@@ -50,4 +52,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(api)
     document_problems(api.spec)
     app.register_blueprint(docs.blp)
+    languages.configure(app)
+    web.install(app)
     return app

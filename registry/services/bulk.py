@@ -159,7 +159,7 @@ class BulkCheckService:
             raise NotFound(f"No bulk check with id {job_id}.")
         return job
 
-    def list(self, actor: Actor, limit: int, cursor: str | None) -> Page[Job]:
+    def list(self, actor: Actor, limit: int, cursor: str | None = None) -> Page[Job]:
         """The jobs ``actor`` submitted, newest first."""
         actor.require(CHECK)
         return self.jobs.list_jobs(actor.principal, limit, cursor)

@@ -30,6 +30,7 @@ from registry.records import (
     Page,
     Report,
     ReportFilter,
+    UserRecord,
 )
 from search.keys import IdentifierKeys
 
@@ -93,6 +94,22 @@ class KeyStore(Protocol):
 
     def list(self) -> list[KeyRecord]:
         """Every key record, oldest first."""
+
+
+class UserStore(Protocol):
+    """Accounts of people signing in to the web app (a hash of the password, never the password)."""
+
+    def create(self, record: UserRecord) -> None:
+        """Store a new account; ``Conflict`` if its ``username`` exists."""
+
+    def get(self, username: str) -> UserRecord:
+        """The account; ``NotFound`` otherwise.  Read on every signed-in request: keep it cheap."""
+
+    def replace(self, record: UserRecord) -> None:
+        """Store a changed account (password, lock-out counters, disabled)."""
+
+    def list(self) -> list[UserRecord]:
+        """Every account, oldest first."""
 
 
 class AuditLog(Protocol):
@@ -176,6 +193,7 @@ class Engine:
     candidates: CandidateIndex
     checks: CheckLog
     keys: KeyStore
+    users: UserStore
     audit: AuditLog
     jobs: JobStore
     ping: Callable[[], None]  # raise ``StorageUnavailable`` unless the engine can serve requests
