@@ -30,8 +30,22 @@ DEFAULTS: dict[str, Any] = {
     "FEED_STATE": "./irontrace-feeds.json",
     # HTTP behaviour.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
-    "RATE_LIMIT_PER_MINUTE": 600,  # per API key, per serving process
+    # Limits, counted in the engine, so every process of a deployment shares them.
+    "RATE_LIMIT_PER_MINUTE": 600,  # per API key
     "RATE_LIMIT_BURST": 100,
+    "AUTH_FAILURES_PER_MINUTE": 10,  # failed authentications per client address
+    "AUTH_FAILURE_BURST": 20,
+    # Rows checked per key per UTC day (single, bulk and job checks together), by role; a role
+    # not named has no quota, and a key's own ``daily_rows`` overrides its role's.
+    "DAILY_ROWS": {"dealer": 5000, "border": 1_000_000, "agency": 1_000_000},
+    "SCAN_ALERT_READINGS": 100,  # readings in a day that look like a scan before an alert is raised
+    # The audit log: where its head is published (default: beside the SQLite file, or
+    # ./irontrace-audit-heads.ndjson on Elasticsearch), and how long an unfinished write may
+    # wait for its entry before recovery completes it (Elasticsearch).
+    "AUDIT_HEADS_FILE": None,
+    "AUDIT_OUTBOX_GRACE_SECONDS": 60,
+    "MAINTENANCE_SECONDS": 60,  # how often each process publishes the head and completes what is due
+    "CLOCK_FILE": None,  # tests and drills: a file holding the Unix time that limits and alerts count by
     "CORS_ORIGINS": [],  # JSON list of origins allowed to call the API from a browser; none by default
     "TRUSTED_PROXIES": 0,  # reverse proxies in front whose X-Forwarded-For names the client
     # Bulk checks: upload limits, and how workers run jobs.
@@ -54,7 +68,17 @@ def load_settings(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
         if raw is not None:
             settings[name] = _parse(raw, default)
     settings.update(test_config or {})
+    if not settings["AUDIT_HEADS_FILE"]:
+        settings["AUDIT_HEADS_FILE"] = default_audit_heads_file(settings)
     return settings
+
+
+def default_audit_heads_file(settings: dict[str, Any]) -> str:
+    """Where the audit log's head is published unless configured: beside the SQLite file, or
+    named after the index prefix in the working directory on Elasticsearch."""
+    if settings.get("ES_URL"):
+        return f"./{settings['ES_INDEX_PREFIX']}-audit-heads.ndjson"
+    return f"{settings['DB']}.audit-heads.ndjson"
 
 
 def _parse(raw: str, default: Any) -> Any:

@@ -53,5 +53,6 @@ CIRCUIT_STATES: Final = ("closed", "open", "half_open")
 # The audit log.
 AUDIT_ACTIONS: Final = (
     "check", "bulk_check.submit", "bulk_check.batch", "bulk_check.done", "bulk_check.cancel", "bulk_check.sync",
-    "report.create", "report.update", "reports.import", "key.create", "key.revoke",
+    "report.create", "report.update", "reports.import", "reports.import.batch", "key.create", "key.revoke",
+    "alert.scanning",
 )

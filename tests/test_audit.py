@@ -18,20 +18,12 @@ from registry.api.extension import EXTENSION_KEY
 from registry.audit_chain import GENESIS_HASH, entry_hash
 from registry.services import open_services
 from registry.services.bulk_worker import BulkWorker
-from tests.conftest import bearer, es_cluster, issue_key, report_data, sqlite_path
+from tests.conftest import bearer, es_cluster, issue_key, report_data, sqlite_path, store_env
 from tests.processes import irontrace
 
 PIN = "CAT0336DLTJF00123"
 # How each tampering with entry 4 shows: the first entry that no longer fits the chain.
 FIRST_BROKEN = {"edit": 4, "delete": 4, "reorder": 3}
-
-
-def cli_env(app) -> dict[str, str]:
-    """Environment that points ``irontrace`` at the same registry as ``app``."""
-    settings = app.config["IRONTRACE"]
-    if settings.get("ES_URL"):
-        return {"IRONTRACE_ES_URL": settings["ES_URL"], "IRONTRACE_ES_INDEX_PREFIX": settings["ES_INDEX_PREFIX"]}
-    return {"IRONTRACE_DB": settings["DB"]}
 
 
 def entries(server, **filters) -> list[dict]:
@@ -101,7 +93,7 @@ def test_concurrent_appends_keep_one_unbroken_chain(app, server):
     with ThreadPoolExecutor(8) as pool:
         assert set(pool.map(check, range(40))) == {200}
     stored = list(app.extensions[EXTENSION_KEY].engine.audit.iter_stored())
-    assert [position for position, _ in stored] == list(range(1, len(stored) + 1))
+    assert [item.position for item in stored] == list(range(1, len(stored) + 1))
     verified = server.get("/v1/audit/verify").json()
     assert verified["intact"] and verified["entries"] == len(stored)
 
@@ -157,7 +149,7 @@ def tamper(app, how: str, seq: int) -> None:
 def test_tampering_with_any_entry_is_detected_by_audit_verify(app, server, how):
     for n in range(6):  # no report matches: every verdict is no_match
         server.post("/v1/checks", json={"identifier": f"{PIN[:-2]}{n:02d}"})
-    env = cli_env(app)
+    env = store_env(app)
     intact = irontrace("audit", "verify", env=env)
     assert intact.returncode == 0, intact.stderr
     assert "audit log intact" in intact.stdout
@@ -173,8 +165,8 @@ def test_tampering_with_any_entry_is_detected_by_audit_verify(app, server, how):
 def test_removing_the_newest_entries_is_caught_by_an_anchor(app, server):
     for n in range(3):
         server.post("/v1/checks", json={"identifier": f"TAIL{n:04d}"})
-    env = cli_env(app)
-    head = irontrace("audit", "verify", env=env).stdout.split("head ")[1].strip()
+    env = store_env(app)
+    head = irontrace("audit", "verify", env=env).stdout.split("head ")[1].split(";")[0]
     last_seq = int(head.split(":")[0])
     tamper(app, "delete", seq=last_seq)
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from registry.stamps import Clock, clock_from
 from registry.storage.elasticsearch.admin import ElasticsearchIndexAdmin
 from registry.storage.elasticsearch.audit import ElasticsearchAuditLog
 from registry.storage.elasticsearch.candidates import ElasticsearchCandidateIndex
 from registry.storage.elasticsearch.checks import ElasticsearchCheckLog
 from registry.storage.elasticsearch.cluster import Cluster, client_from_settings
+from registry.storage.elasticsearch.counters import ElasticsearchCounters
 from registry.storage.elasticsearch.jobs import ElasticsearchJobStore
 from registry.storage.elasticsearch.keys import ElasticsearchKeyStore
+from registry.storage.elasticsearch.outbox import Outbox
 from registry.storage.elasticsearch.reports import ElasticsearchReportStore
 from registry.storage.interfaces import Engine
 
@@ -23,17 +26,22 @@ NAME = "elasticsearch"
 IN_PROCESS_WORKERS = 0  # bulk-check jobs run in `irontrace worker` processes, which scale apart from serving
 
 
-def open_cluster(cluster: Cluster) -> Engine:
-    """Every store of the Elasticsearch engine over one cluster connection."""
-    reports = ElasticsearchReportStore(cluster)
+def open_cluster(cluster: Cluster, clock: Clock, outbox_grace_seconds: float) -> Engine:
+    """Every store of the Elasticsearch engine over one cluster connection, each audited write
+    through one outbox (whose intents ``clock`` dates and recovery takes after the grace period)."""
+    audit = ElasticsearchAuditLog(cluster)
+    outbox = Outbox(cluster, audit, clock, outbox_grace_seconds)
+    audit.outbox = outbox
+    reports = ElasticsearchReportStore(cluster, outbox)
     return Engine(
         name=NAME,
         reports=reports,
         candidates=ElasticsearchCandidateIndex(cluster),
-        checks=ElasticsearchCheckLog(cluster),
-        keys=ElasticsearchKeyStore(cluster),
-        audit=ElasticsearchAuditLog(cluster),
-        jobs=ElasticsearchJobStore(cluster),
+        checks=ElasticsearchCheckLog(cluster, outbox),
+        keys=ElasticsearchKeyStore(cluster, outbox),
+        audit=audit,
+        jobs=ElasticsearchJobStore(cluster, outbox),
+        counters=ElasticsearchCounters(cluster),
         ping=cluster.ping,
         close=cluster.close,
         in_process_workers=IN_PROCESS_WORKERS,
@@ -43,4 +51,4 @@ def open_cluster(cluster: Cluster) -> Engine:
 
 def open_from_settings(settings: dict[str, Any]) -> Engine:
     cluster = Cluster(client_from_settings(settings), settings["ES_INDEX_PREFIX"], settings["ES_REFRESH_INTERVAL"])
-    return open_cluster(cluster)
+    return open_cluster(cluster, clock_from(settings), settings["AUDIT_OUTBOX_GRACE_SECONDS"])

@@ -29,10 +29,12 @@ from registry.records import Document
 from registry.storage.elasticsearch.mappings import (
     AUDIT_MAPPINGS,
     CHECKS_MAPPINGS,
+    COUNTERS_MAPPINGS,
     INDEX_SETTINGS,
     JOB_ROWS_MAPPINGS,
     JOBS_MAPPINGS,
     KEYS_MAPPINGS,
+    OUTBOX_MAPPINGS,
     REPORTS_MAPPINGS,
 )
 
@@ -82,14 +84,24 @@ class Cluster:
         self.jobs_alias = f"{index_prefix}-bulk-jobs"
         self.job_rows_alias = f"{index_prefix}-bulk-rows"
         self.job_results_alias = f"{index_prefix}-bulk-results"
+        self.outbox_alias = f"{index_prefix}-audit-outbox"
+        self.counters_alias = f"{index_prefix}-counters"
+        # Counters change on every request and matter for a day at most: no fsync per update.
+        counters_settings = {**self.index_settings, "translog": {"durability": "async"}}
         self.indices: tuple[tuple[str, Document, Document], ...] = (
             (self.reports_alias, REPORTS_MAPPINGS, self.index_settings),
             (self.checks_alias, CHECKS_MAPPINGS, checks_settings),
             (self.keys_alias, KEYS_MAPPINGS, self.index_settings),
             (self.audit_alias, AUDIT_MAPPINGS, self.index_settings),
+            (self.outbox_alias, OUTBOX_MAPPINGS, self.index_settings),
+            (self.counters_alias, COUNTERS_MAPPINGS, counters_settings),
             (self.jobs_alias, JOBS_MAPPINGS, self.index_settings),
             (self.job_rows_alias, JOB_ROWS_MAPPINGS, self.index_settings),
             (self.job_results_alias, JOB_ROWS_MAPPINGS, self.index_settings),
+        )
+        # Fields added to an index after its first release: put on indices created before them.
+        self.added_fields: tuple[tuple[str, Document], ...] = (
+            (self.audit_alias, {"intent": AUDIT_MAPPINGS["properties"]["intent"]}),
         )
         self._indices_ready = False
         self._seq_lock = threading.Lock()
@@ -130,6 +142,8 @@ class Cluster:
                 index = create_aliased_index(self.client, alias, mappings, settings)
                 if index:
                     created.append(index)
+            for alias, properties in self.added_fields:
+                self.client.indices.put_mapping(index=alias, properties=properties)
         self._indices_ready = True
         return created
 

@@ -14,18 +14,24 @@ written first, under ids fixed by (job, row), and the checkpoint after: a
 worker killed in between leaves results past the checkpoint that nobody reads
 (results are read only up to it), and the worker that resumes writes the same
 ids again.  Either way every row has exactly one result.
+
+Audit.  Submitting a job, committing a batch and finishing or cancelling a
+job each go through the engine's ``Outbox`` under ``job:<id>``; the probe
+reads the job in real time: it exists, its checkpoint reached the batch's,
+or it holds the changes (a final status never changes again).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import cast
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
 from registry.errors import NotFound, StorageUnavailable
-from registry.records import Document, Job
+from registry.records import AuditEntry, Document, Job
 from registry.storage.elasticsearch.cluster import Cluster, bulk_items
+from registry.storage.elasticsearch.outbox import Outbox
 from registry.storage.leases import at_checkpoint, claimable, holds_lease
 from registry.vocabulary import ACTIVE_JOB_STATUSES
 
@@ -40,18 +46,23 @@ def row_id(job_id: str, index: int) -> str:
 class ElasticsearchJobStore:
     """Jobs, rows and results on the cluster that holds the reports."""
 
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: Cluster, outbox: Outbox) -> None:
         self.cluster = cluster
+        self.outbox = outbox
         self.jobs_alias = cluster.jobs_alias
         self.rows_alias = cluster.job_rows_alias
         self.results_alias = cluster.job_results_alias
+        outbox.register("job", self._stored)
 
-    def create_job(self, job: Job, rows: list[Document]) -> None:
+    def create_job(self, job: Job, rows: list[Document], audit: AuditEntry) -> None:
         with self.cluster.session() as es:
             self._write_rows(es, self.rows_alias, job["id"], 0, rows)
+        with self.outbox.recorded(f"job:{job['id']}", "job", audit, {"job_id": job["id"]}) as pending, \
+                self.cluster.session() as es:
             # Searchable at once, so the next worker polling finds it; its rows are already stored.
             es.create(index=self.jobs_alias, id=job["id"], document=_fields(job), refresh="wait_for",
                       require_alias=True)
+            pending.written = True
 
     def get_job(self, job_id: str) -> Job:
         with self.cluster.session() as es:
@@ -76,27 +87,54 @@ class ElasticsearchJobStore:
         with self.cluster.session() as es:
             return list(self._read_rows(es, self.rows_alias, job_id, start, start + count))
 
-    def commit_batch(self, job: Job, owner: str, results: list[Document], lease_until: float) -> bool:
+    def commit_batch(self, job: Job, owner: str, results: list[Document], lease_until: float,
+                     audit: AuditEntry) -> bool:
         checkpoint = job["rows_done"] - len(results)
-        with self.cluster.session() as es:
+        probe = {"job_id": job["id"], "changes": {"rows_done": job["rows_done"]}}
+        with self.outbox.recorded(f"job:{job['id']}", "job", audit, probe) as pending, \
+                self.cluster.session() as es:
             current = self._read(es, job["id"])
             if not at_checkpoint(current["_source"]["document"], owner, checkpoint):
+                pending.entry = None
                 return False
             self._write_rows(es, self.results_alias, job["id"], checkpoint, results)
-            return self._replace(es, current, {**job, "lease_expires": lease_until})
+            pending.written = self._replace(es, current, {**job, "lease_expires": lease_until})
+            if not pending.written:
+                pending.entry = None
+            return pending.written
 
-    def update_job(self, job_id: str, owner: str | None, changes: Document) -> Job | None:
+    def update_job(self, job_id: str, owner: str | None, changes: Document,
+                   audit: Callable[[Job], AuditEntry] | None = None) -> Job | None:
         with self.cluster.session() as es:
             current = self._read(es, job_id)
             job = cast(Job, current["_source"]["document"])
             if not holds_lease(job, owner):
                 return None
             job.update(changes)
-            return job if self._replace(es, current, job) else None
+            if audit is None:
+                return job if self._replace(es, current, job) else None
+        probe = {"job_id": job_id, "changes": changes}
+        with self.outbox.recorded(f"job:{job_id}", "job", audit(job), probe) as pending, \
+                self.cluster.session() as es:
+            pending.written = self._replace(es, current, job)
+            if not pending.written:
+                pending.entry = None
+        return job if pending.written else None
 
     def iter_results(self, job_id: str, count: int) -> Iterator[Document]:
         with self.cluster.session() as es:
             yield from self._read_rows(es, self.results_alias, job_id, 0, count)
+
+    def _stored(self, es: Elasticsearch, probe: Document, entry: AuditEntry) -> AuditEntry | None:
+        """Probe: the job exists and holds the changes written (a checkpoint at least as far)."""
+        try:
+            job = self._read(es, probe["job_id"])["_source"]["document"]
+        except NotFound:
+            return None
+        for name, value in probe.get("changes", {}).items():
+            if (job.get(name, 0) < value) if name == "rows_done" else (job.get(name) != value):
+                return None
+        return entry
 
     # -- internals -------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from registry.storage.interfaces import Engine
 from registry.storage.sqlite.audit import SQLiteAuditLog
 from registry.storage.sqlite.candidates import SQLiteCandidateIndex
 from registry.storage.sqlite.checks import SQLiteCheckLog
+from registry.storage.sqlite.counters import SQLiteCounters
 from registry.storage.sqlite.database import Database
 from registry.storage.sqlite.jobs import SQLiteJobStore
 from registry.storage.sqlite.keys import SQLiteKeyStore
@@ -26,6 +27,12 @@ IN_PROCESS_WORKERS = 1  # a bulk-check worker thread in each app process: nothin
 def open_sqlite(path: str, cache_mb: int = 256) -> Engine:
     """Every store of the embedded engine over one file (created if missing)."""
     database = Database(path, cache_mb)
+    counters = SQLiteCounters.beside(path)
+
+    def close() -> None:
+        database.close()
+        counters.close()
+
     return Engine(
         name=NAME,
         reports=SQLiteReportStore(database),
@@ -34,8 +41,9 @@ def open_sqlite(path: str, cache_mb: int = 256) -> Engine:
         keys=SQLiteKeyStore(database),
         audit=SQLiteAuditLog(database),
         jobs=SQLiteJobStore(database),
+        counters=counters,
         ping=database.ping,
-        close=database.close,
+        close=close,
         in_process_workers=IN_PROCESS_WORKERS,
     )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from registry.errors import StorageUnavailable
@@ -96,18 +96,28 @@ CREATE TABLE IF NOT EXISTS bulk_results (
     PRIMARY KEY (job_id, row_index)
 ) WITHOUT ROWID;
 """
+# Rate-limit state and daily usage, written on every request: a file of their own, so that those
+# small writes never queue behind the registry's write lock (an import batch holds it for a while).
+COUNTERS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, expires REAL NOT NULL, document TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS counters_by_expiry ON counters (expires);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
 
 
 class Database:
     """The registry's SQLite file: a connection per thread, and write transactions."""
 
-    def __init__(self, path: str, cache_mb: int = 256) -> None:
+    def __init__(self, path: str, cache_mb: int = 256, schema: str = SCHEMA) -> None:
         self.path = str(Path(path).expanduser())
         self.cache_mb = cache_mb
         self._local = threading.local()
         # executescript commits as it goes; every statement is idempotent, so
         # workers starting together on a new file cannot trip over each other.
-        self.connection().executescript(SCHEMA)
+        try:
+            self.connection().executescript(schema)
+        except sqlite3.OperationalError as exc:
+            raise StorageUnavailable(f"Cannot prepare the database {self.path}: {exc}") from exc
         with self.transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
@@ -132,7 +142,9 @@ class Database:
         """One write transaction, taken before reading so read-modify-write is atomic.
 
         ``durable=False`` skips the fsync at commit: the transaction survives a
-        crash of the process, though not a power cut of the machine.
+        crash of the process, though not a power cut of the machine.  Everything
+        written inside commits together or not at all; a write the file refuses
+        (a full disk, an I/O error) leaves as ``StorageUnavailable``.
         """
         db = self.connection()
         db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
@@ -142,10 +154,12 @@ class Database:
             raise StorageUnavailable(f"The registry database is busy: {exc}") from exc
         try:
             yield db
-        except BaseException:
-            db.execute("ROLLBACK")
+            db.execute("COMMIT")
+        except BaseException as exc:
+            _roll_back(db)
+            if isinstance(exc, sqlite3.OperationalError):
+                raise StorageUnavailable(f"The registry database refused the write: {exc}") from exc
             raise
-        db.execute("COMMIT")
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
@@ -168,3 +182,10 @@ class Database:
             self.connection().execute("SELECT 1 FROM meta LIMIT 1").fetchone()
         except sqlite3.Error as exc:
             raise StorageUnavailable(f"The registry database cannot be read: {exc}") from exc
+
+
+def _roll_back(db: sqlite3.Connection) -> None:
+    """Undo what a failed transaction wrote; SQLite may already have rolled it back itself."""
+    if db.in_transaction:
+        with suppress(sqlite3.OperationalError):  # SQLite rolled it back itself after the error
+            db.execute("ROLLBACK")

@@ -7,7 +7,8 @@ import sqlite3
 from typing import cast
 
 from registry.errors import Conflict, NotFound
-from registry.records import KeyRecord
+from registry.records import AuditEntry, KeyRecord
+from registry.storage.sqlite.audit import append_in
 from registry.storage.sqlite.database import Database
 
 
@@ -15,13 +16,14 @@ class SQLiteKeyStore:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def create(self, record: KeyRecord) -> None:
+    def create(self, record: KeyRecord, audit: AuditEntry) -> None:
         with self.database.transaction() as db:
             try:
                 db.execute("INSERT INTO api_keys (key_id, document) VALUES (?, ?)",
                            (record["key_id"], json.dumps(record)))
             except sqlite3.IntegrityError as exc:
                 raise Conflict(f"A key with id {record['key_id']} exists.") from exc
+            append_in(db, audit)
 
     def get(self, key_id: str) -> KeyRecord:
         row = self.database.connection().execute(
@@ -30,9 +32,10 @@ class SQLiteKeyStore:
             raise NotFound(f"No key with id {key_id}.")
         return cast(KeyRecord, json.loads(row[0]))
 
-    def replace(self, record: KeyRecord) -> None:
+    def replace(self, record: KeyRecord, audit: AuditEntry) -> None:
         with self.database.transaction() as db:
             db.execute("UPDATE api_keys SET document = ? WHERE key_id = ?", (json.dumps(record), record["key_id"]))
+            append_in(db, audit)
 
     def list(self) -> list[KeyRecord]:
         rows = self.database.connection().execute("SELECT document FROM api_keys ORDER BY rowid")
