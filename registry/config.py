@@ -43,8 +43,8 @@ DEFAULTS: dict[str, Any] = {
     # ./irontrace-audit-heads.ndjson on Elasticsearch), and how long an unfinished write may
     # wait for its entry before recovery completes it (Elasticsearch).
     "AUDIT_HEADS_FILE": None,
-    "AUDIT_OUTBOX_GRACE_SECONDS": 60,
-    "MAINTENANCE_SECONDS": 60,  # how often each process publishes the head and completes what is due
+    "AUDIT_OUTBOX_GRACE_SECONDS": 60.0,
+    "MAINTENANCE_SECONDS": 60.0,  # how often each process publishes the head and completes what is due
     "CLOCK_FILE": None,  # tests and drills: a file holding the Unix time that limits and alerts count by
     "CORS_ORIGINS": [],  # JSON list of origins allowed to call the API from a browser; none by default
     "TRUSTED_PROXIES": 0,  # reverse proxies in front whose X-Forwarded-For names the client

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -83,20 +84,27 @@ class Gunicorn(ProcessGroup):
     ``http`` is a session carrying an admin key for the same registry.
     """
 
-    def __init__(self, env: dict[str, str], workers: int = 3) -> None:
+    def __init__(self, env: dict[str, str], workers: int = 3, options: tuple[str, ...] = (),
+                 max_file_bytes: int | None = None) -> None:
+        """``options``: more gunicorn options; ``max_file_bytes``: no file of the server may grow past
+        this (``RLIMIT_FSIZE``): a full disk, as the server sees one, without filling the machine's."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env}
         self.workers = workers
+        self.options = options
+        self.max_file_bytes = max_file_bytes
         self.process: subprocess.Popen | None = None
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {admin_key(env)}"
 
     def start(self) -> Gunicorn:
+        limit = self.max_file_bytes
         self.process = subprocess.Popen(
             [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONFIG), "-w", str(self.workers),
-             "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "5", "registry:create_app()"],
+             "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "5", *self.options, "registry:create_app()"],
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+            preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))) if limit else None,
         )
         try:
             self._wait_until_ready()
