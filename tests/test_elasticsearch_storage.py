@@ -333,8 +333,8 @@ def test_save_check_keeps_the_record(storage: Engine) -> None:
 
 def test_init_is_idempotent_and_ping_reports_health(storage: Engine) -> None:
     prefix = es_cluster(storage).prefix
-    aliases = [f"{prefix}-{kind}" for kind in ("audit", "bulk-jobs", "bulk-results", "bulk-rows", "checks", "keys",
-                                               "reports")]
+    aliases = [f"{prefix}-{kind}" for kind in ("audit", "audit-outbox", "bulk-jobs", "bulk-results", "bulk-rows",
+                                               "checks", "counters", "keys", "reports")]
     assert storage.admin is not None
     assert sorted(storage.admin.init()) == [f"{alias}-v1" for alias in aliases]
     assert storage.admin.init() == []
