@@ -16,11 +16,12 @@ import pytest
 from registry.access import Actor
 from registry.api.extension import EXTENSION_KEY
 from registry.audit_chain import GENESIS_HASH, entry_hash
+from registry.files.heads import HeadsFile
 from registry.services import open_services
 from registry.services.bulk_worker import BulkWorker
 from registry.storage.sqlite.database import SCHEMA
-from tests.conftest import bearer, es_cluster, issue_key, report_data, sqlite_path, store_env
-from tests.processes import irontrace
+from tests.conftest import bearer, es_cluster, issue_key, report_data, sqlite_path, store_env, wait_until
+from tests.processes import Gunicorn, irontrace
 
 PIN = "CAT0336DLTJF00123"
 # How each tampering with entry 4 shows: the first entry that no longer fits the chain.
@@ -373,3 +374,23 @@ def test_audit_export_on_the_command_line_matches_the_api(app, server):
     assert [json.loads(line)["subject"] for line in checks.stdout.splitlines()] == [
         e["subject"] for e in entries(server, action="check", principal=key.split("_")[1])]
     assert "exported 3 audit entries" in checks.stderr
+
+
+def test_every_serving_process_publishes_the_head_regularly(tmp_path):
+    """Gunicorn as deployed, publishing every 0.2 s: the heads file follows the log, one line per head,
+    and emptying the log behind the server's back is caught by the next verify."""
+    env = {"IRONTRACE_DB": str(tmp_path / "served.db"), "IRONTRACE_MAINTENANCE_SECONDS": "0.2"}
+    heads = HeadsFile(f"{env['IRONTRACE_DB']}.audit-heads.ndjson")
+    with Gunicorn(env, workers=3) as server:
+        for n in range(5):
+            server.http.post(server.url + "/v1/checks", json={"identifier": f"PUB{n:05d}"}, timeout=30)
+        head = server.http.get(server.url + "/v1/audit/verify", timeout=60).json()
+        published = wait_until(heads.latest, lambda latest: latest is not None and latest.seq >= head["head_seq"],
+                               "the head's publication")
+        assert published.hash == head["head_hash"]
+        lines = [json.loads(line) for line in heads.path.read_text().splitlines()]
+        assert [line["seq"] for line in lines] == sorted({line["seq"] for line in lines})  # never twice
+        with sqlite3.connect(env["IRONTRACE_DB"]) as db:
+            db.execute("DELETE FROM audit_log")
+        emptied = server.http.get(server.url + "/v1/audit/verify", timeout=60).json()
+        assert (emptied["intact"], emptied["entries"], emptied["broken_at"]) == (False, 0, published.seq)

@@ -111,6 +111,17 @@ def assert_every_write_has_its_entry(services: Services) -> None:
     assert set(issued) == {k["key_id"] for k in services.keys.list(OPERATOR)} and set(issued.values()) <= {1}
 
 
+def one_write_of_each(server, report: dict, new_ref: str) -> list[requests.Response]:
+    """A check (issue 12: a record left without its entry), a key (one left active without
+    ``key.create``), a PATCH of ``report`` at version 1 and a new report."""
+    return [
+        server.post("/v1/checks", json={"identifier": "CAT0336DLTJF00123"}),
+        server.post("/v1/keys", json={"role": "dealer"}),
+        server.patch(f"/v1/reports/{report['id']}", json={"color": "red"}, headers={"If-Match": '"1"'}),
+        server.post("/v1/reports", json=report_data(new_ref)),
+    ]
+
+
 # -- SQLite: the write and its entry in one transaction ---------------------------------------
 
 
@@ -124,13 +135,8 @@ def test_sqlite_makes_no_write_whose_entry_the_log_refuses(audited):
         db.execute(REFUSE_AUDIT)
     before = (len(entries(services)), stored_check_ids(services), services.keys.list(OPERATOR))
 
-    failed = [
-        server.post("/v1/checks", json={"identifier": "CAT0336DLTJF00123"}),  # issue 12: a record without entry
-        server.post("/v1/keys", json={"role": "dealer"}),  # issue 12: a key left active without key.create
-        server.patch(f"/v1/reports/{report['id']}", json={"color": "red"}, headers={"If-Match": '"1"'}),
-        server.post("/v1/reports", json=report_data("NEVER-STORED")),
-        server.post("/v1/bulk-checks", data=b"serial\nA1\n", headers={"Content-Type": "text/csv"}),
-    ]
+    failed = [*one_write_of_each(server, report, "NEVER-STORED"),
+              server.post("/v1/bulk-checks", data=b"serial\nA1\n", headers={"Content-Type": "text/csv"})]
     assert [a.status_code for a in failed] == [500] * 5
     assert all(a.headers["Content-Type"] == "application/problem+json" for a in failed)
     with pytest.raises(sqlite3.IntegrityError):
@@ -161,12 +167,7 @@ def test_elasticsearch_gives_a_write_whose_entry_could_not_be_appended_its_entry
     report = server.post("/v1/reports", json=report_data()).json()
     block_writes(app, "audit_alias", True)
     try:
-        written = [
-            server.post("/v1/checks", json={"identifier": "CAT0336DLTJF00123"}),
-            server.post("/v1/keys", json={"role": "dealer"}),
-            server.patch(f"/v1/reports/{report['id']}", json={"color": "red"}, headers={"If-Match": '"1"'}),
-            server.post("/v1/reports", json=report_data("STORED-BEFORE-ITS-ENTRY")),
-        ]
+        written = one_write_of_each(server, report, "STORED-BEFORE-ITS-ENTRY")
         services.imports.import_rows(OPERATOR, enumerate([report_data("IMPORTED")], start=1))
     finally:
         block_writes(app, "audit_alias", False)
@@ -188,12 +189,7 @@ def test_elasticsearch_makes_no_write_it_could_not_announce(audited):
     keys_before = services.keys.list(OPERATOR)
     block_writes(app, "outbox_alias", True)
     try:
-        refused = [
-            server.post("/v1/checks", json={"identifier": "CAT0336DLTJF00123"}),
-            server.post("/v1/keys", json={"role": "dealer"}),
-            server.patch(f"/v1/reports/{report['id']}", json={"color": "red"}, headers={"If-Match": '"1"'}),
-            server.post("/v1/reports", json=report_data("NEVER-STORED")),
-        ]
+        refused = one_write_of_each(server, report, "NEVER-STORED")
     finally:
         block_writes(app, "outbox_alias", False)
     assert [a.status_code for a in refused] == [503] * 4 and all(a.headers["Retry-After"] for a in refused)

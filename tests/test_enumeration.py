@@ -8,8 +8,6 @@ clock file (``CLOCK_FILE``), so quotas and days are exact, never waited for.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from contextlib import suppress
@@ -22,9 +20,10 @@ from registry.access import Actor
 from registry.api.extension import EXTENSION_KEY
 from registry.demo import demo_reports
 from registry.demo.enumeration import (
+    Attacker,
     Refused,
-    case_references,
     covering_sweep,
+    csv_file,
     dealer_inventory,
     families_worth_sweeping,
     grow_tails,
@@ -46,7 +45,6 @@ from tests.conftest import (
 PIN = "CAT0336DLTJF00123"
 DEALER_QUOTA = 5000  # the default (``DAILY_ROWS``): what the target is measured against
 TARGET_SHARE = 0.01
-SYNC_ROWS = 1000  # rows per /v1/checks/bulk request
 POLL_SECONDS = 0.5  # how often a client asks for a job's progress
 
 
@@ -69,40 +67,6 @@ def served(backend, tmp_path, request, clock):
             yield app, live, reports
     finally:
         close_storage(app)
-
-
-class Attacker:
-    """One key asking through ``/v1/checks/bulk``, a thousand rows a request, as the issue's dealer did."""
-
-    def __init__(self, server: LiveServer, key: str) -> None:
-        self.server, self.headers = server, {**bearer(key), "Content-Type": "text/csv"}
-        self.shown: list[dict | None] = []
-        self.refusals: list[Refused] = []
-        self.rows_sent = 0
-
-    def ask(self, readings: list[str]) -> list[dict | None]:
-        matches: list[dict | None] = []
-        for start in range(0, len(readings), SYNC_ROWS):
-            chunk = readings[start:start + SYNC_ROWS]
-            answer = requests.post(self.server.url + "/v1/checks/bulk", data=_csv(chunk), headers=self.headers,
-                                   timeout=300)
-            if answer.status_code != 200:
-                refused = Refused(answer.status_code, answer.json())
-                self.refusals.append(refused)
-                raise refused
-            self.rows_sent += len(chunk)
-            matches += [row["match"] for row in answer.json()["results"]]
-        self.shown += matches
-        return matches
-
-    def learned(self) -> set[tuple[str, str]]:
-        return case_references(self.shown)
-
-
-def _csv(readings: list[str]) -> bytes:
-    out = io.StringIO()
-    csv.writer(out).writerows([["serial"], *[[r] for r in readings]])
-    return out.getvalue().encode()
 
 
 def run_until_refused(attack) -> None:
@@ -159,10 +123,10 @@ def test_single_bulk_and_job_checks_share_one_daily_quota_that_survives_a_restar
         return requests.post(server.url + "/v1/checks", json={"identifier": PIN}, headers=bearer(key), timeout=30)
 
     assert [check().status_code for _ in range(3)] == [200] * 3
-    sync = requests.post(server.url + "/v1/checks/bulk", data=_csv(["A1", "B2", "C3", "D4"]), headers=csv_headers,
+    sync = requests.post(server.url + "/v1/checks/bulk", data=csv_file(["A1", "B2", "C3", "D4"]), headers=csv_headers,
                          timeout=30)
     assert sync.status_code == 200
-    job = requests.post(server.url + "/v1/bulk-checks", data=_csv(["E5", "F6", "G7"]), headers=csv_headers,
+    job = requests.post(server.url + "/v1/bulk-checks", data=csv_file(["E5", "F6", "G7"]), headers=csv_headers,
                         timeout=30)
     assert job.status_code == 202  # 3 + 4 + 3: the day's ten rows are spent
 
@@ -174,7 +138,7 @@ def test_single_bulk_and_job_checks_share_one_daily_quota_that_survives_a_restar
     midnight = math.ceil(clock.now / 86400) * 86400
     assert int(refused.headers["Retry-After"]) == int(midnight - clock.now)
     assert problem["resets_at"].endswith("T00:00:00.000Z")
-    assert requests.post(server.url + "/v1/bulk-checks", data=_csv(["H8"]), headers=csv_headers,
+    assert requests.post(server.url + "/v1/bulk-checks", data=csv_file(["H8"]), headers=csv_headers,
                          timeout=30).status_code == 429
 
     restarted = create_app(settings)  # another process on the same storage: the day's rows are still spent
@@ -193,10 +157,10 @@ def test_a_file_that_does_not_fit_in_the_day_is_refused_whole(metered):
     app, server, _ = metered
     key = issue_key(app, "dealer", daily_rows=5)
     headers = {**bearer(key), "Content-Type": "text/csv"}
-    too_big = requests.post(server.url + "/v1/checks/bulk", data=_csv(["A1"] * 6), headers=headers, timeout=30)
+    too_big = requests.post(server.url + "/v1/checks/bulk", data=csv_file(["A1"] * 6), headers=headers, timeout=30)
     assert too_big.status_code == 429 and too_big.json()["requested"] == 6 and too_big.json()["used"] == 0
     assert app.extensions[EXTENSION_KEY].usage.rows_today(Actor(key.split("_")[1], "dealer", daily_rows=5)) == 0
-    assert requests.post(server.url + "/v1/checks/bulk", data=_csv(["A1"] * 5), headers=headers,
+    assert requests.post(server.url + "/v1/checks/bulk", data=csv_file(["A1"] * 5), headers=headers,
                          timeout=30).status_code == 200
 
 
@@ -235,7 +199,7 @@ def test_counting_and_growing_tails_are_scans_and_an_inventory_is_not():
 def test_a_scanning_dealer_raises_one_alert_for_the_auditors(metered):
     app, server, _ = metered
     key = issue_key(app, "dealer")
-    attacker = Attacker(server, key)
+    attacker = Attacker(server.url, key)
     attacker.ask([f"KMTPC300C55A1{n:04d}" for n in range(150)])  # a hundred readings follow one another
     for n in range(150, 160):
         server.http.post(server.url + "/v1/checks", json={"identifier": f"KMTPC300C55A1{n:04d}"},
@@ -260,7 +224,7 @@ def sweep_of(reports: list[dict]) -> list[str]:
 
 def tail_job(attacker: Attacker, reports: list[dict]) -> None:
     """Every 6-digit tail as one bulk-check job (scaled: any file over the day's rows is refused whole)."""
-    job = requests.post(attacker.server.url + "/v1/bulk-checks", data=_csv(tail_sweep(0, 4 * DEALER_QUOTA)),
+    job = requests.post(attacker.url + "/v1/bulk-checks", data=csv_file(tail_sweep(0, 4 * DEALER_QUOTA)),
                         headers=attacker.headers, timeout=600)
     assert job.status_code == 429 and job.json()["requested"] == 4 * DEALER_QUOTA
 
@@ -284,7 +248,7 @@ def test_one_dealer_key_learns_at_most_one_percent_of_case_references_a_day(serv
     app, server, reports = served
     total = len({(r["reporting_agency"]["name"], r["external_ref"]) for r in reports})
     key = issue_key(app, "dealer")
-    attacker = Attacker(server, key)
+    attacker = Attacker(server.url, key)
 
     run_until_refused(lambda: ATTACKS[attack](attacker, reports))
 
@@ -303,9 +267,9 @@ def test_the_attacks_work_where_tails_and_typos_are_matched(served):
     what stops them."""
     app, server, reports = served
     total = len({(r["reporting_agency"]["name"], r["external_ref"]) for r in reports})
-    growing = Attacker(server, issue_key(app, "border"))
+    growing = Attacker(server.url, issue_key(app, "border"))
     reached = grow_tails(growing.ask, seeds_of(reports))
-    covering = Attacker(server, issue_key(app, "border"))
+    covering = Attacker(server.url, issue_key(app, "border"))
     covering.ask(sweep_of(reports))
     print(f"\nborder key: growing tails reconstructed {sum(len(t) - 6 for t in reached.values())} characters "
           f"and learned {len(growing.learned())}; the sweep learned {len(covering.learned())} of {total}")
@@ -321,7 +285,8 @@ def test_a_dealer_checking_a_real_inventory_is_never_blocked(served, clock):
     inventory = dealer_inventory(reports, size=3000, reported=12, consecutive=20)
     headers = {**bearer(key), "Content-Type": "text/csv"}
 
-    created = requests.post(server.url + "/v1/bulk-checks", data=_csv(inventory.readings), headers=headers, timeout=300)
+    created = requests.post(server.url + "/v1/bulk-checks", data=csv_file(inventory.readings), headers=headers,
+                            timeout=300)
     assert created.status_code == 202, created.text
     location = server.url + created.headers["Location"]
 
@@ -343,7 +308,7 @@ def test_a_dealer_checking_a_real_inventory_is_never_blocked(served, clock):
     for reading in inventory.reported:
         answer = requests.post(server.url + "/v1/checks", json={"identifier": reading}, headers=bearer(key), timeout=30)
         assert answer.status_code == 200 and answer.json()["verdict"] == "hit"
-    again = requests.post(server.url + "/v1/checks/bulk", data=_csv(inventory.readings[:500]), headers=headers,
+    again = requests.post(server.url + "/v1/checks/bulk", data=csv_file(inventory.readings[:500]), headers=headers,
                           timeout=300)
     assert again.status_code == 200
     assert alerts(server, key) == []

@@ -14,16 +14,21 @@ says no.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import requests
 
 from registry.demo.reports import _FAMILIES, _Family, unregistered_serials
 from search.normalize import normalize
 
 Ask = Callable[[list[str]], list[dict[str, Any] | None]]
 TAIL_LENGTH = 6  # the shortest tail the registry matches for those allowed tail matching
+ROWS_PER_REQUEST = 1000  # what /v1/checks/bulk answers at once
 TAIL_ALPHABET = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"  # what the next character of a plate may be
 COVERED_DIGITS = 2  # a fuzzy match tolerates two typos: the last two digits need not be guessed
 
@@ -35,6 +40,47 @@ class Refused(Exception):
         super().__init__(f"{status}: {problem.get('detail')}")
         self.status = status
         self.problem = problem
+
+
+def csv_file(readings: Sequence[str]) -> bytes:
+    """Readings as the one-column CSV file a dealer uploads."""
+    out = io.StringIO()
+    csv.writer(out).writerows([["serial"], *[[r] for r in readings]])
+    return out.getvalue().encode()
+
+
+@dataclass
+class Attacker:
+    """One key asking a running service through ``/v1/checks/bulk``, a thousand rows a request, as the
+    issue's dealer did; ``ask`` is its ``Ask``.  Keeps what it was shown and what it was refused."""
+
+    url: str
+    key: str
+    shown: list[dict[str, Any] | None] = field(default_factory=list)
+    refusals: list[Refused] = field(default_factory=list)
+    rows_sent: int = 0
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}", "Content-Type": "text/csv"}
+
+    def ask(self, readings: list[str]) -> list[dict[str, Any] | None]:
+        matches: list[dict[str, Any] | None] = []
+        for start in range(0, len(readings), ROWS_PER_REQUEST):
+            chunk = readings[start:start + ROWS_PER_REQUEST]
+            answer = requests.post(self.url + "/v1/checks/bulk", data=csv_file(chunk), headers=self.headers,
+                                   timeout=600)
+            if answer.status_code != 200:
+                refused = Refused(answer.status_code, answer.json())
+                self.refusals.append(refused)
+                raise refused
+            self.rows_sent += len(chunk)
+            matches += [row["match"] for row in answer.json()["results"]]
+        self.shown += matches
+        return matches
+
+    def learned(self) -> set[tuple[str, str]]:
+        return case_references(self.shown)
 
 
 def case_references(matches: Iterable[dict[str, Any] | None]) -> set[tuple[str, str]]:
