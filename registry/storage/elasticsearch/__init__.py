@@ -33,6 +33,11 @@ def open_cluster(cluster: Cluster, clock: Clock, outbox_grace_seconds: float) ->
     outbox = Outbox(cluster, audit, clock, outbox_grace_seconds)
     audit.outbox = outbox
     reports = ElasticsearchReportStore(cluster, outbox)
+
+    def close() -> None:
+        outbox.flush()  # finished intents this process would otherwise leave to recovery
+        cluster.close()
+
     return Engine(
         name=NAME,
         reports=reports,
@@ -43,7 +48,7 @@ def open_cluster(cluster: Cluster, clock: Clock, outbox_grace_seconds: float) ->
         jobs=ElasticsearchJobStore(cluster, outbox),
         counters=ElasticsearchCounters(cluster),
         ping=cluster.ping,
-        close=cluster.close,
+        close=close,
         in_process_workers=IN_PROCESS_WORKERS,
         admin=ElasticsearchIndexAdmin(cluster, reports),
     )

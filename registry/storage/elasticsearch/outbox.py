@@ -55,6 +55,7 @@ Probe = Callable[[Elasticsearch, Document, AuditEntry], AuditEntry | None]
 SLOT_WAIT_SECONDS = 5.0  # how long a writer waits for another writer of the same subject
 SLOT_POLL_SECONDS = 0.02
 RECOVERY_PAGE = 200  # old intents completed per round
+PENDING_COUNTED = 10_000  # intents looked at when counting the pending ones
 
 
 def digest(document: Any) -> str:
@@ -216,10 +217,14 @@ class Outbox:
         return appended
 
     def pending(self) -> int:
+        """Intents whose entry is not in the log yet (finished ones a process has not dropped yet are not)."""
+        self.flush()
         with self.cluster.session() as es:
             es.indices.refresh(index=self.cluster.outbox_alias)
-            count: int = es.count(index=self.cluster.outbox_alias)["count"]
-        return count
+            hits = es.search(index=self.cluster.outbox_alias, size=PENDING_COUNTED, source_includes=["intent"],
+                             track_total_hits=False)["hits"]["hits"]
+        intents = [hit["_source"]["intent"] for hit in hits]
+        return len(intents) - len(self.audit.completed_intents(intents)) if intents else 0
 
     def _get(self, es: Elasticsearch, slot: str) -> Document | None:
         try:
