@@ -342,12 +342,16 @@ def test_a_server_killed_mid_write_leaves_no_write_without_its_entry(deployment,
     app, env = deployment
     server = Gunicorn(env, workers=3).start()
     stop, done = threading.Event(), []
-    with ThreadPoolExecutor(6) as pool:
-        for writer in range(6):
-            pool.submit(traffic, server, writer, stop, done)
-        wait_until(lambda: len(done), lambda count: count >= 30, "traffic")
-        server.kill()  # SIGKILL to every process, requests in flight
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            for writer in range(6):
+                pool.submit(traffic, server, writer, stop, done)
+            wait_until(lambda: len(done), lambda count: count >= 30, "traffic")
+            server.kill()  # SIGKILL to every process, requests in flight
+            stop.set()
+    finally:
         stop.set()
+        server.stop()
 
     clock.advance(GRACE_SECONDS + 1)  # the crashed writers' intents are now recovery's
     with Gunicorn(env, workers=1) as restarted:  # recovery runs at start-up

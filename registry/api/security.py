@@ -45,8 +45,8 @@ DOCS_CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; frame-ancestors 'none'"
 )
 CORS_ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, Accept"
-CORS_EXPOSED_HEADERS = "Location, ETag, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, " \
-                       "RateLimit-Policy"
+CORS_EXPOSED_HEADERS = ("Location, ETag, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "
+                        "RateLimit-Policy")
 CORS_MAX_AGE_SECONDS = 600
 BEARER = "bearer "
 SECURITY_SCHEME = {"type": "http", "scheme": "bearer", "description": "An API key from `irontrace keys create`."}
