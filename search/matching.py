@@ -145,7 +145,7 @@ def _same_name(asked: str, registered: str) -> bool:
     return bool(a and b) and (a.startswith(b) or b.startswith(a))
 
 
-def _order(match: Match) -> tuple:
+def _order(match: Match) -> tuple[bool, float, int, str, str, str]:
     """Active reports first, then score; ties broken by content so engines agree."""
     value = match.identifier["value"] if match.identifier else ""
     return (not match.active, -match.score, MATCH_TYPES.index(match.match_type),

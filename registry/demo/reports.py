@@ -33,6 +33,7 @@ from bisect import bisect
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import Generic, TypeVar
 
 from registry.demo.alphabets import CYRILLIC_LOOKALIKES, DIGITS, PIN_ALPHABET, TO_CYRILLIC
 from search.identifiers import vin_check_digit
@@ -771,13 +772,13 @@ def _build_items() -> tuple[_Item, ...]:
     items = []
     for category, maker, model, code, noun, price, years, weight, engine in PIN_MODELS:
         manufacturer, telematics_name = PIN_MAKERS[maker]
-        families = []
+        pin_families = []
         for prefix in _pin_prefixes(maker, code):
             head = maker + code
             check = PIN_ALPHABET[zlib.crc32((head + prefix).encode()) % len(PIN_ALPHABET)]
-            families.append(_family(_Family("pin", head + check + prefix, PIN_SERIAL_DIGITS)))
+            pin_families.append(_family(_Family("pin", head + check + prefix, PIN_SERIAL_DIGITS)))
         items.append(_Item(
-            category, manufacturer, model, noun, "pin", tuple(families), engines[engine],
+            category, manufacturer, model, noun, "pin", tuple(pin_families), engines[engine],
             telematics[telematics_name], by_category.get(category, ()), price, years, weight,
             "eurasia" if maker in CHINESE_PIN_MAKERS else "both", MAKER_COLORS.get(manufacturer, GENERIC_COLORS),
             LOCATIONS.get(f"pin:{category}", LOCATIONS["pin:excavator"]),
@@ -808,21 +809,24 @@ def _build_items() -> tuple[_Item, ...]:
 ITEMS: tuple[_Item, ...] = _build_items()
 
 
-class _Weighted:
+T = TypeVar("T")
+
+
+class _Weighted(Generic[T]):
     """Fast weighted choice: one ``random()`` and a bisect."""
 
     __slots__ = ("items", "cum", "total")
 
-    def __init__(self, pairs: Sequence[tuple[object, float]]) -> None:
+    def __init__(self, pairs: Sequence[tuple[T, float]]) -> None:
         self.items = [item for item, _ in pairs]
         self.cum = list(accumulate(weight for _, weight in pairs))
         self.total = self.cum[-1]
 
-    def pick(self, random_: Callable[[], float]) -> object:
+    def pick(self, random_: Callable[[], float]) -> T:
         return self.items[bisect(self.cum, random_() * self.total)]
 
 
-def _market_tables() -> dict[tuple[str, str], _Weighted]:
+def _market_tables() -> dict[tuple[str, str], _Weighted[_Item]]:
     tables = {}
     for market in ("eurasia", "overseas"):
         for kind in ID_KIND_WEIGHTS:
@@ -1134,7 +1138,10 @@ TULKUBAS_STORY = (
 def _complete_vin(vin: str) -> str:
     """Put the right check digit in position 9 of a VIN typed with a placeholder there."""
     body = vin[:8] + "0" + vin[9:]
-    return vin[:8] + vin_check_digit(body) + vin[9:]
+    check = vin_check_digit(body)
+    if check is None:
+        raise ValueError(f"{vin!r} is not a VIN")
+    return vin[:8] + check + vin[9:]
 
 
 def tulkubas_case() -> list[dict]:

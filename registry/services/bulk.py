@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from registry.access import CHECK, Actor
 from registry.errors import Conflict, NotFound, PayloadTooLarge
@@ -26,8 +26,9 @@ from registry.stamps import new_id, utc_now
 from registry.storage.interfaces import JobStore
 
 SYNC_MAX_ROWS = 1000  # POST /v1/checks/bulk answers at once up to this many rows
-VERDICT_COUNTERS = {"hit": "hits", "possible_match": "possible_matches", "no_match": "no_matches"}
-COUNTERS = (*VERDICT_COUNTERS.values(), "errors")  # what a job counts, row by row
+Counter = Literal["hits", "possible_matches", "no_matches", "errors"]  # a job's counting fields
+VERDICT_COUNTERS: dict[str, Counter] = {"hit": "hits", "possible_match": "possible_matches", "no_match": "no_matches"}
+COUNTERS: tuple[Counter, ...] = (*VERDICT_COUNTERS.values(), "errors")  # what a job counts, row by row
 PRIVATE_FIELDS = ("lease_owner", "lease_expires", "run_started", "run_started_rows", "columns", "owner")
 
 
@@ -46,19 +47,21 @@ class BulkSettings:
 
 
 def new_job(upload: Upload, filename: str | None, owner: Actor) -> Job:
-    return {
+    job: Job = {
         "id": new_id(), "owner": owner.as_record(), "status": "queued",
         "created_at": utc_now(), "started_at": None, "finished_at": None,
         "format": upload.file_format, "filename": filename, "columns": upload.columns,
         "rows_total": len(upload.rows), "rows_done": 0,
-        **dict.fromkeys(COUNTERS, 0),
         "error": None, "lease_owner": None, "lease_expires": 0.0,
     }
+    for name in COUNTERS:
+        job[name] = 0
+    return job
 
 
 def tally(results: list[dict[str, Any]]) -> dict[str, int]:
     """How many rows were hits, possible matches, no matches, or could not be checked."""
-    counts = dict.fromkeys(COUNTERS, 0)
+    counts: dict[str, int] = dict.fromkeys(COUNTERS, 0)
     for result in results:
         counts["errors" if result["error"] else VERDICT_COUNTERS[result["verdict"]]] += 1
     return counts
@@ -66,8 +69,11 @@ def tally(results: list[dict[str, Any]]) -> dict[str, int]:
 
 def advanced(job: Job, results: list[dict[str, Any]]) -> Job:
     """The job after a batch: checkpoint moved past its rows, each verdict (or error) counted."""
-    counts = {name: job[name] + count for name, count in tally(results).items()}  # type: ignore[literal-required]
-    return {**job, **counts, "rows_done": job["rows_done"] + len(results)}  # type: ignore[typeddict-item]
+    counts = tally(results)
+    moved: Job = {**job, "rows_done": job["rows_done"] + len(results)}
+    for name in COUNTERS:
+        moved[name] = job[name] + counts[name]
+    return moved
 
 
 def job_view(job: Job, now: float) -> dict[str, Any]:

@@ -172,7 +172,7 @@ class JobStore(Protocol):
         entry, only if ``owner`` still holds the lease at the old checkpoint.  ``False`` when it
         does not (cancelled, or taken over): nothing is written then."""
 
-    def update_job(self, job_id: str, owner: str | None, changes: Document,
+    def update_job(self, job_id: str, owner: str | None, changes: Job,
                    audit: Callable[[Job], AuditEntry] | None = None) -> Job | None:
         """Apply ``changes`` to the stored job if ``owner`` holds its lease (``None``: if it is
         still active, for cancelling), with the entry ``audit`` makes of the updated job, if any;

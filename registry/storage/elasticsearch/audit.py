@@ -13,6 +13,7 @@ never appends an entry twice.
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Protocol
@@ -80,7 +81,7 @@ class ElasticsearchAuditLog:
     def _newest(self, es: Elasticsearch, known: tuple[int, str] = (0, GENESIS_HASH)) -> tuple[int, str]:
         """(seq, hash) of the newest entry: search (which may lag a refresh behind), then walk
         forward with real-time gets, which never lag."""
-        hits = es.search(index=self.cluster.audit_alias, sort=[{"seq": "desc"}], size=1, source=["entry.hash"],
+        hits = es.search(index=self.cluster.audit_alias, sort=[{"seq": "desc"}], size=1, source_includes=["entry.hash"],
                          track_total_hits=False)["hits"]["hits"]
         seq, head_hash = known
         if hits and hits[0]["_id"].isdigit() and int(hits[0]["_id"]) > seq:
@@ -135,14 +136,15 @@ class ElasticsearchAuditLog:
     def pending(self) -> int:
         return self.outbox.pending() if self.outbox else 0
 
-    def _audit_page(self, query: Document, size: int, after: list | None, refresh: bool) -> list[Document]:
+    def _audit_page(self, query: Document, size: int, after: builtins.list[int] | None, refresh: bool
+                    ) -> builtins.list[Document]:
         """Entries by ``seq``; a reader asking first refreshes, so it sees every entry appended
         so far (appends themselves never wait for a refresh)."""
         with self.cluster.session() as es:
             if refresh:
                 es.indices.refresh(index=self.cluster.audit_alias)
             return es.search(index=self.cluster.audit_alias, query=query, sort=[{"seq": "asc"}], size=size,
-                             search_after=after, source=[*INDEXED, "entry"],
+                             search_after=after, source_includes=[*INDEXED, "entry"],
                              track_total_hits=False)["hits"]["hits"]
 
 

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypedDict
 
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, TransportError
 
@@ -56,13 +56,16 @@ def client_from_settings(settings: dict[str, Any]) -> Elasticsearch:
         auth["api_key"] = settings["ES_API_KEY"]
     elif settings.get("ES_USERNAME"):
         auth["basic_auth"] = (settings["ES_USERNAME"], settings.get("ES_PASSWORD") or "")
+    tls: dict[str, Any] = {}
+    if settings.get("ES_CA_CERTS"):
+        tls["ca_certs"] = settings["ES_CA_CERTS"]
     return Elasticsearch(
         [url.strip() for url in settings["ES_URL"].split(",")],
-        ca_certs=settings.get("ES_CA_CERTS"),
         request_timeout=settings["ES_TIMEOUT_SECONDS"],
         max_retries=MAX_RETRIES,
         retry_on_timeout=False,
         **auth,
+        **tls,
     )
 
 
@@ -190,6 +193,13 @@ def bulk_items(client: Elasticsearch, operations: list[Document], **params: Any)
     return [next(iter(item.values())) for item in response["items"]]
 
 
-def read_position(hit: Document) -> dict[str, int]:
+class ReadPosition(TypedDict):
+    """A document's position as read, for a write that must find it unchanged."""
+
+    if_seq_no: int
+    if_primary_term: int
+
+
+def read_position(hit: Document) -> ReadPosition:
     """Optimistic concurrency: the write applies only if the document is still as read."""
     return {"if_seq_no": hit["_seq_no"], "if_primary_term": hit["_primary_term"]}

@@ -37,6 +37,7 @@ from registry.vocabulary import ACTIVE_JOB_STATUSES
 
 ROWS_PER_REQUEST = 2000  # rows or results per bulk or mget call
 CLAIM_CANDIDATES = 20  # active jobs looked at per claim, oldest first
+UPDATE_ATTEMPTS = 5  # an update racing another write to the job (a checkpoint, a cancel) re-reads and retries
 
 
 def row_id(job_id: str, index: int) -> str:
@@ -78,7 +79,7 @@ class ElasticsearchJobStore:
                 job = cast(Job, current["_source"]["document"])
                 if not claimable(job, now):
                     continue
-                job.update(status="running", lease_owner=owner, lease_expires=now + lease_seconds)
+                job.update({"status": "running", "lease_owner": owner, "lease_expires": now + lease_seconds})
                 if self._replace(es, current, job):
                     return job
         return None
@@ -103,23 +104,31 @@ class ElasticsearchJobStore:
                 pending.entry = None
             return pending.written
 
-    def update_job(self, job_id: str, owner: str | None, changes: Document,
+    def update_job(self, job_id: str, owner: str | None, changes: Job,
                    audit: Callable[[Job], AuditEntry] | None = None) -> Job | None:
-        with self.cluster.session() as es:
-            current = self._read(es, job_id)
-            job = cast(Job, current["_source"]["document"])
-            if not holds_lease(job, owner):
-                return None
-            job.update(changes)
-            if audit is None:
-                return job if self._replace(es, current, job) else None
-        probe = {"job_id": job_id, "changes": changes}
-        with self.outbox.recorded(f"job:{job_id}", "job", audit(job), probe) as pending, \
-                self.cluster.session() as es:
-            pending.written = self._replace(es, current, job)
-            if not pending.written:
-                pending.entry = None
-        return job if pending.written else None
+        """A lost compare-and-set is retried on a fresh read: a cancel racing a worker's
+        checkpoint still applies, and the lease decides again who may write.  With ``audit``, each
+        attempt goes through the outbox with the entry of the job it would write."""
+        for _ in range(UPDATE_ATTEMPTS):
+            with self.cluster.session() as es:
+                current = self._read(es, job_id)
+                job = cast(Job, current["_source"]["document"])
+                if not holds_lease(job, owner):
+                    return None
+                job.update(changes)
+                if audit is None:
+                    if self._replace(es, current, job):
+                        return job
+                    continue
+            probe = {"job_id": job_id, "changes": changes}
+            with self.outbox.recorded(f"job:{job_id}", "job", audit(job), probe) as pending, \
+                    self.cluster.session() as es:
+                pending.written = self._replace(es, current, job)
+                if not pending.written:
+                    pending.entry = None
+            if pending.written:
+                return job
+        raise StorageUnavailable("The bulk check kept changing while it was being updated; retry.")
 
     def iter_results(self, job_id: str, count: int) -> Iterator[Document]:
         with self.cluster.session() as es:

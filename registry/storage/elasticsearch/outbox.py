@@ -44,7 +44,7 @@ from registry.errors import IronTraceError, StorageUnavailable
 from registry.records import AuditEntry, Document
 from registry.stamps import Clock
 from registry.storage.elasticsearch.audit import ElasticsearchAuditLog
-from registry.storage.elasticsearch.cluster import Cluster, bulk_items, read_position
+from registry.storage.elasticsearch.cluster import Cluster, ReadPosition, bulk_items, read_position
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class Outbox:
         self.grace_seconds = grace_seconds
         self.probes: dict[str, Probe] = {}
         self._lock = threading.Lock()
-        self._finished: list[tuple[str, Document]] = []  # intents done with, dropped with the next announcement
+        self._finished: list[tuple[str, ReadPosition]] = []  # intents done with, dropped with the next announcement
 
     def register(self, kind: str, probe: Probe) -> None:
         """How recovery tells whether a write of ``kind`` is stored."""
@@ -107,7 +107,7 @@ class Outbox:
             raise
         self._complete(slot, position, intent, pending.entry, started)
 
-    def _announce(self, slot: str, intent: Document) -> Document:
+    def _announce(self, slot: str, intent: Document) -> ReadPosition:
         """Create the intent (dropping, in the same request, the intents this process finished); while
         another writer's intent for the subject stands, wait for it (drop it if it is finished,
         complete it first if it is older than the grace period).  The intent's position."""
@@ -140,7 +140,7 @@ class Outbox:
                     raise StorageUnavailable(f"Another change of {slot} is still being recorded; retry.")
                 time.sleep(SLOT_POLL_SECONDS)
 
-    def _keep_undropped(self, finished: list[tuple[str, Document]], dropped: list[Document]) -> None:
+    def _keep_undropped(self, finished: list[tuple[str, ReadPosition]], dropped: list[Document]) -> None:
         """Finished intents whose drop failed for a passing reason go back for the next announcement
         (gone, or replaced by a newer intent, they are done with)."""
         retry = [item for item, result in zip(finished, dropped) if result["status"] >= 300
@@ -156,7 +156,7 @@ class Outbox:
         for slot, position in finished:
             self._drop(slot, position)
 
-    def _complete(self, slot: str, position: Document, intent: str, entry: AuditEntry | None,
+    def _complete(self, slot: str, position: ReadPosition, intent: str, entry: AuditEntry | None,
                   started: float) -> None:
         """Append the entry, then set the intent aside to be dropped; if the log cannot take the entry
         now, or the live writer is past its half of the grace period, recovery appends it instead
@@ -173,11 +173,12 @@ class Outbox:
         with self._lock:
             self._finished.append((slot, position))
 
-    def _drop(self, slot: str, position: Document | None = None) -> None:
-        """Remove an intent (only as read, when ``position`` says so); failures leave it to recovery."""
+    def _drop(self, slot: str, position: ReadPosition) -> None:
+        """Remove an intent if it is still as read (a newer one of the subject stays); failures leave it
+        to recovery."""
         try:
             with self.cluster.session() as es:
-                es.delete(index=self.cluster.outbox_alias, id=slot, **(position or {}))
+                es.delete(index=self.cluster.outbox_alias, id=slot, **position)
         except (StorageUnavailable, NotFoundError, ConflictError) as exc:
             log.info("intent %s not dropped now (%s); recovery will", slot, exc)
 
@@ -213,7 +214,7 @@ class Outbox:
                     self.audit.append(entry, intent=source["intent"])
                     appended += 1
                     log.warning("recovered the audit entry of %s (%s)", hit["_id"], source["kind"])
-            self._drop(hit["_id"], {"if_seq_no": hit["_seq_no"], "if_primary_term": hit["_primary_term"]})
+            self._drop(hit["_id"], read_position(hit))
         return appended
 
     def pending(self) -> int:

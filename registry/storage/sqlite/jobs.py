@@ -58,7 +58,7 @@ class SQLiteJobStore:
             job = _first_claimable(db, now)
             if job is None:
                 return None
-            job.update(status="running", lease_owner=owner, lease_expires=now + lease_seconds)
+            job.update({"status": "running", "lease_owner": owner, "lease_expires": now + lease_seconds})
             _store(db, job)
         return job
 
@@ -83,7 +83,7 @@ class SQLiteJobStore:
             append_in(db, audit)
         return True
 
-    def update_job(self, job_id: str, owner: str | None, changes: Document,
+    def update_job(self, job_id: str, owner: str | None, changes: Job,
                    audit: Callable[[Job], AuditEntry] | None = None) -> Job | None:
         with self.database.transaction() as db:
             job = _job(db, job_id)
