@@ -226,7 +226,7 @@ def test_elasticsearch_recovery_completes_what_a_crash_left_exactly_once(audited
                  services.audit.entry(OPERATOR, "report.update", report["id"], {"before": updated, "after": unmade}),
                  {"doc_id": es.search(index=cluster.reports_alias)["hits"]["hits"][0]["_id"],
                   "report_id": report["id"], "version": 3, "digest": "not-what-is-stored"})
-    assert services.audit.log.pending() == 2
+    assert services.audit.log.pending() == 1  # the first one's entry is in the log already
 
     # A writer of a subject whose stale intent stands completes it first, then writes.
     clock.advance(GRACE_SECONDS + 1)
