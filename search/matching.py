@@ -13,10 +13,11 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from search.attributes import analyse, describe_report
+from search.description import compare_description
 from search.normalize import normalize
 from search.query import CheckQuery
-from search.scoring import Reading, compare
-from search.text import report_text, text_terms
+from search.scoring import Edit, Reading, compare
 from search.vocabulary import ACTIVE_STATUSES, HIT, HIT_MATCH_TYPES, MATCH_TYPES, NO_MATCH, POSSIBLE_MATCH
 
 POSSIBLE_MATCH_MIN_SCORE = 0.35  # below this a candidate is not worth an officer's time
@@ -26,10 +27,6 @@ MAX_MATCHES = 10
 CONTEXT_AGREES_BONUS = 0.02
 CONTEXT_CONFLICTS_PENALTY = 0.05
 MAX_ADJUSTED_SCORE = 0.98  # context never lifts a near match to the score of an equal one
-
-# Description matches score by the share of the query's words found in the report.
-DESCRIPTION_BASE = 0.25
-DESCRIPTION_SPAN = 0.25
 
 Report = Mapping[str, Any]
 
@@ -43,6 +40,7 @@ class Match:
     score: float
     match_type: str
     explanation: str
+    edits: tuple[Edit, ...] = ()  # how the reading differs from ``identifier`` (confusable and fuzzy matches)
 
     @property
     def active(self) -> bool:
@@ -92,9 +90,8 @@ def best_match(query: CheckQuery, report: Report, reading: Reading | None = None
         for identifier in report.get("identifiers", ()):
             comparison = compare(reading, identifier["value"], identifier["type"])
             if comparison is not None:
-                found.append(
-                    Match(report, identifier, comparison.score, comparison.match_type, comparison.explanation)
-                )
+                found.append(Match(report, identifier, comparison.score, comparison.match_type,
+                                   comparison.explanation, comparison.edits))
     if query.description:
         found.extend(_description_match(query.description, report))
     found = [m for m in found if m.match_type in match_types]
@@ -105,17 +102,11 @@ def best_match(query: CheckQuery, report: Report, reading: Reading | None = None
 
 
 def _description_match(description: str, report: Report) -> list[Match]:
-    wanted = text_terms(description)
-    if not wanted:
+    """What the report's description and fields confirm of the query's (``search.description``)."""
+    comparison = compare_description(analyse(description), describe_report(report))
+    if comparison is None:
         return []
-    shared = wanted & text_terms(report_text(report))
-    if not shared:
-        return []
-    coverage = len(shared) / len(wanted)
-    score = round(DESCRIPTION_BASE + DESCRIPTION_SPAN * coverage, 4)
-    words = ", ".join(sorted(shared))
-    explanation = f"description shares {len(shared)} of {len(wanted)} words with the query ({words})"
-    return [Match(report, None, score, "description", explanation)]
+    return [Match(report, None, comparison.score, "description", comparison.explanation)]
 
 
 def _with_context(query: CheckQuery, match: Match) -> Match:
@@ -136,7 +127,7 @@ def _with_context(query: CheckQuery, match: Match) -> Match:
             notes.append(f"{name} differs (query {asked}, record {registered})")
     score = round(min(max(score, 0.0), MAX_ADJUSTED_SCORE), 4)
     explanation = "; ".join([match.explanation, *notes])
-    return Match(match.report, match.identifier, score, match.match_type, explanation)
+    return Match(match.report, match.identifier, score, match.match_type, explanation, match.edits)
 
 
 def _same_name(asked: str, registered: str) -> bool:

@@ -1,8 +1,10 @@
-"""What every request passes through: authentication, rate limits, CORS, security headers.
+"""What every API request passes through: authentication, rate limits, CORS, security headers.
 
-Every endpoint needs a valid API key (``Authorization: Bearer <key>``) except
-the few in ``PUBLIC_ENDPOINTS``; what a role may do is checked by the service
-layer (``registry.access``), which is where the rules live.
+Every endpoint of the API needs a valid API key (``Authorization: Bearer
+<key>``) except the few in ``PUBLIC_ENDPOINTS``; what a role may do is
+checked by the service layer (``registry.access``), which is where the rules
+live.  The web app's pages (``registry.web``) sign people in with sessions
+instead; the headers below apply to every response.
 
 Limits are counted by ``registry.services.usage`` in the engine, so every
 worker of a deployment shares them: an address that failed to authenticate
@@ -18,6 +20,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 
 from registry.access import Actor
+from registry.api import blueprints
 from registry.api.extension import services
 from registry.errors import RateLimited, Unauthenticated
 from registry.metering import Allowance
@@ -50,6 +53,7 @@ CORS_EXPOSED_HEADERS = ("Location, ETag, Retry-After, RateLimit-Limit, RateLimit
 CORS_MAX_AGE_SECONDS = 600
 BEARER = "bearer "
 SECURITY_SCHEME = {"type": "http", "scheme": "bearer", "description": "An API key from `irontrace keys create`."}
+API_BLUEPRINTS_KEY = "irontrace.api_blueprints"
 
 
 def current_actor() -> Actor:
@@ -58,6 +62,7 @@ def current_actor() -> Actor:
 
 
 def install(app: Flask) -> None:
+    app.extensions[API_BLUEPRINTS_KEY] = frozenset(blueprint.name for blueprint in blueprints())
     app.before_request(_preflight_or_authenticate)
     app.after_request(_add_headers)
 
@@ -66,8 +71,8 @@ def _preflight_or_authenticate() -> Response | None:
     preflight = request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method")
     if preflight and _allowed_origin():
         return _preflight_response()
-    if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS:
-        return None  # unknown paths answer 404 as they would anyway
+    if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS or not _is_api(request.blueprint):
+        return None  # unknown paths answer 404 as they would anyway; pages have sessions of their own
     usage, address = services().usage, request.remote_addr
     blocked = usage.address_blocked(address)
     if blocked is not None:
@@ -90,6 +95,10 @@ def _authenticate(address: str | None) -> Actor:
     if not header.lower().startswith(BEARER):
         raise Unauthenticated("Send an API key: Authorization: Bearer <key>.")
     return services().keys.authenticate(header[len(BEARER):].strip(), address)
+
+
+def _is_api(blueprint: str | None) -> bool:
+    return blueprint is not None and blueprint in current_app.extensions[API_BLUEPRINTS_KEY]
 
 
 def _preflight_response() -> Response:

@@ -24,9 +24,12 @@ from registry.services.keys import KeyService
 from registry.services.maintenance import Maintenance
 from registry.services.reports import ReportService
 from registry.services.usage import UsageService
+from registry.services.users import LockPolicy, UserService, password_hasher
 from registry.stamps import clock_from
 from registry.storage import open_engine
 from registry.storage.interfaces import Engine
+
+EXTENSION_KEY = "irontrace"  # where a Flask app keeps its ``Services`` (``app.extensions``), for API and web alike
 
 
 @dataclass
@@ -39,6 +42,7 @@ class Services:
     feeds: FeedService
     checks: CheckService
     keys: KeyService
+    users: UserService
     audit: AuditService
     bulk: BulkCheckService
     usage: UsageService
@@ -76,7 +80,9 @@ def services_over(engine: Engine, settings: dict[str, Any], federation: Federati
     bulk = BulkCheckService(checks, audit, usage, engine.jobs, BulkSettings.of(settings))
     maintenance = Maintenance(audit, engine.counters, clock, settings["MAINTENANCE_SECONDS"])
     return Services(engine, reports, imports, FeedService(reports, imports), checks,
-                    KeyService(engine.keys, audit), audit, bulk, usage, maintenance, federation)
+                    KeyService(engine.keys, audit), UserService(engine.users, audit, LockPolicy.of(settings),
+                                                                hasher=password_hasher(settings)),
+                    audit, bulk, usage, maintenance, federation)
 
 
 def open_services(settings: dict[str, Any], with_sources: bool = True) -> Services:

@@ -16,8 +16,8 @@ from registry.storage.elasticsearch.candidates import ElasticsearchCandidateInde
 from registry.storage.elasticsearch.checks import ElasticsearchCheckLog
 from registry.storage.elasticsearch.cluster import Cluster, client_from_settings
 from registry.storage.elasticsearch.counters import ElasticsearchCounters
+from registry.storage.elasticsearch.documents import key_index, user_index
 from registry.storage.elasticsearch.jobs import ElasticsearchJobStore
-from registry.storage.elasticsearch.keys import ElasticsearchKeyStore
 from registry.storage.elasticsearch.outbox import Outbox
 from registry.storage.elasticsearch.reports import ElasticsearchReportStore
 from registry.storage.interfaces import Engine
@@ -43,7 +43,8 @@ def open_cluster(cluster: Cluster, clock: Clock, outbox_grace_seconds: float) ->
         reports=reports,
         candidates=ElasticsearchCandidateIndex(cluster),
         checks=ElasticsearchCheckLog(cluster, outbox),
-        keys=ElasticsearchKeyStore(cluster, outbox),
+        keys=key_index(cluster, outbox),
+        users=user_index(cluster, outbox),
         audit=audit,
         jobs=ElasticsearchJobStore(cluster, outbox),
         counters=ElasticsearchCounters(cluster),

@@ -1,9 +1,14 @@
 """The connection to the cluster that every Elasticsearch store shares, and its indices.
 
 Layout.  Each kind of record has an index ``{prefix}-{kind}-v{N}`` behind the
-alias ``{prefix}-{kind}`` (reports, checks, keys, audit, bulk jobs, their rows
+alias ``{prefix}-{kind}`` (reports, checks, keys, users, audit, bulk jobs, their rows
 and results); code only ever names the aliases, so ``admin.reindex`` can
 build ``v{N+1}`` and swap the alias atomically.
+
+Description analysis.  A reports index built by other description analysis
+code (``mappings.ANALYSIS_META``), or before description terms existed, gets
+the field added to its mapping on first use, so writes keep working, and a
+warning until ``irontrace es reindex`` rebuilds it.
 
 Availability.  Nothing touches the cluster at start-up: indices are created on
 first use, so the service starts with the cluster down, answers 503 through
@@ -27,6 +32,7 @@ from elasticsearch import ApiError, BadRequestError, Elasticsearch, TransportErr
 from registry.errors import StorageUnavailable
 from registry.records import Document
 from registry.storage.elasticsearch.mappings import (
+    ANALYSIS_META,
     AUDIT_MAPPINGS,
     CHECKS_MAPPINGS,
     COUNTERS_MAPPINGS,
@@ -34,9 +40,12 @@ from registry.storage.elasticsearch.mappings import (
     JOB_ROWS_MAPPINGS,
     JOBS_MAPPINGS,
     KEYS_MAPPINGS,
+    KEYWORD,
     OUTBOX_MAPPINGS,
     REPORTS_MAPPINGS,
+    USERS_MAPPINGS,
 )
+from search.text import ANALYSIS_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +92,7 @@ class Cluster:
         self.reports_alias = f"{index_prefix}-reports"
         self.checks_alias = f"{index_prefix}-checks"
         self.keys_alias = f"{index_prefix}-keys"
+        self.users_alias = f"{index_prefix}-users"
         self.audit_alias = f"{index_prefix}-audit"
         self.jobs_alias = f"{index_prefix}-bulk-jobs"
         self.job_rows_alias = f"{index_prefix}-bulk-rows"
@@ -95,16 +105,13 @@ class Cluster:
             (self.reports_alias, REPORTS_MAPPINGS, self.index_settings),
             (self.checks_alias, CHECKS_MAPPINGS, checks_settings),
             (self.keys_alias, KEYS_MAPPINGS, self.index_settings),
+            (self.users_alias, USERS_MAPPINGS, self.index_settings),
             (self.audit_alias, AUDIT_MAPPINGS, self.index_settings),
             (self.outbox_alias, OUTBOX_MAPPINGS, self.index_settings),
             (self.counters_alias, COUNTERS_MAPPINGS, counters_settings),
             (self.jobs_alias, JOBS_MAPPINGS, self.index_settings),
             (self.job_rows_alias, JOB_ROWS_MAPPINGS, self.index_settings),
             (self.job_results_alias, JOB_ROWS_MAPPINGS, self.index_settings),
-        )
-        # Fields added to an index after its first release: put on indices created before them.
-        self.added_fields: tuple[tuple[str, Document], ...] = (
-            (self.audit_alias, {"intent": AUDIT_MAPPINGS["properties"]["intent"]}),
         )
         self._indices_ready = False
         self._seq_lock = threading.Lock()
@@ -145,10 +152,22 @@ class Cluster:
                 index = create_aliased_index(self.client, alias, mappings, settings)
                 if index:
                     created.append(index)
-            for alias, properties in self.added_fields:
-                self.client.indices.put_mapping(index=alias, properties=properties)
+            if versioned_index(self.reports_alias, FIRST_VERSION) not in created:
+                self._check_analysis_version()
         self._indices_ready = True
         return created
+
+    def _check_analysis_version(self) -> None:
+        """A reports index built with other description analysis: add the field so writes keep working
+        (the mapping is strict), and warn until ``irontrace es reindex`` rebuilds it."""
+        mapping = next(iter(self.client.indices.get_mapping(index=self.reports_alias).values()))["mappings"]
+        if "description_terms" not in mapping.get("properties", {}):
+            self.client.indices.put_mapping(index=self.reports_alias, properties={"description_terms": KEYWORD})
+        built_with = mapping.get("_meta", {}).get(ANALYSIS_META)
+        if built_with != ANALYSIS_VERSION:
+            log.warning("The reports index was built with description analysis %s, this code uses %s: "
+                        "description checks miss reports until `irontrace es reindex` rebuilds it.",
+                        built_with, ANALYSIS_VERSION)
 
     def next_seq(self) -> int:
         """Creation order: wall-clock nanoseconds, strictly increasing within this process."""
@@ -181,10 +200,22 @@ def create_aliased_index(client: Elasticsearch, alias: str, mappings: Document, 
         except BadRequestError as exc:
             if exc.error != "resource_already_exists_exception":
                 raise
+    else:
+        add_missing_fields(client, alias, mappings)
     # Not ``wait_for_status``: a new index reports yellow before its primary has started.
     client.cluster.health(index=alias, wait_for_active_shards=str(INDEX_SETTINGS["number_of_shards"]),
                           timeout=SHARDS_READY_TIMEOUT)
     return None
+
+
+def add_missing_fields(client: Elasticsearch, alias: str, mappings: Document) -> None:
+    """Add the fields the mapping gained since an older release created the index (a job's
+    ``owner``); fields already there are never changed (that needs ``irontrace es reindex``)."""
+    [existing] = client.indices.get_mapping(index=alias).values()
+    have = existing["mappings"].get("properties", {})
+    missing = {name: field for name, field in mappings["properties"].items() if name not in have}
+    if missing:
+        client.indices.put_mapping(index=alias, properties=missing)
 
 
 def bulk_items(client: Elasticsearch, operations: list[Document], **params: Any) -> list[Document]:

@@ -48,12 +48,13 @@ from registry.records import (
     agency_key,
     imported_version,
     manufacturer_key,
+    name_key,
 )
 from registry.storage.cursors import BAD_CURSOR, decode_cursor, encode_cursor
 from registry.storage.elasticsearch.cluster import Cluster, bulk_items, read_position
 from registry.storage.elasticsearch.outbox import Outbox, digest
 from search.keys import report_keys
-from search.text import indexed_words, report_text, text_terms
+from search.text import description_terms, indexed_words, report_text, text_terms
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ def content_fields(document: Report) -> Document:
         "suffix_keys": sorted(keys.suffix_keys),
         "skeletons": list(keys.skeletons),
         "text": indexed_words(report_text(document)),
+        "description_terms": description_terms(document),
         # Only when set, so an index created before feeds existed keeps taking every other report.
         **({"source": document["source"]} if document.get("source") else {}),
     }
@@ -282,6 +284,7 @@ class ElasticsearchReportStore:
                 ("manufacturer_key", manufacturer_key(filters.manufacturer)),
                 ("country", filters.country),
                 ("source", filters.source),
+                ("agency_key", name_key(filters.agency) if filters.agency else None),
             )
             if value
         ]

@@ -55,6 +55,11 @@ CREATE TABLE IF NOT EXISTS identifier_suffixes (
     report_seq INTEGER NOT NULL,
     PRIMARY KEY (suffix_key, report_seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS description_terms (
+    term INTEGER NOT NULL,
+    report_seq INTEGER NOT NULL,
+    PRIMARY KEY (term, report_seq)
+) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS report_text USING fts5 (body, tokenize = 'unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS checks (
     seq INTEGER PRIMARY KEY,
@@ -65,6 +70,7 @@ CREATE TABLE IF NOT EXISTS checks (
 );
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS api_keys (key_id TEXT PRIMARY KEY, document TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY, document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_log (
     seq INTEGER PRIMARY KEY,
     at TEXT NOT NULL,

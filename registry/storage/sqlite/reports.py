@@ -19,6 +19,7 @@ from registry.records import (
     agency_key,
     imported_version,
     manufacturer_key,
+    name_key,
 )
 from registry.storage.cursors import decode_cursor, encode_cursor
 from registry.storage.sqlite.audit import append_in
@@ -109,6 +110,7 @@ class SQLiteReportStore:
             ("manufacturer_key", manufacturer_key(filters.manufacturer)),
             ("country", filters.country),
             (SOURCE_COLUMN, filters.source),
+            ("agency_key", name_key(filters.agency) if filters.agency else None),
         ):
             if value:
                 clauses.append(f"{column} = ?")
