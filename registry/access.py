@@ -15,7 +15,7 @@ from typing import Final
 
 from registry.errors import Forbidden, InvalidRequest
 from registry.records import ActorRecord, Report, agency_key, name_key
-from registry.vocabulary import ADMIN, AGENCY, AUDITOR, BORDER, DEALER, ROLES
+from registry.vocabulary import ADMIN, AGENCY, AUDITOR, BORDER, DEALER, MATCH_TYPES, ROLES
 
 READ_REPORTS: Final = "reports:read"  # one report, listings, and description (text) search
 WRITE_REPORTS: Final = "reports:write"  # agencies only within their own agency (see ``require_write``)
@@ -40,6 +40,18 @@ FULL_DETAILS: Final = "full"
 CONTACT_ONLY: Final = "contact_only"
 MATCH_DETAIL: Final[dict[str, str]] = {DEALER: CONTACT_ONLY}
 
+# Which resemblances a check reports to each role.  Worn tails and PINs without their maker's
+# prefix are how border officers and agencies read damaged plates; matched for anyone, a tail
+# check turns every short reading into a question about thousands of registered identifiers,
+# which is how a dealer key enumerated the registry.  A dealer reads a whole plate: it is told
+# about a report only when the reading equals a registered identifier (once case, separators
+# and look-alike letters are ignored, or with O/0-style misreads), never when it is merely near
+# one, since typo tolerance over serial numbers that count up would let a key sweep a model's
+# whole range a few readings at a time.
+WHOLE_IDENTIFIER: Final = frozenset({"exact", "normalized", "confusable"})
+MATCH_TYPES_SHOWN: Final[dict[str, frozenset[str]]] = {DEALER: WHOLE_IDENTIFIER}
+assert set(MATCH_TYPES) >= WHOLE_IDENTIFIER
+
 
 def role_and_agency(role: str, agency: str | None) -> tuple[str, str | None]:
     """A role for a key or an account, and its agency: agency roles need one, others take none."""
@@ -59,6 +71,7 @@ class Actor:
     role: str
     agency: str | None = None
     address: str | None = None
+    daily_rows: int | None = None  # the key's own daily quota; None: its role's (``services.usage``)
 
     @classmethod
     def operator(cls) -> Actor:
@@ -95,6 +108,11 @@ class Actor:
     def match_detail(self) -> str:
         """How much of a matched report this actor sees (``FULL_DETAILS`` or ``CONTACT_ONLY``)."""
         return MATCH_DETAIL.get(self.role, FULL_DETAILS)
+
+    @property
+    def match_types(self) -> frozenset[str]:
+        """The kinds of resemblance a check reports to this actor (``search.vocabulary.MATCH_TYPES``)."""
+        return MATCH_TYPES_SHOWN.get(self.role, frozenset(MATCH_TYPES))
 
     def owns(self, owner: ActorRecord) -> bool:
         """Whether something submitted by ``owner`` (a bulk job) is this actor's to see: its own, or an admin's."""

@@ -34,8 +34,22 @@ DEFAULTS: dict[str, Any] = {
     "FEED_STATE": "./irontrace-feeds.json",
     # HTTP behaviour.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
-    "RATE_LIMIT_PER_MINUTE": 600,  # per API key, per serving process
+    # Limits, counted in the engine, so every process of a deployment shares them.
+    "RATE_LIMIT_PER_MINUTE": 600,  # per API key
     "RATE_LIMIT_BURST": 100,
+    "AUTH_FAILURES_PER_MINUTE": 10,  # failed authentications per client address
+    "AUTH_FAILURE_BURST": 20,
+    # Rows checked per key per UTC day (single, bulk and job checks together), by role; a role
+    # not named has no quota, and a key's own ``daily_rows`` overrides its role's.
+    "DAILY_ROWS": {"dealer": 5000, "border": 1_000_000, "agency": 1_000_000},
+    "SCAN_ALERT_READINGS": 100,  # readings in a day that look like a scan before an alert is raised
+    # The audit log: where its head is published (default: beside the SQLite file, or
+    # ./irontrace-audit-heads.ndjson on Elasticsearch), and how long an unfinished write may
+    # wait for its entry before recovery completes it (Elasticsearch).
+    "AUDIT_HEADS_FILE": None,
+    "AUDIT_OUTBOX_GRACE_SECONDS": 60.0,
+    "MAINTENANCE_SECONDS": 60.0,  # how often each process publishes the head and completes what is due
+    "CLOCK_FILE": None,  # tests and drills: a file holding the Unix time that limits and alerts count by
     "CORS_ORIGINS": [],  # browser origins allowed to call the API; none by default
     "TRUSTED_PROXIES": 0,  # reverse proxies in front whose X-Forwarded-For names the client
     # Operations: logs, and how often a storage failure is logged while it lasts.
@@ -71,6 +85,8 @@ MINIMUMS: dict[str, float] = {
     "MAX_CONTENT_LENGTH": 1, "RATE_LIMIT_PER_MINUTE": 1, "RATE_LIMIT_BURST": 1, "TRUSTED_PROXIES": 0,
     "STORAGE_ERROR_LOG_SECONDS": 0, "WORKERS": 0, "THREADS": 1, "BULK_MAX_BYTES": 1, "BULK_MAX_ROWS": 1,
     "BULK_BATCH_SIZE": 1, "BULK_LEASE_SECONDS": 1, "BULK_POLL_SECONDS": 0.01, "BULK_WORKER_THREADS": -1,
+    "AUTH_FAILURES_PER_MINUTE": 1, "AUTH_FAILURE_BURST": 1, "SCAN_ALERT_READINGS": 1,
+    "AUDIT_OUTBOX_GRACE_SECONDS": 1, "MAINTENANCE_SECONDS": 0.01,
 }
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -97,7 +113,17 @@ def load_settings(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
     if settings["LOG_LEVEL"].lower() not in LOG_LEVELS:
         raise ConfigurationError(f"{ENV_PREFIX}LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}; "
                                  f"got {settings['LOG_LEVEL']!r}.")
+    if not settings["AUDIT_HEADS_FILE"]:
+        settings["AUDIT_HEADS_FILE"] = default_audit_heads_file(settings)
     return settings
+
+
+def default_audit_heads_file(settings: dict[str, Any]) -> str:
+    """Where the audit log's head is published unless configured: beside the SQLite file, or
+    named after the index prefix in the working directory on Elasticsearch."""
+    if settings.get("ES_URL"):
+        return f"./{settings['ES_INDEX_PREFIX']}-audit-heads.ndjson"
+    return f"{settings['DB']}.audit-heads.ndjson"
 
 
 def _parse(variable: str, raw: str, default: Any) -> Any:
@@ -119,6 +145,8 @@ def _parse(variable: str, raw: str, default: Any) -> Any:
             raise _expected(variable, raw, f"a number, e.g. {variable}={default}") from None
     if isinstance(default, list):
         return _list(variable, text)
+    if isinstance(default, dict):
+        return _mapping(variable, text)
     return raw
 
 
@@ -134,6 +162,17 @@ def _list(variable: str, text: str) -> list[str]:
         raise _expected(variable, text, f'a comma-separated list, e.g. {variable}=https://a.example,https://b.example '
                                         f'(or a JSON list of strings)')
     return items
+
+
+def _mapping(variable: str, text: str) -> dict[str, Any]:
+    """A JSON object, e.g. ``{"dealer": 5000}``."""
+    try:
+        mapping = json.loads(text)
+    except ValueError:
+        mapping = None
+    if not isinstance(mapping, dict):
+        raise _expected(variable, text, f'a JSON object, e.g. {variable}={{"dealer": 5000}}')
+    return mapping
 
 
 def _expected(variable: str, raw: str, form: str) -> ConfigurationError:

@@ -27,11 +27,16 @@ class Forbidden(IronTraceError):
 
 
 class RateLimited(IronTraceError):
-    """Too many requests with one key; retry after ``retry_after_seconds``."""
+    """Too many requests with one key, or from one address; retry after ``retry_after_seconds``."""
 
-    def __init__(self, detail: str, retry_after_seconds: int) -> None:
-        super().__init__(detail)
+    def __init__(self, detail: str, retry_after_seconds: int, **extra: object) -> None:
+        super().__init__(detail, **extra)
         self.retry_after_seconds = retry_after_seconds
+
+
+class QuotaExceeded(RateLimited):
+    """A key's rows checked today would pass its daily quota; ``quota``, ``limit``, ``used``,
+    ``requested`` and ``resets_at`` say by how much and until when."""
 
 
 class NotFound(IronTraceError):

@@ -9,7 +9,7 @@ embedded default and Elasticsearch return the same verdict and order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,8 +53,12 @@ class CheckOutcome:
     matches: list[Match] = field(default_factory=list)
 
 
-def rank(query: CheckQuery, candidates: Iterable[Report]) -> CheckOutcome:
-    """Score every candidate once, keep the worthwhile ones, best first, and decide."""
+def rank(query: CheckQuery, candidates: Iterable[Report], match_types: Collection[str] = MATCH_TYPES) -> CheckOutcome:
+    """Score every candidate once, keep the worthwhile ones, best first, and decide.
+
+    ``match_types``: the kinds of resemblance the asker may be told of (who may be told what is
+    the caller's policy); a candidate resembling the query only in other ways is no match.
+    """
     seen: set[str] = set()
     matches: list[Match] = []
     reading = Reading.of(query.identifier) if query.identifier else None
@@ -62,7 +66,7 @@ def rank(query: CheckQuery, candidates: Iterable[Report]) -> CheckOutcome:
         if report["id"] in seen:
             continue
         seen.add(report["id"])
-        match = best_match(query, report, reading)
+        match = best_match(query, report, reading, match_types)
         if match is not None and match.score >= POSSIBLE_MATCH_MIN_SCORE:
             matches.append(match)
     matches.sort(key=_order)
@@ -77,8 +81,9 @@ def verdict_for(matches: Iterable[Match]) -> str:
     return POSSIBLE_MATCH if active else NO_MATCH
 
 
-def best_match(query: CheckQuery, report: Report, reading: Reading | None = None) -> Match | None:
-    """The strongest resemblance between the query and one report, if any."""
+def best_match(query: CheckQuery, report: Report, reading: Reading | None = None,
+               match_types: Collection[str] = MATCH_TYPES) -> Match | None:
+    """The strongest resemblance of a kind in ``match_types`` between the query and one report, if any."""
     found: list[Match] = []
     if query.identifier:
         reading = reading or Reading.of(query.identifier)
@@ -89,6 +94,7 @@ def best_match(query: CheckQuery, report: Report, reading: Reading | None = None
                                    comparison.explanation, comparison.edits))
     if query.description:
         found.extend(_description_match(query.description, report))
+    found = [m for m in found if m.match_type in match_types]
     if not found:
         return None
     best = min(found, key=lambda m: (-m.score, MATCH_TYPES.index(m.match_type)))

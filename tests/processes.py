@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -93,12 +94,16 @@ class Gunicorn(ProcessGroup):
     """
 
     def __init__(self, env: dict[str, str], workers: int = 3, threads: int | None = None,
-                 with_key: bool = True) -> None:
+                 with_key: bool = True, options: tuple[str, ...] = (), max_file_bytes: int | None = None) -> None:
+        """``options``: more gunicorn options; ``max_file_bytes``: no file of the server may grow past
+        this (``RLIMIT_FSIZE``): a full disk, as the server sees one, without filling the machine's."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env}
         self.workers = workers
         self.threads = threads
+        self.options = options
+        self.max_file_bytes = max_file_bytes
         self.process: subprocess.Popen | None = None
         self.log = tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log")  # noqa: SIM115 (closed in stop)
         self.http = requests.Session()
@@ -107,10 +112,12 @@ class Gunicorn(ProcessGroup):
 
     def start(self) -> Gunicorn:
         threads = ["--threads", str(self.threads)] if self.threads else []
+        limit = self.max_file_bytes
         self.process = subprocess.Popen(
             [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONFIG), "-w", str(self.workers), *threads,
-             "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "5", "registry:create_app()"],
+             "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "5", *self.options, "registry:create_app()"],
             env=self.env, stdout=subprocess.DEVNULL, stderr=self.log, start_new_session=True,
+            preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))) if limit else None,
         )
         try:
             self._wait_until_ready()

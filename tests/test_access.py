@@ -18,7 +18,7 @@ import requests
 from registry.access import ADMIN, AGENCY, AUDITOR, BORDER, DEALER, Actor
 from registry.api.extension import EXTENSION_KEY
 from registry.services.keys import secret_digest
-from tests.conftest import bearer, issue_key, report_data
+from tests.conftest import audit_entry, bearer, issue_key, report_data
 from tests.test_web_access import WEB_PAGES
 
 PIN = "CAT0336DLTJF00123"
@@ -104,7 +104,8 @@ class KeyFactory:
         keys = self.app.extensions[EXTENSION_KEY].engine.keys
         record = keys.get(key_id)
         assert record["secret_sha256"] == secret_digest(secret)
-        keys.replace({**record, "expires_at": "2020-01-01T00:00:00.000Z"})
+        keys.replace({**record, "expires_at": "2020-01-01T00:00:00.000Z"},
+                     audit_entry("key.revoke", key_id, note="the test moved the key's expiry into the past"))
         return key
 
 
@@ -215,7 +216,7 @@ def test_a_key_that_does_not_work_gets_one_answer_whatever_the_reason(server, re
     assert len({a.text for a in answers}) == 1
 
 
-@pytest.mark.parametrize("reading", [PIN, "CAT0336DLTJFOO123", "JF00123"])
+@pytest.mark.parametrize("reading", [PIN, "CAT0336DLTJFOO123"])  # a tail: test_enumeration.py
 def test_dealers_see_verdict_case_reference_and_contact_only(server, registry, reading):
     keys, report = registry
     dealer = keys.header_for(DEALER)

@@ -10,7 +10,13 @@ from flask.views import MethodView
 from registry.api import examples
 from registry.api.bodies import Blueprint
 from registry.api.extension import services
-from registry.api.schemas.audit import AuditArgsSchema, AuditPageArgsSchema, AuditPageSchema, ChainReportSchema
+from registry.api.schemas.audit import (
+    AuditArgsSchema,
+    AuditPageArgsSchema,
+    AuditPageSchema,
+    AuditVerifyArgsSchema,
+    ChainReportSchema,
+)
 from registry.api.security import current_actor
 from registry.records import AuditFilter
 
@@ -45,8 +51,11 @@ class AuditExport(MethodView):
 @blp.route("/verify")
 class AuditVerification(MethodView):
     @blp.doc(operationId="verifyAudit")
+    @blp.arguments(AuditVerifyArgsSchema, location="query")
     @blp.response(200, ChainReportSchema, example=examples.CHAIN_REPORT)
-    def get(self):
-        """Walk the whole chain: intact, or the first broken entry and why."""
-        report = services().audit.verify(current_actor())
-        return {**vars(report), "intact": report.intact}
+    def get(self, args: dict):
+        """Walk the whole chain, held to the newest published head (and to `anchor`, if given): intact,
+        or the first broken entry and why."""
+        anchor = args.get("anchor")
+        seq, _, digest = anchor.partition(":") if anchor else ("", "", "")
+        return services().audit.verify(current_actor(), (int(seq), digest) if anchor else None).to_dict()

@@ -78,7 +78,7 @@ AUDIT_ENTRY: dict[str, Any] = {
 AUDIT_PAGE: dict[str, Any] = {"items": [AUDIT_ENTRY], "next_cursor": "NDI"}
 AUDIT_NDJSON = '{"seq": 42, "at": "2026-11-25T15:46:07.260Z", "action": "check", "...": "..."}\n'
 CHAIN_REPORT: dict[str, Any] = {"intact": True, "entries": 42, "head_seq": 42, "head_hash": AUDIT_ENTRY["hash"],
-                                "broken_at": None, "reason": None}
+                                "broken_at": None, "reason": None, "published": None, "pending": 0}
 
 LIVE: dict[str, Any] = {"status": "ok"}
 READY: dict[str, Any] = {"status": "ready", "storage": "sqlite"}

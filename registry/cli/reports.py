@@ -51,7 +51,8 @@ def import_(file: Path, file_format: str | None, errors_file: IO[str] | None, wo
             services = local_services()
             try:
                 summary = services.imports.import_rows(
-                    Actor.operator(), read_reports(raw, file_format), on_batch=advance, workers=workers
+                    Actor.operator(), read_reports(raw, file_format), on_batch=advance, workers=workers,
+                    source=str(file.resolve()),
                 )
             except IronTraceError as exc:
                 failures = "".join(
@@ -60,7 +61,7 @@ def import_(file: Path, file_format: str | None, errors_file: IO[str] | None, wo
                 )
                 raise click.ClickException(exc.detail + failures) from exc
             bar.update(size - done)
-    services.imports.record(Actor.operator(), str(file.resolve()), summary)
+    services.imports.record(Actor.operator(), summary)
     _print_summary(summary, errors_file)
     if summary.rejected and not (summary.created or summary.updated or summary.unchanged):
         sys.exit(1)
@@ -104,8 +105,8 @@ def demo(count: int) -> None:
     from registry.demo import demo_reports
 
     services = local_services()
-    summary = services.imports.import_rows(Actor.operator(), enumerate(demo_reports(count), start=1))
-    services.imports.record(Actor.operator(), "demo", summary)
+    summary = services.imports.import_rows(Actor.operator(), enumerate(demo_reports(count), start=1), source="demo")
+    services.imports.record(Actor.operator(), summary)
     click.echo(
         f"demo registry: created {summary.created}, updated {summary.updated}, unchanged {summary.unchanged}"
         + (f", rejected {len(summary.rejected)}" if summary.rejected else "")

@@ -34,6 +34,7 @@ def worker(processes: int) -> None:
     bulk_worker = BulkWorker(services.bulk, processes, settings)
     signal.signal(signal.SIGTERM, lambda *_: bulk_worker.stopping.set())
     click.echo(f"bulk-check worker {bulk_worker.owner} on {services.engine.name}", err=True)
+    services.maintenance.start()
     try:
         bulk_worker.run()
     except KeyboardInterrupt:

@@ -2,7 +2,10 @@
 
 ``BulkCheckService`` reads uploads (``registry.files.uploads``), answers small
 files at once and queues larger ones as jobs in the engine's ``JobStore``;
-``registry.services.bulk_worker`` runs queued jobs.
+``registry.services.bulk_worker`` runs queued jobs.  Every row of a file counts
+against the key's daily rows when the file is submitted (a job) or checked
+(a synchronous bulk check), all at once: a file that does not fit in what is
+left of the day is refused whole, before anything is checked.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from registry.metrics import BULK_ROWS_CHECKED
 from registry.records import Document, Job, Page
 from registry.services.audit import AuditService
 from registry.services.checks import CheckService
+from registry.services.usage import UsageService
 from registry.stamps import new_id, utc_now
 from registry.storage.interfaces import JobStore
 from registry.storage.leases import shown_status
@@ -97,6 +101,12 @@ def matched_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def readings(rows: list[Document]) -> list[str]:
+    """What each checkable row of an upload asks about: its identifier, or its description."""
+    return [r["query"].get("identifier") or r["query"].get("description") or "" for r in rows
+            if r["query"] is not None]
+
+
 def job_owner(job: Job) -> Actor:
     """Who submitted the job: its rows are checked, and shown, as that actor."""
     return Actor.of(job["owner"])
@@ -105,9 +115,11 @@ def job_owner(job: Job) -> Actor:
 class BulkCheckService:
     """Bulk checks for an actor: each job is its owner's, seen by it and by admins only."""
 
-    def __init__(self, checks: CheckService, audit: AuditService, jobs: JobStore, settings: BulkSettings) -> None:
+    def __init__(self, checks: CheckService, audit: AuditService, usage: UsageService, jobs: JobStore,
+                 settings: BulkSettings) -> None:
         self.checks = checks
         self.audit = audit
+        self.usage = usage
         self.jobs = jobs
         self.settings = settings
 
@@ -122,21 +134,23 @@ class BulkCheckService:
         return PayloadTooLarge(f"The file is larger than {limit} bytes.", limit=limit, unit="bytes")
 
     def submit(self, actor: Actor, data: bytes, file_format: str, filename: str | None) -> Job:
-        """Queue a job for every row of the file; a worker picks it up."""
+        """Queue a job for every row of the file (its rows counted against the key's day now);
+        a worker picks it up."""
         actor.require(CHECK)
         upload = self.read(data, file_format, self.settings.max_rows)
+        self.usage.charge(actor, readings(upload.rows))
         job = new_job(upload, filename, actor)
-        self.jobs.create_job(job, upload.rows)
-        self.audit.record(actor, "bulk_check.submit", job["id"], {
+        self.jobs.create_job(job, upload.rows, self.audit.entry(actor, "bulk_check.submit", job["id"], {
             "filename": filename, "format": upload.file_format, "rows_total": job["rows_total"],
             "sha256": hashlib.sha256(data).hexdigest(),
-        })
+        }))
         return job
 
     def check_now(self, actor: Actor, data: bytes, file_format: str) -> tuple[Upload, list[dict[str, Any]]]:
         """Check a small file while the caller waits; the audit log keeps one entry for it."""
         actor.require(CHECK)
         upload = self.read(data, file_format, min(SYNC_MAX_ROWS, self.settings.max_rows))
+        self.usage.charge(actor, readings(upload.rows))
         size = self.settings.batch_size
         results = [result for start in range(0, len(upload.rows), size)
                    for result in self.checks.check_rows(actor, upload.rows[start:start + size])]
@@ -174,9 +188,10 @@ class BulkCheckService:
     def cancel(self, actor: Actor, job_id: str) -> Job:
         """Stop a job: its worker notices between batches.  A finished job cannot be cancelled."""
         self.get(actor, job_id)
-        job = self.jobs.update_job(job_id, None, {"status": "cancelled", "finished_at": utc_now()})
+        job = self.jobs.update_job(job_id, None, {"status": "cancelled", "finished_at": utc_now()},
+                                   lambda cancelled: self.audit.entry(actor, "bulk_check.cancel", job_id,
+                                                                      {"rows_done": cancelled["rows_done"]}))
         if job is not None:
-            self.audit.record(actor, "bulk_check.cancel", job_id, {"rows_done": job["rows_done"]})
             return job
         job = self.jobs.get_job(job_id)
         if job["status"] != "cancelled":

@@ -116,16 +116,17 @@ class BulkWorker:
             first_row = job["rows_done"]
             job = advanced(job, results)
             lease_until = time.time() + self.settings.lease_seconds
-            if not self.jobs.commit_batch(job, self.owner, results, lease_until):
+            entry = self.bulk.audit.entry(job_owner(job), "bulk_check.batch", job["id"], {
+                "rows": [first_row, job["rows_done"]], "matched": matched_rows(results)})
+            if not self.jobs.commit_batch(job, self.owner, results, lease_until, entry):
                 log.info("bulk check %s was cancelled or taken over", job["id"])
                 return
             BULK_ROWS_CHECKED.labels("job").inc(len(results))
-            self.bulk.audit.record(job_owner(job), "bulk_check.batch", job["id"], {
-                "rows": [first_row, job["rows_done"]], "matched": matched_rows(results)})
-        if self.jobs.update_job(job["id"], self.owner, {"status": "done", "finished_at": utc_now()}) is None:
-            return  # cancelled after its last batch, or taken over: not this worker's to finish
-        self.bulk.audit.record(job_owner(job), "bulk_check.done", job["id"], {
+        done = self.bulk.audit.entry(job_owner(job), "bulk_check.done", job["id"], {
             "rows_total": job["rows_total"], **{name: job[name] for name in COUNTERS}})
+        if self.jobs.update_job(job["id"], self.owner, {"status": "done", "finished_at": utc_now()},
+                                lambda _: done) is None:
+            return  # cancelled after its last batch, or taken over: not this worker's to finish
 
     def _checked_batches(self, job: Job) -> Iterator[list[dict[str, Any]]]:
         """Results of the job's batches after its checkpoint, in order; with processes, the

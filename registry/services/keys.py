@@ -77,11 +77,14 @@ class KeyService:
         self.audit = audit
 
     def create(self, actor: Actor, role: str, agency: str | None = None, expires: str | None = None,
-               label: str | None = None) -> tuple[str, dict[str, Any]]:
-        """A new key and its stored record; the key itself exists nowhere else."""
+               label: str | None = None, daily_rows: int | None = None) -> tuple[str, dict[str, Any]]:
+        """A new key and its stored record; the key itself exists nowhere else.  ``daily_rows``: the
+        rows it may check a day, instead of its role's quota."""
         actor.require(MANAGE_KEYS)
         now = dt.datetime.now(dt.UTC)
         role, agency = role_and_agency(role, agency)
+        if daily_rows is not None and daily_rows < 1:
+            raise InvalidRequest(f"A daily quota is a positive number of rows, not {daily_rows}.")
         key_id, secret = secrets.token_hex(KEY_ID_BYTES), secrets.token_urlsafe(SECRET_BYTES)
         record: KeyRecord = {
             "key_id": key_id,
@@ -92,9 +95,9 @@ class KeyService:
             "expires_at": parse_expiry(expires, now),
             "revoked_at": None,
             "secret_sha256": secret_digest(secret),
+            "daily_rows": daily_rows,
         }
-        self.keys.create(record)
-        self.audit.record(actor, "key.create", key_id, {"key": public_view(record, now)})
+        self.keys.create(record, self.audit.entry(actor, "key.create", key_id, {"key": public_view(record, now)}))
         return f"{KEY_PREFIX}_{key_id}_{secret}", public_view(record, now)
 
     def list(self, actor: Actor) -> list[dict[str, Any]]:
@@ -109,8 +112,7 @@ class KeyService:
         now = dt.datetime.now(dt.UTC)
         if not record.get("revoked_at"):
             record = {**record, "revoked_at": iso(now)}
-            self.keys.replace(record)
-            self.audit.record(actor, "key.revoke", key_id, {"key": public_view(record, now)})
+            self.keys.replace(record, self.audit.entry(actor, "key.revoke", key_id, {"key": public_view(record, now)}))
         return public_view(record, now)
 
     def authenticate(self, key: str, address: str | None) -> Actor:
@@ -124,7 +126,8 @@ class KeyService:
             raise Unauthenticated(NOT_VALID)
         if key_state(record, dt.datetime.now(dt.UTC)) != "active":
             raise Unauthenticated(NOT_VALID)
-        return Actor(principal=key_id, role=record["role"], agency=record.get("agency"), address=address)
+        return Actor(principal=key_id, role=record["role"], agency=record.get("agency"), address=address,
+                     daily_rows=record.get("daily_rows"))
 
 
 def public_view(record: KeyRecord, now: dt.datetime) -> dict[str, Any]:

@@ -47,9 +47,9 @@ class ReportService:
         actor.require_write(report)
         actor.require_same_source(None, report)
         now = utc_now()
-        stored = self.reports.create({**report, "id": new_id(), "version": 1, "created_at": now, "updated_at": now})
-        self.audit.record(actor, "report.create", stored["id"], {"before": None, "after": stored})
-        return stored
+        new: Report = {**report, "id": new_id(), "version": 1, "created_at": now, "updated_at": now}
+        return self.reports.create(new, self.audit.entry(actor, "report.create", new["id"],
+                                                         {"before": None, "after": new}))
 
     def get(self, actor: Actor, report_id: str) -> Report:
         actor.require(READ_REPORTS)
@@ -76,9 +76,8 @@ class ReportService:
         }
         actor.require_write(report)
         actor.require_same_source(stored, report)
-        updated = self.reports.replace(report, expected_version)
-        self.audit.record(actor, "report.update", report_id, {"before": stored, "after": updated})
-        return updated
+        entry = self.audit.entry(actor, "report.update", report_id, {"before": stored, "after": report})
+        return self.reports.replace(report, expected_version, entry)
 
     def list(self, actor: Actor, filters: ReportFilter, limit: int, cursor: str | None) -> Page[Report]:
         """Listing and text search enumerate the registry: only roles that read reports may."""

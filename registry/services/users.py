@@ -10,7 +10,8 @@ Guessing is slowed per account: from ``LOGIN_MAX_FAILURES`` failed sign-ins
 in a row on, each failure locks the account for twice as long as the one
 before (``LOGIN_LOCK_SECONDS`` first, at most ``LOGIN_MAX_LOCK_SECONDS``), and
 a sign-in during a lock is refused without looking at the password.  Every
-sign-in, failure and lock is in the audit log.
+sign-in, failure and lock is in the audit log; a change of an account is
+stored with its entry, together or not at all (``registry.storage.interfaces``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from registry.access import MANAGE_USERS, Actor, role_and_agency
 from registry.errors import InvalidRequest, NotFound, Unauthenticated
-from registry.records import UserRecord
+from registry.records import AuditEntry, UserRecord
 from registry.services.audit import AuditService
 from registry.stamps import iso
 from registry.storage.interfaces import UserStore
@@ -111,9 +112,8 @@ class UserService:
             "created_at": now, "password_changed_at": now, "disabled_at": None,
             "failed_logins": 0, "locked_until": None, "last_login_at": None,
         }
-        self.users.create(record)
         view = public_view(record, self.clock())
-        self.audit.record(actor, "user.create", name, {"user": view})
+        self.users.create(record, self.audit.entry(actor, "user.create", name, {"user": view}))
         return view
 
     def list(self, actor: Actor) -> list[dict[str, Any]]:
@@ -164,8 +164,7 @@ class UserService:
         record = {**record, "failed_logins": 0, "locked_until": None, "last_login_at": iso(now)}
         if self.hasher.check_needs_rehash(record["password_hash"]):
             record["password_hash"] = self._hash(password)
-        self.users.replace(record)
-        self.audit.record(actor, "user.sign_in", name, {})
+        self.users.replace(record, self.audit.entry(actor, "user.sign_in", name, {}))
         return actor, record["password_changed_at"]
 
     def sign_out(self, actor: Actor) -> None:
@@ -190,17 +189,20 @@ class UserService:
         failures = record["failed_logins"] + 1
         lock = self.policy.lock_for(failures)
         locked_until = iso(now + dt.timedelta(seconds=lock)) if lock else None
-        self.users.replace({**record, "failed_logins": failures, "locked_until": locked_until})
-        self._failed(actor, reason, failed_logins=failures, locked_until=locked_until)
+        self.users.replace({**record, "failed_logins": failures, "locked_until": locked_until},
+                           self._failure(actor, reason, failed_logins=failures, locked_until=locked_until))
 
     def _failed(self, actor: Actor, reason: str, **details: Any) -> None:
+        """A failed sign-in that changes no account: its entry alone."""
+        self.audit.log.append(self._failure(actor, reason, **details))
+
+    def _failure(self, actor: Actor, reason: str, **details: Any) -> AuditEntry:
         subject = actor.principal.removeprefix(USER_PRINCIPAL)
-        self.audit.record(actor, "user.sign_in_failed", subject, {"reason": reason, **details})
+        return self.audit.entry(actor, "user.sign_in_failed", subject, {"reason": reason, **details})
 
     def _changed(self, actor: Actor, action: str, record: UserRecord) -> dict[str, Any]:
-        self.users.replace(record)
         view = public_view(record, self.clock())
-        self.audit.record(actor, action, record["username"], {"user": view})
+        self.users.replace(record, self.audit.entry(actor, action, record["username"], {"user": view}))
         return view
 
     def _hash(self, password: str) -> str:

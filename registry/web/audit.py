@@ -42,6 +42,6 @@ def index() -> ResponseReturnValue:
 @login_required
 def verify() -> ResponseReturnValue:
     """Walk the whole chain: intact, or the first broken entry and why."""
-    report = services().audit.verify(signed_in_actor())
+    report = services().audit.verify(signed_in_actor()).chain
     viewed(intact=report.intact, entries=report.entries)
     return render_template("audit_verify.html", report=report)

@@ -35,11 +35,13 @@ from registry.storage.elasticsearch.mappings import (
     ANALYSIS_META,
     AUDIT_MAPPINGS,
     CHECKS_MAPPINGS,
+    COUNTERS_MAPPINGS,
     INDEX_SETTINGS,
     JOB_ROWS_MAPPINGS,
     JOBS_MAPPINGS,
     KEYS_MAPPINGS,
     KEYWORD,
+    OUTBOX_MAPPINGS,
     REPORTS_MAPPINGS,
     USERS_MAPPINGS,
 )
@@ -98,12 +100,18 @@ class Cluster:
         self.jobs_alias = f"{index_prefix}-bulk-jobs"
         self.job_rows_alias = f"{index_prefix}-bulk-rows"
         self.job_results_alias = f"{index_prefix}-bulk-results"
+        self.outbox_alias = f"{index_prefix}-audit-outbox"
+        self.counters_alias = f"{index_prefix}-counters"
+        # Counters change on every request and matter for a day at most: no fsync per update.
+        counters_settings = {**self.index_settings, "translog": {"durability": "async"}}
         self.indices: tuple[tuple[str, Document, Document], ...] = (
             (self.reports_alias, REPORTS_MAPPINGS, self.index_settings),
             (self.checks_alias, CHECKS_MAPPINGS, checks_settings),
             (self.keys_alias, KEYS_MAPPINGS, self.index_settings),
             (self.users_alias, USERS_MAPPINGS, self.index_settings),
             (self.audit_alias, AUDIT_MAPPINGS, self.index_settings),
+            (self.outbox_alias, OUTBOX_MAPPINGS, self.index_settings),
+            (self.counters_alias, COUNTERS_MAPPINGS, counters_settings),
             (self.jobs_alias, JOBS_MAPPINGS, self.index_settings),
             (self.job_rows_alias, JOB_ROWS_MAPPINGS, self.index_settings),
             (self.job_results_alias, JOB_ROWS_MAPPINGS, self.index_settings),

@@ -14,19 +14,25 @@ written first, under ids fixed by (job, row), and the checkpoint after: a
 worker killed in between leaves results past the checkpoint that nobody reads
 (results are read only up to it), and the worker that resumes writes the same
 ids again.  Either way every row has exactly one result.
+
+Audit.  Submitting a job, committing a batch and finishing or cancelling a
+job each go through the engine's ``Outbox`` under ``job:<id>``; the probe
+reads the job in real time: it exists, its checkpoint reached the batch's,
+or it holds the changes (a final status never changes again).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import cast
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
 from registry.errors import NotFound, StorageUnavailable
-from registry.records import Document, Job, Page
+from registry.records import AuditEntry, Document, Job, Page
 from registry.storage.cursors import decode_pair, encode_cursor
 from registry.storage.elasticsearch.cluster import Cluster, bulk_items, refusal
+from registry.storage.elasticsearch.outbox import Outbox
 from registry.storage.leases import at_checkpoint, claimable, holds_lease
 from registry.vocabulary import ACTIVE_JOB_STATUSES
 
@@ -44,18 +50,23 @@ def row_id(job_id: str, index: int) -> str:
 class ElasticsearchJobStore:
     """Jobs, rows and results on the cluster that holds the reports."""
 
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: Cluster, outbox: Outbox) -> None:
         self.cluster = cluster
+        self.outbox = outbox
         self.jobs_alias = cluster.jobs_alias
         self.rows_alias = cluster.job_rows_alias
         self.results_alias = cluster.job_results_alias
+        outbox.register("job", self._stored)
 
-    def create_job(self, job: Job, rows: list[Document]) -> None:
+    def create_job(self, job: Job, rows: list[Document], audit: AuditEntry) -> None:
         with self.cluster.session() as es:
             self._write_rows(es, self.rows_alias, job["id"], 0, rows)
+        with self.outbox.recorded(f"job:{job['id']}", "job", audit, {"job_id": job["id"]}) as pending, \
+                self.cluster.session() as es:
             # Searchable at once, so the next worker polling finds it; its rows are already stored.
             es.create(index=self.jobs_alias, id=job["id"], document=_fields(job), refresh="wait_for",
                       require_alias=True)
+            pending.written = True
 
     def get_job(self, job_id: str) -> Job:
         with self.cluster.session() as es:
@@ -80,27 +91,46 @@ class ElasticsearchJobStore:
         with self.cluster.session() as es:
             return list(self._read_rows(es, self.rows_alias, job_id, start, start + count))
 
-    def commit_batch(self, job: Job, owner: str, results: list[Document], lease_until: float) -> bool:
+    def commit_batch(self, job: Job, owner: str, results: list[Document], lease_until: float,
+                     audit: AuditEntry) -> bool:
         checkpoint = job["rows_done"] - len(results)
-        with self.cluster.session() as es:
+        probe = {"job_id": job["id"], "changes": {"rows_done": job["rows_done"]}}
+        with self.outbox.recorded(f"job:{job['id']}", "job", audit, probe) as pending, \
+                self.cluster.session() as es:
             current = self._read(es, job["id"])
             if not at_checkpoint(current["_source"]["document"], owner, checkpoint):
+                pending.entry = None
                 return False
             self._write_rows(es, self.results_alias, job["id"], checkpoint, results)
-            return self._replace(es, current, {**job, "lease_expires": lease_until})
+            pending.written = self._replace(es, current, {**job, "lease_expires": lease_until})
+            if not pending.written:
+                pending.entry = None
+            return pending.written
 
-    def update_job(self, job_id: str, owner: str | None, changes: Job) -> Job | None:
+    def update_job(self, job_id: str, owner: str | None, changes: Job,
+                   audit: Callable[[Job], AuditEntry] | None = None) -> Job | None:
         """A lost compare-and-set is retried on a fresh read: a cancel racing a worker's
-        checkpoint still applies, and the lease decides again who may write."""
-        with self.cluster.session() as es:
-            for _ in range(UPDATE_ATTEMPTS):
+        checkpoint still applies, and the lease decides again who may write.  With ``audit``, each
+        attempt goes through the outbox with the entry of the job it would write."""
+        for _ in range(UPDATE_ATTEMPTS):
+            with self.cluster.session() as es:
                 current = self._read(es, job_id)
                 job = cast(Job, current["_source"]["document"])
                 if not holds_lease(job, owner):
                     return None
                 job.update(changes)
-                if self._replace(es, current, job):
-                    return job
+                if audit is None:
+                    if self._replace(es, current, job):
+                        return job
+                    continue
+            probe = {"job_id": job_id, "changes": changes}
+            with self.outbox.recorded(f"job:{job_id}", "job", audit(job), probe) as pending, \
+                    self.cluster.session() as es:
+                pending.written = self._replace(es, current, job)
+                if not pending.written:
+                    pending.entry = None
+            if pending.written:
+                return job
         raise StorageUnavailable("The bulk check kept changing while it was being updated; retry.")
 
     def iter_results(self, job_id: str, count: int) -> Iterator[Document]:
@@ -126,6 +156,16 @@ class ElasticsearchJobStore:
             hits = es.search(index=self.jobs_alias, query={"terms": {"status": list(ACTIVE_JOB_STATUSES)}},
                              size=ACTIVE_JOBS_MAX, track_total_hits=False)["hits"]["hits"]
         return [cast(Job, hit["_source"]["document"]) for hit in hits]
+    def _stored(self, es: Elasticsearch, probe: Document, entry: AuditEntry) -> AuditEntry | None:
+        """Probe: the job exists and holds the changes written (a checkpoint at least as far)."""
+        try:
+            job = self._read(es, probe["job_id"])["_source"]["document"]
+        except NotFound:
+            return None
+        for name, value in probe.get("changes", {}).items():
+            if (job.get(name, 0) < value) if name == "rows_done" else (job.get(name) != value):
+                return None
+        return entry
 
     # -- internals -------------------------------------------------------------------
 

@@ -79,8 +79,21 @@ AUDIT_MAPPINGS: Final[dict[str, Any]] = {
         "action": KEYWORD,
         "principal": KEYWORD,
         "subject": KEYWORD,
+        "intent": KEYWORD,  # the outbox intent an entry completed: recovery never appends it twice
         "entry": STORED_ONLY,
     },
+}
+
+# Writes announced before they are made (``outbox``): one document per subject being written.
+OUTBOX_MAPPINGS: Final[dict[str, Any]] = {
+    "dynamic": "strict",
+    "properties": {"intent": KEYWORD, "kind": KEYWORD, "created": {"type": "double"}, "document": STORED_ONLY},
+}
+
+# Rate-limit state and daily usage (``counters``).
+COUNTERS_MAPPINGS: Final[dict[str, Any]] = {
+    "dynamic": "strict",
+    "properties": {"expires": {"type": "double"}, "document": STORED_ONLY},
 }
 
 JOBS_MAPPINGS: Final[dict[str, Any]] = {

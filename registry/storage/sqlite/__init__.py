@@ -15,6 +15,7 @@ from registry.storage.interfaces import Engine
 from registry.storage.sqlite.audit import SQLiteAuditLog
 from registry.storage.sqlite.candidates import SQLiteCandidateIndex
 from registry.storage.sqlite.checks import SQLiteCheckLog
+from registry.storage.sqlite.counters import SQLiteCounters
 from registry.storage.sqlite.database import Database
 from registry.storage.sqlite.descriptions import ensure_description_terms
 from registry.storage.sqlite.documents import key_table, user_table
@@ -29,6 +30,12 @@ def open_sqlite(path: str, cache_mb: int = 256, max_size_mb: int = 0, reserve_mb
     """Every store of the embedded engine over one file (created if missing)."""
     database = Database(path, cache_mb, max_size_mb, reserve_mb)
     ensure_description_terms(database)
+    counters = SQLiteCounters.beside(path)
+
+    def close() -> None:
+        database.close()
+        counters.close()
+
     return Engine(
         name=NAME,
         reports=SQLiteReportStore(database),
@@ -38,8 +45,9 @@ def open_sqlite(path: str, cache_mb: int = 256, max_size_mb: int = 0, reserve_mb
         users=user_table(database),
         audit=SQLiteAuditLog(database),
         jobs=SQLiteJobStore(database),
+        counters=counters,
         ping=database.ping,
-        close=database.close,
+        close=close,
         in_process_workers=IN_PROCESS_WORKERS,
     )
 

@@ -20,7 +20,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from registry.errors import StorageFull, StorageUnavailable
@@ -111,12 +111,20 @@ CREATE TABLE IF NOT EXISTS bulk_results (
     PRIMARY KEY (job_id, row_index)
 ) WITHOUT ROWID;
 """
+# Rate-limit state and daily usage, written on every request: a file of their own, so that those
+# small writes never queue behind the registry's write lock (an import batch holds it for a while).
+COUNTERS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, expires REAL NOT NULL, document TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS counters_by_expiry ON counters (expires);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
 
 
 class Database:
     """The registry's SQLite file: a connection per thread, and write transactions."""
 
-    def __init__(self, path: str, cache_mb: int = 256, max_size_mb: int = 0, reserve_mb: int = 0) -> None:
+    def __init__(self, path: str, cache_mb: int = 256, max_size_mb: int = 0, reserve_mb: int = 0,
+                 schema: str = SCHEMA) -> None:
         self.path = str(Path(path).expanduser())
         self.cache_mb = cache_mb
         self.max_size_mb = max_size_mb
@@ -124,7 +132,10 @@ class Database:
         self._local = threading.local()
         # executescript commits as it goes; every statement is idempotent, so
         # workers starting together on a new file cannot trip over each other.
-        self.connection().executescript(SCHEMA)
+        try:
+            self.connection().executescript(schema)
+        except sqlite3.OperationalError as exc:
+            raise StorageUnavailable(f"Cannot prepare the database {self.path}: {exc}") from exc
         with self.transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
@@ -152,7 +163,9 @@ class Database:
         """One write transaction, taken before reading so read-modify-write is atomic.
 
         ``durable=False`` skips the fsync at commit: the transaction survives a
-        crash of the process, though not a power cut of the machine.
+        crash of the process, though not a power cut of the machine.  Everything
+        written inside commits together or not at all; a write the file refuses
+        (a full disk, an I/O error) leaves as ``StorageUnavailable``.
         """
         db = self.connection()
         db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
@@ -164,8 +177,7 @@ class Database:
             yield db
             db.execute("COMMIT")
         except BaseException as exc:
-            if db.in_transaction:  # SQLite may have rolled back already (it does on SQLITE_FULL)
-                db.execute("ROLLBACK")
+            _roll_back(db)
             if isinstance(exc, sqlite3.Error):
                 raise translated(exc) from exc
             raise
@@ -218,3 +230,10 @@ def translated(exc: sqlite3.Error) -> Exception:
     if code in UNAVAILABLE_CODES:
         return StorageUnavailable(f"The registry database cannot be written now ({exc.sqlite_errorname}).")
     return exc
+
+
+def _roll_back(db: sqlite3.Connection) -> None:
+    """Undo what a failed transaction wrote; SQLite may already have rolled it back itself."""
+    if db.in_transaction:
+        with suppress(sqlite3.OperationalError):  # SQLite rolled it back itself after the error
+            db.execute("ROLLBACK")

@@ -1,4 +1,5 @@
-"""Records kept whole as JSON documents under a unique name: API keys and people's accounts."""
+"""Records kept whole as JSON documents under a unique name: API keys and people's accounts, each
+change with its audit entry in one transaction."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import sqlite3
 from typing import Any, Generic, TypeVar, cast
 
 from registry.errors import Conflict, NotFound
-from registry.records import KeyRecord, UserRecord
+from registry.records import AuditEntry, KeyRecord, UserRecord
+from registry.storage.sqlite.audit import append_in
 from registry.storage.sqlite.database import Database
 
 R = TypeVar("R", KeyRecord, UserRecord)
@@ -20,13 +22,14 @@ class DocumentTable(Generic[R]):
         self.database = database
         self.table, self.id_field, self.noun = table, id_field, noun
 
-    def create(self, record: R) -> None:
+    def create(self, record: R, audit: AuditEntry) -> None:
         with self.database.transaction() as db:
             try:
                 db.execute(f"INSERT INTO {self.table} ({self.id_field}, document) VALUES (?, ?)",
                            (self._id(record), json.dumps(record)))
             except sqlite3.IntegrityError as exc:
                 raise Conflict(f"A {self.noun} {self._id(record)} exists.") from exc
+            append_in(db, audit)
 
     def get(self, name: str) -> R:
         row = self.database.connection().execute(
@@ -35,10 +38,11 @@ class DocumentTable(Generic[R]):
             raise NotFound(f"No {self.noun} {name}.")
         return cast(R, json.loads(row[0]))
 
-    def replace(self, record: R) -> None:
+    def replace(self, record: R, audit: AuditEntry) -> None:
         with self.database.transaction() as db:
             db.execute(f"UPDATE {self.table} SET document = ? WHERE {self.id_field} = ?",
                        (json.dumps(record), self._id(record)))
+            append_in(db, audit)
 
     def list(self) -> list[R]:
         rows = self.database.connection().execute(f"SELECT document FROM {self.table} ORDER BY rowid")

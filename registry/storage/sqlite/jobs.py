@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import cast
 
 from registry.errors import NotFound
-from registry.records import Document, Job, Page
+from registry.records import AuditEntry, Document, Job, Page
 from registry.storage.cursors import decode_cursor, encode_cursor
 from registry.storage.leases import at_checkpoint, claimable, holds_lease
+from registry.storage.sqlite.audit import append_in
 from registry.storage.sqlite.database import Database
 from registry.vocabulary import ACTIVE_JOB_STATUSES
 
@@ -34,7 +35,7 @@ class SQLiteJobStore:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def create_job(self, job: Job, rows: list[Document]) -> None:
+    def create_job(self, job: Job, rows: list[Document], audit: AuditEntry) -> None:
         """Rows first, in transactions of ``ROWS_PER_TRANSACTION`` serialized beforehand, so a
         large upload never holds the one write lock for long; the job last, so no worker sees
         it before all its rows exist (rows of an upload that failed midway are never read)."""
@@ -46,6 +47,7 @@ class SQLiteJobStore:
         with self.database.transaction() as db:
             db.execute("INSERT INTO bulk_jobs (id, status, document) VALUES (?, ?, ?)",
                        (job["id"], job["status"], json.dumps(job)))
+            append_in(db, audit)
 
     def get_job(self, job_id: str) -> Job:
         return _job(self.database.connection(), job_id)
@@ -69,7 +71,8 @@ class SQLiteJobStore:
         )
         return [json.loads(r[0]) for r in rows]
 
-    def commit_batch(self, job: Job, owner: str, results: list[Document], lease_until: float) -> bool:
+    def commit_batch(self, job: Job, owner: str, results: list[Document], lease_until: float,
+                     audit: AuditEntry) -> bool:
         checkpoint = job["rows_done"] - len(results)
         with self.database.transaction(durable=False) as db:
             if not at_checkpoint(_job(db, job["id"]), owner, checkpoint):
@@ -79,15 +82,19 @@ class SQLiteJobStore:
                 ((job["id"], checkpoint + i, json.dumps(r, ensure_ascii=False)) for i, r in enumerate(results)),
             )
             _store(db, {**job, "lease_expires": lease_until})
+            append_in(db, audit)
         return True
 
-    def update_job(self, job_id: str, owner: str | None, changes: Job) -> Job | None:
+    def update_job(self, job_id: str, owner: str | None, changes: Job,
+                   audit: Callable[[Job], AuditEntry] | None = None) -> Job | None:
         with self.database.transaction() as db:
             job = _job(db, job_id)
             if not holds_lease(job, owner):
                 return None
             job.update(changes)
             _store(db, job)
+            if audit is not None:
+                append_in(db, audit(job))
         return job
 
     def iter_results(self, job_id: str, count: int) -> Iterator[Document]:
