@@ -1,9 +1,12 @@
-"""What access control and the audit log add to each request, on each engine.
+"""What access control, limits and the audit log add to each request, on each engine.
 
-Every request authenticates its key (one read of the key record) and every
-check appends one audit entry; both are measured in-process, beside a whole
-check of a serial never reported, on an empty registry (neither cost depends
-on the registry's size)::
+Every request authenticates its key (one read of the key record), peeks at its
+address's failed authentications and spends one request of the key's rate
+limit (counters shared by every process); every check counts a row against
+the key's day and is stored with its audit entry (on Elasticsearch through an
+intent).  Each is measured in-process, beside a whole check of a serial never
+reported, on an empty registry (none of these costs depends on the
+registry's size)::
 
     python bench/access_bench.py [--es-url URL] [--repeat N]
 
@@ -21,7 +24,7 @@ from pathlib import Path
 
 from workload import machine, percentile
 
-from registry.access import BORDER, Actor
+from registry.access import BORDER, DEALER, Actor
 from registry.config import load_settings
 from registry.services import Services, open_services
 from search.query import CheckQuery
@@ -41,14 +44,23 @@ def percentiles(action: Callable[[], object], repeat: int) -> tuple[float, float
 
 def measure(services: Services, repeat: int) -> dict[str, tuple[float, float]]:
     actor = Actor(principal="bench", role=BORDER, address="127.0.0.1")
+    dealer = Actor(principal="bench-dealer", role=DEALER, address="127.0.0.1", daily_rows=10 * repeat)
     key, _ = services.keys.create(Actor.operator(), BORDER)
     services.checks.check(actor, CheckQuery(READING))  # indices, connections, caches in place
+    usage = services.usage
     return {
         "authenticate a key": percentiles(lambda: services.keys.authenticate(key, "127.0.0.1"), repeat),
+        "peek at the address's failed authentications": percentiles(
+            lambda: usage.address_blocked("127.0.0.1"), repeat),
+        "spend one request of the key's rate limit": percentiles(lambda: usage.throttle("bench"), repeat),
+        "count one row against a dealer's day (and watch for scans)": percentiles(
+            lambda: usage.charge(dealer, [READING]), repeat),
         "append an audit entry": percentiles(
             lambda: services.audit.record(actor, "check", "bench", {"query": {"identifier": READING}}), repeat),
         "whole check (with its audit entry)": percentiles(
             lambda: services.checks.check(actor, CheckQuery(READING)), repeat),
+        "whole check by a dealer (its row counted, record and entry together)": percentiles(
+            lambda: services.checks.check(dealer, CheckQuery(READING)), repeat),
     }
 
 
@@ -59,9 +71,11 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as workdir:
-        engines = {"sqlite": {"DB": str(Path(workdir) / "access.db")}}
+        heads = str(Path(workdir) / "audit-heads.ndjson")
+        engines = {"sqlite": {"DB": str(Path(workdir) / "access.db"), "AUDIT_HEADS_FILE": heads}}
         if args.es_url:
-            engines["elasticsearch"] = {"ES_URL": args.es_url, "ES_INDEX_PREFIX": f"bench-{uuid.uuid4().hex[:8]}"}
+            engines["elasticsearch"] = {"ES_URL": args.es_url, "ES_INDEX_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
+                                        "AUDIT_HEADS_FILE": heads}
         for engine, settings in engines.items():
             services = open_services(load_settings(settings))
             try:

@@ -25,6 +25,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from prometheus_client import Counter, Gauge, Histogram
+
 from integrations.base import ExternalMatch, ExternalSource, SourceError, SourceTimeout, SourceUnavailable
 from search.query import CheckQuery
 
@@ -43,6 +45,17 @@ CACHE_TTL_SECONDS = 60.0  # external answers are reused this long
 CACHE_MAX_ENTRIES = 10_000
 
 OK, TIMEOUT, UNAVAILABLE, SKIPPED = "ok", "timeout", "unavailable", "skipped"
+CIRCUIT_STATES = ("closed", "open", "half_open")
+
+# Prometheus (registry.metrics has the rest): calls made, by outcome; how long they took; and, in how
+# many serving processes, each source's circuit is in each state.
+SOURCE_CALLS = Counter("irontrace_source_calls", "Calls to external sources, by outcome "
+                       "(ok, timeout, error, unavailable; circuit_open when the breaker refused the call)",
+                       ["source", "outcome"])
+SOURCE_LATENCY = Histogram("irontrace_source_call_duration_seconds", "Time external sources took to answer",
+                           ["source"], buckets=(0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2))
+CIRCUIT_STATE = Gauge("irontrace_source_circuit", "Serving processes whose circuit for the source is in this state",
+                      ["source", "state"], multiprocess_mode="livesum")
 
 
 class RetryPolicy:
@@ -170,6 +183,12 @@ class FederatedSource:
     def name(self) -> str:
         return self.source.name
 
+    def observe_circuit(self) -> None:
+        """Publish this process's circuit state for the source (one state at 1, the others at 0)."""
+        state = self.breaker.state
+        for name in CIRCUIT_STATES:
+            CIRCUIT_STATE.labels(self.name, name).set(1 if name == state else 0)
+
 
 @dataclass(frozen=True)
 class _Outcome:
@@ -245,6 +264,8 @@ class Federation:
             if cached is not None:
                 known.append(SourceAnswer(entry.name, OK, 0, cached, cached=True))
             elif not entry.breaker.allow():
+                SOURCE_CALLS.labels(entry.name, "circuit_open").inc()
+                entry.observe_circuit()
                 known.append(SourceAnswer(entry.name, UNAVAILABLE, 0, detail="circuit open after repeated failures"))
             else:
                 started = self.clock()
@@ -260,21 +281,31 @@ class Federation:
         """
         if self.clock() >= deadline_at:
             return _Outcome(None, SourceTimeout("queued past its deadline"), self.clock())
+        started = self.clock()
         try:
             matches = self.retry.run(lambda remaining: entry.source.lookup(query, remaining),
                                      entry.source.idempotent, deadline_at)
         except SourceError as exc:
             entry.breaker.record_failure()
             log.warning("external source %s: %s (%s)", entry.name, exc.status, exc)
-            return _Outcome(None, exc, self.clock())
+            return self._observed(entry, started, _Outcome(None, exc, self.clock()))
         except Exception as exc:  # an adapter bug must not crash a check: it is that source's error
             entry.breaker.record_failure()
             log.exception("external source %s failed unexpectedly", entry.name)
-            return _Outcome(None, SourceError(f"adapter failed ({type(exc).__name__})"), self.clock())
+            return self._observed(entry, started, _Outcome(None, SourceError(f"adapter failed ({type(exc).__name__})"),
+                                                            self.clock()))
         entry.breaker.record_success()
         if entry.source.idempotent:  # a screening's answer (its reference) belongs to that screening alone
             self.cache.put((entry.name, query.identifier), matches)
-        return _Outcome(matches, None, self.clock())
+        return self._observed(entry, started, _Outcome(matches, None, self.clock()))
+
+    @staticmethod
+    def _observed(entry: FederatedSource, started: float, outcome: _Outcome) -> _Outcome:
+        """Count a call made, and its time, in the metrics; the circuit as it stands after it."""
+        SOURCE_CALLS.labels(entry.name, outcome.error.status if outcome.error else OK).inc()
+        SOURCE_LATENCY.labels(entry.name).observe(max(outcome.finished - started, 0.0))
+        entry.observe_circuit()
+        return outcome
 
     def health(self) -> list[dict[str, str]]:
         """Each source's health probe and circuit state, probed in parallel within its deadline."""

@@ -13,21 +13,25 @@ import os
 from dataclasses import dataclass
 from typing import Final
 
-from registry.errors import Forbidden
+from registry.errors import Forbidden, InvalidRequest
 from registry.records import ActorRecord, Report, agency_key, name_key
-from registry.vocabulary import ADMIN, AGENCY, AUDITOR, BORDER, DEALER
+from registry.vocabulary import ADMIN, AGENCY, AUDITOR, BORDER, DEALER, MATCH_TYPES, ROLES
 
 READ_REPORTS: Final = "reports:read"  # one report, listings, and description (text) search
 WRITE_REPORTS: Final = "reports:write"  # agencies only within their own agency (see ``require_write``)
 CHECK: Final = "checks"
 READ_AUDIT: Final = "audit:read"
 MANAGE_KEYS: Final = "keys:manage"
+READ_METRICS: Final = "metrics:read"  # /metrics: counts of checks and verdicts are the registry's business
+MANAGE_USERS: Final = "users:manage"
 PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     READ_REPORTS: frozenset({ADMIN, AGENCY, BORDER}),
     WRITE_REPORTS: frozenset({ADMIN, AGENCY}),
     CHECK: frozenset({ADMIN, AGENCY, BORDER, DEALER}),
     READ_AUDIT: frozenset({ADMIN, AUDITOR}),
     MANAGE_KEYS: frozenset({ADMIN}),
+    READ_METRICS: frozenset({ADMIN}),
+    MANAGE_USERS: frozenset({ADMIN}),
 }
 
 # How much of a matched report a check shows each role.  Dealers learn that an
@@ -36,15 +40,38 @@ FULL_DETAILS: Final = "full"
 CONTACT_ONLY: Final = "contact_only"
 MATCH_DETAIL: Final[dict[str, str]] = {DEALER: CONTACT_ONLY}
 
+# Which resemblances a check reports to each role.  Worn tails and PINs without their maker's
+# prefix are how border officers and agencies read damaged plates; matched for anyone, a tail
+# check turns every short reading into a question about thousands of registered identifiers,
+# which is how a dealer key enumerated the registry.  A dealer reads a whole plate: it is told
+# about a report only when the reading equals a registered identifier (once case, separators
+# and look-alike letters are ignored, or with O/0-style misreads), never when it is merely near
+# one, since typo tolerance over serial numbers that count up would let a key sweep a model's
+# whole range a few readings at a time.
+WHOLE_IDENTIFIER: Final = frozenset({"exact", "normalized", "confusable"})
+MATCH_TYPES_SHOWN: Final[dict[str, frozenset[str]]] = {DEALER: WHOLE_IDENTIFIER}
+assert set(MATCH_TYPES) >= WHOLE_IDENTIFIER
+
+
+def role_and_agency(role: str, agency: str | None) -> tuple[str, str | None]:
+    """A role for a key or an account, and its agency: agency roles need one, others take none."""
+    if role not in ROLES:
+        raise InvalidRequest(f"Unknown role {role!r}; roles are {', '.join(ROLES)}.")
+    if (role == AGENCY) != bool(agency and agency.strip()):
+        raise InvalidRequest("An agency role needs --agency (the reporting agency's name); other roles take none.")
+    return role, agency.strip() if agency else None
+
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting: a key (over HTTP) or the local operator (the CLI), and from where."""
+    """Who is acting: a key (over HTTP), a person signed in to the web app (``user:<name>``)
+    or the local operator (the CLI), and from where."""
 
     principal: str
     role: str
     agency: str | None = None
     address: str | None = None
+    daily_rows: int | None = None  # the key's own daily quota; None: its role's (``services.usage``)
 
     @classmethod
     def operator(cls) -> Actor:
@@ -82,6 +109,11 @@ class Actor:
         """How much of a matched report this actor sees (``FULL_DETAILS`` or ``CONTACT_ONLY``)."""
         return MATCH_DETAIL.get(self.role, FULL_DETAILS)
 
+    @property
+    def match_types(self) -> frozenset[str]:
+        """The kinds of resemblance a check reports to this actor (``search.vocabulary.MATCH_TYPES``)."""
+        return MATCH_TYPES_SHOWN.get(self.role, frozenset(MATCH_TYPES))
+
     def owns(self, owner: ActorRecord) -> bool:
         """Whether something submitted by ``owner`` (a bulk job) is this actor's to see: its own, or an admin's."""
         return self.role == ADMIN or owner["principal"] == self.principal
@@ -99,4 +131,5 @@ def _os_user() -> str:
 
 
 __all__ = ["ADMIN", "AGENCY", "AUDITOR", "BORDER", "DEALER", "Actor", "PERMISSIONS", "READ_REPORTS",
-           "WRITE_REPORTS", "CHECK", "READ_AUDIT", "MANAGE_KEYS", "FULL_DETAILS", "CONTACT_ONLY"]
+           "WRITE_REPORTS", "CHECK", "READ_AUDIT", "MANAGE_KEYS", "READ_METRICS", "MANAGE_USERS", "FULL_DETAILS",
+           "CONTACT_ONLY"]

@@ -2,7 +2,9 @@
 
 Every setting can be overridden by the environment variable of the same name
 prefixed with ``IRONTRACE_`` (``IRONTRACE_DB=/var/lib/irontrace.db``), or by
-the ``test_config`` mapping given to ``create_app``.
+the ``test_config`` mapping given to ``create_app``.  A value that cannot be
+used stops start-up with a ``ConfigurationError`` naming the variable and the
+form it expects (never a traceback: ``gunicorn.conf.py`` and the CLI print it).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ DEFAULTS: dict[str, Any] = {
     # Embedded default: one SQLite file.
     "DB": "./irontrace.db",
     "SQLITE_CACHE_MB": 256,
+    "SQLITE_MAX_SIZE_MB": 0,  # the file never grows past this (0: no cap); writes beyond answer 507
+    "DISK_RESERVE_MB": 16,  # /readyz reports storage full when the database's disk has less free
     # Elasticsearch: setting ES_URL switches storage and search to it.
     "ES_URL": None,
     "ES_API_KEY": None,
@@ -30,10 +34,42 @@ DEFAULTS: dict[str, Any] = {
     "FEED_STATE": "./irontrace-feeds.json",
     # HTTP behaviour.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
-    "RATE_LIMIT_PER_MINUTE": 600,  # per API key, per serving process
+    # Limits, counted in the engine, so every process of a deployment shares them.
+    "RATE_LIMIT_PER_MINUTE": 600,  # per API key
     "RATE_LIMIT_BURST": 100,
-    "CORS_ORIGINS": [],  # JSON list of origins allowed to call the API from a browser; none by default
+    "AUTH_FAILURES_PER_MINUTE": 10,  # failed authentications per client address
+    "AUTH_FAILURE_BURST": 20,
+    # Rows checked per key per UTC day (single, bulk and job checks together), by role; a role
+    # not named has no quota, and a key's own ``daily_rows`` overrides its role's.
+    "DAILY_ROWS": {"dealer": 5000, "border": 1_000_000, "agency": 1_000_000},
+    "SCAN_ALERT_READINGS": 100,  # readings in a day that look like a scan before an alert is raised
+    # The audit log: where its head is published (default: beside the SQLite file, or
+    # ./irontrace-audit-heads.ndjson on Elasticsearch), and how long an unfinished write may
+    # wait for its entry before recovery completes it (Elasticsearch).
+    "AUDIT_HEADS_FILE": None,
+    "AUDIT_OUTBOX_GRACE_SECONDS": 60.0,
+    "MAINTENANCE_SECONDS": 60.0,  # how often each process publishes the head and completes what is due
+    "CLOCK_FILE": None,  # tests and drills: a file holding the Unix time that limits and alerts count by
+    "CORS_ORIGINS": [],  # browser origins allowed to call the API; none by default
     "TRUSTED_PROXIES": 0,  # reverse proxies in front whose X-Forwarded-For names the client
+    # Operations: logs, and how often a storage failure is logged while it lasts.
+    "LOG_LEVEL": "info",
+    "STORAGE_ERROR_LOG_SECONDS": 60,
+    # Serving (read by gunicorn.conf.py).
+    "BIND": "127.0.0.1:8000",
+    "WORKERS": 0,  # 0: one per CPU core
+    "THREADS": 4,
+    # The web app: sessions of people signed in, and how failed sign-ins slow an account down.
+    "SECRET_KEY": None,  # signs session cookies; unset: kept in SECRET_KEY_FILE, made on first start
+    "SECRET_KEY_FILE": "./irontrace-secret.key",
+    "SESSION_MINUTES": 480,  # a session ends this long after sign-in
+    "SECURE_COOKIES": False,  # true behind TLS: session cookies are sent over HTTPS only
+    "LOGIN_MAX_FAILURES": 5,  # failed sign-ins in a row before each further one locks the account
+    "LOGIN_LOCK_SECONDS": 60,  # the first lock; each further failure doubles it
+    "LOGIN_MAX_LOCK_SECONDS": 3600,
+    # Argon2id cost of a password hash: OWASP's first recommended configuration (19 MiB, 2 passes, 1 lane).
+    "PASSWORD_HASH_MEMORY_KIB": 19456,
+    "PASSWORD_HASH_TIME_COST": 2,
     # Bulk checks: upload limits, and how workers run jobs.
     "BULK_MAX_BYTES": 64 * 1024 * 1024,
     "BULK_MAX_ROWS": 1_000_000,
@@ -44,28 +80,101 @@ DEFAULTS: dict[str, Any] = {
     "BULK_WORKER_THREADS": -1,  # per app process; -1: one on SQLite, none on Elasticsearch
 }
 
+# The smallest value each numeric setting may take.
+MINIMUMS: dict[str, float] = {
+    "SQLITE_CACHE_MB": 1, "SQLITE_MAX_SIZE_MB": 0, "DISK_RESERVE_MB": 0, "ES_TIMEOUT_SECONDS": 1,
+    "MAX_CONTENT_LENGTH": 1, "RATE_LIMIT_PER_MINUTE": 1, "RATE_LIMIT_BURST": 1, "TRUSTED_PROXIES": 0,
+    "STORAGE_ERROR_LOG_SECONDS": 0, "WORKERS": 0, "THREADS": 1, "BULK_MAX_BYTES": 1, "BULK_MAX_ROWS": 1,
+    "BULK_BATCH_SIZE": 1, "BULK_LEASE_SECONDS": 1, "BULK_POLL_SECONDS": 0.01, "BULK_WORKER_THREADS": -1,
+    "AUTH_FAILURES_PER_MINUTE": 1, "AUTH_FAILURE_BURST": 1, "SCAN_ALERT_READINGS": 1,
+    "AUDIT_OUTBOX_GRACE_SECONDS": 1, "MAINTENANCE_SECONDS": 0.01,
+}
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
 ENV_PREFIX = "IRONTRACE_"
 
 
+class ConfigurationError(ValueError):
+    """A setting that cannot be used: the message names the variable and the form it expects."""
+
+
 def load_settings(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Settings from defaults, then the environment, then ``test_config``."""
+    """Settings from defaults, then the environment, then ``test_config``; ``ConfigurationError``
+    for any value that cannot be used."""
     settings = dict(DEFAULTS)
     for name, default in DEFAULTS.items():
         raw = os.environ.get(ENV_PREFIX + name)
         if raw is not None:
-            settings[name] = _parse(raw, default)
+            settings[name] = _parse(ENV_PREFIX + name, raw, default)
     settings.update(test_config or {})
+    for name, minimum in MINIMUMS.items():
+        if settings[name] < minimum:
+            raise ConfigurationError(f"{ENV_PREFIX}{name} must be at least {minimum:g}; got {settings[name]}.")
+    if settings["LOG_LEVEL"].lower() not in LOG_LEVELS:
+        raise ConfigurationError(f"{ENV_PREFIX}LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}; "
+                                 f"got {settings['LOG_LEVEL']!r}.")
+    if not settings["AUDIT_HEADS_FILE"]:
+        settings["AUDIT_HEADS_FILE"] = default_audit_heads_file(settings)
     return settings
 
 
-def _parse(raw: str, default: Any) -> Any:
-    """Environment values are strings; give them the type of their default."""
+def default_audit_heads_file(settings: dict[str, Any]) -> str:
+    """Where the audit log's head is published unless configured: beside the SQLite file, or
+    named after the index prefix in the working directory on Elasticsearch."""
+    if settings.get("ES_URL"):
+        return f"./{settings['ES_INDEX_PREFIX']}-audit-heads.ndjson"
+    return f"{settings['DB']}.audit-heads.ndjson"
+
+
+def _parse(variable: str, raw: str, default: Any) -> Any:
+    """Environment values are strings; give them the type of their default, or say what was expected."""
+    text = raw.strip()
     if isinstance(default, bool):
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
+        if text.lower() not in TRUE_WORDS + FALSE_WORDS:
+            raise _expected(variable, raw, "true or false (also 1/0, yes/no, on/off)")
+        return text.lower() in TRUE_WORDS
     if isinstance(default, int):
-        return int(raw)
+        try:
+            return int(text)
+        except ValueError:
+            raise _expected(variable, raw, f"a whole number, e.g. {variable}={default}") from None
     if isinstance(default, float):
-        return float(raw)
-    if isinstance(default, (list, dict)):
-        return json.loads(raw)
+        try:
+            return float(text)
+        except ValueError:
+            raise _expected(variable, raw, f"a number, e.g. {variable}={default}") from None
+    if isinstance(default, list):
+        return _list(variable, text)
+    if isinstance(default, dict):
+        return _mapping(variable, text)
     return raw
+
+
+def _list(variable: str, text: str) -> list[str]:
+    """A comma-separated list (``a, b``), or a JSON list of strings (``["a", "b"]``)."""
+    if not text.startswith("["):
+        return [item.strip() for item in text.split(",") if item.strip()]
+    try:
+        items = json.loads(text)
+    except ValueError:
+        items = None
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise _expected(variable, text, f'a comma-separated list, e.g. {variable}=https://a.example,https://b.example '
+                                        f'(or a JSON list of strings)')
+    return items
+
+
+def _mapping(variable: str, text: str) -> dict[str, Any]:
+    """A JSON object, e.g. ``{"dealer": 5000}``."""
+    try:
+        mapping = json.loads(text)
+    except ValueError:
+        mapping = None
+    if not isinstance(mapping, dict):
+        raise _expected(variable, text, f'a JSON object, e.g. {variable}={{"dealer": 5000}}')
+    return mapping
+
+
+def _expected(variable: str, raw: str, form: str) -> ConfigurationError:
+    return ConfigurationError(f"{variable} must be {form}; got {raw!r}.")

@@ -10,7 +10,6 @@ from __future__ import annotations
 class IronTraceError(Exception):
     """Base of every error a caller can act on."""
 
-    title = "Request failed"
     retry_after_seconds: int | None = None  # set: the answer says when to try again (Retry-After)
 
     def __init__(self, detail: str, **extra: object) -> None:
@@ -22,43 +21,38 @@ class IronTraceError(Exception):
 class Unauthenticated(IronTraceError):
     """No API key, or one that is unknown, revoked or expired."""
 
-    title = "Unauthenticated"
-
 
 class Forbidden(IronTraceError):
     """A valid key whose role (or agency) does not allow this."""
 
-    title = "Forbidden"
-
 
 class RateLimited(IronTraceError):
-    """Too many requests with one key; retry after ``retry_after_seconds``."""
+    """Too many requests with one key, or from one address; retry after ``retry_after_seconds``."""
 
-    title = "Too many requests"
-
-    def __init__(self, detail: str, retry_after_seconds: int) -> None:
-        super().__init__(detail)
+    def __init__(self, detail: str, retry_after_seconds: int, **extra: object) -> None:
+        super().__init__(detail, **extra)
         self.retry_after_seconds = retry_after_seconds
 
 
+class QuotaExceeded(RateLimited):
+    """A key's rows checked today would pass its daily quota; ``quota``, ``limit``, ``used``,
+    ``requested`` and ``resets_at`` say by how much and until when."""
+
+
 class NotFound(IronTraceError):
-    title = "Not found"
+    """No such record (or none this actor may know of)."""
 
 
 class Conflict(IronTraceError):
-    title = "Conflict"
+    """The request clashes with what is stored (a duplicate, a finished job)."""
 
 
 class InvalidRequest(IronTraceError):
     """Input that is well-formed but cannot be acted on (a bad cursor, filter or file)."""
 
-    title = "Invalid request"
-
 
 class ValidationFailed(IronTraceError):
     """Field-level validation failure; ``errors`` lists each field and message."""
-
-    title = "Validation failed"
 
     def __init__(self, errors: list[dict[str, str]], detail: str = "Some fields are invalid.") -> None:
         super().__init__(detail, errors=errors)
@@ -74,30 +68,32 @@ class UnrecognizedColumns(ValidationFailed):
 
 
 class PreconditionRequired(IronTraceError):
-    title = "Precondition required"
+    """A change sent without If-Match."""
 
 
 class PreconditionFailed(IronTraceError):
-    title = "Precondition failed"
+    """If-Match names a version that is not the stored one."""
 
 
 class PayloadTooLarge(IronTraceError):
     """An upload over a configured limit; ``limit`` and ``unit`` say which."""
 
-    title = "Payload too large"
-
 
 class UnsupportedFileType(IronTraceError):
     """A file that is none of the formats read (CSV, NDJSON, JSON, an Excel workbook)."""
-
-    title = "Unsupported media type"
 
 
 class StorageUnavailable(IronTraceError):
     """The storage engine cannot be reached or cannot serve right now; retry later."""
 
-    title = "Storage unavailable"
     retry_after_seconds = 5
+
+
+class StorageFull(StorageUnavailable):
+    """The disk, or the size the registry may take, is full: writes fail until space is freed
+    (reads still work)."""
+
+    retry_after_seconds = 60
 
 
 HTTP_STATUS: dict[type[IronTraceError], int] = {
@@ -113,6 +109,7 @@ HTTP_STATUS: dict[type[IronTraceError], int] = {
     PreconditionRequired: 428,
     RateLimited: 429,
     StorageUnavailable: 503,
+    StorageFull: 507,
 }
 
 

@@ -8,7 +8,7 @@ the ``TypedDict``s below name their fields for readers and type checkers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypedDict, TypeVar
+from typing import Any, Generic, Literal, NotRequired, TypedDict, TypeVar
 
 Document = dict[str, Any]  # a JSON object whose shape no TypedDict here describes
 
@@ -64,7 +64,11 @@ class ActorRecord(TypedDict):
 
 
 class AuditEntry(TypedDict, total=False):
-    """One entry of the hash-chained audit log (``registry.audit_chain``)."""
+    """One entry of the hash-chained audit log (``registry.audit_chain``).
+
+    ``corrupt`` is set only on the stand-in for an entry that cannot be read
+    back (``audit_chain.readable``): it says what is wrong with it.
+    """
 
     at: str
     action: str
@@ -74,6 +78,18 @@ class AuditEntry(TypedDict, total=False):
     seq: int
     prev_hash: str
     hash: str
+    corrupt: str
+
+
+@dataclass(frozen=True)
+class StoredAuditEntry:
+    """An audit entry as an engine holds it, for verification: where it is kept, what is kept
+    there (an entry, or whatever an intruder or a fault left), and the copies of its fields
+    that the engine indexes for filters, which must agree with the sealed entry."""
+
+    position: int
+    stored: Any
+    indexed: dict[str, Any]
 
 
 class KeyRecord(TypedDict):
@@ -87,6 +103,26 @@ class KeyRecord(TypedDict):
     expires_at: str | None
     revoked_at: str | None
     secret_sha256: str
+    daily_rows: NotRequired[int | None]  # rows this key may check a day; unset: its role's quota
+
+
+class UserRecord(TypedDict):
+    """A person's account for the web app: never the password, only its Argon2id hash.
+
+    ``failed_logins`` counts failed sign-ins in a row; from the limit on, each
+    failure locks the account until ``locked_until`` (``registry.services.users``).
+    """
+
+    username: str
+    role: str
+    agency: str | None
+    password_hash: str
+    created_at: str
+    password_changed_at: str
+    disabled_at: str | None
+    failed_logins: int
+    locked_until: str | None
+    last_login_at: str | None
 
 
 class Job(TypedDict, total=False):
@@ -124,6 +160,7 @@ class ReportFilter:
     country: str | None = None
     q: str | None = None
     source: str | None = None
+    agency: str | None = None  # the reporting agency's name, compared as ``name_key``
 
 
 @dataclass(frozen=True)

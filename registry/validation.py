@@ -9,6 +9,7 @@ so what is stored is exactly what is served.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pycountry
@@ -23,6 +24,8 @@ MAX_IDENTIFIER_LENGTH = 64
 MAX_IDENTIFIERS = 20
 MAX_TEXT_LENGTH = 4000
 EARLIEST_YEAR = 1900
+MAX_JSON_DEPTH = 32  # a report nests 3 deep; nothing a client sends needs more
+REFUSED_DOCUMENT = "<refused>"  # what a refusal names as its document: never empty, which readers take for "no body"
 
 
 class IsoDate(fields.String):
@@ -158,6 +161,56 @@ class CheckRequestSchema(Schema):
 
 
 _report_schema = ReportInputSchema()
+
+
+def load_json(text: str | bytes) -> Any:
+    """JSON from a client, refused as ``json.JSONDecodeError`` (what every JSON reader here already
+    handles) when it nests deeper than ``MAX_JSON_DEPTH``, holds an integer over Python's 4,300
+    digits or a string with a lone surrogate (which no storage can encode)."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise json.JSONDecodeError("the body is not UTF-8 text", REFUSED_DOCUMENT, 0) from None
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError(f"nested deeper than {MAX_JSON_DEPTH} levels", REFUSED_DOCUMENT, 0) from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # an integer past the digit limit
+        raise json.JSONDecodeError("an integer has more than 4,300 digits", REFUSED_DOCUMENT, 0) from None
+    check_json_value(value)
+    return value
+
+
+def check_json_value(value: Any) -> None:
+    """Walk a parsed value without recursion: depth, and strings UTF-8 can encode (``load_json``'s
+    checks, for a reader that decodes JSON piece by piece)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            _encodable(item)
+            continue
+        if not isinstance(item, (dict, list)):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise json.JSONDecodeError(f"nested deeper than {MAX_JSON_DEPTH} levels", REFUSED_DOCUMENT, 0)
+        if isinstance(item, dict):
+            pending.extend((key, depth) for key in item)
+            pending.extend((member, depth + 1) for member in item.values())
+        else:
+            pending.extend((member, depth + 1) for member in item)
+
+
+def _encodable(text: str) -> None:
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            detail = f"a string holds a lone surrogate ({text[exc.start]!r})"
+            raise json.JSONDecodeError(detail, REFUSED_DOCUMENT, 0) from None
 
 
 def validate_report(data: Any) -> Report:

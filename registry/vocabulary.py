@@ -23,8 +23,8 @@ from search.vocabulary import (
 __all__ = [
     "ACTIVE_STATUSES", "HIT", "HIT_MATCH_TYPES", "MATCH_TYPES", "NO_MATCH", "POSSIBLE_MATCH", "VERDICTS",
     "STATUSES", "CATEGORIES", "IDENTIFIER_TYPES", "ROLES", "ADMIN", "AGENCY", "BORDER", "DEALER", "AUDITOR",
-    "ACTIVE_JOB_STATUSES", "FINAL_JOB_STATUSES", "JOB_STATUSES", "SOURCE_STATUSES", "UNANSWERED_SOURCE_STATUSES",
-    "CIRCUIT_STATES", "KEY_STATES", "AUDIT_ACTIONS", "canonical_category",
+    "ACTIVE_JOB_STATUSES", "FINAL_JOB_STATUSES", "JOB_STATUSES", "STALLED", "SOURCE_STATUSES",
+    "UNANSWERED_SOURCE_STATUSES", "CIRCUIT_STATES", "KEY_STATES", "AUDIT_ACTIONS", "canonical_category",
 ]
 
 # Reports.
@@ -53,7 +53,8 @@ KEY_STATES: Final = ("active", "expired", "revoked")
 # Bulk-check jobs.
 ACTIVE_JOB_STATUSES: Final = ("queued", "running")
 FINAL_JOB_STATUSES: Final = ("done", "failed", "cancelled")
-JOB_STATUSES: Final = ACTIVE_JOB_STATUSES + FINAL_JOB_STATUSES
+STALLED: Final = "stalled"  # shown, never stored: running, but its worker stopped renewing the lease
+JOB_STATUSES: Final = ACTIVE_JOB_STATUSES + (STALLED,) + FINAL_JOB_STATUSES
 
 # External registries: how one did for a check, and its circuit breaker.
 SOURCE_STATUSES: Final = ("ok", "timeout", "error", "unavailable", "skipped")
@@ -63,5 +64,7 @@ CIRCUIT_STATES: Final = ("closed", "open", "half_open")
 # The audit log.
 AUDIT_ACTIONS: Final = (
     "check", "bulk_check.submit", "bulk_check.batch", "bulk_check.done", "bulk_check.cancel", "bulk_check.sync",
-    "report.create", "report.update", "reports.import", "key.create", "key.revoke",
+    "report.create", "report.update", "reports.import", "reports.import.batch", "key.create", "key.revoke",
+    "user.create", "user.password_reset", "user.disable", "user.enable",
+    "user.sign_in", "user.sign_in_failed", "user.sign_out", "page.view", "alert.scanning",
 )

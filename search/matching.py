@@ -9,7 +9,7 @@ embedded default and Elasticsearch return the same verdict and order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ from search.description import compare_description
 from search.normalize import normalize
 from search.policy import MIN_FUZZY_LENGTH
 from search.query import CheckQuery
-from search.scoring import Reading, compare
+from search.scoring import Edit, Reading, compare
 from search.vocabulary import ACTIVE_STATUSES, HIT, HIT_MATCH_TYPES, MATCH_TYPES, NO_MATCH, POSSIBLE_MATCH
 
 POSSIBLE_MATCH_MIN_SCORE = 0.35  # below this a candidate is not worth an officer's time
@@ -41,6 +41,7 @@ class Match:
     score: float
     match_type: str
     explanation: str
+    edits: tuple[Edit, ...] = ()  # how the reading differs from ``identifier`` (confusable and fuzzy matches)
 
     @property
     def active(self) -> bool:
@@ -56,8 +57,12 @@ class CheckOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-def rank(query: CheckQuery, candidates: Iterable[Report]) -> CheckOutcome:
-    """Score every candidate once, keep the worthwhile ones, best first, and decide."""
+def rank(query: CheckQuery, candidates: Iterable[Report], match_types: Collection[str] = MATCH_TYPES) -> CheckOutcome:
+    """Score every candidate once, keep the worthwhile ones, best first, and decide.
+
+    ``match_types``: the kinds of resemblance the asker may be told of (who may be told what is
+    the caller's policy); a candidate resembling the query only in other ways is no match.
+    """
     seen: set[str] = set()
     matches: list[Match] = []
     reading = Reading.of(query.identifier) if query.identifier else None
@@ -65,7 +70,7 @@ def rank(query: CheckQuery, candidates: Iterable[Report]) -> CheckOutcome:
         if report["id"] in seen:
             continue
         seen.add(report["id"])
-        match = best_match(query, report, reading)
+        match = best_match(query, report, reading, match_types)
         if match is not None and match.score >= POSSIBLE_MATCH_MIN_SCORE:
             matches.append(match)
     matches.sort(key=_order)
@@ -93,19 +98,20 @@ def verdict_for(matches: Iterable[Match]) -> str:
     return POSSIBLE_MATCH if active else NO_MATCH
 
 
-def best_match(query: CheckQuery, report: Report, reading: Reading | None = None) -> Match | None:
-    """The strongest resemblance between the query and one report, if any."""
+def best_match(query: CheckQuery, report: Report, reading: Reading | None = None,
+               match_types: Collection[str] = MATCH_TYPES) -> Match | None:
+    """The strongest resemblance of a kind in ``match_types`` between the query and one report, if any."""
     found: list[Match] = []
     if query.identifier:
         reading = reading or Reading.of(query.identifier)
         for identifier in report.get("identifiers", ()):
             comparison = compare(reading, identifier["value"], identifier["type"])
             if comparison is not None:
-                found.append(
-                    Match(report, identifier, comparison.score, comparison.match_type, comparison.explanation)
-                )
+                found.append(Match(report, identifier, comparison.score, comparison.match_type,
+                                   comparison.explanation, comparison.edits))
     if query.description:
         found.extend(_description_match(query.description, report))
+    found = [m for m in found if m.match_type in match_types]
     if not found:
         return None
     best = min(found, key=lambda m: (-m.score, MATCH_TYPES.index(m.match_type)))
@@ -138,7 +144,7 @@ def _with_context(query: CheckQuery, match: Match) -> Match:
             notes.append(f"{name} differs (query {asked}, record {registered})")
     score = round(min(max(score, 0.0), MAX_ADJUSTED_SCORE), 4)
     explanation = "; ".join([match.explanation, *notes])
-    return Match(match.report, match.identifier, score, match.match_type, explanation)
+    return Match(match.report, match.identifier, score, match.match_type, explanation, match.edits)
 
 
 def _same_name(asked: str, registered: str) -> bool:

@@ -7,12 +7,16 @@ embedded default and Elasticsearch to the same behaviour.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import re
 import sys
+import tempfile
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +27,11 @@ from werkzeug.serving import make_server
 from registry import create_app
 from registry.access import ADMIN, Actor
 from registry.api.extension import EXTENSION_KEY
+from registry.audit_chain import IMPORT_BATCH_ACTION
 from registry.config import load_settings
-from registry.records import Document, ImportOutcome, Report
+from registry.records import AuditEntry, Document, ImportOutcome, Report
 from registry.services import Services
+from registry.stamps import utc_now
 from registry.storage.interfaces import Engine
 from search.keys import IdentifierKeys
 
@@ -62,13 +68,32 @@ def es_url() -> Iterator[str]:
 
 
 def settings_for(url: str, **overrides: Any) -> dict[str, Any]:
-    """Settings for an Elasticsearch-backed app with indices of its own."""
+    """Settings for an Elasticsearch-backed app with indices of its own (and a heads file of its own,
+    in the temporary directory rather than the working one)."""
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
     return load_settings({
         "ES_URL": url,
-        "ES_INDEX_PREFIX": f"test-{uuid.uuid4().hex[:12]}",
+        "ES_INDEX_PREFIX": prefix,
         "ES_REFRESH_INTERVAL": TEST_REFRESH_INTERVAL,
+        "AUDIT_HEADS_FILE": os.path.join(tempfile.gettempdir(), f"irontrace-{prefix}-audit-heads.ndjson"),
         **overrides,
     })
+
+
+def store_env(app) -> dict[str, str]:
+    """Environment that points ``irontrace`` commands and workers at the same registry as ``app``."""
+    settings = app.config["IRONTRACE"]
+    heads = {"IRONTRACE_AUDIT_HEADS_FILE": settings["AUDIT_HEADS_FILE"]}
+    if settings.get("ES_URL"):
+        return {"IRONTRACE_ES_URL": settings["ES_URL"], "IRONTRACE_ES_INDEX_PREFIX": settings["ES_INDEX_PREFIX"],
+                **heads}
+    return {"IRONTRACE_DB": settings["DB"], **heads}
+
+
+def audit_entry(action: str = IMPORT_BATCH_ACTION, subject: str | None = None, **details: Any) -> AuditEntry:
+    """An audit entry by the operator, as a service would hand one to an engine with a write."""
+    return {"at": utc_now(), "action": action, "actor": Actor.operator().as_record(), "subject": subject,
+            "details": details}
 
 
 def es_cluster(engine: Engine):
@@ -86,8 +111,9 @@ def drop_indices(engine: Engine) -> None:
 
 
 def upsert(engine: Engine, reports: list[Report]) -> list[ImportOutcome]:
-    """Store reports as an import does (prepared, then upserted), without validating them."""
-    return engine.reports.upsert_prepared(engine.reports.prepare(reports))
+    """Store reports as an import does (prepared, then upserted with the batch's entry), without
+    validating them."""
+    return engine.reports.upsert_prepared(engine.reports.prepare(reports), audit_entry(source="tests"))
 
 
 def candidates(engine: Engine, keys: IdentifierKeys | None, description: str | None) -> list[Report]:
@@ -111,10 +137,15 @@ def stored_check(engine: Engine, check_id: str) -> Document:
     return json.loads(row[0])
 
 
+# Tests call every endpoint with bad keys far more often than a client would, and do upkeep
+# (recovery, the published head) by calling it, not on a timer: tests of those set their own.
+TEST_LIMITS = {"AUTH_FAILURE_BURST": 100_000, "MAINTENANCE_SECONDS": 3600}
+
+
 def backend_settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
     if backend == "sqlite":
-        return {"DB": str(tmp_path / "irontrace.db")}
-    return settings_for(request.getfixturevalue("es_url"))
+        return {"DB": str(tmp_path / "irontrace.db"), **TEST_LIMITS}
+    return settings_for(request.getfixturevalue("es_url"), **TEST_LIMITS)
 
 
 def close_storage(app) -> None:
@@ -198,6 +229,41 @@ def server(app) -> Iterator[LiveServer]:
         yield live
 
 
+class FileClock:
+    """The time a test's services count by (``CLOCK_FILE``): it stands still until the test moves it,
+    in every process reading the file alike."""
+
+    START = dt.datetime(2026, 11, 26, 8, 0, tzinfo=dt.UTC).timestamp()
+
+    def __init__(self, path: Path, now: float = START) -> None:
+        self.path = path
+        self.set(now)
+
+    @property
+    def now(self) -> float:
+        return float(self.path.read_text())
+
+    def set(self, now: float) -> None:
+        partial = self.path.with_suffix(".partial")
+        partial.write_text(repr(now))
+        os.replace(partial, self.path)  # readers see the old time or the new, never an empty file
+
+    def advance(self, seconds: float) -> None:
+        self.set(self.now + seconds)
+
+
+def wait_until(fetch: Callable[[], Any], done: Callable[[Any], bool], what: str, timeout: float = 180) -> Any:
+    """Poll ``fetch`` until ``done`` holds for what it returns (a condition, never a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout} s: {value}")
+        time.sleep(0.05)
+
+
 def report_data(ref: str = "KZ-TRK-2025-000001", **overrides) -> dict:
     """A valid report as an agency would submit it; override any top-level field."""
     data = {
@@ -220,3 +286,40 @@ def report_data(ref: str = "KZ-TRK-2025-000001", **overrides) -> dict:
     }
     data.update(overrides)
     return data
+
+
+CSRF_FIELD = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
+TEST_PASSWORD = "correct horse battery staple"
+
+
+def create_user(app, role: str = ADMIN, agency: str | None = None, username: str | None = None) -> str:
+    """A real account of ``role`` (password ``TEST_PASSWORD``), created as ``irontrace users create`` does."""
+    name = username or f"{role}-{uuid.uuid4().hex[:8]}"
+    app.extensions[EXTENSION_KEY].users.create(Actor.operator(), name, role, TEST_PASSWORD, agency)
+    return name
+
+
+def csrf_token(page: str) -> str:
+    """The CSRF token a page's form carries."""
+    found = CSRF_FIELD.search(page)
+    assert found, "the page has no form with a CSRF token"
+    return found[1]
+
+
+class Browser:
+    """A person's browser without the browser: cookies, and forms posted with their CSRF token."""
+
+    def __init__(self, server: LiveServer) -> None:
+        self.url = server.url
+        self.http = requests.Session()
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.http.get(self.url + path, timeout=30, **kwargs)
+
+    def submit(self, path: str, data: dict | None = None, form_at: str | None = None, **kwargs) -> requests.Response:
+        """Open the page holding the form (``form_at``, else ``path``) and post it with its token."""
+        token = csrf_token(self.get(form_at or path).text)
+        return self.http.post(self.url + path, data={"csrf_token": token, **(data or {})}, timeout=30, **kwargs)
+
+    def sign_in(self, username: str, password: str = TEST_PASSWORD) -> requests.Response:
+        return self.submit("/login", {"username": username, "password": password})

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import resource
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -51,12 +55,16 @@ class ProcessGroup:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
+        """SIGTERM, then SIGKILL for whatever of the group is still there (a worker stuck in a request
+        outlives its master otherwise)."""
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if self.process:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
 
     def __exit__(self, *exc) -> None:
         self.stop()
@@ -66,8 +74,7 @@ class ProcessGroup:
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                output = self.process.stderr or self.process.stdout
-                raise RuntimeError(f"the server exited: {output.read().decode()[-2000:] if output else ''}")
+                raise RuntimeError(f"the server exited: {self.output()[-2000:]}")
             try:
                 if requests.get(url + "/readyz", timeout=READY_POLL_TIMEOUT_SECONDS).status_code == 200:
                     return
@@ -75,6 +82,11 @@ class ProcessGroup:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"the server did not become ready within {STARTUP_TIMEOUT_SECONDS} s")
+
+    def output(self) -> str:
+        """What the process wrote, for a failure's message."""
+        stream = self.process.stderr or self.process.stdout
+        return stream.read().decode(errors="replace") if stream else ""
 
 
 class Worker(ProcessGroup):
@@ -95,23 +107,36 @@ class Worker(ProcessGroup):
 class Gunicorn(ProcessGroup):
     """``gunicorn 'registry:create_app()'`` with several workers, as in production.
 
-    ``http`` is a session carrying an admin key for the same registry.
+    ``http`` is a session carrying an admin key for the same registry.  Its log
+    (JSON lines on stderr) goes to a file, never a pipe nobody reads, which would
+    stall the server once full; ``log_lines`` reads it.
     """
 
-    def __init__(self, env: dict[str, str], workers: int = 3) -> None:
+    def __init__(self, env: dict[str, str], workers: int = 3, threads: int | None = None,
+                 with_key: bool = True, options: tuple[str, ...] = (), max_file_bytes: int | None = None) -> None:
+        """``options``: more gunicorn options; ``max_file_bytes``: no file of the server may grow past
+        this (``RLIMIT_FSIZE``): a full disk, as the server sees one, without filling the machine's."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env}
         self.workers = workers
+        self.threads = threads
+        self.options = options
+        self.max_file_bytes = max_file_bytes
         self.process: subprocess.Popen | None = None
+        self.log = tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log")  # noqa: SIM115 (closed in stop)
         self.http = requests.Session()
-        self.http.headers["Authorization"] = f"Bearer {admin_key(env)}"
+        if with_key:
+            self.http.headers["Authorization"] = f"Bearer {admin_key(env)}"
 
     def start(self) -> Gunicorn:
+        threads = ["--threads", str(self.threads)] if self.threads else []
+        limit = self.max_file_bytes
         self.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONFIG), "-w", str(self.workers),
-             "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "5", "registry:create_app()"],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+            [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONFIG), "-w", str(self.workers), *threads,
+             "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "5", *self.options, "registry:create_app()"],
+            env=self.env, stdout=subprocess.DEVNULL, stderr=self.log, start_new_session=True,
+            preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))) if limit else None,
         )
         try:
             self.wait_until_ready(self.url)
@@ -120,16 +145,28 @@ class Gunicorn(ProcessGroup):
             raise
         return self
 
+    def output(self) -> str:
+        return self.log_text()
+
+    def log_text(self) -> str:
+        return Path(self.log.name).read_text(encoding="utf-8", errors="replace")
+
+    def log_lines(self) -> list[dict]:
+        """Every JSON line logged so far (a line that is not JSON fails the test: logs are JSON)."""
+        return [json.loads(line) for line in self.log_text().splitlines() if line.strip()]
+
     def stop(self) -> None:
         self.http.close()
         super().stop()
+        self.log.close()
 
     def __enter__(self) -> Gunicorn:
         return self.start()
 
 
 class Served(ProcessGroup):
-    """``irontrace serve ARGS`` as a user starts it, from ``cwd``; its log is kept in ``log``."""
+    """``irontrace serve ARGS`` as a user starts it, from ``cwd``; its log (stdout and stderr, in a
+    file: a pipe nobody reads would stall the server once full) is ``log``."""
 
     def __init__(self, env: dict[str, str], *args: str, cwd: Path | None = None) -> None:
         self.port = free_port()
@@ -137,11 +174,12 @@ class Served(ProcessGroup):
         self.env = {**os.environ, "IRONTRACE_BIND": f"127.0.0.1:{self.port}", **env}
         self.args = args
         self.cwd = cwd
+        self.log_file = tempfile.NamedTemporaryFile(prefix="serve-", suffix=".log")  # noqa: SIM115 (closed in stop)
         self.log = b""
 
     def __enter__(self) -> Served:
         self.process = subprocess.Popen(
-            [str(BIN / "irontrace"), "serve", *self.args], env=self.env, cwd=self.cwd, stdout=subprocess.PIPE,
+            [str(BIN / "irontrace"), "serve", *self.args], env=self.env, cwd=self.cwd, stdout=self.log_file,
             stderr=subprocess.STDOUT, start_new_session=True,
         )
         try:
@@ -151,8 +189,11 @@ class Served(ProcessGroup):
             raise
         return self
 
+    def output(self) -> str:
+        return Path(self.log_file.name).read_text(encoding="utf-8", errors="replace")
+
     def stop(self) -> None:
         super().stop()
-        if self.process is not None and self.process.stdout is not None:
-            self.log += self.process.stdout.read()
-            self.process.stdout.close()
+        if not self.log_file.closed:
+            self.log = Path(self.log_file.name).read_bytes()
+            self.log_file.close()

@@ -6,6 +6,7 @@ import codecs
 import csv
 import io
 import json
+import threading
 import time
 
 import openpyxl
@@ -188,23 +189,84 @@ def test_limits_give_413_naming_the_limit(server):
     assert server.post("/v1/bulk-checks", data=at_limit, headers={"Content-Type": "text/csv"}).status_code == 202
 
 
-def test_cancel_stops_a_job_between_batches(server, registered):
+class PausingWorker(BulkWorker):
+    """A real worker that stops after its first committed batch until ``resume`` is set, so a test can
+    act between two batches (no timing involved)."""
+
+    def __init__(self, bulk) -> None:
+        super().__init__(bulk)
+        self.paused, self.resume = threading.Event(), threading.Event()
+
+    def _checked_batches(self, job):
+        for batch, results in enumerate(super()._checked_batches(job)):
+            if batch == 1:  # the first batch is committed by now
+                self.paused.set()
+                self.resume.wait(JOB_TIMEOUT_SECONDS)
+            yield results
+
+
+def test_cancel_stops_a_job_between_batches(app, server, registered):
+    services = app.extensions[EXTENSION_KEY]
+    services.stop_workers()  # only the pausing worker below runs jobs
     body = csv_body(["serial"], [[f"SN{n:06d}"] for n in range(MAX_ROWS)])
     location = server.post("/v1/bulk-checks", data=body, headers={"Content-Type": "text/csv"}).headers["Location"]
-    cancelled = server.delete(location)
-    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
-    time.sleep(0.5)  # a batch in flight when it was cancelled is not committed
+    worker = PausingWorker(services.bulk).start()
+    try:
+        assert worker.paused.wait(JOB_TIMEOUT_SECONDS), "the worker never committed a batch"
+        cancelled = server.delete(location)
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    finally:
+        worker.resume.set()  # it checks the next batch, and finds the job cancelled when committing it
+        worker.stop()
     job = server.get(location).json()
-    assert job["status"] == "cancelled" and job["rows_done"] < MAX_ROWS
-    time.sleep(0.3)
-    assert server.get(location).json()["rows_done"] == job["rows_done"]
+    assert job["status"] == "cancelled" and job["rows_done"] == FAST_BULK["BULK_BATCH_SIZE"]
     assert len(ndjson_results(server, location)) == job["rows_done"]
     assert server.delete(location).status_code == 200  # cancelling again changes nothing
 
+    BulkWorker(services.bulk).run_once()  # a cancelled job is nobody's to run
+    assert server.get(location).json() == job
     small = server.post("/v1/bulk-checks", data=csv_body(["pin"], [[PIN]]), headers={"Content-Type": "text/csv"})
-    wait_for(server, small.headers["Location"])
+    assert BulkWorker(services.bulk).run_once()
     refused = server.delete(small.headers["Location"])
     assert refused.status_code == 409 and refused.json()["job_status"] == "done"
+
+
+def test_a_job_whose_worker_stopped_renewing_its_lease_reads_stalled_until_another_resumes_it(app, server):
+    services = app.extensions[EXTENSION_KEY]
+    services.stop_workers()
+    body = csv_body(["serial"], [[f"SN{n:06d}"] for n in range(20)])
+    location = server.post("/v1/bulk-checks", data=body, headers={"Content-Type": "text/csv"}).headers["Location"]
+    lease = services.bulk.settings.lease_seconds
+    claimed = services.engine.jobs.claim_job("dead-worker", lease, time.time() - 2 * lease)  # then it died
+    assert claimed is not None and claimed["id"] == location.rsplit("/", 1)[1]
+    stalled = server.get(location).json()
+    assert stalled["status"] == "stalled" and stalled["eta_seconds"] is None
+    assert server.get("/v1/bulk-checks").json()["items"][0]["status"] == "stalled"
+    assert "irontrace_bulk_jobs{status=\"stalled\"} 1.0" in server.get("/metrics").text
+    assert BulkWorker(services.bulk).run_once()  # another worker takes it over once the lease ran out
+    resumed = server.get(location).json()
+    assert resumed["status"] == "done" and resumed["rows_done"] == 20
+
+
+def test_the_caller_lists_its_own_jobs_newest_first(app, server):
+    services = app.extensions[EXTENSION_KEY]
+    services.stop_workers()
+    dealer = {"Authorization": f"Bearer {issue_key(app, 'dealer')}"}
+    own = [server.post("/v1/bulk-checks", data=csv_body(["serial"], [[f"SN{n}"]]),
+                       headers={"Content-Type": "text/csv"}).json()["id"] for n in range(5)]
+    theirs = server.http.post(server.url + "/v1/bulk-checks", data=csv_body(["serial"], [["SN9"]]), timeout=30,
+                              headers={**dealer, "Content-Type": "text/csv"}).json()["id"]
+    listed, cursor = [], None
+    while True:
+        page = server.get("/v1/bulk-checks", params={"limit": 2, **({"cursor": cursor} if cursor else {})}).json()
+        listed += [job["id"] for job in page["items"]]
+        assert all("owner" not in job and "lease_owner" not in job for job in page["items"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert listed == own[::-1]
+    as_dealer = server.http.get(server.url + "/v1/bulk-checks", headers=dealer, timeout=30).json()["items"]
+    assert [job["id"] for job in as_dealer] == [theirs]
 
 
 def test_unknown_jobs_and_unreadable_files(server):
@@ -326,7 +388,7 @@ def test_wide_files_are_refused_and_empty_cells_never_stored(server, registered)
 def test_openapi_documents_the_bulk_endpoints(server):
     document = server.get("/openapi.json").json()
     paths = document["paths"]
-    assert set(paths["/v1/bulk-checks"]) == {"post"}
+    assert set(paths["/v1/bulk-checks"]) == {"get", "post"}
     assert {"get", "delete"} <= set(paths["/v1/bulk-checks/{job_id}"])
     assert "text/csv" in paths["/v1/bulk-checks/{job_id}/results"]["get"]["responses"]["200"]["content"]
     assert "multipart/form-data" in paths["/v1/checks/bulk"]["post"]["requestBody"]["content"]

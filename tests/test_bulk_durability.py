@@ -16,7 +16,7 @@ import pytest
 from registry import create_app
 from registry.access import Actor
 from registry.api.extension import EXTENSION_KEY
-from tests.conftest import backend_settings, close_storage, report_data
+from tests.conftest import backend_settings, close_storage, report_data, store_env
 from tests.processes import Worker
 
 ROWS = 2000
@@ -39,12 +39,7 @@ def app(backend, tmp_path, request):
 
 def worker_env(app) -> dict[str, str]:
     """The same store as the app: its SQLite file, or its cluster and index prefix."""
-    settings = app.config["IRONTRACE"]
-    if settings.get("ES_URL"):
-        store = {"IRONTRACE_ES_URL": settings["ES_URL"], "IRONTRACE_ES_INDEX_PREFIX": settings["ES_INDEX_PREFIX"]}
-    else:
-        store = {"IRONTRACE_DB": settings["DB"]}
-    return {**store, **WORKER_SETTINGS}
+    return {**store_env(app), **WORKER_SETTINGS}
 
 
 def serial(n: int) -> str:

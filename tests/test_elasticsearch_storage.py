@@ -34,7 +34,17 @@ from registry.validation import validate_report
 from search.keys import query_keys
 from search.policy import KEY_CANDIDATE_LIMIT
 from search.query import CheckQuery
-from tests.conftest import bearer, candidates, drop_indices, es_cluster, issue_key, report_data, settings_for, upsert
+from tests.conftest import (
+    audit_entry,
+    bearer,
+    candidates,
+    drop_indices,
+    es_cluster,
+    issue_key,
+    report_data,
+    settings_for,
+    upsert,
+)
 
 CLOSED_PORT_URL = "http://127.0.0.1:1"  # nothing listens on port 1: connections are refused at once
 FAILURE_BUDGET_SECONDS = 5
@@ -78,18 +88,19 @@ def seed(storage, numbers: range, **overrides: Any) -> list[dict]:
 
 
 def test_create_get_and_conflict(storage: Engine) -> None:
-    created = storage.reports.create(document("KZ-1"))
+    created = storage.reports.create(document("KZ-1"), audit_entry("report.create"))
 
     assert storage.reports.get(created["id"]) == created
     assert len(list(storage.reports.iter_all())) == 1
     same_agency = {"name": "  police department OF turkestan region ", "country": "KZ"}
     again = document("KZ-1", reporting_agency=same_agency)
     with pytest.raises(Conflict) as conflict:
-        storage.reports.create(again)
+        storage.reports.create(again, audit_entry("report.create"))
     assert conflict.value.extra["existing_id"] == created["id"]
     with pytest.raises(NotFound):
         storage.reports.get(new_id())
-    other_agency = storage.reports.create(document("KZ-1", reporting_agency={"name": "Police of Almaty"}))
+    other_agency = storage.reports.create(document("KZ-1", reporting_agency={"name": "Police of Almaty"}),
+                                          audit_entry("report.create"))
     assert len(list(storage.reports.iter_all())) == 2
     assert storage.reports.get(other_agency["id"])["reporting_agency"]["name"] == "Police of Almaty"
 
@@ -106,7 +117,7 @@ def test_replace_checks_the_version(storage: Engine) -> None:
         reports.update(OPERATOR, created["id"], {"status": "stolen"}, 1)
     assert stale.value.extra["current_version"] == 2
     with pytest.raises(NotFound):
-        storage.reports.replace({**updated, "id": new_id()}, 2)
+        storage.reports.replace({**updated, "id": new_id()}, 2, audit_entry("report.update"))
 
 
 def test_changing_the_case_number_moves_the_report_without_losing_it(storage: Engine) -> None:
@@ -304,7 +315,7 @@ def test_key_candidates_are_ranked_by_shared_keys_within_the_limit(storage: Engi
 
 
 def test_save_check_keeps_the_record(storage: Engine) -> None:
-    storage.reports.create(document("CHK-1"))
+    storage.reports.create(document("CHK-1"), audit_entry("report.create"))
 
     result = services(storage).checks.check(OPERATOR, CheckQuery("CAT0336DLTJF00123"))
     record = result.record
@@ -320,12 +331,33 @@ def test_save_check_keeps_the_record(storage: Engine) -> None:
 # -- operations ----------------------------------------------------------------------
 
 
+def test_an_index_of_an_older_release_gains_the_fields_added_since(es_url: str) -> None:
+    """A jobs index made before jobs were listed by owner gets ``owner`` at first use; its old jobs stay
+    readable, and new ones are listed by owner."""
+    settings = settings_for(es_url)
+    client = Elasticsearch(es_url)
+    alias = f"{settings['ES_INDEX_PREFIX']}-bulk-jobs"
+    old = {"dynamic": "strict", "properties": {"status": {"type": "keyword"}, "created_at": {"type": "date"},
+                                               "document": {"type": "object", "enabled": False}}}
+    client.indices.create(index=f"{alias}-v1", mappings=old, aliases={alias: {}})
+    engine = open_engine(settings)
+    try:
+        engine.admin.init()
+        assert "owner" in client.indices.get_mapping(index=alias)[f"{alias}-v1"]["mappings"]["properties"]
+        services = services_over(engine, settings)
+        job = services.bulk.submit(OPERATOR, b"serial\nCAT0336DLTJF00123\n", "csv", "stock.csv")
+        assert [j["id"] for j in services.bulk.list(OPERATOR, 10)] == [job["id"]]
+    finally:
+        client.close()
+        drop_indices(engine)
+
+
 def test_init_is_idempotent_and_ping_reports_health(storage: Engine) -> None:
     prefix = es_cluster(storage).prefix
-    aliases = [f"{prefix}-{kind}" for kind in ("audit", "bulk-jobs", "bulk-results", "bulk-rows", "checks", "keys",
-                                               "reports")]
+    aliases = [f"{prefix}-{kind}" for kind in ("audit", "audit-outbox", "bulk-jobs", "bulk-results", "bulk-rows",
+                                               "checks", "counters", "keys", "reports", "users")]
     assert storage.admin is not None
-    assert sorted(storage.admin.init()) == [f"{alias}-v1" for alias in aliases]
+    assert sorted(storage.admin.init()) == sorted(f"{alias}-v1" for alias in aliases)
     assert storage.admin.init() == []
     storage.ping()
 
@@ -362,15 +394,15 @@ def every_call(storage: Engine) -> list:
     admin = storage.admin
     return [
         storage.ping,
-        lambda: storage.reports.create(report),
+        lambda: storage.reports.create(report, audit_entry("report.create")),
         lambda: storage.reports.get(report["id"]),
-        lambda: storage.reports.replace(report, 1),
+        lambda: storage.reports.replace(report, 1, audit_entry("report.update")),
         lambda: upsert(storage, [report]),
         lambda: storage.reports.list(ReportFilter(), 10, None),
         lambda: list(storage.reports.iter_all()),
         lambda: candidates(storage, query_keys("CAT0336DLTJF00123"), "excavator"),
         lambda: storage.checks.save({"check_id": new_id(), "checked_at": utc_now(), "verdict": "no_match",
-                                     "matched_report_ids": []}),
+                                     "matched_report_ids": []}, audit_entry("check")),
         lambda: storage.keys.get("0123456789abcdef"),
         lambda: storage.audit.list(AuditFilter(), 10, None),
         lambda: storage.jobs.get_job(new_id()),

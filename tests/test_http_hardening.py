@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from registry import create_app
-from registry.api.rate_limit import RateLimiter
+from registry.metering import Rate, take
 from tests.conftest import LiveServer, bearer, close_storage, issue_key
 
 PIN = "CAT0336DLTJF00123"
@@ -34,13 +34,15 @@ def test_a_key_over_its_rate_gets_429_with_retry_after_and_others_are_unaffected
 
 
 def test_token_bucket_refills_at_its_rate():
-    now = [0.0]
-    limiter = RateLimiter(per_minute=60, burst=2, clock=lambda: now[0])
-    assert [limiter.acquire("k"), limiter.acquire("k")] == [0, 0]
-    assert limiter.acquire("k") == 1
-    now[0] = 1.0
-    assert limiter.acquire("k") == 0
-    assert limiter.acquire("other") == 0
+    rate = Rate(per_minute=60, burst=2)
+    state, first = take(rate, None, 0.0)
+    state, second = take(rate, state, 0.0)
+    assert (first.allowed, first.remaining, second.allowed, second.remaining) == (True, 1, True, 0)
+    state, third = take(rate, state, 0.0)
+    assert (third.allowed, third.retry_after) == (False, 1)
+    state, refilled = take(rate, state, 1.0)
+    assert refilled.allowed and refilled.remaining == 0
+    assert take(rate, None, 1.0)[1].remaining == 1  # another key: a bucket of its own
 
 
 def test_an_oversized_body_gets_413_as_a_problem(limited):

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
+from tests import processes
 from tests.conftest import report_data
 from tests.processes import Gunicorn
 
 WRITERS = 6
 REPORTS_PER_WRITER = 15
+# Generous: these tests are about what is kept, not how fast; on a machine shared with other test runs,
+# writes that queue behind each other's fsyncs took past 30 s (the ReadTimeout this suite used to fail on).
+TIMEOUT = 120
 
 
 def test_concurrent_writes_from_several_workers_are_all_kept(tmp_path):
@@ -24,33 +32,33 @@ def test_concurrent_writes_from_several_workers_are_all_kept(tmp_path):
                     data = report_data(
                         f"W{writer}-{n}", identifiers=[{"type": "serial", "value": f"SN{writer:02d}{n:04d}X"}]
                     )
-                    statuses.append(http.post(server.url + "/v1/reports", json=data, timeout=30).status_code)
+                    statuses.append(http.post(server.url + "/v1/reports", json=data, timeout=TIMEOUT).status_code)
             return statuses
 
         with ThreadPoolExecutor(WRITERS) as pool:
             statuses = [s for batch in pool.map(write, range(WRITERS)) for s in batch]
         assert statuses == [201] * (WRITERS * REPORTS_PER_WRITER)
 
-        listed = server.http.get(server.url + "/v1/reports?limit=500", timeout=30).json()["items"]
+        listed = server.http.get(server.url + "/v1/reports?limit=500", timeout=TIMEOUT).json()["items"]
         assert len(listed) == WRITERS * REPORTS_PER_WRITER
-        verdict = server.http.post(server.url + "/v1/checks", json={"identifier": "sn03-0007x"}, timeout=30).json()
+        verdict = server.http.post(server.url + "/v1/checks", json={"identifier": "sn03-0007x"}, timeout=TIMEOUT).json()
         assert verdict["verdict"] == "hit"
 
 
 def test_concurrent_updates_of_one_version_let_exactly_one_win(tmp_path):
     with Gunicorn({"IRONTRACE_DB": str(tmp_path / "race.db")}, workers=3) as server:
-        created = server.http.post(server.url + "/v1/reports", json=report_data(), timeout=30)
+        created = server.http.post(server.url + "/v1/reports", json=report_data(), timeout=TIMEOUT)
         location = server.url + created.headers["Location"]
 
         def update(color: str) -> int:
-            answer = server.http.patch(location, json={"color": color}, headers={"If-Match": '"1"'}, timeout=30)
+            answer = server.http.patch(location, json={"color": color}, headers={"If-Match": '"1"'}, timeout=TIMEOUT)
             return answer.status_code
 
         colors = [f"color{n}" for n in range(12)]
         with ThreadPoolExecutor(6) as pool:
             statuses = list(pool.map(update, colors))
         assert sorted(statuses) == [200] + [412] * (len(colors) - 1)
-        final = server.http.get(location, timeout=30).json()
+        final = server.http.get(location, timeout=TIMEOUT).json()
         assert final["version"] == 2 and final["color"] in colors
 
 
@@ -60,11 +68,36 @@ def test_committed_reports_survive_a_killed_server(tmp_path):
     ids = []
     for n in range(20):
         data = report_data(f"C{n}", identifiers=[{"type": "serial", "value": f"CRASH{n:05d}"}])
-        ids.append(server.http.post(server.url + "/v1/reports", json=data, timeout=30).json()["id"])
+        ids.append(server.http.post(server.url + "/v1/reports", json=data, timeout=TIMEOUT).json()["id"])
     server.kill()
 
     with Gunicorn(env, workers=1) as restarted:
         for report_id in ids:
-            assert restarted.http.get(f"{restarted.url}/v1/reports/{report_id}", timeout=30).status_code == 200
-        check = restarted.http.post(restarted.url + "/v1/checks", json={"identifier": "CRASH00019"}, timeout=30).json()
+            assert restarted.http.get(f"{restarted.url}/v1/reports/{report_id}", timeout=TIMEOUT).status_code == 200
+        check = restarted.http.post(restarted.url + "/v1/checks", json={"identifier": "CRASH00019"},
+                                    timeout=TIMEOUT).json()
         assert check["verdict"] == "hit"
+
+
+def test_a_server_that_never_gets_ready_is_stopped_not_left_running(tmp_path, monkeypatch):
+    """/readyz that hangs past the poll's timeout (storage that accepts connections and never answers):
+    the helper gives up after its deadline and stops every process of the server."""
+    monkeypatch.setattr(processes, "STARTUP_TIMEOUT_SECONDS", 8)
+    monkeypatch.setattr(processes, "READY_POLL_TIMEOUT_SECONDS", 1)
+    with socket.socket() as blackhole:  # listens, never accepts: every request to it hangs
+        blackhole.bind(("127.0.0.1", 0))
+        blackhole.listen(64)
+        env = {"IRONTRACE_ES_URL": f"http://127.0.0.1:{blackhole.getsockname()[1]}",
+               "IRONTRACE_ES_TIMEOUT_SECONDS": "30", "IRONTRACE_ES_INDEX_PREFIX": "never-ready",
+               "IRONTRACE_BULK_WORKER_THREADS": "0"}
+        server = Gunicorn(env, workers=2, with_key=False)  # a key would need the storage that never answers
+        with pytest.raises(RuntimeError, match="did not become ready"):
+            server.start()
+        deadline = time.monotonic() + 10  # killed processes take a moment to go
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(server.process.pid, 0)
+            except ProcessLookupError:
+                return  # nothing of it is left
+            time.sleep(0.1)
+        raise AssertionError("processes of the server were left running")

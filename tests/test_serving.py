@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
+import signal
+import socket
+import subprocess
+import time
 from pathlib import Path
 
 import requests
 
 from registry import capacity
-from tests.processes import Served, irontrace
+from tests.processes import BIN, Served, irontrace
 
 ANSI = re.compile(rb"\x1b\[")
 
@@ -34,6 +39,44 @@ def test_the_readme_s_first_commands_serve_the_demo_with_gunicorn_from_a_fresh_d
     log = server.log
     assert b"Booting worker" in log and b"2 workers x 4 threads; SQLite page cache" in log
     assert not ANSI.search(log)
+
+
+class UnixSocketHTTP(http.client.HTTPConnection):
+    """HTTP over a unix socket (what a reverse proxy in front talks to)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__("localhost", timeout=30)
+        self.socket_path = str(path)
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.socket_path)
+
+
+def test_without_host_or_port_serve_binds_what_irontrace_bind_says_a_unix_socket_too(tmp_path):
+    path = tmp_path / "irontrace.sock"
+    env = {**os.environ, "IRONTRACE_DB": str(tmp_path / "irontrace.db"), "IRONTRACE_BIND": f"unix:{path}",
+           "IRONTRACE_WORKERS": "1"}
+    server = subprocess.Popen([str(BIN / "irontrace"), "serve"], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, "irontrace serve exited"
+            try:
+                http = UnixSocketHTTP(path)
+                http.request("GET", "/healthz")
+                status = http.getresponse().status
+                http.close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "nothing answered on the socket"
+                time.sleep(0.1)
+        assert status == 200
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
 
 
 def test_workers_default_to_the_cpus_this_process_may_use(tmp_path):

@@ -6,10 +6,17 @@ import json
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from registry.api import examples
+from registry.api.bodies import Blueprint
 from registry.api.extension import services
-from registry.api.schemas.audit import AuditArgsSchema, AuditPageArgsSchema, AuditPageSchema, ChainReportSchema
+from registry.api.schemas.audit import (
+    AuditArgsSchema,
+    AuditPageArgsSchema,
+    AuditPageSchema,
+    AuditVerifyArgsSchema,
+    ChainReportSchema,
+)
 from registry.api.security import current_actor
 from registry.records import AuditFilter
 
@@ -19,8 +26,9 @@ NDJSON = "application/x-ndjson"
 
 @blp.route("")
 class AuditLog(MethodView):
+    @blp.doc(operationId="listAuditEntries")
     @blp.arguments(AuditPageArgsSchema, location="query")
-    @blp.response(200, AuditPageSchema)
+    @blp.response(200, AuditPageSchema, example=examples.AUDIT_PAGE)
     def get(self, args: dict):
         """Entries oldest first, filtered, one page at a time."""
         limit, cursor = args.pop("limit"), args.pop("cursor", None)
@@ -30,8 +38,10 @@ class AuditLog(MethodView):
 
 @blp.route("/export")
 class AuditExport(MethodView):
+    @blp.doc(operationId="exportAudit")
     @blp.arguments(AuditArgsSchema, location="query")
-    @blp.response(200, content_type=NDJSON, description="One entry per line, oldest first")
+    @blp.response(200, {"type": "string"}, content_type=NDJSON, description="One entry per line, oldest first",
+                  example=examples.AUDIT_NDJSON)
     def get(self, args: dict):
         """Every matching entry as NDJSON, streamed: for archiving and for checking elsewhere."""
         entries = services().audit.export(current_actor(), AuditFilter(**args))
@@ -40,8 +50,12 @@ class AuditExport(MethodView):
 
 @blp.route("/verify")
 class AuditVerification(MethodView):
-    @blp.response(200, ChainReportSchema)
-    def get(self):
-        """Walk the whole chain: intact, or the first broken entry and why."""
-        report = services().audit.verify(current_actor())
-        return {**vars(report), "intact": report.intact}
+    @blp.doc(operationId="verifyAudit")
+    @blp.arguments(AuditVerifyArgsSchema, location="query")
+    @blp.response(200, ChainReportSchema, example=examples.CHAIN_REPORT)
+    def get(self, args: dict):
+        """Walk the whole chain, held to the newest published head (and to `anchor`, if given): intact,
+        or the first broken entry and why."""
+        anchor = args.get("anchor")
+        seq, _, digest = anchor.partition(":") if anchor else ("", "", "")
+        return services().audit.verify(current_actor(), (int(seq), digest) if anchor else None).to_dict()

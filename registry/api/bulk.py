@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -10,11 +11,12 @@ from typing import IO, Any
 
 from flask import Response, request, stream_with_context, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from werkzeug.exceptions import NotAcceptable, RequestEntityTooLarge
 
+from registry.api import examples
+from registry.api.bodies import Blueprint
 from registry.api.extension import services
-from registry.api.schemas.bulk import BulkCheckResultSchema, BulkJobSchema
+from registry.api.schemas.bulk import BulkCheckResultSchema, BulkJobListArgsSchema, BulkJobPageSchema, BulkJobSchema
 from registry.api.security import current_actor
 from registry.errors import InvalidRequest
 from registry.files.results import XLSX_MAX_ROWS, csv_lines, ndjson_lines, write_xlsx
@@ -36,9 +38,10 @@ UPLOAD_DOC = {
     "content": {
         "multipart/form-data": {"schema": {"type": "object", "required": [UPLOAD_FIELD], "properties": {
             UPLOAD_FIELD: {"type": "string", "format": "binary"}}}},
-        CSV_TYPE: {"schema": {"type": "string"}},
-        NDJSON_TYPE: {"schema": {"type": "string"}},
-        JSON_TYPE: {"schema": {"type": "array", "items": {"type": "object"}}},
+        CSV_TYPE: {"schema": {"type": "string"}, "example": "serial,lot\nKMTPC300C55A17044,17\n"},
+        NDJSON_TYPE: {"schema": {"type": "string"}, "example": '{"serial": "KMTPC300C55A17044", "lot": "17"}\n'},
+        JSON_TYPE: {"schema": {"type": "array", "items": {"type": "object"}},
+                    "example": [{"serial": "KMTPC300C55A17044", "lot": "17"}]},
         XLSX_CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}},
     },
 }
@@ -118,6 +121,9 @@ def _workbook(results: Iterable[dict], columns: list[str], name: str) -> Respons
 
 
 def negotiated(offered: list[str]) -> str:
+    """The media type the client accepts, the first offered when it does not say (no Accept)."""
+    if not request.accept_mimetypes:
+        return offered[0]
     media_type = request.accept_mimetypes.best_match(offered)
     if media_type is None:
         raise NotAcceptable(f"Results are available as {', '.join(offered)}.")
@@ -125,15 +131,29 @@ def negotiated(offered: list[str]) -> str:
 
 
 RESULTS_CONTENT: dict[str, Any] = {
-    CSV_TYPE: {"schema": {"type": "string"}}, NDJSON_TYPE: {"schema": {"type": "string"}},
+    CSV_TYPE: {"schema": {"type": "string"}, "example": examples.RESULTS_CSV},
+    NDJSON_TYPE: {"schema": {"type": "string"}, "example": json.dumps(examples.ROW_RESULT) + "\n"},
     XLSX_CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}},
 }
 
 
 @blp.route("/bulk-checks")
 class BulkChecks(MethodView):
-    @blp.doc(requestBody=UPLOAD_DOC)
-    @blp.response(202, BulkJobSchema)
+    accepts_files = True
+
+    @blp.doc(operationId="listBulkChecks")
+    @blp.arguments(BulkJobListArgsSchema, location="query")
+    @blp.response(200, BulkJobPageSchema, example=examples.JOB_PAGE)
+    def get(self, args: dict):
+        """The caller's bulk checks, newest first."""
+        page = services().bulk.list(current_actor(), args["limit"], args.get("cursor"))
+        now = time.time()
+        return {"items": [job_view(job, now) for job in page.items], "next_cursor": page.next_cursor}
+
+    @blp.doc(operationId="submitBulkCheck", requestBody=UPLOAD_DOC)
+    @blp.response(202, BulkJobSchema, example={**examples.JOB, "status": "queued", "started_at": None,
+                                               "rows_done": 0, "hits": 0, "possible_matches": 0, "no_matches": 0,
+                                               "errors": 0, "eta_seconds": None})
     @blp.alt_response(413, description=TOO_LARGE_DOC)
     @blp.alt_response(415, description=UNSUPPORTED_DOC)
     @blp.alt_response(422, description=NO_IDENTIFIER_DOC)
@@ -147,12 +167,15 @@ class BulkChecks(MethodView):
 
 @blp.route("/bulk-checks/<job_id>")
 class BulkCheck(MethodView):
-    @blp.response(200, BulkJobSchema)
+    @blp.doc(operationId="getBulkCheck")
+    @blp.response(200, BulkJobSchema, example=examples.JOB)
     def get(self, job_id: str):
-        """Status, counts so far and, while running, an ETA."""
+        """Status (``stalled`` while nobody renews its lease), counts so far and, while running, an ETA."""
         return job_view(services().bulk.get(current_actor(), job_id), time.time())
 
-    @blp.response(200, BulkJobSchema)
+    @blp.doc(operationId="cancelBulkCheck")
+    @blp.response(200, BulkJobSchema, example={**examples.JOB, "status": "cancelled", "eta_seconds": None,
+                                               "finished_at": "2026-11-25T16:02:40.002Z"})
     @blp.alt_response(409, description="The job already finished")
     def delete(self, job_id: str):
         """Cancel a queued or running job; rows already checked keep their results."""
@@ -161,9 +184,11 @@ class BulkCheck(MethodView):
 
 @blp.route("/bulk-checks/<job_id>/results")
 class BulkCheckResults(MethodView):
-    @blp.doc(responses={"200": {"description": "Every row checked so far, in input order: CSV (UTF-8 with BOM, "
-                                               "the upload's delimiter) or NDJSON streamed, or an Excel workbook",
-                                "content": RESULTS_CONTENT}})
+    @blp.doc(operationId="getBulkCheckResults", responses={"200": {
+        "description": "Every row checked so far, in input order: CSV (UTF-8 with BOM, the upload's delimiter) or "
+                       "NDJSON streamed, or an Excel workbook", "content": RESULTS_CONTENT}})
+    @blp.alt_response(406, description=f"Accept names none of CSV, NDJSON and .xlsx, or .xlsx for over "
+                                       f"{XLSX_MAX_ROWS} rows")
     def get(self, job_id: str):
         """Each row with its verdict, best match, score and explanation: CSV, NDJSON or .xlsx by Accept."""
         media_type = negotiated([CSV_TYPE, NDJSON_TYPE, XLSX_CONTENT_TYPE])
@@ -175,9 +200,13 @@ class BulkCheckResults(MethodView):
 
 @blp.route("/checks/bulk")
 class BulkCheckNow(MethodView):
-    @blp.doc(requestBody=UPLOAD_DOC, responses={"200": {"description": "Every row answered", "content": {
-        JSON_TYPE: {"schema": BulkCheckResultSchema}, **RESULTS_CONTENT}}})
-    @blp.response(200, BulkCheckResultSchema)
+    accepts_files = True
+
+    @blp.doc(operationId="checkFile", requestBody=UPLOAD_DOC, responses={"200": {
+        "description": "Every row answered", "content": {
+            JSON_TYPE: {"schema": BulkCheckResultSchema, "example": examples.SYNC_RESULT}, **RESULTS_CONTENT}}})
+    @blp.response(200, BulkCheckResultSchema, example=examples.SYNC_RESULT)
+    @blp.alt_response(406, description="Accept names none of JSON, CSV, NDJSON and .xlsx")
     @blp.alt_response(413, description=f"{TOO_LARGE_DOC} (at most {SYNC_MAX_ROWS} rows here)")
     @blp.alt_response(415, description=UNSUPPORTED_DOC)
     @blp.alt_response(422, description=NO_IDENTIFIER_DOC)

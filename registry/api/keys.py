@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from registry.api import examples
+from registry.api.bodies import Blueprint
 from registry.api.extension import services
 from registry.api.schemas.keys import KeyCreatedSchema, KeyCreateSchema, KeyListSchema, KeySchema
 from registry.api.security import current_actor
@@ -15,13 +16,15 @@ blp = Blueprint("keys", __name__, url_prefix="/v1/keys", description="API keys (
 
 @blp.route("")
 class Keys(MethodView):
-    @blp.response(200, KeyListSchema)
+    @blp.doc(operationId="listKeys")
+    @blp.response(200, KeyListSchema, example=examples.KEY_LIST)
     def get(self):
         """Every key with its role, agency, expiry and state; never the key itself."""
         return {"items": services().keys.list(current_actor())}
 
-    @blp.arguments(KeyCreateSchema)
-    @blp.response(201, KeyCreatedSchema)
+    @blp.doc(operationId="createKey")
+    @blp.arguments(KeyCreateSchema, example=examples.KEY_CREATE)
+    @blp.response(201, KeyCreatedSchema, example=examples.KEY_CREATED)
     def post(self, data: dict):
         """Issue a key.  The answer holds the key; it cannot be shown again."""
         key, record = services().keys.create(current_actor(), **data)
@@ -30,7 +33,8 @@ class Keys(MethodView):
 
 @blp.route("/<key_id>")
 class Key(MethodView):
-    @blp.response(200, KeySchema)
+    @blp.doc(operationId="revokeKey")
+    @blp.response(200, KeySchema, example=examples.KEY_REVOKED)
     def delete(self, key_id: str):
         """Revoke a key: it stops working at once.  The record stays, for the audit log."""
         return services().keys.revoke(current_actor(), key_id)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from registry.api import examples
+from registry.api.bodies import Blueprint
 from registry.api.extension import services
 from registry.api.schemas.checks import SourceHealthSchema
 from registry.api.security import current_actor
@@ -14,7 +15,8 @@ blp = Blueprint("sources", __name__, url_prefix="/v1/sources", description="Exte
 
 @blp.route("")
 class Sources(MethodView):
-    @blp.response(200, SourceHealthSchema(many=True))
+    @blp.doc(operationId="listSources")
+    @blp.response(200, SourceHealthSchema(many=True), example=examples.SOURCES)
     def get(self):
         """Each configured source's health probe (within its deadline) and circuit state; [] when none."""
         return services().checks.sources_health(current_actor())

@@ -4,10 +4,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
+from registry.config import ConfigurationError
 
-@click.group()
+
+class Commands(click.Group):
+    """The command group; a setting that cannot be used ends any command with its message, no traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigurationError as exc:
+            raise click.ClickException(f"configuration error: {exc}") from exc
+
+
+@click.group(cls=Commands)
 def main() -> None:
     """IronTrace: registry of stolen and missing mining and heavy equipment.
 

@@ -25,7 +25,7 @@ from registry.files.uploads import read_upload
 from registry.services.batches import batched
 from registry.services.bulk import COUNTERS, INCOMPLETE, tally
 from registry.validation import CheckRequestSchema
-from registry.vocabulary import ACTIVE_JOB_STATUSES
+from registry.vocabulary import FINAL_JOB_STATUSES
 from search.query import CheckQuery
 
 REMOTE_POLL_SECONDS = 0.5
@@ -191,7 +191,7 @@ def _bulk_check_remote(file: Path, server: str, key: str | None, output: Path | 
 def _followed(http: requests.Session, location: str, job: dict[str, Any], name: str) -> dict[str, Any]:
     """The job once it ended, with a progress bar meanwhile; a failed or cancelled job is an error."""
     with click.progressbar(length=job["rows_total"], label=f"Checking {name}", file=sys.stderr) as bar:
-        while job["status"] in ACTIVE_JOB_STATUSES:
+        while job["status"] not in FINAL_JOB_STATUSES:  # queued, running, or stalled until resumed
             time.sleep(REMOTE_POLL_SECONDS)
             previous = job["rows_done"]
             status = http.get(location, timeout=REMOTE_TIMEOUT_SECONDS)

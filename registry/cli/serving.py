@@ -18,7 +18,6 @@ from registry.config import load_settings
 from registry.services.bulk_worker import BulkWorker
 
 GUNICORN_CONFIG = "registry.gunicorn_config"
-BIND_SETTING, DEFAULT_BIND = "IRONTRACE_BIND", "127.0.0.1:8000"
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -28,7 +27,7 @@ ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 @click.option("--dev", is_flag=True, help="Flask's development server, one process: for development only.")
 def serve(host: str | None, port: int | None, dev: bool) -> None:
     """Serve the API with gunicorn: as many workers as IRONTRACE_WORKERS, else as CPUs this container may use."""
-    default_host, _, default_port = os.environ.get(BIND_SETTING, DEFAULT_BIND).rpartition(":")
+    default_host, _, default_port = load_settings()["BIND"].rpartition(":")
     if dev:
         from registry import create_app
 
@@ -67,6 +66,7 @@ def worker(processes: int) -> None:
     bulk_worker = BulkWorker(services.bulk, processes, load_settings())
     signal.signal(signal.SIGTERM, lambda *_: bulk_worker.stopping.set())
     click.echo(f"bulk-check worker {bulk_worker.owner} on {services.engine.name}", err=True)
+    services.maintenance.start()
     try:
         bulk_worker.run()
     except KeyboardInterrupt:

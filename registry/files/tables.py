@@ -30,6 +30,7 @@ from pathlib import PurePath
 from typing import IO, Any
 
 from registry.errors import InvalidRequest, PayloadTooLarge, UnsupportedFileType
+from registry.validation import check_json_value, load_json
 
 FORMATS = ("csv", "ndjson", "json", "xlsx")
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -290,11 +291,9 @@ def _ndjson_rows(lines: _BoundedLines) -> Iterator[tuple[int, Any]]:
         if not line.strip():
             continue
         try:
-            yield number, json.loads(line)
+            yield number, load_json(line)
         except json.JSONDecodeError as exc:
             yield number, InvalidRequest(f"Line is not valid JSON: {exc.msg} at column {exc.colno}.")
-        except RecursionError:
-            yield number, InvalidRequest("Line is not valid JSON: nested too deeply.")
 
 
 def _json_array_rows(text: IO[str], limit: int) -> Iterator[tuple[int, Any]]:
@@ -338,8 +337,9 @@ def _json_array_rows(text: IO[str], limit: int) -> Iterator[tuple[int, Any]]:
                     raise _too_long_or_invalid(number + 1, len(buffer) - position, limit, exc) from exc
                 fill()
                 continue
-            except RecursionError as exc:
-                raise InvalidRequest(f"Element {number + 1} of the array is nested too deeply.") from exc
+            except (RecursionError, ValueError) as exc:  # nested too deeply, or an integer past 4,300 digits
+                raise InvalidRequest(f"File is not valid JSON: element {number + 1} of the array nests too deeply "
+                                     f"or holds an integer of over 4,300 digits.") from exc
             if end < len(buffer) or at_end:  # a number at the buffer's end may go on in the next chunk
                 break
             if not fill():
@@ -348,6 +348,10 @@ def _json_array_rows(text: IO[str], limit: int) -> Iterator[tuple[int, Any]]:
         if end - position > limit:
             raise _too_long_or_invalid(number, end - position, limit, None)
         position = end
+        try:
+            check_json_value(value)
+        except json.JSONDecodeError as exc:
+            raise InvalidRequest(f"File is not valid JSON: {exc.msg} in element {number} of the array.") from exc
         yield number, value
         if next_character() == "]":
             return

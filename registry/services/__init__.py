@@ -13,6 +13,7 @@ from typing import Any
 
 from integrations.config import build_federation
 from integrations.federation import Federation
+from registry.files.heads import HeadsFile
 from registry.services.audit import AuditService
 from registry.services.bulk import BulkCheckService, BulkSettings
 from registry.services.bulk_worker import BulkWorker
@@ -20,9 +21,16 @@ from registry.services.checks import CheckService
 from registry.services.feeds import FeedService
 from registry.services.imports import ImportService
 from registry.services.keys import KeyService
+from registry.services.maintenance import Maintenance
+from registry.services.metrics import MetricsService
 from registry.services.reports import ReportService
+from registry.services.usage import UsageService
+from registry.services.users import LockPolicy, UserService, password_hasher
+from registry.stamps import clock_from
 from registry.storage import open_engine
 from registry.storage.interfaces import Engine
+
+EXTENSION_KEY = "irontrace"  # where a Flask app keeps its ``Services`` (``app.extensions``), for API and web alike
 
 
 @dataclass
@@ -35,18 +43,25 @@ class Services:
     feeds: FeedService
     checks: CheckService
     keys: KeyService
+    users: UserService
     audit: AuditService
     bulk: BulkCheckService
+    metrics: MetricsService
+    usage: UsageService
+    maintenance: Maintenance
     federation: Federation | None = None
     workers: list[BulkWorker] = field(default_factory=list)
 
     def start_workers(self, count: int) -> None:
-        """Background threads running bulk-check jobs in this process."""
+        """Background threads of a long-running process: ``count`` running bulk-check jobs, and the
+        maintenance round (audit recovery and head, counters)."""
         self.workers += [BulkWorker(self.bulk).start() for _ in range(count)]
+        self.maintenance.start()
 
     def stop_workers(self) -> None:
         for worker in self.workers:
             worker.stop()
+        self.maintenance.stop()
 
     def close(self) -> None:
         """Stop the workers, then release external sources and storage."""
@@ -58,13 +73,18 @@ class Services:
 
 def services_over(engine: Engine, settings: dict[str, Any], federation: Federation | None = None) -> Services:
     """The services over one engine, checks also asking ``federation``'s sources."""
-    audit = AuditService(engine.audit)
+    clock = clock_from(settings)
+    audit = AuditService(engine.audit, HeadsFile(settings["AUDIT_HEADS_FILE"]))
+    usage = UsageService(engine.counters, audit, settings, clock)
     reports = ReportService(engine.reports, audit)
     imports = ImportService(engine.reports, audit)
-    checks = CheckService(engine.candidates, engine.checks, audit, federation)
-    bulk = BulkCheckService(checks, audit, engine.jobs, BulkSettings.of(settings))
+    checks = CheckService(engine.candidates, engine.checks, audit, usage, federation)
+    bulk = BulkCheckService(checks, audit, usage, engine.jobs, BulkSettings.of(settings))
+    maintenance = Maintenance(audit, engine.counters, clock, settings["MAINTENANCE_SECONDS"])
     return Services(engine, reports, imports, FeedService(reports, imports), checks,
-                    KeyService(engine.keys, audit), audit, bulk, federation)
+                    KeyService(engine.keys, audit), UserService(engine.users, audit, LockPolicy.of(settings),
+                                                                hasher=password_hasher(settings)),
+                    audit, bulk, MetricsService(engine, bulk), usage, maintenance, federation)
 
 
 def open_services(settings: dict[str, Any], with_sources: bool = True) -> Services:

@@ -2,13 +2,16 @@
 
 ``BulkCheckService`` reads uploads (``registry.files.uploads``), answers small
 files at once and queues larger ones as jobs in the engine's ``JobStore``;
-``registry.services.bulk_worker`` runs queued jobs.
+``registry.services.bulk_worker`` runs queued jobs.  Every row of a file counts
+against the key's daily rows when the file is submitted (a job) or checked
+(a synchronous bulk check), all at once: a file that does not fit in what is
+left of the day is refused whole, before anything is checked.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Literal
 
@@ -16,12 +19,16 @@ from registry.access import CHECK, Actor
 from registry.errors import Conflict, NotFound, PayloadTooLarge
 from registry.files.tables import Limits
 from registry.files.uploads import Upload, read_upload
-from registry.records import Document, Job
+from registry.metrics import BULK_ROWS_CHECKED
+from registry.records import Document, Job, Page
 from registry.services.audit import AuditService
 from registry.services.batches import batched
 from registry.services.checks import CheckService
+from registry.services.usage import UsageService
 from registry.stamps import new_id, utc_now
 from registry.storage.interfaces import JobStore
+from registry.storage.leases import shown_status
+from registry.vocabulary import ACTIVE_JOB_STATUSES, STALLED
 
 SYNC_MAX_ROWS = 1000  # POST /v1/checks/bulk answers at once up to this many rows
 Counter = Literal["hits", "possible_matches", "no_matches", "errors", "incomplete_rows"]  # a job's counting fields
@@ -91,11 +98,13 @@ def advanced(job: Job, results: list[dict[str, Any]]) -> Job:
 
 
 def job_view(job: Job, now: float) -> dict[str, Any]:
-    """A job as its owner sees it: no lease internals, an ETA while it runs."""
+    """A job as its owner sees it at ``now``: no lease internals, ``stalled`` while nobody renews
+    its lease, an ETA while it runs."""
     view = {k: v for k, v in job.items() if k not in PRIVATE_FIELDS}
+    view["status"] = shown_status(job, now)
     view["eta_seconds"] = None
     done_this_run = job["rows_done"] - job.get("run_started_rows", 0)
-    if job["status"] == "running" and done_this_run > 0:
+    if view["status"] == "running" and done_this_run > 0:
         rate = done_this_run / max(now - job["run_started"], 1e-3)
         view["eta_seconds"] = round((job["rows_total"] - job["rows_done"]) / rate, 1)
     return view
@@ -110,6 +119,12 @@ def matched_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def readings(rows: Iterable[Document]) -> Iterator[str]:
+    """What each checkable row of an upload asks about: its identifier, or its description."""
+    return (r["query"].get("identifier") or r["query"].get("description") or "" for r in rows
+            if r["query"] is not None)
+
+
 def job_owner(job: Job) -> Actor:
     """Who submitted the job: its rows are checked, and shown, as that actor."""
     return Actor.of(job["owner"])
@@ -118,9 +133,11 @@ def job_owner(job: Job) -> Actor:
 class BulkCheckService:
     """Bulk checks for an actor: each job is its owner's, seen by it and by admins only."""
 
-    def __init__(self, checks: CheckService, audit: AuditService, jobs: JobStore, settings: BulkSettings) -> None:
+    def __init__(self, checks: CheckService, audit: AuditService, usage: UsageService, jobs: JobStore,
+                 settings: BulkSettings) -> None:
         self.checks = checks
         self.audit = audit
+        self.usage = usage
         self.jobs = jobs
         self.settings = settings
 
@@ -136,19 +153,20 @@ class BulkCheckService:
         return PayloadTooLarge(f"The file is larger than {limit} bytes.", limit=limit, unit="bytes")
 
     def submit(self, actor: Actor, file: IO[bytes], file_format: str, filename: str | None) -> Job:
-        """Queue a job for every row of the file; a worker picks it up.  Nothing is stored from a
-        file that is refused: it is read whole before the job's rows are stored."""
+        """Queue a job for every row of the file (its rows counted against the key's day now);
+        a worker picks it up.  Nothing is stored from a file that is refused: it is read whole,
+        and its rows counted, before the job is stored with its rows and its audit entry."""
         actor.require(CHECK)
         upload = self.read(file, file_format, self.settings.max_rows)
         try:
+            self.usage.charge(actor, readings(upload.rows))
             job = new_job(upload, filename, actor)
-            self.jobs.create_job(job, iter(upload.rows))
+            self.jobs.create_job(job, iter(upload.rows), self.audit.entry(actor, "bulk_check.submit", job["id"], {
+                "filename": filename, "format": upload.file_format, "rows_total": job["rows_total"],
+                "sha256": upload.sha256,
+            }))
         finally:
             upload.close()
-        self.audit.record(actor, "bulk_check.submit", job["id"], {
-            "filename": filename, "format": upload.file_format, "rows_total": job["rows_total"],
-            "sha256": upload.sha256,
-        })
         return job
 
     def check_now(self, actor: Actor, file: IO[bytes], file_format: str) -> tuple[Upload, list[dict[str, Any]]]:
@@ -156,10 +174,12 @@ class BulkCheckService:
         actor.require(CHECK)
         upload = self.read(file, file_format, min(SYNC_MAX_ROWS, self.settings.max_rows))
         try:
+            self.usage.charge(actor, readings(upload.rows))
             results = [result for rows in batched(upload.rows, self.settings.batch_size)
                        for result in self.checks.check_rows(actor, rows)]
         finally:
             upload.close()
+        BULK_ROWS_CHECKED.labels("sync").inc(len(results))
         self.record_checked(actor, upload.sha256, results)
         return upload, results
 
@@ -177,12 +197,25 @@ class BulkCheckService:
             raise NotFound(f"No bulk check with id {job_id}.")
         return job
 
+    def list(self, actor: Actor, limit: int, cursor: str | None = None) -> Page[Job]:
+        """The jobs ``actor`` submitted, newest first."""
+        actor.require(CHECK)
+        return self.jobs.list_jobs(actor.principal, limit, cursor)
+
+    def queue(self, now: float) -> dict[str, int]:
+        """How many jobs wait, run, or stalled (for the metrics; no actor: nothing of any job is shown)."""
+        counts = dict.fromkeys((*ACTIVE_JOB_STATUSES, STALLED), 0)
+        for job in self.jobs.active_jobs():
+            counts[shown_status(job, now)] += 1
+        return counts
+
     def cancel(self, actor: Actor, job_id: str) -> Job:
         """Stop a job: its worker notices between batches.  A finished job cannot be cancelled."""
         self.get(actor, job_id)
-        job = self.jobs.update_job(job_id, None, {"status": "cancelled", "finished_at": utc_now()})
+        job = self.jobs.update_job(job_id, None, {"status": "cancelled", "finished_at": utc_now()},
+                                   lambda cancelled: self.audit.entry(actor, "bulk_check.cancel", job_id,
+                                                                      {"rows_done": cancelled["rows_done"]}))
         if job is not None:
-            self.audit.record(actor, "bulk_check.cancel", job_id, {"rows_done": job["rows_done"]})
             return job
         job = self.jobs.get_job(job_id)
         if job["status"] != "cancelled":

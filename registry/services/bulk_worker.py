@@ -24,6 +24,7 @@ from typing import Any
 
 from registry.access import Actor
 from registry.errors import IronTraceError
+from registry.metrics import BULK_ROWS_CHECKED
 from registry.records import Document, Job
 from registry.services.bulk import BulkCheckService, advanced, job_counts, job_owner, matched_rows, stored_result
 from registry.services.checks import CheckService
@@ -115,15 +116,17 @@ class BulkWorker:
             first_row = job["rows_done"]
             job = advanced(job, results)
             lease_until = time.time() + self.settings.lease_seconds
-            if not self.jobs.commit_batch(job, self.owner, [stored_result(r) for r in results], lease_until):
+            entry = self.bulk.audit.entry(job_owner(job), "bulk_check.batch", job["id"], {
+                "rows": [first_row, job["rows_done"]], "matched": matched_rows(results)})
+            if not self.jobs.commit_batch(job, self.owner, [stored_result(r) for r in results], lease_until, entry):
                 log.info("bulk check %s was cancelled or taken over", job["id"])
                 return
-            self.bulk.audit.record(job_owner(job), "bulk_check.batch", job["id"], {
-                "rows": [first_row, job["rows_done"]], "matched": matched_rows(results)})
-        if self.jobs.update_job(job["id"], self.owner, {"status": "done", "finished_at": utc_now()}) is None:
-            return  # cancelled after its last batch, or taken over: not this worker's to finish
-        self.bulk.audit.record(job_owner(job), "bulk_check.done", job["id"], {
+            BULK_ROWS_CHECKED.labels("job").inc(len(results))
+        done = self.bulk.audit.entry(job_owner(job), "bulk_check.done", job["id"], {
             "rows_total": job["rows_total"], **job_counts(job)})
+        if self.jobs.update_job(job["id"], self.owner, {"status": "done", "finished_at": utc_now()},
+                                lambda _: done) is None:
+            return  # cancelled after its last batch, or taken over: not this worker's to finish
 
     def _checked_batches(self, job: Job) -> Iterator[list[dict[str, Any]]]:
         """Results of the job's batches after its checkpoint, in order; with processes, the

@@ -4,6 +4,13 @@ With external sources configured, they are asked first and answer in
 parallel while the local registry is searched; their records join the local
 candidates in the same ranking (``search.matching.rank``).  Without, nothing
 else happens.
+
+What a check may tell whom is decided here, once, for every engine and every
+caller: the kinds of match the actor's role is shown (``Actor.match_types``:
+a dealer only whole-identifier matches) go into the ranking itself, so a
+dealer's answer is what ranking would give if the registry held nothing it
+may not be told of.  Every check counts against the key's daily rows
+(``registry.services.usage``).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from registry.access import CHECK, READ_REPORTS, Actor
 from registry.errors import Forbidden
+from registry.metrics import CHECKS
 from registry.records import Document
 from registry.services.audit import AuditService
 from registry.services.results import (
@@ -23,7 +31,8 @@ from registry.services.results import (
     hit_sources,
     source_view,
 )
-from registry.stamps import new_id, utc_now
+from registry.services.usage import UsageService
+from registry.stamps import clock_from, new_id, utc_now
 from registry.storage.interfaces import CandidateIndex, CheckLog, Lookup
 from search.keys import query_keys
 from search.matching import rank
@@ -34,24 +43,31 @@ if TYPE_CHECKING:
 
 
 class CheckService:
-    def __init__(self, candidates: CandidateIndex, log: CheckLog, audit: AuditService,
+    def __init__(self, candidates: CandidateIndex, log: CheckLog, audit: AuditService, usage: UsageService,
                  federation: Federation | None = None) -> None:
         self.candidates = candidates
         self.log = log
         self.audit = audit
+        self.usage = usage
         self.federation = federation
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> CheckService:
         """Checks alone over the configured engine and sources (a bulk worker's checking process)."""
         from integrations.config import build_federation
+        from registry.files.heads import HeadsFile
         from registry.storage import open_engine
 
         engine = open_engine(settings)
-        return cls(engine.candidates, engine.checks, AuditService(engine.audit), build_federation(settings))
+        audit = AuditService(engine.audit, HeadsFile(settings["AUDIT_HEADS_FILE"]))
+        usage = UsageService(engine.counters, audit, settings, clock_from(settings))
+        return cls(engine.candidates, engine.checks, audit, usage, build_federation(settings))
 
     def check(self, actor: Actor, query: CheckQuery) -> CheckResult:
-        """Check one reading, and record the check and who made it."""
+        """Check one reading (one row of the key's day), and record the check and who made it: the
+        record and its audit entry are stored together or not at all."""
+        self.require_checkable(actor, [query])
+        self.usage.charge(actor, [query.identifier or query.description or ""])
         [decision] = self.decide(actor, [query])
         outcome = decision.outcome
         record: Document = {
@@ -68,10 +84,21 @@ class CheckService:
                 {"source": external_source(m), "record_id": m.report["external_ref"]}
                 for m in outcome.matches if external_source(m)
             ]
-        self.log.save(record)
-        self.audit.record(actor, "check", record["check_id"],
-                          {k: v for k, v in record.items() if k not in ("check_id", "checked_at")})
+        entry = self.audit.entry(actor, "check", record["check_id"],
+                                 {k: v for k, v in record.items() if k not in ("check_id", "checked_at")})
+        self.log.save(record, entry)
         return CheckResult(record, outcome, actor.match_detail)
+
+    def require_checkable(self, actor: Actor, queries: Sequence[CheckQuery]) -> None:
+        """``Forbidden`` unless ``actor`` may check, and may check these queries.
+
+        Searching descriptions is searching the registry's contents, which
+        only roles that may read reports do: for anyone else a description
+        can rank what the identifier found, never find anything itself.
+        """
+        actor.require(CHECK)
+        if not actor.may(READ_REPORTS) and any(not query.identifier for query in queries):
+            raise Forbidden(f"The {actor.role} role checks by identifier; a description alone searches the registry.")
 
     def decide(self, actor: Actor, queries: Sequence[CheckQuery]) -> list[Decision]:
         """Outcomes of a batch of checks, in order, with each external source's answer.
@@ -79,17 +106,12 @@ class CheckService:
         Every external lookup is sent first, so a batch waits about one
         deadline, not one per reading; the local candidates of the whole batch
         come from one batched lookup; each reading is then ranked exactly as a
-        single check ranks it.  Nothing is recorded here: a single check
-        records itself, and a bulk check's job is the record of its rows.
-
-        Searching descriptions is searching the registry's contents, which
-        only roles that may read reports do: for anyone else a description
-        can rank what the identifier found, never find anything itself.
+        single check ranks it, with the kinds of match ``actor`` is shown.
+        Nothing is recorded here: a single check records itself, and a bulk
+        check's job is the record of its rows.
         """
-        actor.require(CHECK)
+        self.require_checkable(actor, queries)
         may_search_text = actor.may(READ_REPORTS)
-        if not may_search_text and any(not query.identifier for query in queries):
-            raise Forbidden(f"The {actor.role} role checks by identifier; a description alone searches the registry.")
         federation = self.federation
         pending = [federation.start(q, actor.role) for q in queries] if federation else [None] * len(queries)
         lookups: list[Lookup] = [
@@ -100,7 +122,9 @@ class CheckService:
         for query, found, lookup in zip(queries, self.candidates.find_candidates_many(lookups), pending):
             answers = lookup.collect() if lookup else []
             external = [match.as_report() for answer in answers for match in answer.matches]
-            decided.append(Decision(rank(query, [*found, *external]), answers))
+            outcome = rank(query, [*found, *external], actor.match_types)
+            CHECKS.labels(outcome.verdict, outcome.matches[0].match_type if outcome.matches else "none").inc()
+            decided.append(Decision(outcome, answers))
         return decided
 
     def check_rows(self, actor: Actor, rows: Sequence[Document]) -> list[dict[str, Any]]:

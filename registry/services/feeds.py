@@ -63,11 +63,11 @@ class FeedService:
         actor = feed_actor(feed.name)
         present: set[tuple[str, str]] = set()
         rows = _marked(read_reports(io.BytesIO(fetched.content), feed.format), feed.name, present)
-        summary = self.imports.import_rows(actor, rows)
+        summary = self.imports.import_rows(actor, rows, source=feed.url)
         result = _result(feed.name, summary)
         if present:
             result.withdrawn = self.withdraw_missing(feed.name, present)
-        self.imports.record(actor, feed.url, summary, withdrawn=result.withdrawn)
+        self.imports.record(actor, summary, withdrawn=result.withdrawn)
         state.put(feed.name, fetched.validators)
         return result
 
@@ -80,7 +80,7 @@ class FeedService:
         ]
         if not gone:
             return 0
-        return self.imports.import_rows(feed_actor(source), enumerate(gone, start=1)).updated
+        return self.imports.import_rows(feed_actor(source), enumerate(gone, start=1), source=source).updated
 
     def _reports_from(self, source: str) -> Iterator[Report]:
         cursor = None

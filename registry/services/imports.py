@@ -1,8 +1,14 @@
-"""Imports: many reports at once, upserted by (agency, case number), one audit entry per run.
+"""Imports: many reports at once, upserted by (agency, case number), audited batch by batch.
 
 Validation and the engine's preparation of a batch (lookup keys,
 serialization) are the costly part of an import; with ``workers`` > 0 they run
 in that many processes while this one writes the batches, in input order.
+
+Each batch is written with its own ``reports.import.batch`` entry naming the
+reports it created and updated (``audit_chain.import_batch_entry``), together
+or not at all, so an import killed halfway leaves no report without its
+entry; the run's ``reports.import`` entry (the file and the counts) follows
+at the end, and both carry the run's id.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from registry.access import WRITE_REPORTS, Actor
+from registry.audit_chain import IMPORT_BATCH_ACTION
 from registry.errors import IronTraceError, ValidationFailed
 from registry.records import ImportOutcome, Report, agency_key
 from registry.services.audit import AuditService
@@ -42,6 +49,8 @@ class RowError:
 class ImportSummary:
     """Counts of what an import did, and every rejected row with its reasons."""
 
+    run: str = field(default_factory=new_id)  # ties the run's batch entries to its summary entry
+    source: str | None = None
     created: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -65,20 +74,23 @@ class ImportService:
         self.audit = audit
 
     def import_rows(self, actor: Actor, rows: Iterable[Row], on_batch: Callable[[], None] | None = None,
-                    workers: int = 0) -> ImportSummary:
-        """Upsert rows in batches; a bad row never stops the rest.  The caller records the run
-        (``record``) once it knows everything the run did."""
+                    workers: int = 0, source: str | None = None) -> ImportSummary:
+        """Upsert rows in batches, each with its entry; a bad row never stops the rest.  The caller
+        records the run (``record``) once it knows everything the run did.  ``source``: the file or
+        feed the rows come from, as the entries name it."""
         actor.require(WRITE_REPORTS)
-        summary = ImportSummary()
+        summary = ImportSummary(source=source)
         for prepared, rejected in _prepared_batches(rows, workers, self.reports.prepare):
-            summary.add(self.reports.upsert_prepared(prepared), rejected)
+            batch = self.audit.entry(actor, IMPORT_BATCH_ACTION, None, {"source": source, "run": summary.run})
+            summary.add(self.reports.upsert_prepared(prepared, batch), rejected)
             if on_batch:
                 on_batch()
         return summary
 
-    def record(self, actor: Actor, source: str, summary: ImportSummary, **counts: int) -> None:
-        """One audit entry per import run (a file, a feed pull): a million rows are one act of one actor."""
-        self.audit.record(actor, "reports.import", None, {"source": source, **summary.counts(), **counts})
+    def record(self, actor: Actor, summary: ImportSummary, **counts: int) -> None:
+        """One summary entry per import run (a file, a feed pull), after its batches' entries."""
+        self.audit.record(actor, "reports.import", None,
+                          {"source": summary.source, "run": summary.run, **summary.counts(), **counts})
 
 
 def prepare_import_batch(rows: list[Row], prepare: Callable[[list[Report]], PreparedBatch]

@@ -14,15 +14,17 @@ import hmac
 import secrets
 from typing import Any
 
-from registry.access import MANAGE_KEYS, Actor
+from registry.access import MANAGE_KEYS, Actor, role_and_agency
 from registry.errors import InvalidRequest, NotFound, Unauthenticated
 from registry.records import KeyRecord
 from registry.services.audit import AuditService
 from registry.stamps import iso
 from registry.storage.interfaces import KeyStore
-from registry.vocabulary import AGENCY, ROLES
 
 KEY_PREFIX = "itk"
+# One answer for every key that does not work, so that a key's holder (or thief) cannot learn whether it
+# was ever valid: the reason (unknown, revoked, expired) is for admins, in ``GET /v1/keys``.
+NOT_VALID = "The API key is not valid: unknown, revoked or expired."
 KEY_ID_BYTES = 8
 SECRET_BYTES = 32
 
@@ -36,7 +38,7 @@ def split_key(key: str) -> tuple[str, str]:
     prefix, _, rest = key.partition("_")
     key_id, _, secret = rest.partition("_")
     if prefix != KEY_PREFIX or not key_id or not secret:
-        raise Unauthenticated("The API key is not one this service issued.")
+        raise Unauthenticated(NOT_VALID)
     return key_id, secret
 
 
@@ -50,9 +52,12 @@ def parse_expiry(value: str | None, now: dt.datetime) -> str | None:
         raise InvalidRequest(f"Expiry {value!r} is not an ISO 8601 date or date-time.") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    if moment <= now:
-        raise InvalidRequest(f"Expiry {value!r} is not in the future.")
-    return iso(moment)
+    try:
+        if moment <= now:
+            raise InvalidRequest(f"Expiry {value!r} is not in the future.")
+        return iso(moment)
+    except OverflowError:  # 9999-12-31 west of UTC: past the last moment a timestamp can hold
+        raise InvalidRequest(f"Expiry {value!r} is past the year 9999 in UTC.") from None
 
 
 def key_state(record: KeyRecord, now: dt.datetime) -> str:
@@ -72,27 +77,27 @@ class KeyService:
         self.audit = audit
 
     def create(self, actor: Actor, role: str, agency: str | None = None, expires: str | None = None,
-               label: str | None = None) -> tuple[str, dict[str, Any]]:
-        """A new key and its stored record; the key itself exists nowhere else."""
+               label: str | None = None, daily_rows: int | None = None) -> tuple[str, dict[str, Any]]:
+        """A new key and its stored record; the key itself exists nowhere else.  ``daily_rows``: the
+        rows it may check a day, instead of its role's quota."""
         actor.require(MANAGE_KEYS)
         now = dt.datetime.now(dt.UTC)
-        if role not in ROLES:
-            raise InvalidRequest(f"Unknown role {role!r}; roles are {', '.join(ROLES)}.")
-        if (role == AGENCY) != bool(agency and agency.strip()):
-            raise InvalidRequest("An agency key needs --agency (the reporting agency's name); other roles take none.")
+        role, agency = role_and_agency(role, agency)
+        if daily_rows is not None and daily_rows < 1:
+            raise InvalidRequest(f"A daily quota is a positive number of rows, not {daily_rows}.")
         key_id, secret = secrets.token_hex(KEY_ID_BYTES), secrets.token_urlsafe(SECRET_BYTES)
         record: KeyRecord = {
             "key_id": key_id,
             "role": role,
-            "agency": agency.strip() if agency else None,
+            "agency": agency,
             "label": label,
             "created_at": iso(now),
             "expires_at": parse_expiry(expires, now),
             "revoked_at": None,
             "secret_sha256": secret_digest(secret),
+            "daily_rows": daily_rows,
         }
-        self.keys.create(record)
-        self.audit.record(actor, "key.create", key_id, {"key": public_view(record, now)})
+        self.keys.create(record, self.audit.entry(actor, "key.create", key_id, {"key": public_view(record, now)}))
         return f"{KEY_PREFIX}_{key_id}_{secret}", public_view(record, now)
 
     def list(self, actor: Actor) -> list[dict[str, Any]]:
@@ -107,8 +112,7 @@ class KeyService:
         now = dt.datetime.now(dt.UTC)
         if not record.get("revoked_at"):
             record = {**record, "revoked_at": iso(now)}
-            self.keys.replace(record)
-            self.audit.record(actor, "key.revoke", key_id, {"key": public_view(record, now)})
+            self.keys.replace(record, self.audit.entry(actor, "key.revoke", key_id, {"key": public_view(record, now)}))
         return public_view(record, now)
 
     def authenticate(self, key: str, address: str | None) -> Actor:
@@ -117,13 +121,13 @@ class KeyService:
         try:
             record = self.keys.get(key_id)
         except NotFound as exc:
-            raise Unauthenticated("The API key is not one this service issued.") from exc
+            raise Unauthenticated(NOT_VALID) from exc
         if not hmac.compare_digest(record["secret_sha256"], secret_digest(secret)):
-            raise Unauthenticated("The API key is not one this service issued.")
-        state = key_state(record, dt.datetime.now(dt.UTC))
-        if state != "active":
-            raise Unauthenticated(f"The API key is {state}.")
-        return Actor(principal=key_id, role=record["role"], agency=record.get("agency"), address=address)
+            raise Unauthenticated(NOT_VALID)
+        if key_state(record, dt.datetime.now(dt.UTC)) != "active":
+            raise Unauthenticated(NOT_VALID)
+        return Actor(principal=key_id, role=record["role"], agency=record.get("agency"), address=address,
+                     daily_rows=record.get("daily_rows"))
 
 
 def public_view(record: KeyRecord, now: dt.datetime) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from registry.access import READ_REPORTS, Actor
+from registry.access import CHECK, READ_REPORTS, WRITE_REPORTS, Actor
 from registry.records import Page, Report, ReportFilter
 from registry.services.audit import AuditService
 from registry.stamps import new_id, utc_now
@@ -47,9 +47,9 @@ class ReportService:
         actor.require_write(report)
         actor.require_same_source(None, report)
         now = utc_now()
-        stored = self.reports.create({**report, "id": new_id(), "version": 1, "created_at": now, "updated_at": now})
-        self.audit.record(actor, "report.create", stored["id"], {"before": None, "after": stored})
-        return stored
+        new: Report = {**report, "id": new_id(), "version": 1, "created_at": now, "updated_at": now}
+        return self.reports.create(new, self.audit.entry(actor, "report.create", new["id"],
+                                                         {"before": None, "after": new}))
 
     def get(self, actor: Actor, report_id: str) -> Report:
         actor.require(READ_REPORTS)
@@ -59,8 +59,11 @@ class ReportService:
         """Apply a merge patch to the version the client saw; the whole result is revalidated.
 
         An agency must own the report both before and after: it can neither
-        edit another agency's report nor hand its own to another agency.
+        edit another agency's report nor hand its own to another agency.  A role
+        that writes no reports is refused before the report is looked up, so its
+        answer is the same whether the report exists or not.
         """
+        actor.require(WRITE_REPORTS)
         stored = self.reports.get(report_id)
         actor.require_write(stored)
         merged = validate_report(merge_patch(without_server_fields(stored), patch))
@@ -73,14 +76,19 @@ class ReportService:
         }
         actor.require_write(report)
         actor.require_same_source(stored, report)
-        updated = self.reports.replace(report, expected_version)
-        self.audit.record(actor, "report.update", report_id, {"before": stored, "after": updated})
-        return updated
+        entry = self.audit.entry(actor, "report.update", report_id, {"before": stored, "after": report})
+        return self.reports.replace(report, expected_version, entry)
 
     def list(self, actor: Actor, filters: ReportFilter, limit: int, cursor: str | None) -> Page[Report]:
         """Listing and text search enumerate the registry: only roles that read reports may."""
         actor.require(READ_REPORTS)
         return self.reports.list(filters, limit, cursor)
+
+    def last_registered(self, actor: Actor) -> str | None:
+        """When the newest report was registered: how current the registry is, for anyone who checks."""
+        actor.require(CHECK)
+        newest = self.reports.list(ReportFilter(), 1, None).items
+        return newest[0]["created_at"] if newest else None
 
     def export(self, actor: Actor) -> Iterator[Report]:
         """Every report, oldest first (``irontrace export``)."""

@@ -10,7 +10,7 @@ documents it, and a test holds the two together.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -49,16 +49,17 @@ class CheckResult:
     def verdict(self) -> str:
         return self.outcome.verdict
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, explain: Callable[[Match], str] | None = None) -> dict[str, Any]:
         """What a check answers: the verdict, its matches at the detail the asker may see,
         where hits came from, how each source did and whether every one answered, and notes
-        on what the reading let the check look for."""
+        on what the reading let the check look for.  ``explain`` words each match's explanation
+        (in the reader's language); by default it is search's English."""
         sources = self.record.get("sources", [])
         return {
             "check_id": self.record["check_id"],
             "checked_at": self.record["checked_at"],
             "verdict": self.outcome.verdict,
-            "matches": [match_view(m, self.detail) for m in self.outcome.matches],
+            "matches": [match_view(m, self.detail, explain) for m in self.outcome.matches],
             "hit_sources": self.record["hit_sources"],
             "sources": sources,
             **coverage(sources),
@@ -97,8 +98,9 @@ def coverage(sources: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {"complete": not unanswered, "unanswered_sources": unanswered}
 
 
-def match_view(match: Match, detail: str) -> dict[str, Any]:
-    """One matched report, local or external, at ``detail``."""
+def match_view(match: Match, detail: str, explain: Callable[[Match], str] | None = None) -> dict[str, Any]:
+    """One matched report, local or external, at ``detail``, its explanation worded by ``explain``
+    (search's English when none)."""
     report = match.report
     source = external_source(match)
     full: dict[str, Any] = {
@@ -109,8 +111,7 @@ def match_view(match: Match, detail: str) -> dict[str, Any]:
         "identifier": _identifier(match),
         "score": match.score,
         "match_type": match.match_type,
-        "explanation": match.explanation if match.active else
-        f"report is {report['status']}: information only, not a hit; {match.explanation}",
+        "explanation": explain(match) if explain else english_explanation(match),
         "category": report.get("category"),
         "manufacturer": report.get("manufacturer"),
         "model": report.get("model"),
@@ -127,6 +128,13 @@ def match_view(match: Match, detail: str) -> dict[str, Any]:
     if detail == CONTACT_ONLY:
         return {name: full[name] for name in CONTACT_ONLY_FIELDS if name in full}
     return full
+
+
+def english_explanation(match: Match) -> str:
+    """Search's explanation, saying first when the report cannot make a hit."""
+    if match.active:
+        return match.explanation
+    return f"report is {match.report['status']}: information only, not a hit; {match.explanation}"
 
 
 def _identifier(match: Match) -> dict[str, str] | None:

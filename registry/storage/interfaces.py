@@ -12,6 +12,15 @@ them is ``search.matching``'s job; whether an import changes a report is
 ``registry.records.imported_version``; who holds a bulk job's lease is
 ``registry.storage.leases``.  Every failure to reach or use the engine leaves
 as ``registry.errors.StorageUnavailable``.
+
+Writes and their audit entries.  Every write method takes the audit entry
+that records it (not yet sealed: the engine places it in the chain), and the
+write and the entry succeed or fail together: SQLite commits both in one
+transaction; Elasticsearch, which has no transaction across documents,
+first stores a durable *intent* holding the entry, then writes, then
+appends the entry and drops the intent; ``AuditLog.complete_pending``
+finishes what a crash or an outage interrupted, appending the entry exactly
+when the write is found stored.
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ from registry.records import (
     Page,
     Report,
     ReportFilter,
+    StoredAuditEntry,
+    UserRecord,
 )
 from search.keys import IdentifierKeys
 
@@ -40,22 +51,25 @@ PreparedBatch = Any  # what an engine's ``prepare`` made of a batch of reports, 
 class ReportStore(Protocol):
     """Reports, unique per (agency, case number), each write indexing them for checks at once."""
 
-    def create(self, report: Report) -> Report:
-        """Store a new report; ``Conflict`` (with ``existing_id``) if its (agency, case number) exists."""
+    def create(self, report: Report, audit: AuditEntry) -> Report:
+        """Store a new report with its ``audit`` entry; ``Conflict`` (with ``existing_id``) if its
+        (agency, case number) exists."""
 
     def get(self, report_id: str) -> Report:
         """The report with this id; ``NotFound`` otherwise."""
 
-    def replace(self, report: Report, expected_version: int) -> Report:
-        """Store a new version; ``PreconditionFailed`` if the stored one is not ``expected_version``."""
+    def replace(self, report: Report, expected_version: int, audit: AuditEntry) -> Report:
+        """Store a new version with its ``audit`` entry; ``PreconditionFailed`` if the stored one is
+        not ``expected_version``."""
 
     @property
     def prepare(self) -> Callable[[list[Report]], PreparedBatch]:
         """A picklable function doing the CPU-only work on a batch before ``upsert_prepared``
         (lookup keys, serialization), run in import worker processes."""
 
-    def upsert_prepared(self, prepared: PreparedBatch) -> list[ImportOutcome]:
-        """Create or update each report by (agency, case number) as ``imported_version`` says, as one batch."""
+    def upsert_prepared(self, prepared: PreparedBatch, audit: AuditEntry) -> list[ImportOutcome]:
+        """Create or update each report by (agency, case number) as ``imported_version`` says, as one
+        batch, with the entry ``audit_chain.import_batch_entry(audit, outcomes)`` for what it changed."""
 
     def list(self, filters: ReportFilter, limit: int, cursor: str | None) -> Page[Report]:
         """Reports newest first, filtered, one page at a time."""
@@ -75,41 +89,74 @@ class CandidateIndex(Protocol):
 class CheckLog(Protocol):
     """The record of every check: who asked what, and the answer."""
 
-    def save(self, record: Document) -> None:
-        """Keep one check record (it needs no fsync of its own)."""
+    def save(self, record: Document, audit: AuditEntry) -> None:
+        """Keep one check record and its ``audit`` entry (neither needs an fsync of its own)."""
 
 
 class KeyStore(Protocol):
     """API key records (a digest of the secret, never the secret)."""
 
-    def create(self, record: KeyRecord) -> None:
-        """Store a new key record; ``Conflict`` if its ``key_id`` exists."""
+    def create(self, record: KeyRecord, audit: AuditEntry) -> None:
+        """Store a new key record with its ``audit`` entry; ``Conflict`` if its ``key_id`` exists."""
 
     def get(self, key_id: str) -> KeyRecord:
         """The key record; ``NotFound`` otherwise.  Read on every request: keep it cheap."""
 
-    def replace(self, record: KeyRecord) -> None:
-        """Store a changed key record (a revocation)."""
+    def replace(self, record: KeyRecord, audit: AuditEntry) -> None:
+        """Store a changed key record (a revocation) with its ``audit`` entry."""
 
     def list(self) -> list[KeyRecord]:
         """Every key record, oldest first."""
+
+
+class UserStore(Protocol):
+    """Accounts of people signing in to the web app (a hash of the password, never the password)."""
+
+    def create(self, record: UserRecord, audit: AuditEntry) -> None:
+        """Store a new account with its ``audit`` entry; ``Conflict`` if its ``username`` exists."""
+
+    def get(self, username: str) -> UserRecord:
+        """The account; ``NotFound`` otherwise.  Read on every signed-in request: keep it cheap."""
+
+    def replace(self, record: UserRecord, audit: AuditEntry) -> None:
+        """Store a changed account (password, lock-out counters, disabled, a sign-in) with its ``audit``
+        entry."""
+
+    def list(self) -> list[UserRecord]:
+        """Every account, oldest first."""
 
 
 class AuditLog(Protocol):
     """The append-only, hash-chained audit log (chain rules: ``registry.audit_chain``)."""
 
     def append(self, entry: AuditEntry) -> AuditEntry:
-        """Seal ``entry`` as the next one after the newest (``audit_chain.seal``) and store it.
+        """Seal ``entry`` as the next one after the newest (``audit_chain.seal``) and store it: for
+        entries that record no write of their own (a synchronous bulk check, an import run, an alert).
 
         Writers in any process may append at once; each entry must land at its
         own ``seq``, right after the entry whose hash it carries.
         """
 
-    def iter_stored(self) -> Iterator[tuple[int, AuditEntry]]:
-        """Every entry as stored, with the position the engine keeps it at, oldest first."""
+    def iter_stored(self) -> Iterator[StoredAuditEntry]:
+        """Every entry as stored (however damaged), with its position and indexed copies, oldest first."""
+
+    def head(self) -> tuple[int, str]:
+        """``(seq, hash)`` of the newest entry, ``(0, GENESIS_HASH)`` for an empty log."""
+
+    def hash_at(self, seq: int) -> str | None:
+        """The hash of the entry stored at ``seq``; ``None`` if there is none, or it cannot be read."""
 
     def list(self, filters: AuditFilter, limit: int, cursor: str | None) -> Page[AuditEntry]:
-        """Entries matching the filters, oldest first, one page at a time."""
+        """Entries matching the filters, oldest first, one page at a time; an entry that cannot be
+        read is listed as ``audit_chain.readable`` shows it."""
+
+    def complete_pending(self, now: float) -> int:
+        """Finish writes interrupted before their entry was appended (intents older than the grace
+        period): append the entry if the write is stored, drop the intent if not.  How many entries
+        were appended; always 0 for an engine that writes both in one transaction."""
+
+    def pending(self) -> int:
+        """Writes whose entry is not appended yet (intents outstanding)."""
 
 
 class JobStore(Protocol):
@@ -122,9 +169,9 @@ class JobStore(Protocol):
     kept exactly once, in input order.
     """
 
-    def create_job(self, job: Job, rows: Iterable[Document]) -> None:
-        """Store a new job with its input rows (row index = position in ``rows``), read from
-        ``rows`` as they come, so an upload of any size is stored with bounded memory."""
+    def create_job(self, job: Job, rows: Iterable[Document], audit: AuditEntry) -> None:
+        """Store a new job with its input rows (row index = position in ``rows``) and its ``audit``
+        entry; ``rows`` are read as they come, so an upload of any size is stored with bounded memory."""
 
     def get_job(self, job_id: str) -> Job:
         """The job as stored now; ``NotFound`` otherwise."""
@@ -137,18 +184,47 @@ class JobStore(Protocol):
     def job_rows(self, job_id: str, start: int, count: int) -> list[Document]:
         """Input rows ``start`` to ``start + count``, in order (all of them exist)."""
 
-    def commit_batch(self, job: Job, owner: str, results: list[Document], lease_until: float) -> bool:
+    def commit_batch(self, job: Job, owner: str, results: list[Document], lease_until: float,
+                     audit: AuditEntry) -> bool:
         """Store the results of the rows after the checkpoint and the job's new state
-        (``job``: counters advanced, lease renewed to ``lease_until``), only if
-        ``owner`` still holds the lease at the old checkpoint.  ``False`` when it
+        (``job``: counters advanced, lease renewed to ``lease_until``) with the batch's ``audit``
+        entry, only if ``owner`` still holds the lease at the old checkpoint.  ``False`` when it
         does not (cancelled, or taken over): nothing is written then."""
 
-    def update_job(self, job_id: str, owner: str | None, changes: Job) -> Job | None:
+    def update_job(self, job_id: str, owner: str | None, changes: Job,
+                   audit: Callable[[Job], AuditEntry] | None = None) -> Job | None:
         """Apply ``changes`` to the stored job if ``owner`` holds its lease (``None``: if it is
-        still active, for cancelling); the updated job, or ``None`` if it was not applied."""
+        still active, for cancelling), with the entry ``audit`` makes of the updated job, if any;
+        the updated job, or ``None`` if it was not applied."""
 
     def iter_results(self, job_id: str, count: int) -> Iterator[Document]:
         """Results of rows ``0`` to ``count``, in input order, fetched a page at a time."""
+
+    def list_jobs(self, owner: str, limit: int, cursor: str | None) -> Page[Job]:
+        """The jobs whose owner's principal is ``owner``, newest first, one page at a time, as
+        stored now (not as a lagging search saw them)."""
+
+    def active_jobs(self) -> list[Job]:
+        """Every queued or running job, as stored now."""
+
+
+class Counters(Protocol):
+    """Small named documents every process of a deployment shares: rate-limit state and the rows
+    each key checked today.  Kept in the engine so that all gunicorn workers (and, on
+    Elasticsearch, every host) count together; each expires at a time its writer sets.
+    The engine never reads a clock: callers say what time it is."""
+
+    def get(self, name: str, now: float) -> Document | None:
+        """The document, or ``None`` if there is none or it expired."""
+
+    def update(self, name: str, change: Callable[[Document | None], Document], now: float,
+               expires: float) -> Document:
+        """Replace the document (``None`` if none, or expired) by ``change`` of it, kept until
+        ``expires``; no other update of ``name`` interleaves.  ``change`` may be called more than
+        once and must be pure; if it raises, nothing is stored."""
+
+    def purge(self, now: float) -> int:
+        """Drop expired documents; how many."""
 
 
 class IndexAdmin(Protocol):
@@ -170,8 +246,10 @@ class Engine:
     candidates: CandidateIndex
     checks: CheckLog
     keys: KeyStore
+    users: UserStore
     audit: AuditLog
     jobs: JobStore
+    counters: Counters
     ping: Callable[[], None]  # raise ``StorageUnavailable`` unless the engine can serve requests
     close: Callable[[], None]  # release connections
     in_process_workers: int  # bulk-check worker threads an app process runs by default

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from registry.records import Job
-from registry.vocabulary import ACTIVE_JOB_STATUSES
+from registry.vocabulary import ACTIVE_JOB_STATUSES, STALLED
 
 
 def claimable(job: Job, now: float) -> bool:
     """Queued, or running under a lease nobody renewed in time."""
     return job["status"] == "queued" or (job["status"] == "running" and job["lease_expires"] < now)
+
+
+def shown_status(job: Job, now: float) -> str:
+    """The status a job is shown with: ``stalled`` while it runs under a lease nobody renewed
+    (its worker died or hangs) until another worker takes it over."""
+    return STALLED if job["status"] == "running" and job["lease_expires"] < now else job["status"]
 
 
 def holds_lease(job: Job, owner: str | None) -> bool:

@@ -31,6 +31,8 @@ class AuditActorSchema(Schema):
 
 class AuditEntrySchema(Schema):
     seq = fields.Integer()
+    corrupt = fields.String(metadata={"description": "Only on an entry that cannot be read back: what is wrong "
+                                                     "with it (the other fields are then absent)"})
     at = fields.String(metadata={"format": "date-time"})
     action = fields.String(validate=validate.OneOf(AUDIT_ACTIONS))
     actor = fields.Nested(AuditActorSchema)
@@ -45,6 +47,22 @@ class AuditPageSchema(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
+ANCHOR_PATTERN = r"^[0-9]{1,18}:[0-9a-f]{64}$"
+
+
+class AuditVerifyArgsSchema(Schema):
+    anchor = fields.String(validate=validate.Regexp(ANCHOR_PATTERN, error="Expected SEQ:HASH as printed by "
+                                                                            "`irontrace audit verify`."),
+                           metadata={"description": "A head recorded earlier (SEQ:HASH): also prove it is still "
+                                                    "in the log"})
+
+
+class PublishedHeadSchema(Schema):
+    seq = fields.Integer()
+    hash = fields.String()
+    at = fields.String(metadata={"format": "date-time"})
+
+
 class ChainReportSchema(Schema):
     intact = fields.Boolean()
     entries = fields.Integer()
@@ -52,3 +70,8 @@ class ChainReportSchema(Schema):
     head_hash = fields.String()
     broken_at = fields.Integer(allow_none=True)
     reason = fields.String(allow_none=True)
+    published = fields.Nested(PublishedHeadSchema, allow_none=True,
+                              metadata={"description": "The newest head published outside the database, "
+                                                       "which the log must still hold"})
+    pending = fields.Integer(metadata={"description": "Writes whose entry is still to be appended (Elasticsearch: "
+                                                      "intents that recovery completes)"})

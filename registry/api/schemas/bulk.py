@@ -14,7 +14,8 @@ class BulkJobSchema(Schema):
     """A bulk check: its progress and counts so far."""
 
     id = fields.String()
-    status = fields.String(validate=validate.OneOf(JOB_STATUSES))
+    status = fields.String(validate=validate.OneOf(JOB_STATUSES), metadata={
+        "description": "`stalled`: running, but its worker stopped renewing its lease; another resumes it"})
     created_at = fields.String(metadata={"format": "date-time"})
     started_at = fields.String(allow_none=True, metadata={"format": "date-time"})
     finished_at = fields.String(allow_none=True, metadata={"format": "date-time"})
@@ -30,6 +31,16 @@ class BulkJobSchema(Schema):
     eta_seconds = fields.Float(allow_none=True,
                                metadata={"description": "While running: seconds left at the current rate"})
     error = fields.String(allow_none=True, metadata={"description": "Why the job failed"})
+
+
+class BulkJobListArgsSchema(Schema):
+    limit = fields.Integer(validate=validate.Range(min=1, max=500), load_default=50)
+    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
+
+
+class BulkJobPageSchema(Schema):
+    items = fields.List(fields.Nested(BulkJobSchema))
+    next_cursor = fields.String(allow_none=True)
 
 
 class BulkRowResultSchema(Schema):

@@ -14,6 +14,9 @@ class KeyCreateSchema(Schema):
     expires = fields.String(metadata={"description": "ISO 8601 date (00:00 UTC) or date-time after which "
                                                      "the key stops working"})
     label = text_field(200)
+    daily_rows = fields.Integer(validate=validate.Range(min=1), allow_none=True,
+                                metadata={"description": "Rows the key may check a UTC day (single, bulk and job "
+                                                         "checks together); default: its role's quota"})
 
 
 class KeySchema(Schema):
@@ -25,6 +28,7 @@ class KeySchema(Schema):
     expires_at = fields.String(allow_none=True, metadata={"format": "date-time"})
     revoked_at = fields.String(allow_none=True, metadata={"format": "date-time"})
     state = fields.String(validate=validate.OneOf(KEY_STATES))
+    daily_rows = fields.Integer(allow_none=True)
 
 
 class KeyCreatedSchema(KeySchema):

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from registry.stamps import Clock, clock_from
 from registry.storage.elasticsearch.admin import ElasticsearchIndexAdmin
 from registry.storage.elasticsearch.audit import ElasticsearchAuditLog
 from registry.storage.elasticsearch.candidates import ElasticsearchCandidateIndex
 from registry.storage.elasticsearch.checks import ElasticsearchCheckLog
 from registry.storage.elasticsearch.cluster import Cluster, client_from_settings
+from registry.storage.elasticsearch.counters import ElasticsearchCounters
+from registry.storage.elasticsearch.documents import key_index, user_index
 from registry.storage.elasticsearch.jobs import ElasticsearchJobStore
-from registry.storage.elasticsearch.keys import ElasticsearchKeyStore
+from registry.storage.elasticsearch.outbox import Outbox
 from registry.storage.elasticsearch.reports import ElasticsearchReportStore
 from registry.storage.interfaces import Engine
 
@@ -23,26 +26,37 @@ NAME = "elasticsearch"
 IN_PROCESS_WORKERS = 0  # bulk-check jobs run in `irontrace worker` processes, which scale apart from serving
 
 
-def open_cluster(cluster: Cluster) -> Engine:
-    """Every store of the Elasticsearch engine over one cluster connection."""
-    reports = ElasticsearchReportStore(cluster)
+def open_cluster(cluster: Cluster, clock: Clock, outbox_grace_seconds: float) -> Engine:
+    """Every store of the Elasticsearch engine over one cluster connection, each audited write
+    through one outbox (whose intents ``clock`` dates and recovery takes after the grace period)."""
+    audit = ElasticsearchAuditLog(cluster)
+    outbox = Outbox(cluster, audit, clock, outbox_grace_seconds)
+    audit.outbox = outbox
+    reports = ElasticsearchReportStore(cluster, outbox)
+
+    def close() -> None:
+        outbox.flush()  # finished intents this process would otherwise leave to recovery
+        cluster.close()
+
     return Engine(
         name=NAME,
         reports=reports,
         candidates=ElasticsearchCandidateIndex(cluster),
-        checks=ElasticsearchCheckLog(cluster),
-        keys=ElasticsearchKeyStore(cluster),
-        audit=ElasticsearchAuditLog(cluster),
-        jobs=ElasticsearchJobStore(cluster),
+        checks=ElasticsearchCheckLog(cluster, outbox),
+        keys=key_index(cluster, outbox),
+        users=user_index(cluster, outbox),
+        audit=audit,
+        jobs=ElasticsearchJobStore(cluster, outbox),
+        counters=ElasticsearchCounters(cluster),
         ping=cluster.ping,
-        close=cluster.close,
+        close=close,
         in_process_workers=IN_PROCESS_WORKERS,
         admin=ElasticsearchIndexAdmin(cluster, reports),
     )
 
 
 def open_from_settings(settings: dict[str, Any]) -> Engine:
-    return open_cluster(_cluster(settings))
+    return open_cluster(_cluster(settings), clock_from(settings), settings["AUDIT_OUTBOX_GRACE_SECONDS"])
 
 
 def registry_exists(settings: dict[str, Any]) -> bool:

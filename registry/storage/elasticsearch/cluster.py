@@ -1,7 +1,7 @@
 """The connection to the cluster that every Elasticsearch store shares, and its indices.
 
 Layout.  Each kind of record has an index ``{prefix}-{kind}-v{N}`` behind the
-alias ``{prefix}-{kind}`` (reports, checks, keys, audit, bulk jobs, their rows
+alias ``{prefix}-{kind}`` (reports, checks, keys, users, audit, bulk jobs, their rows
 and results); code only ever names the aliases, so ``admin.reindex`` can
 build ``v{N+1}`` and swap the alias atomically.
 
@@ -29,18 +29,21 @@ from typing import Any, TypedDict
 
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, TransportError
 
-from registry.errors import StorageUnavailable
+from registry.errors import StorageFull, StorageUnavailable
 from registry.records import Document
 from registry.storage.elasticsearch.mappings import (
     ANALYSIS_META,
     AUDIT_MAPPINGS,
     CHECKS_MAPPINGS,
+    COUNTERS_MAPPINGS,
     INDEX_SETTINGS,
     JOB_ROWS_MAPPINGS,
     JOBS_MAPPINGS,
     KEYS_MAPPINGS,
     KEYWORD,
+    OUTBOX_MAPPINGS,
     REPORTS_MAPPINGS,
+    USERS_MAPPINGS,
 )
 from search.text import ANALYSIS_VERSION
 
@@ -49,6 +52,9 @@ log = logging.getLogger(__name__)
 FIRST_VERSION = 1
 MAX_RETRIES = 2  # connection refused or 502/503/504 may succeed on another node; timeouts are never retried
 SHARDS_READY_TIMEOUT = "30s"  # how long a process waits for another's new index to start serving
+# What Elasticsearch puts on an index when its node's disk passes the flood-stage watermark; writes to
+# it then fail with ``cluster_block_exception`` until space is freed (and the block lifted).
+FULL_DISK_BLOCK = "index.blocks.read_only_allow_delete"
 
 
 def versioned_index(alias: str, version: int) -> str:
@@ -89,15 +95,23 @@ class Cluster:
         self.reports_alias = f"{index_prefix}-reports"
         self.checks_alias = f"{index_prefix}-checks"
         self.keys_alias = f"{index_prefix}-keys"
+        self.users_alias = f"{index_prefix}-users"
         self.audit_alias = f"{index_prefix}-audit"
         self.jobs_alias = f"{index_prefix}-bulk-jobs"
         self.job_rows_alias = f"{index_prefix}-bulk-rows"
         self.job_results_alias = f"{index_prefix}-bulk-results"
+        self.outbox_alias = f"{index_prefix}-audit-outbox"
+        self.counters_alias = f"{index_prefix}-counters"
+        # Counters change on every request and matter for a day at most: no fsync per update.
+        counters_settings = {**self.index_settings, "translog": {"durability": "async"}}
         self.indices: tuple[tuple[str, Document, Document], ...] = (
             (self.reports_alias, REPORTS_MAPPINGS, self.index_settings),
             (self.checks_alias, CHECKS_MAPPINGS, checks_settings),
             (self.keys_alias, KEYS_MAPPINGS, self.index_settings),
+            (self.users_alias, USERS_MAPPINGS, self.index_settings),
             (self.audit_alias, AUDIT_MAPPINGS, self.index_settings),
+            (self.outbox_alias, OUTBOX_MAPPINGS, self.index_settings),
+            (self.counters_alias, COUNTERS_MAPPINGS, counters_settings),
             (self.jobs_alias, JOBS_MAPPINGS, self.index_settings),
             (self.job_rows_alias, JOB_ROWS_MAPPINGS, self.index_settings),
             (self.job_results_alias, JOB_ROWS_MAPPINGS, self.index_settings),
@@ -114,11 +128,12 @@ class Cluster:
         except ApiError as exc:
             if exc.error == "index_not_found_exception":
                 self._indices_ready = False  # deleted behind our back: recreated on the next call
-            log.warning("Elasticsearch refused a request: %s", exc)
+            if is_full_disk_block(exc.error, str(exc)):
+                raise StorageFull("Elasticsearch refuses writes: its disk is full (flood-stage watermark); "
+                                  "they resume once space is freed.") from exc
             detail = f"Elasticsearch cannot serve the request ({exc.status_code} {exc.error})."
             raise StorageUnavailable(detail) from exc
         except TransportError as exc:
-            log.warning("Elasticsearch unreachable: %s", exc)
             raise StorageUnavailable(f"Elasticsearch cannot be reached ({type(exc).__name__}).") from exc
 
     @contextmanager
@@ -173,10 +188,16 @@ class Cluster:
             return bool(self.client.indices.exists_alias(name=self.reports_alias))
 
     def ping(self) -> None:
+        """Red health, or an index blocked for a full disk, means the registry cannot serve."""
+        aliases = [alias for alias, _, _ in self.indices]
         with self.session() as es:
-            health = es.cluster.health(index=[alias for alias, _, _ in self.indices])
+            health = es.cluster.health(index=aliases)
+            blocks = es.indices.get_settings(index=aliases, name=FULL_DISK_BLOCK, flat_settings=True)
         if health["status"] == "red":
             raise StorageUnavailable("Elasticsearch reports red health: some registry data is unavailable.")
+        blocked = sorted(index for index, found in blocks.items() if found["settings"].get(FULL_DISK_BLOCK) == "true")
+        if blocked:
+            raise StorageFull(f"Elasticsearch blocks writes to {', '.join(blocked)}: its disk is full.")
 
 
 def create_aliased_index(client: Elasticsearch, alias: str, mappings: Document, settings: Document) -> str | None:
@@ -194,10 +215,35 @@ def create_aliased_index(client: Elasticsearch, alias: str, mappings: Document, 
         except BadRequestError as exc:
             if exc.error != "resource_already_exists_exception":
                 raise
+    else:
+        add_missing_fields(client, alias, mappings)
     # Not ``wait_for_status``: a new index reports yellow before its primary has started.
     client.cluster.health(index=alias, wait_for_active_shards=str(INDEX_SETTINGS["number_of_shards"]),
                           timeout=SHARDS_READY_TIMEOUT)
     return None
+
+
+def is_full_disk_block(error_type: str | None, reason: str) -> bool:
+    """Whether a refusal is the block Elasticsearch sets on indices when its disk is full."""
+    return error_type == "cluster_block_exception" and ("read-only-allow-delete" in reason or "flood" in reason)
+
+
+def refusal(failed: list[Document], detail: str, **extra: Any) -> StorageUnavailable:
+    """The error for items a bulk call refused: ``StorageFull`` when the disk was the reason."""
+    error = failed[0].get("error") or {}
+    if is_full_disk_block(error.get("type"), str(error.get("reason"))):
+        return StorageFull("Elasticsearch refuses writes: its disk is full (flood-stage watermark).", **extra)
+    return StorageUnavailable(detail, **extra)
+
+
+def add_missing_fields(client: Elasticsearch, alias: str, mappings: Document) -> None:
+    """Add the fields the mapping gained since an older release created the index (a job's
+    ``owner``); fields already there are never changed (that needs ``irontrace es reindex``)."""
+    [existing] = client.indices.get_mapping(index=alias).values()
+    have = existing["mappings"].get("properties", {})
+    missing = {name: field for name, field in mappings["properties"].items() if name not in have}
+    if missing:
+        client.indices.put_mapping(index=alias, properties=missing)
 
 
 def bulk_items(client: Elasticsearch, operations: list[Document], **params: Any) -> list[Document]:

@@ -14,24 +14,33 @@ written first, under ids fixed by (job, row), and the checkpoint after: a
 worker killed in between leaves results past the checkpoint that nobody reads
 (results are read only up to it), and the worker that resumes writes the same
 ids again.  Either way every row has exactly one result.
+
+Audit.  Submitting a job, committing a batch and finishing or cancelling a
+job each go through the engine's ``Outbox`` under ``job:<id>``; the probe
+reads the job in real time: it exists, its checkpoint reached the batch's,
+or it holds the changes (a final status never changes again).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import cast
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
 from registry.errors import NotFound, StorageUnavailable
-from registry.records import Document, Job
+from registry.records import AuditEntry, Document, Job, Page
 from registry.storage.chunks import numbered_chunks
-from registry.storage.elasticsearch.cluster import Cluster, bulk_items
+from registry.storage.cursors import decode_pair, encode_cursor
+from registry.storage.elasticsearch.cluster import Cluster, bulk_items, refusal
+from registry.storage.elasticsearch.outbox import Outbox
 from registry.storage.leases import at_checkpoint, claimable, holds_lease
 from registry.vocabulary import ACTIVE_JOB_STATUSES
 
 ROWS_PER_REQUEST = 2000  # rows or results per bulk or mget call (an upload's rows: also at most a few MB)
 CLAIM_CANDIDATES = 20  # active jobs looked at per claim, oldest first
+ACTIVE_JOBS_MAX = 10_000  # active jobs read for the queue's metrics
+NEWEST_FIRST = [{"created_at": "desc"}, {"job_id": "desc"}]
 UPDATE_ATTEMPTS = 5  # an update racing another write to the job (a checkpoint, a cancel) re-reads and retries
 
 
@@ -42,19 +51,24 @@ def row_id(job_id: str, index: int) -> str:
 class ElasticsearchJobStore:
     """Jobs, rows and results on the cluster that holds the reports."""
 
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: Cluster, outbox: Outbox) -> None:
         self.cluster = cluster
+        self.outbox = outbox
         self.jobs_alias = cluster.jobs_alias
         self.rows_alias = cluster.job_rows_alias
         self.results_alias = cluster.job_results_alias
+        outbox.register("job", self._stored)
 
-    def create_job(self, job: Job, rows: Iterable[Document]) -> None:
+    def create_job(self, job: Job, rows: Iterable[Document], audit: AuditEntry) -> None:
         with self.cluster.session() as es:
             for chunk in numbered_chunks(rows, ROWS_PER_REQUEST):
                 self._write_rows(es, self.rows_alias, job["id"], chunk[0][0], [row for _, row, _ in chunk])
+        with self.outbox.recorded(f"job:{job['id']}", "job", audit, {"job_id": job["id"]}) as pending, \
+                self.cluster.session() as es:
             # Searchable at once, so the next worker polling finds it; its rows are already stored.
             es.create(index=self.jobs_alias, id=job["id"], document=_fields(job), refresh="wait_for",
                       require_alias=True)
+            pending.written = True
 
     def get_job(self, job_id: str) -> Job:
         with self.cluster.session() as es:
@@ -79,32 +93,88 @@ class ElasticsearchJobStore:
         with self.cluster.session() as es:
             return list(self._read_rows(es, self.rows_alias, job_id, start, start + count))
 
-    def commit_batch(self, job: Job, owner: str, results: list[Document], lease_until: float) -> bool:
+    def commit_batch(self, job: Job, owner: str, results: list[Document], lease_until: float,
+                     audit: AuditEntry) -> bool:
         checkpoint = job["rows_done"] - len(results)
-        with self.cluster.session() as es:
+        probe = {"job_id": job["id"], "changes": {"rows_done": job["rows_done"]}}
+        with self.outbox.recorded(f"job:{job['id']}", "job", audit, probe) as pending, \
+                self.cluster.session() as es:
             current = self._read(es, job["id"])
             if not at_checkpoint(current["_source"]["document"], owner, checkpoint):
+                pending.entry = None
                 return False
             self._write_rows(es, self.results_alias, job["id"], checkpoint, results)
-            return self._replace(es, current, {**job, "lease_expires": lease_until})
+            pending.written = self._replace(es, current, {**job, "lease_expires": lease_until})
+            if not pending.written:
+                pending.entry = None
+            return pending.written
 
-    def update_job(self, job_id: str, owner: str | None, changes: Job) -> Job | None:
+    def update_job(self, job_id: str, owner: str | None, changes: Job,
+                   audit: Callable[[Job], AuditEntry] | None = None) -> Job | None:
         """A lost compare-and-set is retried on a fresh read: a cancel racing a worker's
-        checkpoint still applies, and the lease decides again who may write."""
-        with self.cluster.session() as es:
-            for _ in range(UPDATE_ATTEMPTS):
+        checkpoint still applies, and the lease decides again who may write.  With ``audit``, each
+        attempt goes through the outbox with the entry of the job it would write."""
+        for _ in range(UPDATE_ATTEMPTS):
+            with self.cluster.session() as es:
                 current = self._read(es, job_id)
                 job = cast(Job, current["_source"]["document"])
                 if not holds_lease(job, owner):
                     return None
                 job.update(changes)
-                if self._replace(es, current, job):
-                    return job
+                if audit is None:
+                    if self._replace(es, current, job):
+                        return job
+                    continue
+            probe = {"job_id": job_id, "changes": changes}
+            with self.outbox.recorded(f"job:{job_id}", "job", audit(job), probe) as pending, \
+                    self.cluster.session() as es:
+                pending.written = self._replace(es, current, job)
+                if not pending.written:
+                    pending.entry = None
+            if pending.written:
+                return job
         raise StorageUnavailable("The bulk check kept changing while it was being updated; retry.")
 
     def iter_results(self, job_id: str, count: int) -> Iterator[Document]:
         with self.cluster.session() as es:
             yield from self._read_rows(es, self.results_alias, job_id, 0, count)
+
+    def list_jobs(self, owner: str, limit: int, cursor: str | None) -> Page[Job]:
+        with self.cluster.session() as es:
+            hits = es.search(index=self.jobs_alias, query={"term": {"owner": owner}}, sort=NEWEST_FIRST,
+                             size=limit + 1, search_after=decode_pair(cursor) if cursor else None, source=False,
+                             track_total_hits=False)["hits"]["hits"]
+            more = len(hits) > limit
+            hits = hits[:limit]
+            if not hits:
+                return Page([], None)
+            # The search may lag behind the jobs' progress; a real-time read does not.
+            docs = es.mget(index=self.jobs_alias, ids=[hit["_id"] for hit in hits])["docs"]
+        jobs = [cast(Job, doc["_source"]["document"]) for doc in docs if doc.get("found")]
+        return Page(jobs, encode_cursor(hits[-1]["sort"]) if more else None)
+
+    def active_jobs(self) -> list[Job]:
+        """Found by a search, read by id: the search lags a claim or a finish by up to a refresh, the read
+        does not (a job claimed a moment ago is running, or stalled, not queued)."""
+        with self.cluster.session() as es:
+            hits = es.search(index=self.jobs_alias, query={"terms": {"status": list(ACTIVE_JOB_STATUSES)}},
+                             size=ACTIVE_JOBS_MAX, source=False, track_total_hits=False)["hits"]["hits"]
+            if not hits:
+                return []
+            docs = es.mget(index=self.jobs_alias, ids=[hit["_id"] for hit in hits])["docs"]
+        jobs = [cast(Job, doc["_source"]["document"]) for doc in docs if doc.get("found")]
+        return [job for job in jobs if job["status"] in ACTIVE_JOB_STATUSES]
+
+    def _stored(self, es: Elasticsearch, probe: Document, entry: AuditEntry) -> AuditEntry | None:
+        """Probe: the job exists and holds the changes written (a checkpoint at least as far)."""
+        try:
+            job = self._read(es, probe["job_id"])["_source"]["document"]
+        except NotFound:
+            return None
+        for name, value in probe.get("changes", {}).items():
+            if (job.get(name, 0) < value) if name == "rows_done" else (job.get(name) != value):
+                return None
+        return entry
 
     # -- internals -------------------------------------------------------------------
 
@@ -134,9 +204,8 @@ class ElasticsearchJobStore:
                 operations += [{"index": {"_index": alias, "_id": row_id(job_id, i)}}, {"job_id": job_id, "data": row}]
             failed = [item for item in bulk_items(es, operations, require_alias=True) if item["status"] >= 300]
             if failed:
-                error = failed[0].get("error") or {}
-                raise StorageUnavailable(
-                    f"Elasticsearch refused {len(failed)} rows of a bulk check ({error.get('type')}).")
+                error_type = (failed[0].get("error") or {}).get("type")
+                raise refusal(failed, f"Elasticsearch refused {len(failed)} rows of a bulk check ({error_type}).")
 
     @staticmethod
     def _read_rows(es: Elasticsearch, alias: str, job_id: str, start: int, end: int) -> Iterator[Document]:
@@ -149,4 +218,5 @@ class ElasticsearchJobStore:
 
 
 def _fields(job: Job) -> Document:
-    return {"status": job["status"], "created_at": job["created_at"], "document": job}
+    return {"status": job["status"], "created_at": job["created_at"], "owner": job["owner"]["principal"],
+            "job_id": job["id"], "document": job}

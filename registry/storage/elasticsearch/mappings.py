@@ -66,6 +66,11 @@ KEYS_MAPPINGS: Final[dict[str, Any]] = {
     "properties": {"key_id": KEYWORD, "created_at": {"type": "date"}, "document": STORED_ONLY},
 }
 
+USERS_MAPPINGS: Final[dict[str, Any]] = {
+    "dynamic": "strict",
+    "properties": {"username": KEYWORD, "created_at": {"type": "date"}, "document": STORED_ONLY},
+}
+
 AUDIT_MAPPINGS: Final[dict[str, Any]] = {
     "dynamic": "strict",
     "properties": {
@@ -74,13 +79,27 @@ AUDIT_MAPPINGS: Final[dict[str, Any]] = {
         "action": KEYWORD,
         "principal": KEYWORD,
         "subject": KEYWORD,
+        "intent": KEYWORD,  # the outbox intent an entry completed: recovery never appends it twice
         "entry": STORED_ONLY,
     },
 }
 
+# Writes announced before they are made (``outbox``): one document per subject being written.
+OUTBOX_MAPPINGS: Final[dict[str, Any]] = {
+    "dynamic": "strict",
+    "properties": {"intent": KEYWORD, "kind": KEYWORD, "created": {"type": "double"}, "document": STORED_ONLY},
+}
+
+# Rate-limit state and daily usage (``counters``).
+COUNTERS_MAPPINGS: Final[dict[str, Any]] = {
+    "dynamic": "strict",
+    "properties": {"expires": {"type": "double"}, "document": STORED_ONLY},
+}
+
 JOBS_MAPPINGS: Final[dict[str, Any]] = {
     "dynamic": "strict",
-    "properties": {"status": KEYWORD, "created_at": {"type": "date"}, "document": STORED_ONLY},
+    "properties": {"status": KEYWORD, "created_at": {"type": "date"}, "owner": KEYWORD, "job_id": KEYWORD,
+                   "document": STORED_ONLY},
 }
 JOB_ROWS_MAPPINGS: Final[dict[str, Any]] = {
     "dynamic": "strict",

@@ -12,6 +12,11 @@ changed in between, the new copy is removed again and the update fails with
 behind: reads pick the highest version and the report's next update removes
 it.
 
+Audit.  Every write goes through the engine's ``Outbox``: an intent under
+``report:<id>`` (an import batch: ``import:<random id>``) before the write,
+the entry after it.  The probes below tell recovery, from real-time reads of
+the documents an intent names, whether its write is stored.
+
 Ordering.  ``seq`` (creation time in nanoseconds, strictly increasing within a
 process, kept across updates) with ``id`` as tie-break orders listings newest
 first and exports oldest first; cursors are ``search_after`` positions, which
@@ -25,13 +30,16 @@ from __future__ import annotations
 import builtins
 import hashlib
 import logging
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from elasticsearch import ConflictError, Elasticsearch
 
-from registry.errors import Conflict, InvalidRequest, NotFound, PreconditionFailed, StorageUnavailable
+from registry.audit_chain import import_batch_entry
+from registry.errors import Conflict, NotFound, PreconditionFailed, StorageUnavailable
 from registry.records import (
+    AuditEntry,
     Document,
     ImportOutcome,
     Page,
@@ -40,9 +48,11 @@ from registry.records import (
     agency_key,
     imported_version,
     manufacturer_key,
+    name_key,
 )
-from registry.storage.cursors import BAD_CURSOR, decode_cursor, encode_cursor
-from registry.storage.elasticsearch.cluster import Cluster, bulk_items, read_position
+from registry.storage.cursors import decode_pair, encode_cursor
+from registry.storage.elasticsearch.cluster import Cluster, bulk_items, read_position, refusal
+from registry.storage.elasticsearch.outbox import Outbox, digest
 from search.keys import report_keys
 from search.text import description_terms, indexed_words, report_text, text_terms
 
@@ -118,13 +128,19 @@ def prepare_reports(reports: list[Report]) -> list[tuple[Report, Document]]:
 class ElasticsearchReportStore:
     """Reports behind the ``{prefix}-reports`` alias."""
 
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: Cluster, outbox: Outbox) -> None:
         self.cluster = cluster
+        self.outbox = outbox
+        outbox.register("report.create", self._stored_report)
+        outbox.register("report.update", self._stored_report)
+        outbox.register("reports.import", self._stored_imports)
 
-    def create(self, report: Report) -> Report:
-        with self.cluster.session() as es:
+    def create(self, report: Report, audit: AuditEntry) -> Report:
+        with self.outbox.recorded(f"report:{report['id']}", "report.create", audit, _write(report)) as pending, \
+                self.cluster.session() as es:
             self._create(es, ref_id(report), report_fields(report, self.cluster.next_seq()),
                          "A report with this external_ref already exists for this agency.")
+            pending.written = True
         return report
 
     def get(self, report_id: str) -> Report:
@@ -134,8 +150,9 @@ class ElasticsearchReportStore:
             raise NotFound(f"No report with id {report_id}.")
         return cast(Report, copies[0]["_source"]["document"])
 
-    def replace(self, report: Report, expected_version: int) -> Report:
-        with self.cluster.session() as es:
+    def replace(self, report: Report, expected_version: int, audit: AuditEntry) -> Report:
+        with self.outbox.recorded(f"report:{report['id']}", "report.update", audit, _write(report)) as pending, \
+                self.cluster.session() as es:
             copies = self._copies(es, report["id"])
             if not copies:
                 raise NotFound(f"No report with id {report['id']}.")
@@ -158,20 +175,22 @@ class ElasticsearchReportStore:
                     # The old copy changed or vanished since it was read: undo the move.
                     es.delete(index=self.cluster.reports_alias, id=target, refresh="wait_for", **read_position(written))
                     raise self._stale(es, report["id"], expected_version)
+            pending.written = True
         return report
 
     @property
     def prepare(self) -> Callable[[list[Report]], list[tuple[Report, Document]]]:
         return prepare_reports
 
-    def upsert_prepared(self, prepared: list[tuple[Report, Document]]) -> list[ImportOutcome]:
-        """One ``mget`` and one ``bulk`` per attempt; documents that raced another writer are retried."""
+    def upsert_prepared(self, prepared: list[tuple[Report, Document]], audit: AuditEntry) -> list[ImportOutcome]:
+        """One ``mget`` and one ``bulk`` per attempt, each attempt with the entry of what it wrote;
+        documents that raced another writer are retried."""
         outcomes: dict[int, ImportOutcome] = {}
         pending = list(range(len(prepared)))
         for _ in range(UPSERT_ATTEMPTS):
             if not pending:
                 break
-            pending = self._upsert_once(prepared, pending, outcomes)
+            pending = self._upsert_once(prepared, pending, outcomes, audit)
         if pending:
             raise StorageUnavailable(
                 "Some reports kept changing while they were imported; importing again is safe.",
@@ -180,46 +199,80 @@ class ElasticsearchReportStore:
         return [outcomes[i] for i in range(len(prepared))]
 
     def _upsert_once(self, prepared: list[tuple[Report, Document]], pending: list[int],
-                     outcomes: dict[int, ImportOutcome]) -> list[int]:
-        """Write the pending documents; fill their outcomes; return those that hit a version conflict."""
+                     outcomes: dict[int, ImportOutcome], audit: AuditEntry) -> list[int]:
+        """Write the pending documents with the entry of what was written; fill their outcomes;
+        return those that hit a version conflict."""
         ids = [ref_id(prepared[i][0]) for i in pending]
         operations: list[Document] = []
         planned: list[tuple[int, ImportOutcome]] = []
+        writes: list[Document] = []  # what the intent says this attempt writes
         with self.cluster.session() as es:
             found = es.mget(index=self.cluster.reports_alias, ids=ids, source_includes=SOURCE_FIELDS)["docs"]
-            for i, doc_id, hit in zip(pending, ids, found):
-                document, content = prepared[i]
-                if not hit["found"]:
-                    operations += [{"create": {"_index": self.cluster.reports_alias, "_id": doc_id}},
-                                   report_fields(document, self.cluster.next_seq(), content)]
-                    planned.append((i, ImportOutcome("created", document["id"])))
-                    continue
-                action, merged = imported_version(hit["_source"]["document"], document)
-                if action == "unchanged":
-                    outcomes[i] = ImportOutcome(action, merged["id"])
-                    continue
-                operations += [{"index": {"_index": self.cluster.reports_alias, "_id": doc_id, **read_position(hit)}},
-                               report_fields(merged, hit["_source"]["seq"], content)]
-                planned.append((i, ImportOutcome(action, merged["id"])))
-            if not operations:
-                return []
+        for i, doc_id, hit in zip(pending, ids, found):
+            document, content = prepared[i]
+            if not hit["found"]:
+                operations += [{"create": {"_index": self.cluster.reports_alias, "_id": doc_id}},
+                               report_fields(document, self.cluster.next_seq(), content)]
+                planned.append((i, ImportOutcome("created", document["id"])))
+                writes.append({**_write(document), "action": "created"})
+                continue
+            action, merged = imported_version(hit["_source"]["document"], document)
+            if action == "unchanged":
+                outcomes[i] = ImportOutcome(action, merged["id"])
+                continue
+            operations += [{"index": {"_index": self.cluster.reports_alias, "_id": doc_id, **read_position(hit)}},
+                           report_fields(merged, hit["_source"]["seq"], content)]
+            planned.append((i, ImportOutcome(action, merged["id"])))
+            writes.append({**_write(merged), "action": action})
+        if not operations:
+            return []
+        with self.outbox.recorded(f"import:{uuid.uuid4().hex}", "reports.import", audit, {"writes": writes}
+                                  ) as recorded, self.cluster.session() as es:
             items = bulk_items(es, operations, refresh="wait_for", require_alias=True)
-        conflicts: list[int] = []
-        failures: list[dict[str, Any]] = []
-        for (i, outcome), item in zip(planned, items):
-            if item["status"] < 300:
-                outcomes[i] = outcome
-            elif item["status"] == 409:
-                conflicts.append(i)
-            else:
-                failures.append(describe_failure(prepared[i][0], item))
-        if failures:
-            raise StorageUnavailable(
-                f"Elasticsearch refused {len(failures)} of {len(planned)} reports in a batch; "
-                "the others were stored and importing again is safe.",
-                failures=failures,
-            )
+            conflicts: list[int] = []
+            refused: list[Document] = []
+            failures: list[dict[str, Any]] = []
+            written: list[ImportOutcome] = []
+            for (i, outcome), item in zip(planned, items):
+                if item["status"] < 300:
+                    outcomes[i] = outcome
+                    written.append(outcome)
+                elif item["status"] == 409:
+                    conflicts.append(i)
+                else:
+                    refused.append(item)
+                    failures.append(describe_failure(prepared[i][0], item))
+            recorded.entry, recorded.written = import_batch_entry(audit, written), bool(written)
+            if failures:
+                raise refusal(refused, f"Elasticsearch refused {len(failures)} of {len(planned)} reports in a "
+                              "batch; the others were stored and importing again is safe.", failures=failures)
         return conflicts
+
+    def _stored_report(self, es: Elasticsearch, write: Document, entry: AuditEntry) -> AuditEntry | None:
+        """Probe of a report write: its entry if the report is stored as written."""
+        return entry if self._stored([write], es) else None
+
+    def _stored_imports(self, es: Elasticsearch, probe: Document, entry: AuditEntry) -> AuditEntry | None:
+        """Probe of an import batch: its entry, listing the writes that are stored."""
+        writes = probe["writes"]
+        stored = self._stored(writes, es)
+        return import_batch_entry(entry, [ImportOutcome(w["action"], w["report_id"]) for w in writes
+                                          if w["doc_id"] in stored])
+
+    def _stored(self, writes: list[Document], es: Elasticsearch) -> set[str]:
+        """The document ids of the writes found stored (real-time reads): at the version written with
+        the content written, or at a later version, which only a write after it can have made."""
+        found = es.mget(index=self.cluster.reports_alias, ids=[w["doc_id"] for w in writes],
+                        source_includes=["document"])["docs"]
+        stored = set()
+        for write, doc in zip(writes, found):
+            document = doc["_source"]["document"] if doc.get("found") else None
+            if document is None or document["id"] != write["report_id"]:
+                continue
+            if document["version"] > write["version"] or (
+                    document["version"] == write["version"] and digest(document) == write["digest"]):
+                stored.add(write["doc_id"])
+        return stored
 
     def list(self, filters: ReportFilter, limit: int, cursor: str | None) -> Page[Report]:
         clauses: list[Document] = [
@@ -230,6 +283,7 @@ class ElasticsearchReportStore:
                 ("manufacturer_key", manufacturer_key(filters.manufacturer)),
                 ("country", filters.country),
                 ("source", filters.source),
+                ("agency_key", name_key(filters.agency) if filters.agency else None),
             )
             if value
         ]
@@ -238,7 +292,7 @@ class ElasticsearchReportStore:
             if not terms:
                 return Page([], None)
             clauses.append({"match": {"text": {"query": " ".join(sorted(terms)), "operator": "and"}}})
-        after = _position(cursor) if cursor else None
+        after = decode_pair(cursor) if cursor else None  # [seq, id] of the last report served
         hits = self._page({"bool": {"filter": clauses}}, "desc", limit + 1, after)
         more = len(hits) > limit
         hits = hits[:limit]
@@ -325,15 +379,12 @@ class ElasticsearchReportStore:
 
 
 
+def _write(report: Report) -> Document:
+    """What an intent says a report write stores: where, which report, at which version, with what."""
+    return {"doc_id": ref_id(report), "report_id": report["id"], "version": report["version"],
+            "digest": digest(report)}
+
+
 def _check_version(stored: int, expected: int) -> None:
     if stored != expected:
         raise PreconditionFailed(f"The report is at version {stored}, not {expected}.", current_version=stored)
-
-
-def _position(cursor: str) -> list:
-    """A listing cursor is ``[seq, id]`` of the last report served."""
-    position = decode_cursor(cursor, list)
-    if len(position) != 2 or type(position[0]) is not int or not isinstance(position[1], str):
-        raise InvalidRequest(BAD_CURSOR)
-    return position
-

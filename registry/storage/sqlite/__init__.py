@@ -16,36 +16,46 @@ from registry.storage.interfaces import Engine
 from registry.storage.sqlite.audit import SQLiteAuditLog
 from registry.storage.sqlite.candidates import SQLiteCandidateIndex
 from registry.storage.sqlite.checks import SQLiteCheckLog
+from registry.storage.sqlite.counters import SQLiteCounters
 from registry.storage.sqlite.database import Database
 from registry.storage.sqlite.descriptions import ensure_description_terms
+from registry.storage.sqlite.documents import key_table, user_table
 from registry.storage.sqlite.jobs import SQLiteJobStore
-from registry.storage.sqlite.keys import SQLiteKeyStore
 from registry.storage.sqlite.reports import SQLiteReportStore
 
 NAME = "sqlite"
 IN_PROCESS_WORKERS = 1  # a bulk-check worker thread in each app process: nothing else to run
 
 
-def open_sqlite(path: str, cache_mb: int = 256) -> Engine:
+def open_sqlite(path: str, cache_mb: int = 256, max_size_mb: int = 0, reserve_mb: int = 0) -> Engine:
     """Every store of the embedded engine over one file (created if missing)."""
-    database = Database(path, cache_mb)
+    database = Database(path, cache_mb, max_size_mb, reserve_mb)
     ensure_description_terms(database)
+    counters = SQLiteCounters.beside(path)
+
+    def close() -> None:
+        database.close()
+        counters.close()
+
     return Engine(
         name=NAME,
         reports=SQLiteReportStore(database),
         candidates=SQLiteCandidateIndex(database),
         checks=SQLiteCheckLog(database),
-        keys=SQLiteKeyStore(database),
+        keys=key_table(database),
+        users=user_table(database),
         audit=SQLiteAuditLog(database),
         jobs=SQLiteJobStore(database),
+        counters=counters,
         ping=database.ping,
-        close=database.close,
+        close=close,
         in_process_workers=IN_PROCESS_WORKERS,
     )
 
 
 def open_from_settings(settings: dict[str, Any]) -> Engine:
-    return open_sqlite(settings["DB"], settings["SQLITE_CACHE_MB"])
+    return open_sqlite(settings["DB"], settings["SQLITE_CACHE_MB"], settings["SQLITE_MAX_SIZE_MB"],
+                       settings["DISK_RESERVE_MB"])
 
 
 def registry_exists(settings: dict[str, Any]) -> bool:

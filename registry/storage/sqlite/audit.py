@@ -1,16 +1,49 @@
-"""The audit log in the embedded engine: each append is one write transaction, so the
-file's write lock orders appenders from every process."""
+"""The audit log in the embedded engine.
+
+An entry is appended inside the write transaction it records (``append_in``),
+so the file's one write lock orders appenders from every process and a write
+and its entry commit together or not at all.  The columns filters read
+(``at``, ``action``, ``principal``, ``subject``) are copies of the sealed
+entry (``audit_chain.indexed_fields``), which ``verify`` holds them to.
+"""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
-from registry.audit_chain import GENESIS_HASH, seal
-from registry.records import AuditEntry, AuditFilter, Page
+from registry.audit_chain import GENESIS_HASH, indexed_fields, readable, seal
+from registry.records import AuditEntry, AuditFilter, Page, StoredAuditEntry
 from registry.storage.cursors import decode_cursor, encode_cursor
 from registry.storage.sqlite.database import Database
+
+INDEXED_COLUMNS = ("seq", "at", "action", "principal", "subject")
+
+
+# The newest entry and its hash; an entry that is not valid JSON has none (``verify`` reports it),
+# and must not stop the log from taking new entries.
+NEWEST = ("SELECT seq, CASE WHEN json_valid(entry) THEN json_extract(entry, '$.hash') END "
+          "FROM audit_log ORDER BY seq DESC LIMIT 1")
+
+
+def append_in(db: sqlite3.Connection, entry: AuditEntry) -> AuditEntry:
+    """Seal ``entry`` after the newest one and insert it, inside the caller's write transaction."""
+    seq, prev_hash = _newest(db)
+    sealed = seal(entry, seq + 1, prev_hash)
+    db.execute(
+        f"INSERT INTO audit_log ({', '.join(INDEXED_COLUMNS)}, entry) VALUES (?, ?, ?, ?, ?, ?)",
+        (*indexed_fields(sealed).values(), json.dumps(sealed, ensure_ascii=False)),
+    )
+    return sealed
+
+
+def _newest(db: sqlite3.Connection) -> tuple[int, str]:
+    last = db.execute(NEWEST).fetchone()
+    if last is None:
+        return 0, GENESIS_HASH
+    return last[0], last[1] if isinstance(last[1], str) else GENESIS_HASH
 
 
 class SQLiteAuditLog:
@@ -21,20 +54,20 @@ class SQLiteAuditLog:
         """Entries of checks skip the fsync as check records do; the rest are as durable as
         the writes they record."""
         with self.database.transaction(durable=entry["action"] != "check") as db:
-            last = db.execute("SELECT seq, json_extract(entry, '$.hash') FROM audit_log ORDER BY seq DESC LIMIT 1"
-                              ).fetchone()
-            seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-            sealed = seal(entry, seq, prev_hash)
-            db.execute(
-                "INSERT INTO audit_log (seq, at, action, principal, subject, entry) VALUES (?, ?, ?, ?, ?, ?)",
-                (seq, sealed["at"], sealed["action"], sealed["actor"]["principal"], sealed["subject"],
-                 json.dumps(sealed, ensure_ascii=False)),
-            )
-        return sealed
+            return append_in(db, entry)
 
-    def iter_stored(self) -> Iterator[tuple[int, AuditEntry]]:
-        for seq, entry in self.database.connection().execute("SELECT seq, entry FROM audit_log ORDER BY seq"):
-            yield seq, cast(AuditEntry, json.loads(entry))
+    def iter_stored(self) -> Iterator[StoredAuditEntry]:
+        rows = self.database.connection().execute(
+            f"SELECT {', '.join(INDEXED_COLUMNS)}, entry FROM audit_log ORDER BY seq")
+        for row in rows:
+            yield StoredAuditEntry(row[0], row[-1], dict(zip(INDEXED_COLUMNS, row[:-1])))
+
+    def head(self) -> tuple[int, str]:
+        return _newest(self.database.connection())
+
+    def hash_at(self, seq: int) -> str | None:
+        row = self.database.connection().execute("SELECT entry FROM audit_log WHERE seq = ?", (seq,)).fetchone()
+        return readable(seq, row[0]).get("hash") if row else None
 
     def list(self, filters: AuditFilter, limit: int, cursor: str | None) -> Page[AuditEntry]:
         clauses, params = ["seq > ?"], [decode_cursor(cursor, int) if cursor else 0]
@@ -54,5 +87,11 @@ class SQLiteAuditLog:
         ).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
-        return Page([cast(AuditEntry, json.loads(r[1])) for r in rows],
-                    encode_cursor(rows[-1][0]) if more else None)
+        return Page([readable(seq, entry) for seq, entry in rows], encode_cursor(rows[-1][0]) if more else None)
+
+    def complete_pending(self, now: float) -> int:
+        """Nothing is ever pending: a write and its entry commit in one transaction."""
+        return 0
+
+    def pending(self) -> int:
+        return 0

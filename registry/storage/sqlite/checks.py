@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from registry.records import Document
+from registry.records import AuditEntry, Document
+from registry.storage.sqlite.audit import append_in
 from registry.storage.sqlite.database import Database
 
 
@@ -12,11 +13,12 @@ class SQLiteCheckLog:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def save(self, record: Document) -> None:
-        """Kept without an fsync of its own: a check record is not worth doubling a
-        check's latency, and the next durable write flushes it to disk anyway."""
+    def save(self, record: Document, audit: AuditEntry) -> None:
+        """Kept with its audit entry in one transaction, without an fsync of its own: a check record
+        is not worth doubling a check's latency, and the next durable write flushes it to disk anyway."""
         with self.database.transaction(durable=False) as db:
             db.execute(
                 "INSERT INTO checks (id, checked_at, verdict, document) VALUES (?, ?, ?, ?)",
                 (record["check_id"], record["checked_at"], record["verdict"], json.dumps(record)),
             )
+            append_in(db, audit)

@@ -6,20 +6,28 @@ beside the single writer, every write is one ``BEGIN IMMEDIATE`` transaction
 ``synchronous=FULL`` makes a committed report survive a power cut (check
 records skip that fsync).  Every store of the engine shares one
 ``Database``: each thread has its own connection to the file.
+
+A full disk (or the file at its size cap, ``max_size_mb``) makes SQLite
+refuse the write with ``SQLITE_FULL`` and roll the transaction back: nothing
+half-written stays, and the caller gets ``StorageFull`` (507).  ``ping``
+reports the disk full before that happens, when less than ``reserve_mb`` is
+left.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from registry.errors import StorageUnavailable
+from registry.errors import StorageFull, StorageUnavailable
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 15000
+MIB = 1024 * 1024
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reports (
@@ -70,6 +78,7 @@ CREATE TABLE IF NOT EXISTS checks (
 );
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS api_keys (key_id TEXT PRIMARY KEY, document TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY, document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_log (
     seq INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
@@ -88,6 +97,7 @@ CREATE TABLE IF NOT EXISTS bulk_jobs (
     document TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS bulk_jobs_by_status ON bulk_jobs (status);
+CREATE INDEX IF NOT EXISTS bulk_jobs_by_owner ON bulk_jobs (json_extract(document, '$.owner.principal'), seq);
 CREATE TABLE IF NOT EXISTS bulk_rows (
     job_id TEXT NOT NULL,
     row_index INTEGER NOT NULL,
@@ -101,18 +111,31 @@ CREATE TABLE IF NOT EXISTS bulk_results (
     PRIMARY KEY (job_id, row_index)
 ) WITHOUT ROWID;
 """
+# Rate-limit state and daily usage, written on every request: a file of their own, so that those
+# small writes never queue behind the registry's write lock (an import batch holds it for a while).
+COUNTERS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, expires REAL NOT NULL, document TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS counters_by_expiry ON counters (expires);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
 
 
 class Database:
     """The registry's SQLite file: a connection per thread, and write transactions."""
 
-    def __init__(self, path: str, cache_mb: int = 256) -> None:
+    def __init__(self, path: str, cache_mb: int = 256, max_size_mb: int = 0, reserve_mb: int = 0,
+                 schema: str = SCHEMA) -> None:
         self.path = str(Path(path).expanduser())
         self.cache_mb = cache_mb
+        self.max_size_mb = max_size_mb
+        self.reserve_bytes = reserve_mb * MIB
         self._local = threading.local()
         # executescript commits as it goes; every statement is idempotent, so
         # workers starting together on a new file cannot trip over each other.
-        self.connection().executescript(SCHEMA)
+        try:
+            self.connection().executescript(schema)
+        except sqlite3.OperationalError as exc:
+            raise StorageUnavailable(f"Cannot prepare the database {self.path}: {exc}") from exc
         with self.transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
@@ -127,6 +150,9 @@ class Database:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
                 db.execute(f"PRAGMA cache_size=-{self.cache_mb * 1024}")
+                if self.max_size_mb:
+                    page_size = db.execute("PRAGMA page_size").fetchone()[0]
+                    db.execute(f"PRAGMA max_page_count={self.max_size_mb * MIB // page_size}")
             except sqlite3.Error as exc:
                 raise StorageUnavailable(f"Cannot open the registry database: {exc}") from exc
             self._local.db = db
@@ -137,7 +163,9 @@ class Database:
         """One write transaction, taken before reading so read-modify-write is atomic.
 
         ``durable=False`` skips the fsync at commit: the transaction survives a
-        crash of the process, though not a power cut of the machine.
+        crash of the process, though not a power cut of the machine.  Everything
+        written inside commits together or not at all; a write the file refuses
+        (a full disk, an I/O error) leaves as ``StorageUnavailable``.
         """
         db = self.connection()
         db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
@@ -147,10 +175,12 @@ class Database:
             raise StorageUnavailable(f"The registry database is busy: {exc}") from exc
         try:
             yield db
-        except BaseException:
-            db.execute("ROLLBACK")
+            db.execute("COMMIT")
+        except BaseException as exc:
+            _roll_back(db)
+            if isinstance(exc, sqlite3.Error):
+                raise translated(exc) from exc
             raise
-        db.execute("COMMIT")
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
@@ -169,7 +199,41 @@ class Database:
             self._local.db = None
 
     def ping(self) -> None:
+        """Readable, and room to write: ``StorageFull`` when the disk has less than the reserve
+        left or the file reached its cap."""
         try:
-            self.connection().execute("SELECT 1 FROM meta LIMIT 1").fetchone()
+            db = self.connection()
+            db.execute("SELECT 1 FROM meta LIMIT 1").fetchone()
+            pages, free_pages, cap, page_size = (db.execute(f"PRAGMA {name}").fetchone()[0] for name in (
+                "page_count", "freelist_count", "max_page_count", "page_size"))
         except sqlite3.Error as exc:
             raise StorageUnavailable(f"The registry database cannot be read: {exc}") from exc
+        disk = os.statvfs(Path(self.path).parent)
+        if disk.f_bavail * disk.f_frsize < self.reserve_bytes:
+            raise StorageFull(f"The disk holding the registry has less than {self.reserve_bytes // MIB} MiB free.")
+        if (cap - pages + free_pages) * page_size < min(self.reserve_bytes, cap * page_size // 20):
+            raise StorageFull(f"The registry database is at its size cap ({self.max_size_mb} MiB).")
+
+
+# Primary result codes of a file or machine that cannot take the write now (not of a defect in a statement).
+UNAVAILABLE_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_NOMEM,
+                               sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL})
+
+
+def translated(exc: sqlite3.Error) -> Exception:
+    """What a failed write means to the caller: full storage (507), storage that cannot serve
+    now (503), or a defect (the error itself, a 500 that is logged)."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF  # extended codes carry the primary in the low byte
+    if code == sqlite3.SQLITE_FULL:
+        return StorageFull("The disk holding the registry is full (or the database reached its size cap); "
+                           "nothing of this request was stored.")
+    if code in UNAVAILABLE_CODES:
+        return StorageUnavailable(f"The registry database cannot be written now ({exc.sqlite_errorname}).")
+    return exc
+
+
+def _roll_back(db: sqlite3.Connection) -> None:
+    """Undo what a failed transaction wrote; SQLite may already have rolled it back itself."""
+    if db.in_transaction:
+        with suppress(sqlite3.OperationalError):  # SQLite rolled it back itself after the error
+            db.execute("ROLLBACK")

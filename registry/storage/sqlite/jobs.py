@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import cast
 
 from registry.errors import NotFound
-from registry.records import Document, Job
+from registry.records import AuditEntry, Document, Job, Page
 from registry.storage.chunks import numbered_chunks
+from registry.storage.cursors import decode_cursor, encode_cursor
 from registry.storage.leases import at_checkpoint, claimable, holds_lease
+from registry.storage.sqlite.audit import append_in
 from registry.storage.sqlite.database import Database
 from registry.vocabulary import ACTIVE_JOB_STATUSES
 
 RESULTS_PAGE_SIZE = 1000
 
 ACTIVE_JOBS = f"SELECT document FROM bulk_jobs WHERE status IN {ACTIVE_JOB_STATUSES} ORDER BY seq"
+OWNER = "json_extract(document, '$.owner.principal')"  # indexed: bulk_jobs_by_owner
 ROWS_PER_TRANSACTION = 10_000  # uploaded rows stored per write transaction: each holds the lock briefly
 
 
@@ -33,11 +36,12 @@ class SQLiteJobStore:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def create_job(self, job: Job, rows: Iterable[Document]) -> None:
+    def create_job(self, job: Job, rows: Iterable[Document], audit: AuditEntry) -> None:
         """Rows first, in short transactions of ``ROWS_PER_TRANSACTION`` rows (or a few
         megabytes), so a large upload never holds the one write lock for long nor a chunk much
-        memory; the job last, so no worker sees it before all its rows exist (rows of an
-        upload that failed midway are never read)."""
+        memory; then the job with its ``audit`` entry in one transaction, so no worker sees it
+        before all its rows exist (rows of an upload that failed midway are never read) and it
+        never exists without its entry."""
         for chunk in numbered_chunks(rows, ROWS_PER_TRANSACTION):
             with self.database.transaction() as db:
                 db.executemany("INSERT INTO bulk_rows (job_id, row_index, data) VALUES (?, ?, ?)",
@@ -45,6 +49,7 @@ class SQLiteJobStore:
         with self.database.transaction() as db:
             db.execute("INSERT INTO bulk_jobs (id, status, document) VALUES (?, ?, ?)",
                        (job["id"], job["status"], json.dumps(job)))
+            append_in(db, audit)
 
     def get_job(self, job_id: str) -> Job:
         return _job(self.database.connection(), job_id)
@@ -68,7 +73,8 @@ class SQLiteJobStore:
         )
         return [json.loads(r[0]) for r in rows]
 
-    def commit_batch(self, job: Job, owner: str, results: list[Document], lease_until: float) -> bool:
+    def commit_batch(self, job: Job, owner: str, results: list[Document], lease_until: float,
+                     audit: AuditEntry) -> bool:
         checkpoint = job["rows_done"] - len(results)
         with self.database.transaction(durable=False) as db:
             if not at_checkpoint(_job(db, job["id"]), owner, checkpoint):
@@ -78,15 +84,19 @@ class SQLiteJobStore:
                 ((job["id"], checkpoint + i, json.dumps(r, ensure_ascii=False)) for i, r in enumerate(results)),
             )
             _store(db, {**job, "lease_expires": lease_until})
+            append_in(db, audit)
         return True
 
-    def update_job(self, job_id: str, owner: str | None, changes: Job) -> Job | None:
+    def update_job(self, job_id: str, owner: str | None, changes: Job,
+                   audit: Callable[[Job], AuditEntry] | None = None) -> Job | None:
         with self.database.transaction() as db:
             job = _job(db, job_id)
             if not holds_lease(job, owner):
                 return None
             job.update(changes)
             _store(db, job)
+            if audit is not None:
+                append_in(db, audit(job))
         return job
 
     def iter_results(self, job_id: str, count: int) -> Iterator[Document]:
@@ -98,6 +108,19 @@ class SQLiteJobStore:
                 (job_id, start, min(count, start + RESULTS_PAGE_SIZE)),
             ).fetchall()
             yield from (json.loads(r[0]) for r in rows)
+
+
+    def list_jobs(self, owner: str, limit: int, cursor: str | None) -> Page[Job]:
+        before = decode_cursor(cursor, int) if cursor else None
+        rows = self.database.connection().execute(
+            f"SELECT seq, document FROM bulk_jobs WHERE {OWNER} = ? AND (? IS NULL OR seq < ?) ORDER BY seq DESC "
+            f"LIMIT ?", (owner, before, before, limit + 1)).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page([cast(Job, json.loads(r[1])) for r in rows], encode_cursor(rows[-1][0]) if more else None)
+
+    def active_jobs(self) -> list[Job]:
+        return [cast(Job, json.loads(r[0])) for r in self.database.connection().execute(ACTIVE_JOBS)]
 
 
 def _job(db: sqlite3.Connection, job_id: str) -> Job:

@@ -1,4 +1,5 @@
-"""Reports in the embedded engine: each write stores the report and its index rows in one transaction."""
+"""Reports in the embedded engine: each write stores the report, its index rows and its audit entry
+in one transaction."""
 
 from __future__ import annotations
 
@@ -7,9 +8,21 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
+from registry.audit_chain import import_batch_entry
 from registry.errors import Conflict, NotFound, PreconditionFailed
-from registry.records import ImportOutcome, Page, Report, ReportFilter, agency_key, imported_version, manufacturer_key
+from registry.records import (
+    AuditEntry,
+    ImportOutcome,
+    Page,
+    Report,
+    ReportFilter,
+    agency_key,
+    imported_version,
+    manufacturer_key,
+    name_key,
+)
 from registry.storage.cursors import decode_cursor, encode_cursor
+from registry.storage.sqlite.audit import append_in
 from registry.storage.sqlite.database import Database
 from registry.storage.sqlite.index_rows import IndexedReport, insert_rows, prepare_reports, update_rows
 from registry.storage.sqlite.text_search import fts_all_terms
@@ -25,7 +38,7 @@ class SQLiteReportStore:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def create(self, report: Report) -> Report:
+    def create(self, report: Report, audit: AuditEntry) -> Report:
         with self.database.transaction() as db:
             existing = _seq_by_ref(db, agency_key(report), report["external_ref"])
             if existing is not None:
@@ -33,6 +46,7 @@ class SQLiteReportStore:
                     "A report with this external_ref already exists for this agency.", existing_id=existing[1]
                 )
             insert_rows(db, [IndexedReport.of(report)])
+            append_in(db, audit)
         return report
 
     def get(self, report_id: str) -> Report:
@@ -41,7 +55,7 @@ class SQLiteReportStore:
             raise NotFound(f"No report with id {report_id}.")
         return _report(row[0])
 
-    def replace(self, report: Report, expected_version: int) -> Report:
+    def replace(self, report: Report, expected_version: int, audit: AuditEntry) -> Report:
         with self.database.transaction() as db:
             row = db.execute("SELECT seq, document FROM reports WHERE id = ?", (report["id"],)).fetchone()
             if row is None:
@@ -56,13 +70,14 @@ class SQLiteReportStore:
             if clash is not None and clash[0] != row[0]:
                 raise Conflict("Another report of this agency has this external_ref.", existing_id=clash[1])
             update_rows(db, row[0], stored, report)
+            append_in(db, audit)
         return report
 
     @property
     def prepare(self) -> Callable[[list[Report]], list[IndexedReport]]:
         return prepare_reports
 
-    def upsert_prepared(self, prepared: list[IndexedReport]) -> list[ImportOutcome]:
+    def upsert_prepared(self, prepared: list[IndexedReport], audit: AuditEntry) -> list[ImportOutcome]:
         outcomes: list[ImportOutcome] = []
         new: list[IndexedReport] = []
         with self.database.transaction() as db:
@@ -81,6 +96,9 @@ class SQLiteReportStore:
                     update_rows(db, row[0], stored, report)
                 outcomes.append(ImportOutcome(action, report["id"]))
             insert_rows(db, new)
+            entry = import_batch_entry(audit, outcomes)
+            if entry is not None:
+                append_in(db, entry)
         return outcomes
 
     def list(self, filters: ReportFilter, limit: int, cursor: str | None) -> Page[Report]:
@@ -92,6 +110,7 @@ class SQLiteReportStore:
             ("manufacturer_key", manufacturer_key(filters.manufacturer)),
             ("country", filters.country),
             (SOURCE_COLUMN, filters.source),
+            ("agency_key", name_key(filters.agency) if filters.agency else None),
         ):
             if value:
                 clauses.append(f"{column} = ?")

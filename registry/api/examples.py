@@ -1,0 +1,90 @@
+"""Examples for the OpenAPI document: what a client sends and gets, from the demo registry's
+Tulkubas case.  ``tests/test_openapi_document.py`` holds each to its schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from registry.files.results import csv_lines
+
+REPORT_ID = "01a21362-b95b-7a3e-99d2-01ddabfc8f0d"
+AGENCY = {"name": "Police Department of Turkestan Region", "country": "KZ",
+          "contact": "Criminal Police Division, duty officer, stolen-equipment@trk.police.example"}
+
+REPORT_INPUT: dict[str, Any] = {
+    "external_ref": "KZ-TRK-2026-008741/2",
+    "status": "stolen",
+    "category": "excavator",
+    "manufacturer": "Komatsu",
+    "model": "PC300-8",
+    "year": 2019,
+    "identifiers": [{"type": "pin", "value": "KMTPC300C55A17044", "location": "plate on the right side of the boom"}],
+    "description": "Yellow tracked excavator, held on the impound lot since November.",
+    "incident": {"date": "2026-11-14", "country": "KZ", "region": "Turkestan", "place": "Tulkubas impound lot"},
+    "value": {"amount": 180000000, "currency": "KZT"},
+    "reporting_agency": AGENCY,
+}
+REPORT: dict[str, Any] = {**REPORT_INPUT, "id": REPORT_ID, "version": 1, "created_at": "2026-11-25T15:40:02.118Z",
+                          "updated_at": "2026-11-25T15:40:02.118Z"}
+REPORT_PATCH: dict[str, Any] = {"status": "recovered", "description": None}
+REPORT_PATCHED: dict[str, Any] = {**{k: v for k, v in REPORT.items() if k != "description"}, "status": "recovered",
+                                  "version": 2, "updated_at": "2026-11-27T08:12:45.500Z"}
+REPORT_PAGE: dict[str, Any] = {"items": [REPORT], "next_cursor": "MTIz"}
+
+CHECK_REQUEST: dict[str, Any] = {"identifier": "КМТ РС300 С55А17О44", "manufacturer": "Komatsu"}
+MATCH: dict[str, Any] = {
+    "report_id": REPORT_ID, "external_ref": "KZ-TRK-2026-008741/2", "status": "stolen", "active": True,
+    "identifier": {"type": "pin", "value": "KMTPC300C55A17044"}, "score": 0.9757, "match_type": "confusable",
+    "explanation": "query has O where the record has 0 at position 15 (often misread)",
+    "category": "excavator", "manufacturer": "Komatsu", "model": "PC300-8", "reporting_agency": AGENCY,
+    "source": "local",
+}
+CHECK_RESULT: dict[str, Any] = {
+    "check_id": "01a21362-bb18-77cc-98a1-e9ba1f390f21", "checked_at": "2026-11-25T15:46:07.256Z",
+    "verdict": "possible_match", "matches": [MATCH], "hit_sources": [], "sources": [], "complete": True,
+    "unanswered_sources": [], "notes": [],
+}
+
+JOB: dict[str, Any] = {
+    "id": "01a21370-0c1e-7d2a-8f3b-5e6f7a8b9c0d", "status": "running", "created_at": "2026-11-25T16:02:11.031Z",
+    "started_at": "2026-11-25T16:02:11.412Z", "finished_at": None, "format": "csv", "filename": "inventory.csv",
+    "rows_total": 12000, "rows_done": 4500, "hits": 1, "possible_matches": 3, "no_matches": 4490, "errors": 6,
+    "incomplete_rows": 0, "eta_seconds": 14.2, "error": None,
+}
+JOB_PAGE: dict[str, Any] = {"items": [JOB], "next_cursor": None}
+ROW_RESULT: dict[str, Any] = {"row": 2, "input": {"serial": "KMTPC300C55A17044", "lot": "17"}, "verdict": "hit",
+                              "match": {**MATCH, "score": 1.0, "match_type": "exact", "explanation": "exact"},
+                              "matches": 1, "notes": [], "complete": True, "unanswered_sources": [], "error": None}
+SYNC_RESULT: dict[str, Any] = {"rows_total": 1, "hits": 1, "possible_matches": 0, "no_matches": 0, "errors": 0,
+                               "incomplete_rows": 0, "results": [ROW_RESULT]}
+# UTF-8 with a BOM, in the upload's delimiter: what Excel opens by double-click in any locale.
+RESULTS_CSV = "".join(csv_lines([ROW_RESULT], list(ROW_RESULT["input"])))
+
+SOURCES: list[dict[str, Any]] = [{"name": "smv", "status": "ok", "circuit": "closed"}]
+
+KEY_CREATE: dict[str, Any] = {"role": "border", "label": "post 7, Zhibek Zholy", "expires": "2027-06-30"}
+KEY: dict[str, Any] = {"key_id": "5f0c3a9e1d2b4c6f", "role": "border", "agency": None, "label": "post 7, Zhibek Zholy",
+                       "created_at": "2026-11-25T09:00:00.000Z", "expires_at": "2027-06-30T00:00:00.000Z",
+                       "revoked_at": None, "state": "active"}
+KEY_CREATED: dict[str, Any] = {**KEY, "key": "itk_5f0c3a9e1d2b4c6f_Q2xhc3NpZmllZCBzZWNyZXQgZXhhbXBsZQ"}
+KEY_REVOKED: dict[str, Any] = {**KEY, "revoked_at": "2026-12-01T10:00:00.000Z", "state": "revoked"}
+KEY_LIST: dict[str, Any] = {"items": [KEY]}
+
+AUDIT_ENTRY: dict[str, Any] = {
+    "seq": 42, "at": "2026-11-25T15:46:07.260Z", "action": "check",
+    "actor": {"principal": "5f0c3a9e1d2b4c6f", "role": "border", "agency": None, "address": "10.20.0.7"},
+    "subject": "01a21362-bb18-77cc-98a1-e9ba1f390f21",
+    "details": {"query": CHECK_REQUEST, "verdict": "possible_match", "matched_report_ids": [REPORT_ID]},
+    "prev_hash": "9c1d4e0b7f3a6b2c8d5e1f4a7b0c3d6e9f2a5b8c1d4e7f0a3b6c9d2e5f8a1b4c",
+    "hash": "2b5e8f1c4d7a0b3e6f9c2d5a8b1e4f7c0d3a6b9e2f5c8d1a4b7e0f3c6d9a2b5e",
+}
+AUDIT_PAGE: dict[str, Any] = {"items": [AUDIT_ENTRY], "next_cursor": "NDI"}
+AUDIT_NDJSON = '{"seq": 42, "at": "2026-11-25T15:46:07.260Z", "action": "check", "...": "..."}\n'
+CHAIN_REPORT: dict[str, Any] = {"intact": True, "entries": 42, "head_seq": 42, "head_hash": AUDIT_ENTRY["hash"],
+                                "broken_at": None, "reason": None, "published": None, "pending": 0}
+
+LIVE: dict[str, Any] = {"status": "ok"}
+READY: dict[str, Any] = {"status": "ready", "storage": "sqlite"}
+METRICS_TEXT = ('# HELP irontrace_checks_total Readings checked (single and bulk), by verdict and the best match\'s '
+                'type\n# TYPE irontrace_checks_total counter\n'
+                'irontrace_checks_total{match_type="confusable",verdict="possible_match"} 1.0\n')
