@@ -1,8 +1,11 @@
 """From candidate reports to a verdict an officer can act on.
 
 Engines only *find* candidates; this module decides.  Each candidate's
-identifiers are compared with the reading (``search.scoring.compare``), its
-text with the description, and the query's manufacturer and category nudge
+identifiers are compared with the reading (``search.scoring.compare``) and
+graded by how likely the differences are a misreading of this plate rather
+than another machine (``search.grading``), with the whole candidate set
+telling how crowded the registry is around the reading; its text is compared
+with the description, and the query's manufacturer, model and category nudge
 the score.  Because every engine hands its candidates to ``rank``, the
 embedded default and Elasticsearch return the same verdict and order.
 """
@@ -10,21 +13,32 @@ embedded default and Elasticsearch return the same verdict and order.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
+from search.grading import DESCRIPTION_ONLY, Context, Neighbourhood, Resemblance, clamped, grade, scaled
 from search.normalize import normalize
 from search.query import CheckQuery
 from search.scoring import Reading, compare
 from search.text import report_text, text_terms
-from search.vocabulary import ACTIVE_STATUSES, HIT, HIT_MATCH_TYPES, MATCH_TYPES, NO_MATCH, POSSIBLE_MATCH
+from search.vocabulary import (
+    ACTIVE_STATUSES,
+    ALARM,
+    HIT,
+    HIT_MATCH_TYPES,
+    MATCH_TYPES,
+    NO_MATCH,
+    POSSIBLE_MATCH,
+    SIMILAR,
+    SIMILAR_SERIALS,
+)
 
-POSSIBLE_MATCH_MIN_SCORE = 0.35  # below this a candidate is not worth an officer's time
+MIN_SIMILARITY = 0.35  # below this a candidate is not worth an officer's time, whatever its tier
 MAX_MATCHES = 10
 
-# Context from the query: agreement is a small nudge, conflict a larger one.
+# Context from the query: agreement is a small nudge, conflict a larger one (within the match's tier).
 CONTEXT_AGREES_BONUS = 0.02
 CONTEXT_CONFLICTS_PENALTY = 0.05
-MAX_ADJUSTED_SCORE = 0.98  # context never lifts a near match to the score of an equal one
+CONTEXT_FIELDS = ("manufacturer", "model", "category")
 
 # Description matches score by the share of the query's words found in the report.
 DESCRIPTION_BASE = 0.25
@@ -42,6 +56,7 @@ class Match:
     score: float
     match_type: str
     explanation: str
+    tier: str  # alarm (strong evidence this is the machine) or similar (as likely another one)
 
     @property
     def active(self) -> bool:
@@ -55,49 +70,82 @@ class CheckOutcome:
 
 
 def rank(query: CheckQuery, candidates: Iterable[Report]) -> CheckOutcome:
-    """Score every candidate once, keep the worthwhile ones, best first, and decide."""
-    seen: set[str] = set()
-    matches: list[Match] = []
+    """Compare every candidate once, grade each against the whole neighbourhood, keep the
+    worthwhile ones, best first, and decide."""
     reading = Reading.of(query.identifier) if query.identifier else None
-    for report in candidates:
-        if report["id"] in seen:
-            continue
-        seen.add(report["id"])
-        match = best_match(query, report, reading)
-        if match is not None and match.score >= POSSIBLE_MATCH_MIN_SCORE:
-            matches.append(match)
+    compared = [(report, _resemblances(reading, report)) for report in _unique(candidates)]
+    neighbourhood = Neighbourhood.of(resemblances for _, resemblances in compared)
+    matches = [match for report, resemblances in compared
+               if (match := _best(query, report, resemblances, neighbourhood)) is not None]
     matches.sort(key=_order)
     return CheckOutcome(verdict_for(matches), matches[:MAX_MATCHES])
 
 
 def verdict_for(matches: Iterable[Match]) -> str:
-    """``hit`` only on equality with an active report; recovered and cancelled never hit."""
+    """``hit`` only on equality with an active report; ``possible_match`` on an alarm of one;
+    ``similar_serials`` when active reports resemble the reading only weakly.  Recovered and
+    cancelled reports are information, never a verdict."""
     active = [m for m in matches if m.active]
     if any(m.match_type in HIT_MATCH_TYPES for m in active):
         return HIT
-    return POSSIBLE_MATCH if active else NO_MATCH
+    if any(m.tier == ALARM for m in active):
+        return POSSIBLE_MATCH
+    return SIMILAR_SERIALS if active else NO_MATCH
 
 
 def best_match(query: CheckQuery, report: Report, reading: Reading | None = None) -> Match | None:
-    """The strongest resemblance between the query and one report, if any."""
-    found: list[Match] = []
-    if query.identifier:
-        reading = reading or Reading.of(query.identifier)
-        for identifier in report.get("identifiers", ()):
-            comparison = compare(reading, identifier["value"], identifier["type"])
-            if comparison is not None:
-                found.append(
-                    Match(report, identifier, comparison.score, comparison.match_type, comparison.explanation)
-                )
+    """The strongest resemblance between the query and one report, graded as if it were the only candidate."""
+    if reading is None and query.identifier:
+        reading = Reading.of(query.identifier)
+    resemblances = _resemblances(reading, report)
+    return _best(query, report, resemblances, Neighbourhood.of([resemblances]))
+
+
+def _unique(candidates: Iterable[Report]) -> Iterable[Report]:
+    seen: set[str] = set()
+    for report in candidates:
+        if report["id"] not in seen:
+            seen.add(report["id"])
+            yield report
+
+
+def _resemblances(reading: Reading | None, report: Report) -> list[Resemblance]:
+    """The report's identifiers the reading resembles enough to be worth listing."""
+    if reading is None:
+        return []
+    found = []
+    for identifier in report.get("identifiers", ()):
+        comparison = compare(reading, identifier["value"], identifier["type"])
+        if comparison is not None and comparison.score >= MIN_SIMILARITY:
+            found.append(Resemblance.of(reading, identifier, comparison))
+    return found
+
+
+def _best(query: CheckQuery, report: Report, resemblances: Sequence[Resemblance],
+          neighbourhood: Neighbourhood) -> Match | None:
+    agreement = _Agreement.of(query, report)
+    context = Context(query.reading_source, bool(agreement.conflicts), "model" in agreement.agreeing)
+    found = [_graded(report, r, neighbourhood, context, agreement) for r in resemblances]
     if query.description:
-        found.extend(_description_match(query.description, report))
+        found.extend(_description_match(query.description, report, agreement))
     if not found:
         return None
-    best = min(found, key=lambda m: (-m.score, MATCH_TYPES.index(m.match_type)))
-    return _with_context(query, best)
+    return min(found, key=lambda m: (-m.score, MATCH_TYPES.index(m.match_type)))
 
 
-def _description_match(description: str, report: Report) -> list[Match]:
+def _graded(report: Report, resemblance: Resemblance, neighbourhood: Neighbourhood, context: Context,
+            agreement: _Agreement) -> Match:
+    comparison = resemblance.comparison
+    if comparison.match_type in HIT_MATCH_TYPES:  # equality decides; context is the officer's to weigh
+        return Match(report, resemblance.identifier, comparison.score, comparison.match_type,
+                     comparison.explanation, ALARM)
+    graded = grade(resemblance, neighbourhood, context)
+    explanation = "; ".join([comparison.explanation, *graded.reasons, *agreement.conflicts])
+    return Match(report, resemblance.identifier, clamped(graded.tier, graded.score + agreement.nudge),
+                 comparison.match_type, explanation, graded.tier)
+
+
+def _description_match(description: str, report: Report, agreement: _Agreement) -> list[Match]:
     wanted = text_terms(description)
     if not wanted:
         return []
@@ -105,35 +153,43 @@ def _description_match(description: str, report: Report) -> list[Match]:
     if not shared:
         return []
     coverage = len(shared) / len(wanted)
-    score = round(DESCRIPTION_BASE + DESCRIPTION_SPAN * coverage, 4)
+    similarity = DESCRIPTION_BASE + DESCRIPTION_SPAN * coverage
+    if similarity < MIN_SIMILARITY:
+        return []
     words = ", ".join(sorted(shared))
-    explanation = f"description shares {len(shared)} of {len(wanted)} words with the query ({words})"
-    return [Match(report, None, score, "description", explanation)]
+    explanation = "; ".join([f"description shares {len(shared)} of {len(wanted)} words with the query ({words})",
+                             DESCRIPTION_ONLY, *agreement.conflicts])
+    score = clamped(SIMILAR, scaled(SIMILAR, similarity) + agreement.nudge)
+    return [Match(report, None, score, "description", explanation, SIMILAR)]
 
 
-def _with_context(query: CheckQuery, match: Match) -> Match:
-    """Nudge a near match by whether manufacturer and category agree with the query."""
-    if match.match_type in HIT_MATCH_TYPES:
-        return match
-    score, notes = match.score, []
-    for name, asked, registered in (
-        ("manufacturer", query.manufacturer, match.report.get("manufacturer")),
-        ("category", query.category, match.report.get("category")),
-    ):
-        if not asked or not registered:
-            continue
-        if _same_name(asked, registered):
-            score += CONTEXT_AGREES_BONUS
-        else:
-            score -= CONTEXT_CONFLICTS_PENALTY
-            notes.append(f"{name} differs (query {asked}, record {registered})")
-    score = round(min(max(score, 0.0), MAX_ADJUSTED_SCORE), 4)
-    explanation = "; ".join([match.explanation, *notes])
-    return Match(match.report, match.identifier, score, match.match_type, explanation)
+@dataclass(frozen=True)
+class _Agreement:
+    """Whether the query's manufacturer, model and category agree with a report's."""
+
+    agreeing: frozenset[str]
+    conflicts: tuple[str, ...]  # one note per field that differs
+
+    @classmethod
+    def of(cls, query: CheckQuery, report: Report) -> "_Agreement":
+        agreeing, conflicts = set(), []
+        for name in CONTEXT_FIELDS:
+            asked, registered = getattr(query, name), report.get(name)
+            if not asked or not registered:
+                continue
+            if _same_name(asked, registered):
+                agreeing.add(name)
+            else:
+                conflicts.append(f"{name} differs (query {asked}, record {registered})")
+        return cls(frozenset(agreeing), tuple(conflicts))
+
+    @property
+    def nudge(self) -> float:
+        return CONTEXT_AGREES_BONUS * len(self.agreeing) - CONTEXT_CONFLICTS_PENALTY * len(self.conflicts)
 
 
 def _same_name(asked: str, registered: str) -> bool:
-    """Manufacturer names agree when one is a prefix of the other (CAT, Caterpillar)."""
+    """Names agree when one is a prefix of the other (CAT, Caterpillar; PC300, PC300-8)."""
     a, b = normalize(asked), normalize(registered)
     return bool(a and b) and (a.startswith(b) or b.startswith(a))
 
@@ -143,4 +199,3 @@ def _order(match: Match) -> tuple:
     value = match.identifier["value"] if match.identifier else ""
     return (not match.active, -match.score, MATCH_TYPES.index(match.match_type),
             value, match.report.get("external_ref", ""), match.report["id"])
-

@@ -44,6 +44,7 @@ class Comparison:
     match_type: str
     score: float
     explanation: str
+    edits: tuple[Edit, ...] = ()  # of a confusable or fuzzy match: what ``search.grading`` judges
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,9 @@ class _Edit:
             f"query has {self.query_text} where the record has {self.record_text} "
             f"at positions {self.position}-{self.position + 1} (swapped neighbours)"
         )
+
+
+Edit = _Edit  # one difference of an alignment, as ``align`` returns it
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,7 @@ def compare(query: str | Reading, record_value: str, record_type: str = "other")
     best = max(candidates, key=lambda c: c.score)
     hints = structure_problems(record_type, q) if len(q) == len(r) else []
     details = [best.explanation, *reading.lookalike_notes, *hints]
-    return Comparison(best.match_type, best.score, "; ".join(details))
+    return Comparison(best.match_type, best.score, "; ".join(details), best.edits)
 
 
 def within_reach(query_skeleton: str, record_skeleton: str) -> bool:
@@ -155,10 +159,10 @@ def _edited(reading: Reading, r: str, r_skeleton: str) -> Comparison | None:
     typos = sum(1 for e in edits if not e.is_confusable)
     explanation = "; ".join(e.describe() for e in edits)
     if typos == 0:
-        return Comparison("confusable", round(CONFUSABLE_BASE * (1 - cost / len(r)), 4), explanation)
+        return Comparison("confusable", round(CONFUSABLE_BASE * (1 - cost / len(r)), 4), explanation, tuple(edits))
     if typos <= allowed and len(r) >= MIN_FUZZY_LENGTH:
         score = FUZZY_BASE * (1 - cost / max(len(q), len(r)))
-        return Comparison("fuzzy", round(score, 4), explanation)
+        return Comparison("fuzzy", round(score, 4), explanation, tuple(edits))
     return None
 
 

@@ -1,0 +1,217 @@
+"""What a resemblance is evidence of: this plate misread, or another machine of the series.
+
+Equipment is numbered in sequence, so a machine that was never reported
+usually sits one or two digits from one that was.  ``search.scoring.compare``
+measures how close a reading is to a registered value; ``grade`` judges how
+likely the differences are to be a misreading of *this* plate, and puts the
+match in a tier (``search.vocabulary``):
+
+``alarm`` (strong evidence: stop and confirm)
+    equal once formatting, case and look-alike letters are ignored; only
+    look-alike characters differ (O/0, I/1, S/5, B/8, Z/2, G/6: two real
+    serials never differ only that way); the reading is the value without its
+    first few characters, and what was read is selective (it holds the whole
+    running number and at least ``SELECTIVE_TAIL_FIXED_CHARACTERS`` before it,
+    or lacks no more than a manufacturer code); neighbours typed in the wrong
+    order outside the running number.
+``similar`` (weak evidence: a similar serial, not an alarm)
+    one or two wrong, missing or extra characters, or swapped digits of the
+    running number, which are as likely a neighbouring machine as a typo; a
+    tail that does not reach past the running number, or that several
+    registered values end with; a description.
+
+Context moves a grade.  A reading copied from a file rarely holds typos and
+OCR confuses look-alikes rather than typing slips, so only a typed reading's
+swap is a slip, and typos weigh less in the other two.  A conflicting
+manufacturer, model or category undoes the evidence that rests on a value
+being selective in its series (a tail, a swap); an agreeing model narrows a
+tail to its series as one more legible character would.  Each further
+registered value as close to the reading lowers a similar serial's score.
+The two tiers' scores never overlap, so every alarm ranks above every similar
+serial.  Scores are monotone in ``compare``'s similarity within a tier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+from search.normalize import normalize, skeleton
+from search.policy import MANUFACTURER_CODE_LENGTH, MIN_PARTIAL_LENGTH, SELECTIVE_TAIL_FIXED_CHARACTERS
+from search.scoring import Comparison, Edit, Reading
+from search.vocabulary import ALARM, COPIED, HIT_MATCH_TYPES, OCR, SIMILAR, TYPED
+
+# Scores of each tier: (lowest, highest).  An alarm stays below an equal identifier (0.99).
+SCORE_BANDS: dict[str, tuple[float, float]] = {ALARM: (0.70, 0.98), SIMILAR: (0.35, 0.65)}
+# How likely an arbitrary typo is in a reading obtained this way, relative to a typed one.
+TYPO_LIKELIHOOD: dict[str, float] = {TYPED: 1.0, OCR: 0.8, COPIED: 0.5}
+CROWDING_WEIGHT = 0.15  # each further registered value as close takes this share off a similar score
+
+LOOKALIKES_ONLY = "only look-alike characters differ: two real serials never differ only that way"
+DESCRIPTION_ONLY = "a description alone cannot tell one machine of a model from another"
+EDITED_MATCH_TYPES = frozenset({"confusable", "fuzzy"})
+
+
+@dataclass(frozen=True)
+class Resemblance:
+    """A registered identifier that a reading resembles, and how."""
+
+    identifier: Mapping[str, Any]
+    comparison: Comparison
+    record: str  # the registered value, normalized
+    legible: int  # when the reading is the value's trailing part (look-alikes aside): its length, else 0
+
+    @classmethod
+    def of(cls, reading: Reading, identifier: Mapping[str, Any], comparison: Comparison) -> "Resemblance":
+        record = normalize(identifier["value"])
+        legible = len(reading.normalized)
+        is_tail = MIN_PARTIAL_LENGTH <= legible < len(record) and skeleton(record).endswith(reading.skeleton)
+        return cls(identifier, comparison, record, legible if is_tail else 0)
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """How crowded the registry is around a reading, counted in the candidates a check retrieved."""
+
+    near: int = 1  # reports with an identifier a few typos or look-alikes from the reading
+    sharing_tail: int = 1  # reports with an identifier the reading is the trailing part of
+
+    @classmethod
+    def of(cls, per_report: Iterable[Sequence[Resemblance]]) -> "Neighbourhood":
+        near = sharing_tail = 0
+        for resemblances in per_report:
+            near += any(r.comparison.match_type in EDITED_MATCH_TYPES for r in resemblances)
+            sharing_tail += any(r.legible for r in resemblances)
+        return cls(max(near, 1), max(sharing_tail, 1))
+
+
+@dataclass(frozen=True)
+class Context:
+    """What else a check knows that bears on a grade."""
+
+    reading_source: str = TYPED
+    conflicting: bool = False  # the query's manufacturer, model or category differs from the report's
+    model_agrees: bool = False
+
+
+@dataclass(frozen=True)
+class Grade:
+    tier: str
+    score: float
+    reasons: tuple[str, ...]  # why, in an officer's words
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    strong: bool
+    reasons: tuple[str, ...]
+
+
+def grade(resemblance: Resemblance, neighbourhood: Neighbourhood, context: Context) -> Grade:
+    """The tier and score of one resemblance, and the reasons for them."""
+    comparison = resemblance.comparison
+    if comparison.match_type in HIT_MATCH_TYPES:
+        return Grade(ALARM, comparison.score, ())
+    readings = []
+    if comparison.match_type in EDITED_MATCH_TYPES:
+        readings.append(_edit_evidence(comparison.edits, resemblance.record, context))
+    if resemblance.legible:
+        readings.append(_tail_evidence(resemblance, neighbourhood, context))
+    strong = next((e for e in readings if e.strong), None)
+    if strong is not None:
+        return Grade(ALARM, scaled(ALARM, comparison.score), strong.reasons)
+    reasons = readings[0].reasons
+    if comparison.match_type == "partial":  # worn, not mistyped: only how many values end this way counts
+        crowd, likelihood = neighbourhood.sharing_tail, 1.0
+    else:
+        crowd, likelihood = neighbourhood.near, TYPO_LIKELIHOOD[context.reading_source]
+        if crowd > 1:
+            reasons += (f"{crowd - 1} other registered {_reports(crowd - 1)} a value within a few characters "
+                        f"of this reading",)
+    similarity = comparison.score * likelihood / (1 + CROWDING_WEIGHT * (crowd - 1))
+    return Grade(SIMILAR, scaled(SIMILAR, similarity), reasons)
+
+
+def scaled(tier: str, similarity: float) -> float:
+    """A similarity in 0..1 as a score of ``tier``."""
+    low, high = SCORE_BANDS[tier]
+    return round(low + (high - low) * similarity, 4)
+
+
+def clamped(tier: str, score: float) -> float:
+    """``score`` kept within ``tier``'s band, so context never moves a match across tiers."""
+    low, high = SCORE_BANDS[tier]
+    return round(min(max(score, low), high), 4)
+
+
+def running_number(record: str) -> tuple[int, int]:
+    """Where the running number sits in a normalized value: its last run of digits, as
+    0-based ``(start, end)``; ``(len, len)`` for a value without digits."""
+    end = len(record)
+    while end and not _digit(record[end - 1]):
+        end -= 1
+    start = end
+    while start and _digit(record[start - 1]):
+        start -= 1
+    return (start, end) if start < end else (len(record), len(record))
+
+
+def _digit(char: str) -> bool:
+    return "0" <= char <= "9"
+
+
+def _edit_evidence(edits: Sequence[Edit], record: str, context: Context) -> _Evidence:
+    """Look-alikes are strong; a typed swap outside the running number is a slip; any other typo is weak."""
+    typos = [e for e in edits if not e.is_confusable]
+    if not typos:
+        return _Evidence(True, (LOOKALIKES_ONLY,))
+    start, end = running_number(record)
+    slips = context.reading_source == TYPED and not context.conflicting and all(
+        e.kind == "swap" and not _touches(e, start, end) for e in typos
+    )
+    if slips:
+        return _Evidence(True, ("characters outside the running number typed in the wrong order: a typing slip",))
+    if any(_touches(e, start, end) for e in typos):
+        reason = (f"a difference in the running number ({record[start:end]}) is as likely a neighbouring machine "
+                  f"as a misreading")
+    else:
+        reason = "a wrong, missing or extra character is as likely another machine as a misreading"
+    reasons = (reason,)
+    if context.reading_source == COPIED:
+        reasons += ("copied from a file, where typos are rare",)
+    return _Evidence(False, reasons)
+
+
+def _touches(edit: Edit, start: int, end: int) -> bool:
+    """Whether an edit changes the running number (``start``..``end``, 0-based; edit positions are 1-based)."""
+    if edit.kind == "swap":  # positions p and p + 1: only a swap of two of its digits changes it alone
+        return start < edit.position < end
+    if edit.kind == "extra":  # inserted after position p: inside when between two of its digits
+        return start <= edit.position <= end
+    return start < edit.position <= end
+
+
+def _tail_evidence(resemblance: Resemblance, neighbourhood: Neighbourhood, context: Context) -> _Evidence:
+    """A legible tail is strong when it is selective: it holds the whole running number and enough
+    before it (or lacks no more than a manufacturer code), no other report ends the same way, and
+    the context agrees."""
+    record, legible = resemblance.record, resemblance.legible
+    unread = len(record) - legible
+    start, end = running_number(record)
+    before = start - unread  # characters read before the running number
+    if neighbourhood.sharing_tail > 1:
+        return _Evidence(False, (f"{neighbourhood.sharing_tail} registered reports have values ending this way",))
+    if context.conflicting:
+        return _Evidence(False, ("a tail is selective only within its maker's series, and the context differs",))
+    if before >= 1 and unread <= MANUFACTURER_CODE_LENGTH:
+        return _Evidence(True, (f"only the first {unread} ({record[:unread]}) not read: a missing maker code, "
+                                f"the rest matches",))
+    if before + context.model_agrees >= SELECTIVE_TAIL_FIXED_CHARACTERS:
+        return _Evidence(True, (f"the legible part holds the whole running number ({record[start:end]}) and "
+                                f"{before} characters before it: selective in its series",))
+    return _Evidence(False, (f"the legible part does not reach far enough past the running number "
+                             f"({record[start:end]}): other machines of the series end the same way",))
+
+
+def _reports(count: int) -> str:
+    return "report has" if count == 1 else "reports have"
