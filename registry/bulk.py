@@ -31,13 +31,15 @@ from registry.services import CheckService, bulk_row_result, new_id, utc_now
 from registry.storage.base import Document
 from registry.storage.jobs import JobStore
 from search.query import CheckQuery
+from search.vocabulary import HIT, NO_MATCH, POSSIBLE_MATCH, SIMILAR_SERIALS
 
 log = logging.getLogger(__name__)
 
 SYNC_MAX_ROWS = 1000  # POST /v1/checks/bulk answers at once up to this many rows
 WORKER_STOP_TIMEOUT_SECONDS = 30
 BATCHES_IN_FLIGHT_PER_PROCESS = 2  # one being checked, one waiting, so a process never idles
-VERDICT_COUNTERS = {"hit": "hits", "possible_match": "possible_matches", "no_match": "no_matches"}
+VERDICT_COUNTERS = {HIT: "hits", POSSIBLE_MATCH: "possible_matches", SIMILAR_SERIALS: "similar_serials",
+                    NO_MATCH: "no_matches"}
 COUNTERS = (*VERDICT_COUNTERS.values(), "errors")  # what a job counts, row by row
 PRIVATE_FIELDS = ("lease_owner", "lease_expires", "run_started", "run_started_rows", "columns", "owner")
 
@@ -67,7 +69,7 @@ def new_job(upload: Upload, filename: str | None, owner: Actor) -> Document:
 
 
 def tally(results: list[Document]) -> dict[str, int]:
-    """How many rows were hits, possible matches, no matches, or could not be checked."""
+    """How many rows were hits, possible matches, similar serials, no matches, or could not be checked."""
     counts = dict.fromkeys(COUNTERS, 0)
     for result in results:
         counts["errors" if result["error"] else VERDICT_COUNTERS[result["verdict"]]] += 1
@@ -76,13 +78,19 @@ def tally(results: list[Document]) -> dict[str, int]:
 
 def advanced(job: Document, results: list[Document]) -> Document:
     """The job after a batch: checkpoint moved past its rows, each verdict (or error) counted."""
-    counts = {name: job[name] + count for name, count in tally(results).items()}
+    before = counters(job)
+    counts = {name: before[name] + count for name, count in tally(results).items()}
     return {**job, **counts, "rows_done": job["rows_done"] + len(results)}
+
+
+def counters(job: Document) -> dict[str, int]:
+    """A job's counts; a counter added after the job was queued (``similar_serials``) reads zero."""
+    return {name: job.get(name, 0) for name in COUNTERS}
 
 
 def job_view(job: Document, now: float) -> Document:
     """A job as its owner sees it: no lease internals, an ETA while it runs."""
-    view = {k: v for k, v in job.items() if k not in PRIVATE_FIELDS}
+    view = {**{k: v for k, v in job.items() if k not in PRIVATE_FIELDS}, **counters(job)}
     view["eta_seconds"] = None
     done_this_run = job["rows_done"] - job.get("run_started_rows", 0)
     if job["status"] == "running" and done_this_run > 0:
@@ -277,7 +285,7 @@ class BulkWorker:
         if self.jobs.update_job(job["id"], self.owner, {"status": "done", "finished_at": utc_now()}) is None:
             return  # cancelled after its last batch, or taken over: not this worker's to finish
         self.bulk.audit.record(job_owner(job), "bulk_check.done", job["id"], {
-            "rows_total": job["rows_total"], **{name: job[name] for name in COUNTERS}})
+            "rows_total": job["rows_total"], **counters(job)})
 
     def _checked_batches(self, job: Document) -> Iterator[list[Document]]:
         """Results of the job's batches after its checkpoint, in order; with processes, the

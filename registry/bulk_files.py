@@ -24,6 +24,7 @@ from marshmallow import ValidationError
 from registry.errors import InvalidRequest, PayloadTooLarge, flatten_messages
 from registry.report_files import FORMATS, SUFFIX_FORMATS, format_of_first_character, parse_rows
 from registry.schemas import CATEGORIES, CheckRequestSchema
+from search.vocabulary import COPIED
 
 CONTENT_TYPE_FORMATS = {
     "text/csv": "csv",
@@ -53,15 +54,18 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
         "vin-код", "vin код", "вин", "идентификатор", "номер шасси",
     ),
     "manufacturer": ("manufacturer", "make", "brand", "maker", "производитель", "изготовитель", "марка"),
+    "model": ("model", "модель"),
     "category": ("category", "equipment type", "type", "категория", "тип", "тип техники", "вид техники"),
     "description": ("description", "item", "item description", "описание", "наименование"),
+    "reading_source": ("reading source", "read by", "источник номера"),
 }
+FILE_READING_SOURCE = COPIED  # what a row's identifier is unless the row says otherwise
 ALIAS_FIELDS = {alias: name for name, aliases in HEADER_ALIASES.items() for alias in aliases}
 
 # Result columns written after the uploaded ones, in this order.
 RESULT_COLUMNS = (
-    "row", "verdict", "score", "match_type", "matched_identifier", "matched_report_id", "matched_external_ref",
-    "matched_status", "reporting_agency", "agency_contact", "explanation", "error",
+    "row", "verdict", "score", "match_type", "tier", "matched_identifier", "matched_report_id", "matched_external_ref",
+    "matched_status", "reporting_agency", "agency_contact", "explanation", "similar_serials", "error",
 )
 # A cell starting with one of these is a formula to a spreadsheet; the quote makes it text.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -178,7 +182,8 @@ def check_query(cells: dict[str, str]) -> tuple[dict[str, str] | None, str | Non
     """The check a row asks for, validated as a single check is, or why it cannot be checked.
 
     The first non-empty column of each field wins; a category outside the
-    registry's list is ignored rather than held against the row.
+    registry's list is ignored rather than held against the row.  A file's
+    identifiers were copied, unless a row says how it was read.
     """
     fields: dict[str, str] = {}
     for column, cell in cells.items():
@@ -190,6 +195,7 @@ def check_query(cells: dict[str, str]) -> tuple[dict[str, str] | None, str | Non
         fields["category"] = category
     if not fields.get("identifier"):
         return None, "The row has no identifier (serial, PIN, VIN or a column named like one)."
+    fields["reading_source"] = fields.get("reading_source", FILE_READING_SOURCE).casefold()
     try:
         return _request_schema.load(fields), None
     except ValidationError as exc:
@@ -213,9 +219,10 @@ def csv_cells(result: dict[str, Any], input_columns: list[str]) -> list[str]:
     agency = match.get("reporting_agency") or {}
     identifier = match.get("identifier") or {}
     values = [result["input"].get(c) for c in input_columns] + [
-        result["row"], result.get("verdict"), match.get("score"), match.get("match_type"), identifier.get("value"),
-        match.get("report_id"), match.get("external_ref"), match.get("status"), agency.get("name"),
-        agency.get("contact"), match.get("explanation"), result.get("error"),
+        result["row"], result.get("verdict"), match.get("score"), match.get("match_type"), match.get("tier"),
+        identifier.get("value"), match.get("report_id"), match.get("external_ref"), match.get("status"),
+        agency.get("name"), agency.get("contact"), match.get("explanation"), result.get("similar_serials"),
+        result.get("error"),
     ]
     return [spreadsheet_safe(v) for v in values]
 

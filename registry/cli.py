@@ -17,7 +17,7 @@ import requests
 from registry.access import ADMIN, AGENCY, AUDITOR, BORDER, DEALER, ROLES, Actor
 from integrations.simulator import DEFAULT_API_KEY as SIMULATOR_API_KEY
 from integrations.simulator import DEFAULT_PORT as SIMULATOR_PORT
-from registry.bulk import COUNTERS, BulkWorker, tally
+from registry.bulk import BulkWorker, counters, tally
 from registry.bulk_files import csv_lines, detect_upload_format, ndjson_lines, read_upload
 from registry.config import load_settings
 from registry.context import Services
@@ -27,6 +27,7 @@ from registry.services import ImportSummary, RowError, check_view
 from registry.storage import open_storage
 from registry.storage.jobs import ACTIVE_STATUSES
 from search.query import CheckQuery
+from search.vocabulary import READING_SOURCES, TYPED
 
 if TYPE_CHECKING:
     from registry.storage.elasticsearch import ElasticsearchStorage
@@ -126,13 +127,16 @@ def _print_rejections(rejected: list[RowError], errors_file: IO[str] | None) -> 
 @main.command()
 @click.argument("identifier")
 @click.option("--manufacturer")
+@click.option("--model")
 @click.option("--category")
 @click.option("--description")
+@click.option("--reading-source", type=click.Choice(READING_SOURCES), default=TYPED, show_default=True,
+              help="How the identifier was obtained: typed, copied from a file, or read by OCR.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
-def check(identifier: str, manufacturer: str | None, category: str | None, description: str | None,
-          as_json: bool) -> None:
-    """Check an identifier against the registry and print the verdict."""
-    query = CheckQuery(identifier, manufacturer, category, description)
+def check(identifier: str, manufacturer: str | None, model: str | None, category: str | None,
+          description: str | None, reading_source: str, as_json: bool) -> None:
+    """Check an identifier against the registry and print the verdict, alarms first, then similar serials."""
+    query = CheckQuery(identifier, manufacturer, category, description, model, reading_source)
     record, outcome = _services().checks.check(query, Actor.operator())
     view = check_view(record, outcome)
     matches = view["matches"]
@@ -147,7 +151,8 @@ def check(identifier: str, manufacturer: str | None, category: str | None, descr
     for m in matches:
         agency = m["reporting_agency"]
         click.echo(
-            f"  {m['score']:.2f} {m['match_type']:<11} {m['identifier']['value'] if m['identifier'] else '-'}"
+            f"  {m['score']:.2f} {m['tier']:<7} {m['match_type']:<11} "
+            f"{m['identifier']['value'] if m['identifier'] else '-'}"
             f"  {m['status']}  {m['external_ref']} ({agency['name']}{', ' + agency['contact'] if agency.get('contact') else ''})"
         )
         click.echo(f"       {m['explanation']}")
@@ -167,7 +172,8 @@ def bulk_check(file: Path, output: Path | None, server: str | None, key: str | N
     else:
         counts = _bulk_check_local(file, output, as_ndjson)
     click.echo(f"rows {sum(counts.values())}: hits {counts['hits']}, possible matches {counts['possible_matches']}, "
-               f"no match {counts['no_matches']}, errors {counts['errors']}", err=True)
+               f"similar serials {counts['similar_serials']}, no match {counts['no_matches']}, "
+               f"errors {counts['errors']}", err=True)
 
 
 def _results_file(output: Path | None, as_ndjson: bool) -> IO[str]:
@@ -234,7 +240,7 @@ def _bulk_check_remote(file: Path, server: str, key: str | None, output: Path | 
             out.writelines(results.iter_content(chunk_size=64 * 1024, decode_unicode=True))
     except requests.RequestException as exc:
         raise click.ClickException(f"Cannot reach {server}: {exc}") from exc
-    return {name: job[name] for name in COUNTERS}
+    return counters(job)
 
 
 def _raise_for_problem(response: requests.Response) -> None:

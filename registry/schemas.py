@@ -17,7 +17,7 @@ from registry.audit import AUDIT_ACTIONS
 from registry.stamps import iso
 from registry.storage.jobs import ACTIVE_STATUSES, FINAL_STATUSES
 from search.normalize import normalize
-from search.vocabulary import MATCH_TYPES
+from search.vocabulary import MATCH_TYPES, READING_SOURCES, TIERS, TYPED, VERDICTS
 
 STATUSES = ("stolen", "missing", "recovered", "cancelled")
 CATEGORIES = (
@@ -25,7 +25,6 @@ CATEGORIES = (
     "crusher", "generator", "compressor", "attachment", "other",
 )
 IDENTIFIER_TYPES = ("pin", "vin", "serial", "engine", "component", "telematics", "other")
-VERDICTS = ("hit", "possible_match", "no_match")
 SOURCE_STATUSES = ("ok", "timeout", "error", "unavailable", "skipped")
 
 MAX_IDENTIFIER_LENGTH = 64
@@ -175,11 +174,36 @@ class ReportPageSchema(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
+VERDICT_DOC = (
+    "What to do. `hit`: the identifier is registered as stolen or missing (case, separators and "
+    "look-alike letters aside): stop the item and call the reporting agency. `possible_match`: strong "
+    "evidence that this is a reported machine with its plate misread (look-alike characters only, a "
+    "selective tail, a missing maker code): stop and confirm with the agency before acting. "
+    "`similar_serials`: no alarm; reported machines have serials close to this one (a typo apart, or "
+    "the same short tail), which in a numbered series is as likely a neighbouring machine: the list "
+    "is for reference; re-read the plate if in doubt. `no_match`: nothing reported resembles it "
+    "(recovered and cancelled reports may still be listed, as information)."
+)
+TIER_DOC = (
+    "`alarm`: strong evidence that the item is this report's machine (the check's verdict is then "
+    "`hit` or `possible_match`); `similar`: a similar serial, as likely another machine of the same "
+    "series: listed for reference, never an alarm"
+)
+READING_SOURCE_DOC = (
+    "How the identifier was obtained: `typed` by an officer (default for a single check), `copied` "
+    "from a file or system (default for bulk checks: typos are rare there, so a typo counts less), "
+    "or read by `ocr` (look-alike confusions are common there)"
+)
+
+
 class CheckRequestSchema(Schema):
     identifier = fields.String(validate=validate.Length(min=1, max=MAX_IDENTIFIER_LENGTH))
     manufacturer = _text()
+    model = _text(metadata={"description": "Model as read or known; agreement with a report strengthens a worn tail"})
     category = fields.String(validate=validate.OneOf(CATEGORIES))
     description = _text(MAX_TEXT_LENGTH)
+    reading_source = fields.String(validate=validate.OneOf(READING_SOURCES),
+                                   metadata={"description": READING_SOURCE_DOC, "default": TYPED})
 
     @validates_schema
     def _something_to_check(self, data: dict, **_) -> None:
@@ -209,9 +233,10 @@ class MatchSchema(Schema):
     status = fields.String(validate=validate.OneOf(STATUSES))
     active = fields.Boolean(metadata={"description": "False for recovered or cancelled reports: information only"})
     identifier = fields.Nested(MatchedIdentifierSchema, allow_none=True)
-    score = fields.Float()
+    score = fields.Float(metadata={"description": "0..1; every alarm scores above every similar serial"})
     match_type = fields.String(validate=validate.OneOf(MATCH_TYPES))
-    explanation = fields.String()
+    tier = fields.String(validate=validate.OneOf(TIERS), metadata={"description": TIER_DOC})
+    explanation = fields.String(metadata={"description": "What differs, and why that is strong or weak evidence"})
     category = fields.String()
     manufacturer = fields.String(allow_none=True)
     model = fields.String(allow_none=True)
@@ -246,8 +271,9 @@ class SourceHealthSchema(Schema):
 class CheckResultSchema(Schema):
     check_id = fields.String()
     checked_at = fields.String(metadata={"format": "date-time"})
-    verdict = fields.String(validate=validate.OneOf(VERDICTS))
-    matches = fields.List(fields.Nested(MatchSchema))
+    verdict = fields.String(validate=validate.OneOf(VERDICTS), metadata={"description": VERDICT_DOC})
+    matches = fields.List(fields.Nested(MatchSchema), metadata={
+        "description": "Best first: active reports, then by score, so alarms before similar serials"})
     hit_sources = fields.List(
         fields.String(), metadata={"description": "Where the hit came from: 'local' and/or external source names"}
     )
@@ -370,7 +396,8 @@ class BulkJobSchema(Schema):
     rows_total = fields.Integer()
     rows_done = fields.Integer()
     hits = fields.Integer()
-    possible_matches = fields.Integer()
+    possible_matches = fields.Integer(metadata={"description": "Rows with an alarm short of a hit"})
+    similar_serials = fields.Integer(metadata={"description": "Rows with similar serials only: no alarm"})
     no_matches = fields.Integer()
     errors = fields.Integer(metadata={"description": "Rows that could not be checked (see each row's error)"})
     eta_seconds = fields.Float(allow_none=True, metadata={"description": "While running: seconds left at the current rate"})
@@ -382,9 +409,11 @@ class BulkRowResultSchema(Schema):
 
     row = fields.Integer(metadata={"description": "Line of the row in the file (CSV counts the header as 1)"})
     input = fields.Dict(keys=fields.String(), values=fields.String(), metadata={"description": "The row as uploaded"})
-    verdict = fields.String(allow_none=True, validate=validate.OneOf(VERDICTS))
-    match = fields.Nested(MatchSchema, allow_none=True, metadata={"description": "The best match"})
+    verdict = fields.String(allow_none=True, validate=validate.OneOf(VERDICTS), metadata={"description": VERDICT_DOC})
+    match = fields.Nested(MatchSchema, allow_none=True, metadata={"description": "The best match (its tier says "
+                                                                                "whether it is an alarm)"})
     matches = fields.Integer(metadata={"description": "How many reports matched"})
+    similar_serials = fields.Integer(metadata={"description": "How many of them are similar serials, not alarms"})
     error = fields.String(allow_none=True, metadata={"description": "Why the row could not be checked"})
 
 
@@ -394,6 +423,7 @@ class BulkCheckResultSchema(Schema):
     rows_total = fields.Integer()
     hits = fields.Integer()
     possible_matches = fields.Integer()
+    similar_serials = fields.Integer()
     no_matches = fields.Integer()
     errors = fields.Integer()
     results = fields.List(fields.Nested(BulkRowResultSchema))

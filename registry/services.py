@@ -21,6 +21,7 @@ from registry.schemas import ReportInputSchema
 from registry.storage.base import Document, ImportOutcome, Page, ReportFilter, Storage, agency_key
 from search.keys import query_keys
 from search.matching import HIT_MATCH_TYPES, CheckOutcome, CheckQuery, Match, rank
+from search.vocabulary import SIMILAR
 
 if TYPE_CHECKING:
     from integrations.federation import Federation, SourceAnswer
@@ -333,7 +334,7 @@ def match_view(match: Match, detail: str = FULL_DETAILS) -> Document:
     report = match.report
     source = _external_source(match)
     if detail == CONTACT_ONLY:
-        view = {"external_ref": report["external_ref"], "active": match.active,
+        view = {"external_ref": report["external_ref"], "active": match.active, "tier": match.tier,
                 "reporting_agency": report["reporting_agency"], "source": source or LOCAL_SOURCE}
         if source:
             view["reference"] = report.get("external_reference")  # what the dealer quotes to follow up
@@ -350,6 +351,7 @@ def match_view(match: Match, detail: str = FULL_DETAILS) -> Document:
         "identifier": {"type": identifier["type"], "value": identifier["value"]} if identifier else None,
         "score": match.score,
         "match_type": match.match_type,
+        "tier": match.tier,
         "explanation": explanation,
         "category": report.get("category"),
         "manufacturer": report.get("manufacturer"),
@@ -368,14 +370,16 @@ def match_view(match: Match, detail: str = FULL_DETAILS) -> Document:
 
 
 def bulk_row_result(row: Document, outcome: CheckOutcome | None, detail: str = FULL_DETAILS) -> Document:
-    """What a bulk check answers about one uploaded row: its cells echoed, the verdict and
-    the best match (``match_view``, at the detail the job's owner may see), or the row's error."""
-    best = outcome.matches[0] if outcome and outcome.matches else None
+    """What a bulk check answers about one uploaded row: its cells echoed, the verdict, the best
+    match (``match_view``, at the detail the job's owner may see) and how many of the matches are
+    similar serials rather than alarms, or the row's error."""
+    matches = outcome.matches if outcome else []
     return {
         "row": row["number"],
         "input": row["cells"],
         "verdict": outcome.verdict if outcome else None,
-        "match": match_view(best, detail) if best else None,
-        "matches": len(outcome.matches) if outcome else 0,
+        "match": match_view(matches[0], detail) if matches else None,
+        "matches": len(matches),
+        "similar_serials": sum(m.tier == SIMILAR for m in matches),
         "error": row["error"],
     }
