@@ -10,10 +10,10 @@ match in a tier (``search.vocabulary``):
     equal once formatting, case and look-alike letters are ignored; only
     look-alike characters differ (O/0, I/1, S/5, B/8, Z/2, G/6: two real
     serials never differ only that way); the reading is the value without its
-    first few characters, and what was read is selective (it holds the whole
-    running number and at least ``SELECTIVE_TAIL_FIXED_CHARACTERS`` before it,
-    or lacks no more than a manufacturer code); neighbours typed in the wrong
-    order outside the running number.
+    first characters (a worn plate, a missing maker code), and what was read
+    is selective: it holds the whole running number (the value's last run of
+    digits) and at least ``SELECTIVE_TAIL_FIXED_CHARACTERS`` characters before
+    it; neighbours typed in the wrong order outside the running number.
 ``similar`` (weak evidence: a similar serial, not an alarm)
     one or two wrong, missing or extra characters, or swapped digits of the
     running number, which are as likely a neighbouring machine as a typo; a
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from search.normalize import normalize, skeleton
-from search.policy import MANUFACTURER_CODE_LENGTH, MIN_PARTIAL_LENGTH, SELECTIVE_TAIL_FIXED_CHARACTERS
+from search.policy import MIN_PARTIAL_LENGTH, SELECTIVE_TAIL_FIXED_CHARACTERS
 from search.scoring import Comparison, Edit, Reading
 from search.vocabulary import ALARM, COPIED, HIT_MATCH_TYPES, OCR, SIMILAR, TYPED
 
@@ -46,6 +46,7 @@ SCORE_BANDS: dict[str, tuple[float, float]] = {ALARM: (0.70, 0.98), SIMILAR: (0.
 # How likely an arbitrary typo is in a reading obtained this way, relative to a typed one.
 TYPO_LIKELIHOOD: dict[str, float] = {TYPED: 1.0, OCR: 0.8, COPIED: 0.5}
 CROWDING_WEIGHT = 0.15  # each further registered value as close takes this share off a similar score
+MAKER_CODE_LENGTH = 3  # a PIN or VIN starts with its maker's code: only wording depends on it
 
 LOOKALIKES_ONLY = "only look-alike characters differ: two real serials never differ only that way"
 DESCRIPTION_ONLY = "a description alone cannot tell one machine of a model from another"
@@ -184,17 +185,17 @@ def _edit_evidence(edits: Sequence[Edit], record: str, context: Context) -> _Evi
 
 def _touches(edit: Edit, start: int, end: int) -> bool:
     """Whether an edit changes the running number (``start``..``end``, 0-based; edit positions are 1-based)."""
-    if edit.kind == "swap":  # positions p and p + 1: only a swap of two of its digits changes it alone
+    if edit.kind == "swap":  # positions p and p + 1: both must be its digits
         return start < edit.position < end
-    if edit.kind == "extra":  # inserted after position p: inside when between two of its digits
+    if edit.kind == "extra":  # inserted after position p: next to one of its digits
         return start <= edit.position <= end
     return start < edit.position <= end
 
 
 def _tail_evidence(resemblance: Resemblance, neighbourhood: Neighbourhood, context: Context) -> _Evidence:
     """A legible tail is strong when it is selective: it holds the whole running number and enough
-    before it (or lacks no more than a manufacturer code), no other report ends the same way, and
-    the context agrees."""
+    before it (a PIN or VIN without its maker code always does), no other report ends the same way,
+    and the context agrees."""
     record, legible = resemblance.record, resemblance.legible
     unread = len(record) - legible
     start, end = running_number(record)
@@ -203,14 +204,20 @@ def _tail_evidence(resemblance: Resemblance, neighbourhood: Neighbourhood, conte
         return _Evidence(False, (f"{neighbourhood.sharing_tail} registered reports have values ending this way",))
     if context.conflicting:
         return _Evidence(False, ("a tail is selective only within its maker's series, and the context differs",))
-    if before >= 1 and unread <= MANUFACTURER_CODE_LENGTH:
-        return _Evidence(True, (f"only the first {unread} ({record[:unread]}) not read: a missing maker code, "
-                                f"the rest matches",))
     if before + context.model_agrees >= SELECTIVE_TAIL_FIXED_CHARACTERS:
-        return _Evidence(True, (f"the legible part holds the whole running number ({record[start:end]}) and "
-                                f"{before} characters before it: selective in its series",))
+        if unread <= MAKER_CODE_LENGTH:
+            return _Evidence(True, (f"only the first {_characters(unread)} ({record[:unread]}) missing, as a worn "
+                                    f"maker code would be; the rest matches",))
+        model = ", and the model agrees" if context.model_agrees else ""
+        running = f"the whole running number ({record[start:end]}) and " if start < end else ""
+        return _Evidence(True, (f"the legible part holds {running}{_characters(before)} before it{model}: "
+                                f"selective in its series",))
     return _Evidence(False, (f"the legible part does not reach far enough past the running number "
                              f"({record[start:end]}): other machines of the series end the same way",))
+
+
+def _characters(count: int) -> str:
+    return "1 character" if count == 1 else f"{count} characters"
 
 
 def _reports(count: int) -> str:

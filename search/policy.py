@@ -25,7 +25,6 @@ QUERY_DELETIONS: Final = 2  # deletion neighbourhood looked up for a reading
 # running number is the registered value's last run of digits: machines of one series share
 # everything before it, so a tail must hold all of it and reach into the characters before it.
 SELECTIVE_TAIL_FIXED_CHARACTERS: Final = 2  # characters before the running number a tail must hold
-MANUFACTURER_CODE_LENGTH: Final = 3  # a reading lacking only this many leading characters lacks a maker code
 
 # How many candidates one check may pull from each retrieval path.  Every
 # engine orders identifier candidates by the number of lookup keys they share
