@@ -38,11 +38,17 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from search.normalize import normalize, skeleton
 from search.policy import MIN_PARTIAL_LENGTH, SELECTIVE_TAIL_FIXED_CHARACTERS
+from search.query import CheckQuery
 from search.scoring import Comparison, Edit, Reading
 from search.vocabulary import ALARM, COPIED, HIT_MATCH_TYPES, OCR, SIMILAR, TYPED
 
 # Scores of each tier: (lowest, highest).  An alarm stays below an equal identifier (0.99).
 SCORE_BANDS: dict[str, tuple[float, float]] = {ALARM: (0.70, 0.98), SIMILAR: (0.35, 0.65)}
+# What the query says of the item: agreement is a small nudge, conflict a larger one (within the tier).
+CONTEXT_FIELDS = ("manufacturer", "model", "category")
+CONTEXT_AGREES_BONUS = 0.02
+CONTEXT_CONFLICTS_PENALTY = 0.05
+CONTEXT_HEADROOM = CONTEXT_AGREES_BONUS * len(CONTEXT_FIELDS)  # left at the top of a band for agreement
 # How likely an arbitrary typo is in a reading obtained this way, relative to a typed one.
 TYPO_LIKELIHOOD: dict[str, float] = {TYPED: 1.0, OCR: 0.8, COPIED: 0.5}
 CROWDING_WEIGHT = 0.15  # each further registered value as close takes this share off a similar score
@@ -88,11 +94,46 @@ class Neighbourhood:
 
 @dataclass(frozen=True)
 class Context:
-    """What else a check knows that bears on a grade."""
+    """What else a check knows that bears on a grade: how the reading was obtained, and whether
+    the query's manufacturer, model and category agree with the report's."""
 
     reading_source: str = TYPED
-    conflicting: bool = False  # the query's manufacturer, model or category differs from the report's
-    model_agrees: bool = False
+    agreeing: frozenset[str] = frozenset()
+    conflicts: tuple[str, ...] = ()  # one note per field that differs
+
+    @classmethod
+    def of(cls, query: CheckQuery, report: Mapping[str, Any]) -> "Context":
+        agreeing, conflicts = set(), []
+        for name in CONTEXT_FIELDS:
+            asked, registered = getattr(query, name), report.get(name)
+            if not asked or not registered:
+                continue
+            if _same_name(asked, registered):
+                agreeing.add(name)
+            else:
+                conflicts.append(f"{name} differs (query {asked}, record {registered})")
+        return cls(query.reading_source, frozenset(agreeing), tuple(conflicts))
+
+    @property
+    def conflicting(self) -> bool:
+        return bool(self.conflicts)
+
+    @property
+    def model_agrees(self) -> bool:
+        return "model" in self.agreeing
+
+    def nudged(self, tier: str, similarity: float) -> float:
+        """A similarity in 0..1 as a score of ``tier``, moved by agreement and conflict within its band."""
+        low, high = SCORE_BANDS[tier]
+        scaled = low + (high - low - CONTEXT_HEADROOM) * similarity
+        nudge = CONTEXT_AGREES_BONUS * len(self.agreeing) - CONTEXT_CONFLICTS_PENALTY * len(self.conflicts)
+        return round(min(max(scaled + nudge, low), high), 4)
+
+
+def _same_name(asked: str, registered: str) -> bool:
+    """Names agree when one is a prefix of the other (CAT, Caterpillar; PC300, PC300-8)."""
+    a, b = normalize(asked), normalize(registered)
+    return bool(a and b) and (a.startswith(b) or b.startswith(a))
 
 
 @dataclass(frozen=True)
@@ -109,9 +150,9 @@ class _Evidence:
 
 
 def grade(resemblance: Resemblance, neighbourhood: Neighbourhood, context: Context) -> Grade:
-    """The tier and score of one resemblance, and the reasons for them."""
+    """The tier and score of one resemblance, and the reasons for them (the context's conflicts too)."""
     comparison = resemblance.comparison
-    if comparison.match_type in HIT_MATCH_TYPES:
+    if comparison.match_type in HIT_MATCH_TYPES:  # equality decides; the context is the officer's to weigh
         return Grade(ALARM, comparison.score, ())
     readings = []
     if comparison.match_type in EDITED_MATCH_TYPES:
@@ -120,7 +161,7 @@ def grade(resemblance: Resemblance, neighbourhood: Neighbourhood, context: Conte
         readings.append(_tail_evidence(resemblance, neighbourhood, context))
     strong = next((e for e in readings if e.strong), None)
     if strong is not None:
-        return Grade(ALARM, scaled(ALARM, comparison.score), strong.reasons)
+        return Grade(ALARM, context.nudged(ALARM, comparison.score), strong.reasons + context.conflicts)
     reasons = readings[0].reasons
     if comparison.match_type == "partial":  # worn, not mistyped: only how many values end this way counts
         crowd, likelihood = neighbourhood.sharing_tail, 1.0
@@ -130,19 +171,12 @@ def grade(resemblance: Resemblance, neighbourhood: Neighbourhood, context: Conte
             reasons += (f"{crowd - 1} other registered {_reports(crowd - 1)} a value within a few characters "
                         f"of this reading",)
     similarity = comparison.score * likelihood / (1 + CROWDING_WEIGHT * (crowd - 1))
-    return Grade(SIMILAR, scaled(SIMILAR, similarity), reasons)
+    return Grade(SIMILAR, context.nudged(SIMILAR, similarity), reasons + context.conflicts)
 
 
-def scaled(tier: str, similarity: float) -> float:
-    """A similarity in 0..1 as a score of ``tier``."""
-    low, high = SCORE_BANDS[tier]
-    return round(low + (high - low) * similarity, 4)
-
-
-def clamped(tier: str, score: float) -> float:
-    """``score`` kept within ``tier``'s band, so context never moves a match across tiers."""
-    low, high = SCORE_BANDS[tier]
-    return round(min(max(score, low), high), 4)
+def grade_description(similarity: float, context: Context) -> Grade:
+    """Words in common never identify one machine of a model: a description match is a similar one."""
+    return Grade(SIMILAR, context.nudged(SIMILAR, similarity), (DESCRIPTION_ONLY, *context.conflicts))
 
 
 def running_number(record: str) -> tuple[int, int]:

@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from search.grading import DESCRIPTION_ONLY, Context, Neighbourhood, Resemblance, clamped, grade, scaled
-from search.normalize import normalize
+from search.grading import Context, Neighbourhood, Resemblance, grade, grade_description
 from search.query import CheckQuery
 from search.scoring import Reading, compare
 from search.text import report_text, text_terms
@@ -28,17 +27,11 @@ from search.vocabulary import (
     MATCH_TYPES,
     NO_MATCH,
     POSSIBLE_MATCH,
-    SIMILAR,
     SIMILAR_SERIALS,
 )
 
 MIN_SIMILARITY = 0.35  # below this a candidate is not worth an officer's time, whatever its tier
 MAX_MATCHES = 10
-
-# Context from the query: agreement is a small nudge, conflict a larger one (within the match's tier).
-CONTEXT_AGREES_BONUS = 0.02
-CONTEXT_CONFLICTS_PENALTY = 0.05
-CONTEXT_FIELDS = ("manufacturer", "model", "category")
 
 # Description matches score by the share of the query's words found in the report.
 DESCRIPTION_BASE = 0.25
@@ -123,29 +116,23 @@ def _resemblances(reading: Reading | None, report: Report) -> list[Resemblance]:
 
 def _best(query: CheckQuery, report: Report, resemblances: Sequence[Resemblance],
           neighbourhood: Neighbourhood) -> Match | None:
-    agreement = _Agreement.of(query, report)
-    context = Context(query.reading_source, bool(agreement.conflicts), "model" in agreement.agreeing)
-    found = [_graded(report, r, neighbourhood, context, agreement) for r in resemblances]
+    context = Context.of(query, report)
+    found = [_graded(report, r, neighbourhood, context) for r in resemblances]
     if query.description:
-        found.extend(_description_match(query.description, report, agreement))
+        found.extend(_description_match(query.description, report, context))
     if not found:
         return None
     return min(found, key=lambda m: (-m.score, MATCH_TYPES.index(m.match_type)))
 
 
-def _graded(report: Report, resemblance: Resemblance, neighbourhood: Neighbourhood, context: Context,
-            agreement: _Agreement) -> Match:
+def _graded(report: Report, resemblance: Resemblance, neighbourhood: Neighbourhood, context: Context) -> Match:
     comparison = resemblance.comparison
-    if comparison.match_type in HIT_MATCH_TYPES:  # equality decides; context is the officer's to weigh
-        return Match(report, resemblance.identifier, comparison.score, comparison.match_type,
-                     comparison.explanation, ALARM)
     graded = grade(resemblance, neighbourhood, context)
-    explanation = "; ".join([comparison.explanation, *graded.reasons, *agreement.conflicts])
-    return Match(report, resemblance.identifier, clamped(graded.tier, graded.score + agreement.nudge),
-                 comparison.match_type, explanation, graded.tier)
+    explanation = "; ".join([comparison.explanation, *graded.reasons])
+    return Match(report, resemblance.identifier, graded.score, comparison.match_type, explanation, graded.tier)
 
 
-def _description_match(description: str, report: Report, agreement: _Agreement) -> list[Match]:
+def _description_match(description: str, report: Report, context: Context) -> list[Match]:
     wanted = text_terms(description)
     if not wanted:
         return []
@@ -157,41 +144,10 @@ def _description_match(description: str, report: Report, agreement: _Agreement) 
     if similarity < MIN_SIMILARITY:
         return []
     words = ", ".join(sorted(shared))
+    graded = grade_description(similarity, context)
     explanation = "; ".join([f"description shares {len(shared)} of {len(wanted)} words with the query ({words})",
-                             DESCRIPTION_ONLY, *agreement.conflicts])
-    score = clamped(SIMILAR, scaled(SIMILAR, similarity) + agreement.nudge)
-    return [Match(report, None, score, "description", explanation, SIMILAR)]
-
-
-@dataclass(frozen=True)
-class _Agreement:
-    """Whether the query's manufacturer, model and category agree with a report's."""
-
-    agreeing: frozenset[str]
-    conflicts: tuple[str, ...]  # one note per field that differs
-
-    @classmethod
-    def of(cls, query: CheckQuery, report: Report) -> "_Agreement":
-        agreeing, conflicts = set(), []
-        for name in CONTEXT_FIELDS:
-            asked, registered = getattr(query, name), report.get(name)
-            if not asked or not registered:
-                continue
-            if _same_name(asked, registered):
-                agreeing.add(name)
-            else:
-                conflicts.append(f"{name} differs (query {asked}, record {registered})")
-        return cls(frozenset(agreeing), tuple(conflicts))
-
-    @property
-    def nudge(self) -> float:
-        return CONTEXT_AGREES_BONUS * len(self.agreeing) - CONTEXT_CONFLICTS_PENALTY * len(self.conflicts)
-
-
-def _same_name(asked: str, registered: str) -> bool:
-    """Names agree when one is a prefix of the other (CAT, Caterpillar; PC300, PC300-8)."""
-    a, b = normalize(asked), normalize(registered)
-    return bool(a and b) and (a.startswith(b) or b.startswith(a))
+                             *graded.reasons])
+    return [Match(report, None, graded.score, "description", explanation, graded.tier)]
 
 
 def _order(match: Match) -> tuple:
