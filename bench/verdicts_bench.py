@@ -224,6 +224,8 @@ def measure(strangers: list[dict], strong: list[dict], typed: list[dict],
         "typed_typos": len(typed),
         "typed_right_first": share(typed_ok),
         "typed_right_first_any_verdict": share([right_first(r, a) for r, a in zip(typed, typed_answers)]),
+        "typed_right_listed": share([ref(r["report"]) in {m["ref"] for m in a["matches"]}
+                                     for r, a in zip(typed, typed_answers)]),
         "typed_by_kind": {kind: share([ok for r, ok in zip(typed, typed_ok) if r["kind"] == kind])
                           for kind in TYPO_KINDS},
         "typed_strictly_closest": share([strictly_closest(r, a) for r, a in zip(typed, typed_answers)]),
@@ -305,6 +307,7 @@ def markdown(result: dict) -> str:
     for kind in TYPO_KINDS:
         row(f"&nbsp;&nbsp;{kind}", lambda f, kind=kind: f"{f['typed_by_kind'][kind]:.1%}")
     row("typed typos: right report strictly the closest registered value", lambda f: f"{f['typed_strictly_closest']:.1%}")
+    row("typed typos: right report listed", lambda f: f"{f['typed_right_listed']:.1%}")
     row("ms per check (never reported / strong / typed)",
         lambda f: " / ".join(str(v) for v in f["ms_per_check"].values()))
     return "\n".join(lines)
