@@ -31,7 +31,7 @@ from registry.services import CheckService, bulk_row_result, new_id, utc_now
 from registry.storage.base import Document
 from registry.storage.jobs import JobStore
 from search.query import CheckQuery
-from search.vocabulary import HIT, NO_MATCH, POSSIBLE_MATCH, SIMILAR_SERIALS
+from search.vocabulary import COPIED, HIT, NO_MATCH, POSSIBLE_MATCH, SIMILAR_SERIALS
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ BATCHES_IN_FLIGHT_PER_PROCESS = 2  # one being checked, one waiting, so a proces
 VERDICT_COUNTERS = {HIT: "hits", POSSIBLE_MATCH: "possible_matches", SIMILAR_SERIALS: "similar_serials",
                     NO_MATCH: "no_matches"}
 COUNTERS = (*VERDICT_COUNTERS.values(), "errors")  # what a job counts, row by row
+FILE_READING_SOURCE = COPIED  # how a file's identifiers were obtained, unless a row says otherwise
 PRIVATE_FIELDS = ("lease_owner", "lease_expires", "run_started", "run_started_rows", "columns", "owner")
 
 
@@ -101,8 +102,10 @@ def job_view(job: Document, now: float) -> Document:
 
 def check_rows(checks: CheckService, rows: list[Document], actor: Actor) -> list[Document]:
     """Results of rows in order, the checkable ones checked as one batch, shown at the detail
-    ``actor``'s role may see."""
-    decided = iter(checks.decide([CheckQuery(**r["query"]) for r in rows if r["query"] is not None], actor))
+    ``actor``'s role may see.  A row's identifier was copied from a file unless the row says otherwise."""
+    queries = [CheckQuery(**{"reading_source": FILE_READING_SOURCE, **r["query"]})
+               for r in rows if r["query"] is not None]
+    decided = iter(checks.decide(queries, actor))
     return [bulk_row_result(r, next(decided)[0] if r["query"] is not None else None, actor.match_detail)
             for r in rows]
 

@@ -24,7 +24,6 @@ from marshmallow import ValidationError
 from registry.errors import InvalidRequest, PayloadTooLarge, flatten_messages
 from registry.report_files import FORMATS, SUFFIX_FORMATS, format_of_first_character, parse_rows
 from registry.schemas import CATEGORIES, CheckRequestSchema
-from search.vocabulary import COPIED
 
 CONTENT_TYPE_FORMATS = {
     "text/csv": "csv",
@@ -59,7 +58,6 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "description": ("description", "item", "item description", "описание", "наименование"),
     "reading_source": ("reading source", "read by", "источник номера"),
 }
-FILE_READING_SOURCE = COPIED  # what a row's identifier is unless the row says otherwise
 ALIAS_FIELDS = {alias: name for name, aliases in HEADER_ALIASES.items() for alias in aliases}
 
 # Result columns written after the uploaded ones, in this order.
@@ -182,8 +180,8 @@ def check_query(cells: dict[str, str]) -> tuple[dict[str, str] | None, str | Non
     """The check a row asks for, validated as a single check is, or why it cannot be checked.
 
     The first non-empty column of each field wins; a category outside the
-    registry's list is ignored rather than held against the row.  A file's
-    identifiers were copied, unless a row says how it was read.
+    registry's list is ignored rather than held against the row; a reading
+    source is compared in lower case.
     """
     fields: dict[str, str] = {}
     for column, cell in cells.items():
@@ -195,7 +193,8 @@ def check_query(cells: dict[str, str]) -> tuple[dict[str, str] | None, str | Non
         fields["category"] = category
     if not fields.get("identifier"):
         return None, "The row has no identifier (serial, PIN, VIN or a column named like one)."
-    fields["reading_source"] = fields.get("reading_source", FILE_READING_SOURCE).casefold()
+    if "reading_source" in fields:
+        fields["reading_source"] = fields["reading_source"].casefold()
     try:
         return _request_schema.load(fields), None
     except ValidationError as exc:
