@@ -154,15 +154,15 @@ def grade(resemblance: Resemblance, neighbourhood: Neighbourhood, context: Conte
     comparison = resemblance.comparison
     if comparison.match_type in HIT_MATCH_TYPES:  # equality decides; the context is the officer's to weigh
         return Grade(ALARM, comparison.score, ())
-    readings = []
+    evidence = []  # one per way the reading relates to the value: edited, and the value's tail
     if comparison.match_type in EDITED_MATCH_TYPES:
-        readings.append(_edit_evidence(comparison.edits, resemblance.record, context))
+        evidence.append(_edit_evidence(comparison.edits, resemblance.record, context))
     if resemblance.legible:
-        readings.append(_tail_evidence(resemblance, neighbourhood, context))
-    strong = next((e for e in readings if e.strong), None)
+        evidence.append(_tail_evidence(resemblance, neighbourhood, context))
+    strong = next((e for e in evidence if e.strong), None)
     if strong is not None:
         return Grade(ALARM, context.nudged(ALARM, comparison.score), strong.reasons + context.conflicts)
-    reasons = readings[0].reasons
+    reasons = evidence[0].reasons
     if comparison.match_type == "partial":  # worn, not mistyped: only how many values end this way counts
         crowd, likelihood = neighbourhood.sharing_tail, 1.0
     else:

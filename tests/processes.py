@@ -104,8 +104,9 @@ class Gunicorn(ProcessGroup):
             try:
                 if requests.get(self.url + "/readyz", timeout=1).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or slow on a busy machine
                 time.sleep(0.1)
+        self.stop()
         raise RuntimeError("gunicorn did not become ready")
 
     def stop(self) -> None:
