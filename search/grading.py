@@ -26,7 +26,8 @@ swap is a slip, and typos weigh less in the other two.  A conflicting
 manufacturer, model or category undoes the evidence that rests on a value
 being selective in its series (a tail, a swap); an agreeing model narrows a
 tail to its series as one more legible character would.  Each further
-registered value as close to the reading lowers a similar serial's score.
+report resembling the reading lowers the scores of similar serials (all of
+them alike, so it never reorders them).
 The two tiers' scores never overlap, so every alarm ranks above every similar
 serial.  Scores are monotone in ``compare``'s similarity within a tier.
 """
@@ -51,12 +52,12 @@ CONTEXT_CONFLICTS_PENALTY = 0.05
 CONTEXT_HEADROOM = CONTEXT_AGREES_BONUS * len(CONTEXT_FIELDS)  # left at the top of a band for agreement
 # How likely an arbitrary typo is in a reading obtained this way, relative to a typed one.
 TYPO_LIKELIHOOD: dict[str, float] = {TYPED: 1.0, OCR: 0.8, COPIED: 0.5}
-CROWDING_WEIGHT = 0.15  # each further registered value as close takes this share off a similar score
+CROWDING_WEIGHT = 0.15  # each further report resembling the reading takes this share off a similar score
 MAKER_CODE_LENGTH = 3  # a PIN or VIN starts with its maker's code: only wording depends on it
 
 LOOKALIKES_ONLY = "only look-alike characters differ: two real serials never differ only that way"
 DESCRIPTION_ONLY = "a description alone cannot tell one machine of a model from another"
-EDITED_MATCH_TYPES = frozenset({"confusable", "fuzzy"})
+EDITED_MATCH_TYPES = frozenset({"confusable", "fuzzy"})  # what ``align``'s edit list explains
 
 
 @dataclass(frozen=True)
@@ -80,16 +81,16 @@ class Resemblance:
 class Neighbourhood:
     """How crowded the registry is around a reading, counted in the candidates a check retrieved."""
 
-    near: int = 1  # reports with an identifier a few typos or look-alikes from the reading
+    resembling: int = 1  # reports with an identifier the reading resembles (typos, look-alikes, its tail)
     sharing_tail: int = 1  # reports with an identifier the reading is the trailing part of
 
     @classmethod
     def of(cls, per_report: Iterable[Sequence[Resemblance]]) -> "Neighbourhood":
-        near = sharing_tail = 0
+        resembling = sharing_tail = 0
         for resemblances in per_report:
-            near += any(r.comparison.match_type in EDITED_MATCH_TYPES for r in resemblances)
+            resembling += any(r.comparison.match_type not in HIT_MATCH_TYPES for r in resemblances)
             sharing_tail += any(r.legible for r in resemblances)
-        return cls(max(near, 1), max(sharing_tail, 1))
+        return cls(max(resembling, 1), max(sharing_tail, 1))
 
 
 @dataclass(frozen=True)
@@ -163,13 +164,10 @@ def grade(resemblance: Resemblance, neighbourhood: Neighbourhood, context: Conte
     if strong is not None:
         return Grade(ALARM, context.nudged(ALARM, comparison.score), strong.reasons + context.conflicts)
     reasons = evidence[0].reasons
-    if comparison.match_type == "partial":  # worn, not mistyped: only how many values end this way counts
-        crowd, likelihood = neighbourhood.sharing_tail, 1.0
-    else:
-        crowd, likelihood = neighbourhood.near, TYPO_LIKELIHOOD[context.reading_source]
-        if crowd > 1:
-            reasons += (f"{crowd - 1} other registered {_reports(crowd - 1)} a value within a few characters "
-                        f"of this reading",)
+    crowd = neighbourhood.resembling  # the same for every match of a check: it lowers scores, not ranks
+    if crowd > 1:
+        reasons += (f"{crowd - 1} other registered {_reports(crowd - 1)} a value like this reading",)
+    likelihood = 1.0 if comparison.match_type == "partial" else TYPO_LIKELIHOOD[context.reading_source]
     similarity = comparison.score * likelihood / (1 + CROWDING_WEIGHT * (crowd - 1))
     return Grade(SIMILAR, context.nudged(SIMILAR, similarity), reasons + context.conflicts)
 

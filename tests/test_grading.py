@@ -223,7 +223,7 @@ def test_registered_neighbours_lower_a_similar_serials_score_but_not_its_rank():
     assert crowded.verdict == "similar_serials"
     [same] = [m for m in crowded.matches if m.report["id"] == "r1"]
     assert same.score < alone.score and same.tier == alone.tier == SIMILAR
-    assert "2 other registered reports have a value within a few characters" in same.explanation
+    assert "2 other registered reports have a value like this reading" in same.explanation
 
 
 def test_neighbours_do_not_weaken_an_alarm():
