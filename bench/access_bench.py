@@ -16,14 +16,14 @@ import argparse
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from workload import machine, percentile
 
 from registry.access import BORDER, Actor
 from registry.config import load_settings
-from registry.context import Services
+from registry.services import Services, open_services
 from search.query import CheckQuery
 
 READING = "ZZZ1234567"
@@ -42,13 +42,13 @@ def percentiles(action: Callable[[], object], repeat: int) -> tuple[float, float
 def measure(services: Services, repeat: int) -> dict[str, tuple[float, float]]:
     actor = Actor(principal="bench", role=BORDER, address="127.0.0.1")
     key, _ = services.keys.create(Actor.operator(), BORDER)
-    services.checks.check(CheckQuery(READING), actor)  # indices, connections, caches in place
+    services.checks.check(actor, CheckQuery(READING))  # indices, connections, caches in place
     return {
         "authenticate a key": percentiles(lambda: services.keys.authenticate(key, "127.0.0.1"), repeat),
         "append an audit entry": percentiles(
             lambda: services.audit.record(actor, "check", "bench", {"query": {"identifier": READING}}), repeat),
         "whole check (with its audit entry)": percentiles(
-            lambda: services.checks.check(CheckQuery(READING), actor), repeat),
+            lambda: services.checks.check(actor, CheckQuery(READING)), repeat),
     }
 
 
@@ -63,13 +63,13 @@ def main() -> None:
         if args.es_url:
             engines["elasticsearch"] = {"ES_URL": args.es_url, "ES_INDEX_PREFIX": f"bench-{uuid.uuid4().hex[:8]}"}
         for engine, settings in engines.items():
-            services = Services.open(load_settings(settings))
+            services = open_services(load_settings(settings))
             try:
                 for name, (p50, p99) in measure(services, args.repeat).items():
                     print(f"| {engine} | {name} | {p50:.2f} ms | {p99:.2f} ms |")
             finally:
                 if engine == "elasticsearch":
-                    es, prefix = services.storage.client, settings["ES_INDEX_PREFIX"]
+                    es, prefix = services.engine.reports.cluster.client, settings["ES_INDEX_PREFIX"]  # type: ignore[attr-defined]
                     es.indices.delete(index=",".join(es.indices.get(index=f"{prefix}-*")))
                 services.close()
 

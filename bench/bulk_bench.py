@@ -33,11 +33,11 @@ from workload import QUERY_SEED, ROOT, machine, run_and_print, strangers, write_
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from registry.access import Actor  # noqa: E402
-from registry.bulk import COUNTERS  # noqa: E402
-from registry.storage.jobs import ACTIVE_STATUSES  # noqa: E402
 from registry.config import load_settings  # noqa: E402
-from registry.context import Services  # noqa: E402
-from registry.sample_data import corrupted_readings  # noqa: E402
+from registry.demo import corrupted_readings  # noqa: E402
+from registry.services import open_services  # noqa: E402
+from registry.services.bulk import COUNTERS  # noqa: E402
+from registry.vocabulary import ACTIVE_JOB_STATUSES  # noqa: E402
 from tests.processes import Worker  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -106,17 +106,17 @@ def run(args: argparse.Namespace) -> dict:
                "IRONTRACE_BULK_POLL_SECONDS": "0.2", "IRONTRACE_BULK_MAX_BYTES": str(len(data) + 1),
                "IRONTRACE_BULK_MAX_ROWS": str(args.rows)}
         os.environ.update(env)
-        services = Services.open(load_settings())
+        services = open_services(load_settings())
         started = time.perf_counter()
         upload = services.bulk.read(data, "csv", args.rows)
         result["read_seconds"] = round(time.perf_counter() - started, 2)
         started = time.perf_counter()
-        job = services.bulk.submit(data, "csv", "inventory.csv", OPERATOR)
+        job = services.bulk.submit(OPERATOR, data, "csv", "inventory.csv")
         result["submit_seconds"] = round(time.perf_counter() - started, 2)
         assert len(upload.rows) == job["rows_total"] == args.rows
         started = time.perf_counter()
         workers = [stack.enter_context(Worker(env, args.processes)) for _ in range(args.workers)]
-        while (job := services.bulk.get(job["id"], OPERATOR))["status"] in ACTIVE_STATUSES:
+        while (job := services.bulk.get(OPERATOR, job["id"]))["status"] in ACTIVE_JOB_STATUSES:
             time.sleep(POLL_SECONDS)
         elapsed = time.perf_counter() - started
         for worker in workers:

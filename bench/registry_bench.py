@@ -27,7 +27,6 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from elasticsearch import Elasticsearch, helpers
-
 from workload import ROOT, build_queries, evaluate, machine, run_and_print, strangers, write_registry
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -36,7 +35,8 @@ from tests.processes import Gunicorn  # noqa: E402
 BIN = Path(sys.executable).parent
 BASELINE_BATCH = 5000
 BENCH_ES_HEAP = "-Xms4g -Xmx4g"
-UNLIMITED = {"IRONTRACE_RATE_LIMIT_PER_MINUTE": "100000000", "IRONTRACE_RATE_LIMIT_BURST": "100000"}  # measure the check, not the limiter
+# Measure the check, not the limiter.
+UNLIMITED = {"IRONTRACE_RATE_LIMIT_PER_MINUTE": "100000000", "IRONTRACE_RATE_LIMIT_BURST": "100000"}
 
 
 def rss_mb(pid: int) -> float:
@@ -144,7 +144,8 @@ def run(args: argparse.Namespace) -> dict:
             result["baseline_load_seconds"] = round(load_baseline(es, index, registry), 1)
             result["baseline"] = evaluate(baseline_searcher(es, index), queries, never_reported)
             stats = es.indices.stats(index=env["IRONTRACE_ES_INDEX_PREFIX"] + "-*")["indices"]
-            result["index_mb"] = {name: round(s["total"]["store"]["size_in_bytes"] / 2**20) for name, s in stats.items()}
+            result["index_mb"] = {name: round(s["total"]["store"]["size_in_bytes"] / 2**20)
+                                  for name, s in stats.items()}
     return result
 
 

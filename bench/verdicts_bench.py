@@ -8,7 +8,7 @@ sits a digit or two from one that was.  For each density the benchmark builds
 a registry in which a share (0.1%, 1%, 10%) of one production range of
 ``--range-size`` consecutive running numbers is registered, for every family
 of a fixed list of models (``MODELS``: PINs, truck VINs, attachment,
-generator and light-tower serials, from ``registry.sample_data``), imports it
+generator and light-tower serials, from ``registry.demo``), imports it
 into the embedded engine and checks three sets of readings in-process through
 ``CheckService.decide`` (the ranking of every single and bulk check):
 
@@ -26,8 +26,8 @@ into the embedded engine and checks three sets of readings in-process through
   registered value is as close to the reading as the right one (the most any
   ranking of these distances could reach).
 
-The script runs unchanged on older code (the "before" column of
-bench/RESULTS.md: run it from an export of that commit), where checks know
+The script runs unchanged on code from before issue 18 (the "before" column
+of bench/RESULTS.md: run it from an export of that commit), where checks know
 no reading source and verdicts have no similar serials.  With ``--es-url`` the
 registry of the smallest density given is also loaded into Elasticsearch and
 every reading's verdict, top match, tier and score are compared between the
@@ -52,8 +52,9 @@ from workload import ROOT, machine, run_and_print
 sys.path.insert(0, str(ROOT))
 from registry.access import Actor  # noqa: E402
 from registry.config import load_settings  # noqa: E402
-from registry.context import Services  # noqa: E402
-from registry.sample_data import ITEMS, corrupt, generate_reports  # noqa: E402
+from registry.demo import corrupt, generate_reports  # noqa: E402
+from registry.demo.reports import ITEMS  # noqa: E402
+from registry.services import Services, open_services  # noqa: E402
 from search.normalize import normalize  # noqa: E402
 from search.query import CheckQuery  # noqa: E402
 from search.scoring import compare  # noqa: E402
@@ -174,7 +175,7 @@ def answers(services: Services, readings: list[dict], source: str) -> tuple[list
     queries = [query(r["reading"], source) for r in readings]
     started = time.perf_counter()
     outcomes = [outcome for start in range(0, len(queries), BATCH)
-                for outcome, _ in services.checks.decide(queries[start:start + BATCH], OPERATOR)]
+                for outcome in (d.outcome for d in services.checks.decide(OPERATOR, queries[start:start + BATCH]))]
     elapsed_ms = (time.perf_counter() - started) * 1000 / max(1, len(queries))
     return [{"verdict": o.verdict, "matches": [
         {"ref": (m.report["external_ref"], m.report["reporting_agency"]["name"]),
@@ -236,19 +237,19 @@ def measure(strangers: list[dict], strong: list[dict], typed: list[dict],
 
 
 def run_engine(settings: dict, reports: list[dict], readings: dict[str, tuple[list[dict], str]]) -> tuple[dict, float]:
-    services = Services.open(load_settings(settings))
+    services = open_services(load_settings(settings))
     try:
         started = time.perf_counter()
-        summary = services.reports.import_rows(enumerate(reports, start=1))
+        summary = services.imports.import_rows(OPERATOR, enumerate(reports, start=1))
         import_seconds = time.perf_counter() - started
         assert summary.created == len(reports) and not summary.rejected, summary.rejected[:3]
         return {name: answers(services, batch, source) for name, (batch, source) in readings.items()}, import_seconds
     finally:
-        if services.storage.name == "elasticsearch":
-            prefix = services.storage.reports_alias.removesuffix("-reports")
-            names = list(services.storage.client.indices.get(index=f"{prefix}-*"))
+        if services.engine.admin is not None:  # Elasticsearch: the benchmark's indices go with it
+            cluster = services.engine.reports.cluster  # type: ignore[attr-defined]
+            names = list(cluster.client.indices.get(index=f"{cluster.prefix}-*"))
             if names:
-                services.storage.client.indices.delete(index=",".join(names))
+                cluster.client.indices.delete(index=",".join(names))
         services.close()
 
 
@@ -298,7 +299,8 @@ def markdown(result: dict) -> str:
 
     row("reports", lambda f: f"{f['reports']:,}")
     row("never reported, copied: alarm (hit or possible match)", lambda f: f"{f['never_reported_alarms']:.1%}")
-    row("never reported: verdicts", lambda f: ", ".join(f"{k} {v}" for k, v in sorted(f["never_reported_verdicts"].items())))
+    row("never reported: verdicts",
+        lambda f: ", ".join(f"{k} {v}" for k, v in sorted(f["never_reported_verdicts"].items())))
     row("strong misreadings: alarm with the right report first", lambda f: f"{f['strong_alarm_right_first']:.1%}")
     for kind in STRONG_KINDS:
         row(f"&nbsp;&nbsp;{kind}", lambda f, kind=kind: f"{f['strong_by_kind'][kind]:.1%}")
@@ -306,7 +308,8 @@ def markdown(result: dict) -> str:
         lambda f: f"{f['typed_right_first']:.1%}")
     for kind in TYPO_KINDS:
         row(f"&nbsp;&nbsp;{kind}", lambda f, kind=kind: f"{f['typed_by_kind'][kind]:.1%}")
-    row("typed typos: right report strictly the closest registered value", lambda f: f"{f['typed_strictly_closest']:.1%}")
+    row("typed typos: right report strictly the closest registered value",
+        lambda f: f"{f['typed_strictly_closest']:.1%}")
     row("typed typos: right report listed", lambda f: f"{f['typed_right_listed']:.1%}")
     row("ms per check (never reported / strong / typed)",
         lambda f: " / ".join(str(v) for v in f["ms_per_check"].values()))

@@ -1,6 +1,6 @@
 """What every IronTrace benchmark shares: the registry, the readings, the statistics.
 
-The registry comes from ``registry.sample_data`` (seeded, realistic), the
+The registry comes from ``registry.demo`` (seeded, realistic), the
 readings are registered identifiers damaged the way plates are misread
 (``corrupt``, every kind equally often) plus serials never reported, and a
 result is "right" when its first match is the report the reading came from.
@@ -15,14 +15,14 @@ import random
 import statistics
 import sys
 import time
-from pathlib import Path
 from argparse import ArgumentParser
-from typing import Callable
+from collections.abc import Callable
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from registry.sample_data import (  # noqa: E402
+from registry.demo import (  # noqa: E402
     CORRUPTION_KINDS,
     corrupted_readings,
     generate_reports,

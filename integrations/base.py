@@ -27,6 +27,7 @@ from typing import Any
 
 from search.query import CheckQuery
 
+
 class SourceError(Exception):
     """An external source could not give a usable answer; ``status`` is what a check reports."""
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -31,7 +32,7 @@ from integrations.federation import (
 from integrations.generic_rest import FieldMapping, GenericRestSource
 from integrations.screening import ScreeningSource
 from integrations.stolen_vehicles import StolenVehiclesSource
-from registry.access import ADMIN, AGENCY, BORDER, ROLES
+from registry.vocabulary import ADMIN, AGENCY, BORDER, ROLES
 
 SOURCE_TYPES = ("stolen_vehicles", "screening", "generic_rest")
 FEED_FORMATS = ("csv", "ndjson")

@@ -19,10 +19,11 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Callable, Generic, Hashable, TypeVar
+from typing import Generic, TypeVar
 
 from integrations.base import ExternalMatch, ExternalSource, SourceError, SourceTimeout, SourceUnavailable
 from search.query import CheckQuery
@@ -234,7 +235,8 @@ class Federation:
         in_flight: list[_InFlight] = []
         for entry in self.sources:
             if not query.identifier:
-                known.append(SourceAnswer(entry.name, SKIPPED, 0, detail="external sources are asked about identifiers only"))
+                known.append(SourceAnswer(entry.name, SKIPPED, 0,
+                                          detail="external sources are asked about identifiers only"))
                 continue
             if entry.roles is not None and role not in entry.roles:
                 known.append(SourceAnswer(entry.name, SKIPPED, 0, detail=f"not asked for {role} checks"))

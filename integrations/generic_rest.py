@@ -8,15 +8,17 @@ a record (dotted paths).  Lookups are GETs, so the fan-out may retry them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dataclass_field
-from typing import Any, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import Any
 from urllib.parse import quote
 
 import requests
 
 from integrations.base import ExternalMatch, ExternalSource, MalformedResponse
 from integrations.http import request_json
-from registry.schemas import CATEGORIES, IDENTIFIER_TYPES, STATUSES
+from registry.vocabulary import CATEGORIES, IDENTIFIER_TYPES, STATUSES
 from search.query import CheckQuery
 
 REQUIRED_FIELDS = ("record_id", "identifier", "status")

@@ -7,7 +7,8 @@ neither must reach a log line or a check response unreviewed.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import requests
 

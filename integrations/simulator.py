@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
-import sys
 import threading
 import time
 from collections import Counter
@@ -66,7 +65,7 @@ class Feed:
     modified: float
 
     @classmethod
-    def of(cls, content: bytes, content_type: str) -> "Feed":
+    def of(cls, content: bytes, content_type: str) -> Feed:
         return cls(content, content_type, '"' + hashlib.sha256(content).hexdigest()[:32] + '"', time.time())
 
 
@@ -205,8 +204,3 @@ def serve(host: str, port: int, data: Path | None, api_key: str) -> None:
     records = json.loads(data.read_text()) if data else None
     create_simulator(records, api_key).run(host=host, port=port, threaded=True)
 
-
-if __name__ == "__main__":  # python -m integrations.simulator [options of ``irontrace simulator``]
-    from registry.cli import main
-
-    main(["simulator", *sys.argv[1:]])

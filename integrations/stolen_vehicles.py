@@ -13,7 +13,7 @@ import requests
 
 from integrations.base import ExternalMatch, ExternalSource, MalformedResponse
 from integrations.http import field, request_json
-from registry.schemas import CATEGORIES, IDENTIFIER_TYPES, STATUSES
+from registry.vocabulary import CATEGORIES, IDENTIFIER_TYPES, STATUSES
 from search.query import CheckQuery
 
 RECORDS_PATH = "/smv/v1/records"

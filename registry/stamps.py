@@ -10,11 +10,11 @@ import uuid
 
 def iso(moment: dt.datetime) -> str:
     """Timestamps are UTC ISO 8601 with milliseconds and ``Z``, comparable as strings."""
-    return moment.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def utc_now() -> str:
-    return iso(dt.datetime.now(dt.timezone.utc))
+    return iso(dt.datetime.now(dt.UTC))
 
 
 def new_id() -> str:

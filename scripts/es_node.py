@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fetch, unpack, start and stop a real single-node Elasticsearch for integration tests.
+"""Fetch, unpack, start and stop a real Elasticsearch (one node, or a local cluster) for tests.
 
 Why this exists: the machines this project runs on reach only package registries
 (PyPI, Maven Central, npm, Debian) - no Docker, no elastic.co downloads.  Elastic
@@ -16,6 +16,7 @@ CLI::
 
     python scripts/es_node.py fetch            # download + unpack, print ES home
     python scripts/es_node.py run [--port N]   # start, print "ready <url>", block
+    python scripts/es_node.py cluster [--nodes 3]   # N nodes, one cluster: "ready <url>,<url>,...", block
 
 Limits of the integ-test zip (it only has the server plus the netty4, x-pack-core,
 x-pack-security and apm modules): no `GET /` (so client `info()`/`ping()` fail with 405;
@@ -335,6 +336,7 @@ class ElasticsearchNode:
     home: Path
     http_port: int
     transport_port: int
+    launch: _Launch | None = dataclasses.field(default=None, repr=False)  # how to start it again
     _stopped: bool = dataclasses.field(default=False, repr=False)
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
 
@@ -350,6 +352,24 @@ class ElasticsearchNode:
                 continue
             parts.append(f"--- {log} ---\n{_tail_file(log, lines)}")
         return "\n".join(parts)
+
+    def kill(self) -> None:
+        """SIGKILL the node's whole process group, as a crash would; its data stays for ``restart``."""
+        _signal_group(self.process, signal.SIGKILL)
+        _wait_group_gone(self.process, 30)
+
+    def terminate(self) -> None:
+        """SIGTERM the node (a clean shutdown) and wait for it; its data stays for ``restart``."""
+        _signal_group(self.process, signal.SIGTERM)
+        if not _wait_group_gone(self.process, STOP_TIMEOUT):
+            self.kill()
+
+    def restart(self, timeout: float = DEFAULT_START_TIMEOUT) -> None:
+        """Start the node again on its own data and ports, after ``kill`` or ``terminate``."""
+        if self.launch is None:
+            raise NodeStartError("this node cannot be restarted (no launch recorded)")
+        self.process = self.launch.start()
+        _wait_ready(self, timeout)
 
     def stop(self) -> None:
         """SIGTERM the whole process group (launcher + server JVM), wait, SIGKILL if needed."""
@@ -425,10 +445,11 @@ def _sweep_stale_run_dirs() -> None:
             continue  # no/garbled owner file, or owner alive under another user: leave it
 
 
-def _es_settings(home: Path, run_dir: Path, http_port: int, transport_port: int) -> dict[str, str]:
-    """-E settings for a throwaway, loopback-only, single-node cluster."""
+def _es_settings(home: Path, run_dir: Path, http_port: int, transport_port: int,
+                 cluster: ClusterSpec | None = None) -> dict[str, str]:
+    """-E settings for a throwaway, loopback-only node: a single-node cluster, or one node of
+    ``cluster`` (real transport between the nodes, one machine)."""
     settings = {
-        "discovery.type": "single-node",
         "xpack.security.enabled": "false",
         "network.host": "127.0.0.1",
         "http.port": str(http_port),
@@ -437,7 +458,17 @@ def _es_settings(home: Path, run_dir: Path, http_port: int, transport_port: int)
         "cluster.routing.allocation.disk.threshold_enabled": "false",
         "path.data": str(run_dir / "data"),
         "path.logs": str(run_dir / "logs"),
+        "path.repo": str(cluster.repo if cluster else run_dir / "snapshots"),  # filesystem snapshot repositories
     }
+    if cluster is None:
+        settings["discovery.type"] = "single-node"
+    else:
+        settings.update({
+            "cluster.name": cluster.name,
+            "node.name": f"node-{transport_port}",
+            "discovery.seed_hosts": ",".join(f"127.0.0.1:{p}" for p in cluster.transport_ports),
+            "cluster.initial_master_nodes": ",".join(f"node-{p}" for p in cluster.transport_ports),
+        })
     modules = home / "modules"
     # Only set these if the module exists: unknown settings make ES refuse to start,
     # and the integ-test zip ships neither module.
@@ -446,6 +477,15 @@ def _es_settings(home: Path, run_dir: Path, http_port: int, transport_port: int)
     if (modules / "x-pack-ml").is_dir():
         settings["xpack.ml.enabled"] = "false"  # heavy native processes, not needed
     return settings
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterSpec:
+    """What every node of a local multi-node cluster must agree on."""
+
+    name: str
+    transport_ports: tuple[int, ...]
+    repo: Path  # shared snapshot repository directory (``path.repo``)
 
 
 def _wait_ready(node: ElasticsearchNode, timeout: float) -> None:
@@ -474,41 +514,46 @@ def _wait_ready(node: ElasticsearchNode, timeout: float) -> None:
     )
 
 
-def start_node(
-    port: int | None = None,
-    *,
-    version: str = ES_VERSION,
-    timeout: float | None = None,
-) -> ElasticsearchNode:
-    """Start a fresh single-node cluster and return once it is at least yellow.
+@dataclasses.dataclass(frozen=True)
+class _Launch:
+    """Everything needed to start a node's process, again if need be, on the same data."""
 
-    Every run gets its own temp dir (data, logs, config, tmp) so runs never share state.
-    """
-    if timeout is None:
-        timeout = float(os.environ.get("IRONTRACE_ES_START_TIMEOUT", DEFAULT_START_TIMEOUT))
-    home = ensure_distribution(version)
-    java_home = find_java_home(version)
-    if port is not None and not _port_is_free(port):
-        raise NodeStartError(f"port {port} on 127.0.0.1 is already in use")
-    http_port = port or _free_port()
-    transport_port = _free_port()
-    while transport_port == http_port:
-        transport_port = _free_port()
+    command: list[str]
+    cwd: Path
+    env: dict[str, str]
+    console: Path
+    drop_to: pwd.struct_passwd | None  # drop privileges in Popen (no setpriv on the machine)
 
-    run_as_other = os.geteuid() == 0
-    _sweep_stale_run_dirs()
+    def start(self) -> subprocess.Popen[bytes]:
+        drop = self.drop_to
+        with open(self.console, "ab") as console:
+            return subprocess.Popen(
+                self.command,
+                cwd=self.cwd,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # own process group, so stop() gets the server JVM too
+                user=drop.pw_uid if drop else None,
+                group=drop.pw_gid if drop else None,
+                extra_groups=[] if drop else None,
+            )
+
+
+def _prepare(home: Path, java_home: Path, http_port: int, transport_port: int, user: pwd.struct_passwd | None,
+             cluster: ClusterSpec | None) -> tuple[Path, Path, _Launch]:
+    """A run directory of the node's own (data, logs, config, tmp) and how to launch it."""
     run_dir = Path(tempfile.mkdtemp(prefix=_RUN_PREFIX))
     try:
         (run_dir / _OWNER_FILE).write_text(f"{os.getpid()}\n")
-        for sub in ("data", "logs", "tmp"):
+        for sub in ("data", "logs", "tmp", "snapshots"):
             (run_dir / sub).mkdir()
         # Per-run config copy: ES writes a keystore into its config dir on start,
         # and the unpacked config files are not world-readable.
         shutil.copytree(home / "config", run_dir / "config")
         es_home = home
-        user = None
-        if run_as_other:
-            user = _ensure_user()
+        if user is not None:
             _chown_tree(run_dir, user.pw_uid, user.pw_gid)
             if not _others_can_reach(home):
                 # e.g. cache under root's 0700 home: give the node a hard-linked view.
@@ -529,7 +574,7 @@ def start_node(
             HOME=str(run_dir),
         )
         cmd = [str(es_home / "bin" / "elasticsearch")]
-        for key, value in _es_settings(home, run_dir, http_port, transport_port).items():
+        for key, value in _es_settings(home, run_dir, http_port, transport_port, cluster).items():
             cmd += ["-E", f"{key}={value}"]
 
         setpriv = shutil.which("setpriv")
@@ -542,28 +587,24 @@ def start_node(
                 prefix += [f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups"]
             prefix += ["--pdeathsig", "TERM", "--"]
         # Without setpriv, let Popen drop privileges itself (no pdeathsig then).
-        drop = user is not None and not setpriv
-
-        with open(run_dir / "console.log", "wb") as console:
-            process = subprocess.Popen(
-                prefix + cmd,
-                cwd=run_dir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=console,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # own process group, so stop() gets the server JVM too
-                user=user.pw_uid if drop and user else None,
-                group=user.pw_gid if drop and user else None,
-                extra_groups=[] if drop else None,
-            )
-    except NodeStartError:
+        launch = _Launch(prefix + cmd, run_dir, env, run_dir / "console.log", user if not setpriv else None)
+    except Exception:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
-    except Exception as e:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        raise NodeStartError(f"could not launch Elasticsearch: {e}") from e
+    return run_dir, es_home, launch
 
+
+def _launch_node(home: Path, java_home: Path, http_port: int, transport_port: int,
+                 cluster: ClusterSpec | None = None) -> ElasticsearchNode:
+    """Prepare and start one node process (not yet waited for)."""
+    user = _ensure_user() if os.geteuid() == 0 else None
+    try:
+        run_dir, es_home, launch = _prepare(home, java_home, http_port, transport_port, user, cluster)
+        process = launch.start()
+    except NodeStartError:
+        raise
+    except Exception as e:
+        raise NodeStartError(f"could not launch Elasticsearch: {e}") from e
     node = ElasticsearchNode(
         url=f"http://127.0.0.1:{http_port}",
         process=process,
@@ -571,14 +612,140 @@ def start_node(
         home=es_home,
         http_port=http_port,
         transport_port=transport_port,
+        launch=launch,
     )
     _live_nodes[id(node)] = node
+    return node
+
+
+def _free_ports(count: int, taken: set[int] | None = None) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < count:
+        port = _free_port()
+        if port not in ports and port not in (taken or set()):
+            ports.append(port)
+    return ports
+
+
+def start_node(
+    port: int | None = None,
+    *,
+    version: str = ES_VERSION,
+    timeout: float | None = None,
+) -> ElasticsearchNode:
+    """Start a fresh single-node cluster and return once it is at least yellow.
+
+    Every run gets its own temp dir (data, logs, config, tmp) so runs never share state.
+    """
+    if timeout is None:
+        timeout = float(os.environ.get("IRONTRACE_ES_START_TIMEOUT", DEFAULT_START_TIMEOUT))
+    home = ensure_distribution(version)
+    java_home = find_java_home(version)
+    if port is not None and not _port_is_free(port):
+        raise NodeStartError(f"port {port} on 127.0.0.1 is already in use")
+    http_port = port or _free_port()
+    (transport_port,) = _free_ports(1, {http_port})
+    _sweep_stale_run_dirs()
+    node = _launch_node(home, java_home, http_port, transport_port)
     try:
         _wait_ready(node, timeout)
     except BaseException:
         node.stop()
         raise
     return node
+
+
+@dataclasses.dataclass
+class ElasticsearchCluster:
+    """Several nodes on this machine forming one cluster over real transport.
+
+    ``stop()`` stops every node and deletes its data and the shared snapshot repository.
+    """
+
+    nodes: list[ElasticsearchNode]
+    repo: Path
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.url for node in self.nodes]
+
+    @property
+    def url(self) -> str:
+        """Every node's URL, comma-separated, as ``IRONTRACE_ES_URL`` takes them."""
+        return ",".join(self.urls)
+
+    def health(self, **params: str) -> dict[str, object]:
+        """``_cluster/health`` asked of the first node that answers."""
+        query = "&".join(f"{k}={v}" for k, v in params.items())
+        last: Exception | None = None
+        for node in self.nodes:
+            try:
+                with urllib.request.urlopen(f"{node.url}/_cluster/health?{query}", timeout=60) as resp:
+                    health: dict[str, object] = json.load(resp)
+                    return health
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as e:
+                last = e
+        raise NodeStartError(f"no node of the cluster answers: {last}")
+
+    def wait_for(self, status: str = "green", nodes: int | None = None, timeout: float = 120) -> None:
+        """Until the cluster has ``nodes`` nodes (all by default) and at least ``status`` health."""
+        wanted = nodes if nodes is not None else len(self.nodes)
+        deadline = time.monotonic() + timeout
+        last: object = None
+        while time.monotonic() < deadline:
+            try:
+                last = self.health(wait_for_status=status, wait_for_nodes=str(wanted), timeout="5s")
+                if not last.get("timed_out"):
+                    return
+            except (NodeStartError, urllib.error.HTTPError) as e:
+                last = e
+            time.sleep(0.5)
+        raise NodeStartError(f"cluster not {status} with {wanted} nodes after {timeout:.0f}s: {last}")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        shutil.rmtree(self.repo, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_cluster(
+    size: int = 3,
+    *,
+    version: str = ES_VERSION,
+    timeout: float | None = None,
+) -> ElasticsearchCluster:
+    """Start ``size`` nodes on loopback that discover each other, and return once the cluster is green.
+
+    Heap per node from ``IRONTRACE_ES_HEAP`` (keep it small: every node shares this machine).
+    """
+    if timeout is None:
+        timeout = float(os.environ.get("IRONTRACE_ES_START_TIMEOUT", DEFAULT_START_TIMEOUT))
+    home = ensure_distribution(version)
+    java_home = find_java_home(version)
+    _sweep_stale_run_dirs()
+    ports = _free_ports(2 * size)
+    http_ports, transport_ports = ports[:size], ports[size:]
+    repo = Path(tempfile.mkdtemp(prefix=_RUN_PREFIX + "repo-"))
+    (repo / _OWNER_FILE).write_text(f"{os.getpid()}\n")
+    if os.geteuid() == 0:
+        user = _ensure_user()
+        _chown_tree(repo, user.pw_uid, user.pw_gid)
+    spec = ClusterSpec(f"irontrace-{transport_ports[0]}", tuple(transport_ports), repo)
+    cluster = ElasticsearchCluster([], repo)
+    try:
+        for http_port, transport_port in zip(http_ports, transport_ports):
+            cluster.nodes.append(_launch_node(home, java_home, http_port, transport_port, spec))
+        cluster.wait_for("green", timeout=timeout)
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
 
 
 # --------------------------------------------------------------------------- CLI
@@ -613,6 +780,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cluster(args: argparse.Namespace) -> int:
+    stop_requested = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop_requested.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+    cluster = start_cluster(args.nodes, version=args.version)
+    try:
+        print(f"ready {cluster.url}", flush=True)
+        while not stop_requested.wait(1.0):
+            pass
+    finally:
+        cluster.stop()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--version", default=ES_VERSION, help=f"ES version (default {ES_VERSION})")
@@ -622,6 +803,9 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="start a node, print 'ready <url>', block until SIGTERM")
     run.add_argument("--port", type=int, default=None, help="HTTP port (default: a free one)")
     run.set_defaults(fn=_cmd_run)
+    cluster = sub.add_parser("cluster", help="start N nodes as one cluster, print 'ready <url,url,...>', block")
+    cluster.add_argument("--nodes", type=int, default=3)
+    cluster.set_defaults(fn=_cmd_cluster)
     args = parser.parse_args(argv)
     try:
         rc: int = args.fn(args)

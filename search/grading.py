@@ -34,8 +34,9 @@ serial.  Scores are monotone in ``compare``'s similarity within a tier.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from search.normalize import normalize, skeleton
 from search.policy import MIN_PARTIAL_LENGTH, SELECTIVE_TAIL_FIXED_CHARACTERS
@@ -70,7 +71,7 @@ class Resemblance:
     legible: int  # when the reading is the value's trailing part (look-alikes aside): its length, else 0
 
     @classmethod
-    def of(cls, reading: Reading, identifier: Mapping[str, Any], comparison: Comparison) -> "Resemblance":
+    def of(cls, reading: Reading, identifier: Mapping[str, Any], comparison: Comparison) -> Resemblance:
         record = normalize(identifier["value"])
         legible = len(reading.normalized)
         is_tail = MIN_PARTIAL_LENGTH <= legible < len(record) and skeleton(record).endswith(reading.skeleton)
@@ -85,7 +86,7 @@ class Neighbourhood:
     sharing_tail: int = 1  # reports with an identifier the reading is the trailing part of
 
     @classmethod
-    def of(cls, per_report: Iterable[Sequence[Resemblance]]) -> "Neighbourhood":
+    def of(cls, per_report: Iterable[Sequence[Resemblance]]) -> Neighbourhood:
         resembling = sharing_tail = 0
         for resemblances in per_report:
             resembling += any(r.comparison.match_type not in HIT_MATCH_TYPES for r in resemblances)
@@ -103,7 +104,7 @@ class Context:
     conflicts: tuple[str, ...] = ()  # one note per field that differs
 
     @classmethod
-    def of(cls, query: CheckQuery, report: Mapping[str, Any]) -> "Context":
+    def of(cls, query: CheckQuery, report: Mapping[str, Any]) -> Context:
         agreeing, conflicts = set(), []
         for name in CONTEXT_FIELDS:
             asked, registered = getattr(query, name), report.get(name)
@@ -209,7 +210,7 @@ def _edit_evidence(edits: Sequence[Edit], record: str, context: Context) -> _Evi
                   f"as a misreading")
     else:
         reason = "a wrong, missing or extra character is as likely another machine as a misreading"
-    reasons = (reason,)
+    reasons: tuple[str, ...] = (reason,)
     if context.reading_source == COPIED:
         reasons += ("copied from a file, where typos are rare",)
     return _Evidence(False, reasons)

@@ -40,11 +40,11 @@ Trailing parts are found with a prefix lookup on the *reversed* skeleton
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from itertools import combinations, combinations_with_replacement
 from operator import itemgetter
-from typing import Iterable
 
 from search.normalize import normalize, skeleton
 from search.policy import (
@@ -165,7 +165,7 @@ def gapped_class_keys(value: str) -> set[str]:
 Pattern = tuple[str, itemgetter]  # a key's prefix, and which characters of the value it keeps
 
 
-@lru_cache(maxsize=None)
+@cache
 def _class_patterns(length: int) -> tuple[Pattern, ...]:
     scheme = pigeonhole_for(length)
     if scheme is None:
@@ -176,7 +176,7 @@ def _class_patterns(length: int) -> tuple[Pattern, ...]:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _gapped_patterns(length: int) -> tuple[Pattern, ...]:
     """For a reading of ``length`` characters, every key of a record 1..MAX_MISSING longer.
 

@@ -12,8 +12,9 @@ embedded default and Elasticsearch return the same verdict and order.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from search.grading import Context, Neighbourhood, Resemblance, grade, grade_description
 from search.query import CheckQuery
@@ -94,7 +95,7 @@ def best_match(query: CheckQuery, report: Report, reading: Reading | None = None
     return _best(query, report, resemblances, Neighbourhood.of([resemblances]))
 
 
-def _unique(candidates: Iterable[Report]) -> Iterable[Report]:
+def _unique(candidates: Iterable[Report]) -> Iterator[Report]:
     seen: set[str] = set()
     for report in candidates:
         if report["id"] not in seen:

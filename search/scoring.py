@@ -9,8 +9,8 @@ plate.  All weights and thresholds are the named constants below.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from rapidfuzz.distance import OSA
 
@@ -90,7 +90,7 @@ class Reading:
     lookalike_notes: tuple[str, ...]
 
     @classmethod
-    def of(cls, value: str) -> "Reading":
+    def of(cls, value: str) -> Reading:
         normalized = normalize(value)
         return cls(value.strip(), normalized, skeleton(normalized), tuple(_lookalike_notes(value)))
 
@@ -104,7 +104,8 @@ def compare(query: str | Reading, record_value: str, record_type: str = "other")
     if not q or not r:
         return None
     if q == r:
-        return Comparison("normalized", NORMALIZED_SCORE, "; ".join([SAME_AFTER_NORMALIZATION, *reading.lookalike_notes]))
+        explanation = "; ".join([SAME_AFTER_NORMALIZATION, *reading.lookalike_notes])
+        return Comparison("normalized", NORMALIZED_SCORE, explanation)
     r_skeleton = skeleton(r)
     candidates = [c for c in (_edited(reading, r, r_skeleton), _trailing(reading, r, r_skeleton)) if c]
     if not candidates:

@@ -10,12 +10,14 @@ file), or old reports are searched by the old words.
 from __future__ import annotations
 
 import re
-from typing import Any, Final, Mapping
+from collections.abc import Mapping
+from typing import Any, Final
 
 MIN_TERM_LENGTH: Final = 2
-STOP_WORDS: Final = frozenset(
-    "a an and are as at be by for from has have in is it its of on or the this to was were with".split()
-)
+STOP_WORDS: Final = frozenset((
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "is", "it", "its",
+    "of", "on", "or", "the", "this", "to", "was", "were", "with",
+))
 WORD: Final = re.compile(r"\w+")
 
 

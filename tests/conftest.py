@@ -7,6 +7,7 @@ embedded default and Elasticsearch to the same behaviour.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -21,8 +22,12 @@ from werkzeug.serving import make_server
 
 from registry import create_app
 from registry.access import ADMIN, Actor
+from registry.api.extension import EXTENSION_KEY
 from registry.config import load_settings
-from registry.context import EXTENSION_KEY, Services
+from registry.records import Document, ImportOutcome, Report
+from registry.services import Services
+from registry.storage.interfaces import Engine
+from search.keys import IdentifierKeys
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 BACKENDS = ("sqlite", "elasticsearch")
@@ -66,13 +71,44 @@ def settings_for(url: str, **overrides: Any) -> dict[str, Any]:
     })
 
 
-def drop_indices(storage) -> None:
+def es_cluster(engine: Engine):
+    """The cluster connection behind an Elasticsearch engine's stores."""
+    return engine.reports.cluster  # type: ignore[attr-defined]
+
+
+def drop_indices(engine: Engine) -> None:
     """Remove the indices of one test's prefix, then close the client."""
-    prefix = storage.reports_alias.removesuffix("-reports")
-    names = list(storage.client.indices.get(index=f"{prefix}-*"))
+    cluster = es_cluster(engine)
+    names = list(cluster.client.indices.get(index=f"{cluster.prefix}-*"))
     if names:
-        storage.client.indices.delete(index=",".join(names))
-    storage.close()
+        cluster.client.indices.delete(index=",".join(names))
+    engine.close()
+
+
+def upsert(engine: Engine, reports: list[Report]) -> list[ImportOutcome]:
+    """Store reports as an import does (prepared, then upserted), without validating them."""
+    return engine.reports.upsert_prepared(engine.reports.prepare(reports))
+
+
+def candidates(engine: Engine, keys: IdentifierKeys | None, description: str | None) -> list[Report]:
+    """The candidates of one check."""
+    return engine.candidates.find_candidates_many([(keys, description)])[0]
+
+
+def sqlite_path(engine: Engine) -> str:
+    """The file behind an embedded engine."""
+    return engine.reports.database.path  # type: ignore[attr-defined]
+
+
+def stored_check(engine: Engine, check_id: str) -> Document:
+    """The check record an engine kept, read from its own storage."""
+    if engine.admin is not None:
+        cluster = es_cluster(engine)
+        return cluster.client.get(index=cluster.checks_alias, id=check_id)["_source"]["document"]
+    row = engine.checks.database.connection().execute(  # type: ignore[attr-defined]
+        "SELECT document FROM checks WHERE id = ?", (check_id,)).fetchone()
+    assert row is not None, f"no check record {check_id}"
+    return json.loads(row[0])
 
 
 def backend_settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
@@ -85,8 +121,8 @@ def close_storage(app) -> None:
     """Close what the app opened (workers, sources, storage), dropping its indices first."""
     services = app.extensions[EXTENSION_KEY]
     services.stop_workers()
-    if services.storage.name == "elasticsearch":
-        drop_indices(services.storage)
+    if services.engine.admin is not None:  # Elasticsearch: the test's indices go with it
+        drop_indices(services.engine)
     services.close()
 
 
@@ -134,7 +170,7 @@ class LiveServer:
         if key:
             self.http.headers.update(bearer(key))
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> LiveServer:
         self._thread.start()
         return self
 

@@ -14,7 +14,8 @@ import requests
 
 BIN = Path(sys.executable).parent
 GUNICORN_CONFIG = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
-STARTUP_TIMEOUT_SECONDS = 30
+STARTUP_TIMEOUT_SECONDS = 60
+READY_POLL_TIMEOUT_SECONDS = 5  # a worker still booting holds the first request that long
 
 
 def free_port() -> int:
@@ -68,7 +69,7 @@ class Worker(ProcessGroup):
         self.env = {**os.environ, **env}
         self.processes = processes
 
-    def __enter__(self) -> "Worker":
+    def __enter__(self) -> Worker:
         self.process = subprocess.Popen(
             [str(BIN / "irontrace"), "worker", "--processes", str(self.processes)], env=self.env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
@@ -91,27 +92,36 @@ class Gunicorn(ProcessGroup):
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {admin_key(env)}"
 
-    def start(self) -> "Gunicorn":
+    def start(self) -> Gunicorn:
         self.process = subprocess.Popen(
             [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONFIG), "-w", str(self.workers),
              "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "5", "registry:create_app()"],
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
         )
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.stop()  # never leave a half-started server behind
+            raise
+        return self
+
+    def _wait_until_ready(self) -> None:
+        """Poll ``/readyz`` until it answers 200; a slow worker boot is waited out, not an error."""
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited: {self.process.stderr.read().decode()[-2000:]}")
             try:
-                if requests.get(self.url + "/readyz", timeout=1).status_code == 200:
-                    return self
-            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or slow on a busy machine
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("gunicorn did not become ready")
+                if requests.get(self.url + "/readyz", timeout=READY_POLL_TIMEOUT_SECONDS).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"gunicorn did not become ready within {STARTUP_TIMEOUT_SECONDS} s")
 
     def stop(self) -> None:
         self.http.close()
         super().stop()
 
-    def __enter__(self) -> "Gunicorn":
+    def __enter__(self) -> Gunicorn:
         return self.start()

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 import requests
 
-from registry.access import ADMIN, AGENCY, AUDITOR, BORDER, DEALER, Actor, secret_digest
-from registry.context import EXTENSION_KEY
+from registry.access import ADMIN, AGENCY, AUDITOR, BORDER, DEALER, Actor
+from registry.api.extension import EXTENSION_KEY
+from registry.services.keys import secret_digest
 from tests.conftest import bearer, issue_key, report_data
 
 PIN = "CAT0336DLTJF00123"
@@ -38,7 +40,7 @@ class Case:
     """One endpoint, how to call it, and which callers it admits (and with what status)."""
 
     name: str
-    call: Callable[["Caller"], object]
+    call: Callable[[Caller], object]
     allowed: frozenset[str]
     success: int = 200
     denied: int = 403  # for a valid key whose role may not
@@ -52,7 +54,7 @@ def call(server, method: str, path: str, headers: dict[str, str], **kwargs) -> r
 class Caller:
     """The live server, a report to act on, and one caller's headers."""
 
-    def __init__(self, server, report: dict, headers: dict[str, str], keys: "KeyFactory") -> None:
+    def __init__(self, server, report: dict, headers: dict[str, str], keys: KeyFactory) -> None:
         self.server, self.report, self.headers, self.keys = server, report, headers, keys
 
     @property
@@ -98,10 +100,10 @@ class KeyFactory:
         so it is written to storage as it would stand once its day came."""
         key = issue_key(self.app, BORDER, expires=(dt.date.today() + dt.timedelta(days=2)).isoformat())
         key_id, secret = key.split("_", 2)[1:]
-        storage = self.app.extensions[EXTENSION_KEY].storage
-        record = storage.get_key(key_id)
+        keys = self.app.extensions[EXTENSION_KEY].engine.keys
+        record = keys.get(key_id)
         assert record["secret_sha256"] == secret_digest(secret)
-        storage.replace_key({**record, "expires_at": "2020-01-01T00:00:00.000Z"})
+        keys.replace({**record, "expires_at": "2020-01-01T00:00:00.000Z"})
         return key
 
 
@@ -142,6 +144,27 @@ CASES = (
     Case("GET /v1/audit/export", lambda c: c.get("/v1/audit/export"), frozenset({ADMIN, AUDITOR})),
     Case("GET /v1/audit/verify", lambda c: c.get("/v1/audit/verify"), frozenset({ADMIN, AUDITOR})),
 )
+
+
+PARAMETER = re.compile(r"<(?:[^:>]+:)?[^>]+>")
+NOT_API = frozenset({"static"})  # Flask's own static files: public by nature, and no registry data
+
+
+def routes(app) -> set[str]:
+    """Every endpoint the app serves, as ``METHOD /path/{id}``, read from its URL map."""
+    return {
+        f"{method} {PARAMETER.sub('{id}', rule.rule)}"
+        for rule in app.url_map.iter_rules() if rule.endpoint not in NOT_API
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+
+def test_every_endpoint_of_the_app_has_a_row_in_the_access_matrix(app):
+    """An endpoint added without saying who may call it fails here, and a row for an endpoint
+    that no longer exists too."""
+    covered = {re.sub(r"[? ]\(.*|\?.*", "", case.name) for case in CASES}
+    assert routes(app) - covered == set(), "endpoints missing from CASES"
+    assert covered - routes(app) == set(), "CASES rows for endpoints the app does not serve"
 
 
 @pytest.fixture
@@ -261,7 +284,7 @@ def test_keys_are_shown_once_and_stored_only_as_digests(app, server):
     assert body["state"] == "active" and body["expires_at"] == "2099-12-31T00:00:00.000Z"
     listed = server.get("/v1/keys").text
     assert key not in listed and key.split("_", 2)[2] not in listed and body["key_id"] in listed
-    stored = json.dumps(app.extensions[EXTENSION_KEY].storage.list_keys())
+    stored = json.dumps(app.extensions[EXTENSION_KEY].engine.keys.list())
     assert key.split("_", 2)[2] not in stored
     assert server.http.post(server.url + "/v1/checks", json={"identifier": PIN}, headers=bearer(key),
                             timeout=30).status_code == 200

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import issue_key, report_data
+from tests.conftest import issue_key, report_data, stored_check
 
 PIN = "CAT0336DLTJF00123"
 
@@ -124,7 +124,7 @@ def test_bad_checks_are_422_problems(server, registered, body):
 
 def test_check_is_recorded(server, registered, services):
     result = check(server, identifier=PIN)
-    record = services.storage.get_check(result["check_id"])
+    record = stored_check(services.engine, result["check_id"])
     assert record["verdict"] == "hit"
     assert record["query"] == {"identifier": PIN, "reading_source": "typed"}
     assert record["matched_report_ids"][0] == registered["stolen"]["id"]
@@ -142,8 +142,7 @@ def test_readiness_fails_with_503_when_the_database_is_gone(tmp_path):
     db = tmp_path / "gone.db"
     app = create_app({"DB": str(db)})
     key = issue_key(app)  # a valid key: what fails must be the database, not the key
-    storage = app.extensions["irontrace"].storage
-    storage.close()
+    app.extensions["irontrace"].engine.close()
     db.unlink()
     db.mkdir()  # a directory where the file was: unopenable
     with LiveServer(app, key) as live:

@@ -185,8 +185,8 @@ def test_cursor_pagination_visits_every_report_once(server):
     assert seen == [f"P{n}" for n in reversed(range(7))]
 
 
-@pytest.mark.parametrize("query", ["?cursor=%%%", "?cursor=bm90LWEtY3Vyc29y", "?cursor=Ingi", "?cursor=dHJ1ZQ", "?limit=0", "?limit=100000",
-                                   "?status=sold", "?country=XX"])
+@pytest.mark.parametrize("query", ["?cursor=%%%", "?cursor=bm90LWEtY3Vyc29y", "?cursor=Ingi", "?cursor=dHJ1ZQ",
+                                   "?limit=0", "?limit=100000", "?status=sold", "?country=XX"])
 def test_bad_list_parameters_are_4xx(server, query):
     create(server)
     response = server.get("/v1/reports" + query)

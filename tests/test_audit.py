@@ -13,12 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from registry.audit import GENESIS_HASH, entry_hash
-from registry.bulk import BulkWorker
 from registry.access import Actor
-from registry.context import EXTENSION_KEY, Services
-from registry.storage import open_storage
-from tests.conftest import bearer, issue_key, report_data
+from registry.api.extension import EXTENSION_KEY
+from registry.audit_chain import GENESIS_HASH, entry_hash
+from registry.services import open_services
+from registry.services.bulk_worker import BulkWorker
+from tests.conftest import bearer, es_cluster, issue_key, report_data, sqlite_path
 from tests.processes import irontrace
 
 PIN = "CAT0336DLTJF00123"
@@ -100,7 +100,7 @@ def test_concurrent_appends_keep_one_unbroken_chain(app, server):
 
     with ThreadPoolExecutor(8) as pool:
         assert set(pool.map(check, range(40))) == {200}
-    stored = list(app.extensions[EXTENSION_KEY].storage.iter_audit())
+    stored = list(app.extensions[EXTENSION_KEY].engine.audit.iter_stored())
     assert [position for position, _ in stored] == list(range(1, len(stored) + 1))
     verified = server.get("/v1/audit/verify").json()
     assert verified["intact"] and verified["entries"] == len(stored)
@@ -110,7 +110,7 @@ def test_appenders_with_storage_of_their_own_race_for_positions_and_keep_one_cha
     """Two engines opened on one registry, as two server processes would: each thinks it knows
     the newest entry, so their appends collide and the loser must move on, not fork the chain."""
     first = app.extensions[EXTENSION_KEY]
-    second = Services.over(open_storage(app.config["IRONTRACE"]))
+    second = open_services(app.config["IRONTRACE"])
     actor = Actor(principal="race", role="border", address="127.0.0.1")
     try:
         def append(n: int) -> int:
@@ -121,14 +121,14 @@ def test_appenders_with_storage_of_their_own_race_for_positions_and_keep_one_cha
         assert sorted(positions) == list(range(1, 61))
         assert first.audit.verify(Actor.operator()).intact
     finally:
-        second.storage.close()
+        second.close()
 
 
 def tamper(app, how: str, seq: int) -> None:
     """Change the stored log as an intruder with access to the engine would."""
-    storage = app.extensions[EXTENSION_KEY].storage
-    if storage.name == "sqlite":
-        with sqlite3.connect(storage.path) as db:
+    engine = app.extensions[EXTENSION_KEY].engine
+    if engine.admin is None:
+        with sqlite3.connect(sqlite_path(engine)) as db:
             if how == "edit":
                 db.execute("UPDATE audit_log SET entry = json_set(entry, '$.details.verdict', 'hit') "
                            "WHERE seq = ?", (seq,))
@@ -139,7 +139,7 @@ def tamper(app, how: str, seq: int) -> None:
                 db.execute("UPDATE audit_log SET seq = ? WHERE seq = ?", (seq - 1, seq))
                 db.execute("UPDATE audit_log SET seq = ? WHERE seq = -1", (seq,))
         return
-    es, index = storage.client, storage.audit_alias
+    es, index = es_cluster(engine).client, es_cluster(engine).audit_alias
     if how == "edit":
         source = es.get(index=index, id=str(seq))["_source"]
         source["entry"]["details"]["verdict"] = "hit"

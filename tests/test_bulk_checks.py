@@ -11,8 +11,9 @@ import pytest
 from flask import request
 
 from registry import create_app
-from registry.bulk import SYNC_MAX_ROWS, BulkWorker
-from registry.context import EXTENSION_KEY
+from registry.api.extension import EXTENSION_KEY
+from registry.services.bulk import SYNC_MAX_ROWS
+from registry.services.bulk_worker import BulkWorker
 from tests.conftest import backend_settings, close_storage, issue_key, report_data
 from tests.processes import irontrace
 

@@ -14,7 +14,8 @@ import time
 import pytest
 
 from registry import create_app
-from registry.context import EXTENSION_KEY
+from registry.access import Actor
+from registry.api.extension import EXTENSION_KEY
 from tests.conftest import backend_settings, close_storage, report_data
 from tests.processes import Worker
 
@@ -64,7 +65,7 @@ def poll(server, location: str, until, what: str) -> dict:
 def test_a_killed_worker_s_job_is_resumed_with_every_row_exactly_once(app, server):
     reports = [(n, report_data(f"K-{n}", identifiers=[{"type": "serial", "value": f"KILL{n:06d}"}]))
                for n in range(REGISTERED)]
-    app.extensions[EXTENSION_KEY].reports.import_rows(reports)
+    app.extensions[EXTENSION_KEY].imports.import_rows(Actor.operator(), reports)
     serials = [serial(n) for n in range(ROWS)]
     out = io.StringIO()
     csv.writer(out).writerows([["serial", "line"], *[[s, str(n)] for n, s in enumerate(serials)]])

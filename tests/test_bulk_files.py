@@ -9,14 +9,9 @@ import json
 
 import pytest
 
-from registry.bulk_files import (
-    csv_lines,
-    decode,
-    detect_upload_format,
-    read_upload,
-    spreadsheet_safe,
-)
 from registry.errors import InvalidRequest, PayloadTooLarge
+from registry.files.results import csv_lines, spreadsheet_safe
+from registry.files.uploads import decode, detect_upload_format, read_upload
 
 ROWS_LIMIT = 100
 # The column names the issue names, as a Russian- or English-language export would write them.
@@ -66,7 +61,7 @@ def test_every_encoding_reads_the_same_rows(encoding):
 
 def test_windows_1251_is_not_mistaken_for_utf8():
     assert decode("Заводской номер".encode("cp1251")) == "Заводской номер"
-    assert decode("naïve".encode("utf-8")) == "naïve"
+    assert decode("naïve".encode()) == "naïve"
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t"])

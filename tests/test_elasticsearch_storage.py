@@ -18,19 +18,23 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from tests.conftest import bearer, drop_indices, issue_key, report_data, settings_for
-from registry import create_app, es_admin
-from registry.errors import Conflict, InvalidRequest, NotFound, PreconditionFailed, StorageUnavailable
+from registry import create_app
 from registry.access import Actor
-from registry.context import Services
-from registry.services import new_id, utc_now, validate_report
-from registry.storage import open_storage
-from registry.storage.base import ReportFilter, encode_cursor
-from search.policy import KEY_CANDIDATE_LIMIT
-from registry.storage.elasticsearch import ElasticsearchStorage, report_fields
-from registry.storage.sqlite import SQLiteStorage
+from registry.config import load_settings
+from registry.errors import Conflict, InvalidRequest, NotFound, PreconditionFailed, StorageUnavailable
+from registry.records import AuditFilter, ReportFilter
+from registry.services import Services, services_over
+from registry.stamps import new_id, utc_now
+from registry.storage import open_engine
+from registry.storage.cursors import encode_cursor
+from registry.storage.elasticsearch.reports import report_fields
+from registry.storage.interfaces import Engine
+from registry.storage.sqlite import open_sqlite
+from registry.validation import validate_report
 from search.keys import query_keys
+from search.policy import KEY_CANDIDATE_LIMIT
 from search.query import CheckQuery
+from tests.conftest import bearer, candidates, drop_indices, es_cluster, issue_key, report_data, settings_for, upsert
 
 CLOSED_PORT_URL = "http://127.0.0.1:1"  # nothing listens on port 1: connections are refused at once
 FAILURE_BUDGET_SECONDS = 5
@@ -38,15 +42,19 @@ SHORT_TIMEOUT_SECONDS = 1
 
 
 @pytest.fixture
-def storage(es_url: str) -> Iterator[ElasticsearchStorage]:
+def storage(es_url: str) -> Iterator[Engine]:
     """An engine with its own indices, opened the way the app opens it; indices dropped after."""
-    storage = open_storage(settings_for(es_url))
-    assert isinstance(storage, ElasticsearchStorage)
-    yield storage
-    drop_indices(storage)
+    engine = open_engine(settings_for(es_url))
+    assert engine.admin is not None
+    yield engine
+    drop_indices(engine)
 
 
 OPERATOR = Actor.operator()
+
+
+def services(engine: Engine) -> Services:
+    return services_over(engine, load_settings())
 
 
 def document(ref: str, **overrides: Any) -> dict:
@@ -62,69 +70,70 @@ def seed(storage, numbers: range, **overrides: Any) -> list[dict]:
         document(f"SEED-{n:05d}", identifiers=[{"type": "serial", "value": f"SRL{n:07d}XQ"}], **overrides)
         for n in numbers
     ]
-    assert [o.action for o in storage.upsert_reports(docs)] == ["created"] * len(docs)
+    assert [o.action for o in upsert(storage, docs)] == ["created"] * len(docs)
     return docs
 
 
 # -- reports -------------------------------------------------------------------------
 
 
-def test_create_get_and_conflict(storage: ElasticsearchStorage) -> None:
-    created = storage.create_report(document("KZ-1"))
+def test_create_get_and_conflict(storage: Engine) -> None:
+    created = storage.reports.create(document("KZ-1"))
 
-    assert storage.get_report(created["id"]) == created
-    assert len(list(storage.iter_reports())) == 1
+    assert storage.reports.get(created["id"]) == created
+    assert len(list(storage.reports.iter_all())) == 1
     same_agency = {"name": "  police department OF turkestan region ", "country": "KZ"}
     again = document("KZ-1", reporting_agency=same_agency)
     with pytest.raises(Conflict) as conflict:
-        storage.create_report(again)
+        storage.reports.create(again)
     assert conflict.value.extra["existing_id"] == created["id"]
     with pytest.raises(NotFound):
-        storage.get_report(new_id())
-    other_agency = storage.create_report(document("KZ-1", reporting_agency={"name": "Police of Almaty"}))
-    assert len(list(storage.iter_reports())) == 2
-    assert storage.get_report(other_agency["id"])["reporting_agency"]["name"] == "Police of Almaty"
+        storage.reports.get(new_id())
+    other_agency = storage.reports.create(document("KZ-1", reporting_agency={"name": "Police of Almaty"}))
+    assert len(list(storage.reports.iter_all())) == 2
+    assert storage.reports.get(other_agency["id"])["reporting_agency"]["name"] == "Police of Almaty"
 
 
-def test_replace_checks_the_version(storage: ElasticsearchStorage) -> None:
-    reports = Services.over(storage).reports
-    created = reports.create(validate_report(report_data("KZ-2")), OPERATOR)
+def test_replace_checks_the_version(storage: Engine) -> None:
+    reports = services(storage).reports
+    created = reports.create(OPERATOR, validate_report(report_data("KZ-2")))
 
-    updated = reports.update(created["id"], {"status": "recovered"}, 1, OPERATOR)
+    updated = reports.update(OPERATOR, created["id"], {"status": "recovered"}, 1)
 
     assert updated["version"] == 2
-    assert storage.get_report(created["id"]) == updated
+    assert storage.reports.get(created["id"]) == updated
     with pytest.raises(PreconditionFailed) as stale:
-        reports.update(created["id"], {"status": "stolen"}, 1, OPERATOR)
+        reports.update(OPERATOR, created["id"], {"status": "stolen"}, 1)
     assert stale.value.extra["current_version"] == 2
     with pytest.raises(NotFound):
-        storage.replace_report({**updated, "id": new_id()}, 2)
+        storage.reports.replace({**updated, "id": new_id()}, 2)
 
 
-def test_changing_the_case_number_moves_the_report_without_losing_it(storage: ElasticsearchStorage) -> None:
-    reports = Services.over(storage).reports
-    moved = reports.create(validate_report(report_data("OLD-REF")), OPERATOR)
-    blocker = reports.create(validate_report(report_data("TAKEN-REF")), OPERATOR)
+def test_changing_the_case_number_moves_the_report_without_losing_it(storage: Engine) -> None:
+    reports = services(storage).reports
+    moved = reports.create(OPERATOR, validate_report(report_data("OLD-REF")))
+    blocker = reports.create(OPERATOR, validate_report(report_data("TAKEN-REF")))
 
-    result = reports.update(moved["id"], {"external_ref": "NEW-REF"}, 1, OPERATOR)
+    result = reports.update(OPERATOR, moved["id"], {"external_ref": "NEW-REF"}, 1)
 
     assert result["external_ref"] == "NEW-REF"
-    assert storage.get_report(moved["id"]) == result
-    assert len(list(storage.iter_reports())) == 2
-    reused = reports.create(validate_report(report_data("OLD-REF")), OPERATOR)  # the old case number is free again
+    assert storage.reports.get(moved["id"]) == result
+    assert len(list(storage.reports.iter_all())) == 2
+    reused = reports.create(OPERATOR, validate_report(report_data("OLD-REF")))  # the old case number is free again
     with pytest.raises(Conflict) as clash:
-        reports.update(moved["id"], {"external_ref": "TAKEN-REF"}, 2, OPERATOR)
+        reports.update(OPERATOR, moved["id"], {"external_ref": "TAKEN-REF"}, 2)
     assert clash.value.extra["existing_id"] == blocker["id"]
-    assert storage.get_report(moved["id"]) == result
-    assert len(list(storage.iter_reports())) == 3
-    assert {r["id"] for r in storage.iter_reports()} == {moved["id"], blocker["id"], reused["id"]}
+    assert storage.reports.get(moved["id"]) == result
+    assert len(list(storage.reports.iter_all())) == 3
+    assert {r["id"] for r in storage.reports.iter_all()} == {moved["id"], blocker["id"], reused["id"]}
 
 
-def test_a_move_that_loses_a_race_is_undone(storage: ElasticsearchStorage) -> None:
+def test_a_move_that_loses_a_race_is_undone(storage: Engine) -> None:
     """Another writer updates the old copy between the read and the move: 412, one copy, its version."""
-    reports = Services.over(storage).reports
-    report = reports.create(validate_report(report_data("RACE-1")), OPERATOR)
-    copies = storage._copies
+    reports = services(storage).reports
+    report = reports.create(OPERATOR, validate_report(report_data("RACE-1")))
+    store = storage.reports
+    copies = store._copies  # type: ignore[attr-defined]
     raced = False
 
     def copies_then_race(es, report_id):
@@ -133,68 +142,69 @@ def test_a_move_that_loses_a_race_is_undone(storage: ElasticsearchStorage) -> No
         if not raced:
             raced = True
             changed = report_fields({**report, "version": 2, "color": "red"}, found[0]["_source"]["seq"])
-            storage.client.index(index=storage.reports_alias, id=found[0]["_id"], document=changed,
+            cluster = es_cluster(storage)
+            cluster.client.index(index=cluster.reports_alias, id=found[0]["_id"], document=changed,
                                  refresh="wait_for")
         return found
 
-    storage._copies = copies_then_race  # type: ignore[method-assign]
+    store._copies = copies_then_race  # type: ignore[attr-defined]
     with pytest.raises(PreconditionFailed) as stale:
-        reports.update(report["id"], {"external_ref": "RACE-2"}, 1, OPERATOR)
-    del storage._copies
+        reports.update(OPERATOR, report["id"], {"external_ref": "RACE-2"}, 1)
+    del store._copies  # type: ignore[attr-defined]
 
     assert stale.value.extra["current_version"] == 2
-    assert storage.get_report(report["id"])["color"] == "red"
-    assert [r["external_ref"] for r in storage.iter_reports()] == ["RACE-1"]
+    assert storage.reports.get(report["id"])["color"] == "red"
+    assert [r["external_ref"] for r in storage.reports.iter_all()] == ["RACE-1"]
 
 
-def test_upsert_creates_updates_and_leaves_unchanged(storage: ElasticsearchStorage) -> None:
+def test_upsert_creates_updates_and_leaves_unchanged(storage: Engine) -> None:
     first = [document("IMP-1"), document("IMP-2"), document("IMP-3")]
-    assert [o.action for o in storage.upsert_reports(first)] == ["created"] * 3
-    listed_before = [r["id"] for r in storage.list_reports(ReportFilter(), 10, None).items]
+    assert [o.action for o in upsert(storage, first)] == ["created"] * 3
+    listed_before = [r["id"] for r in storage.reports.list(ReportFilter(), 10, None).items]
 
     replay = [document("IMP-1"), document("IMP-2", color="orange"), document("IMP-4")]
-    outcomes = storage.upsert_reports(replay)
+    outcomes = upsert(storage, replay)
 
     assert [o.action for o in outcomes] == ["unchanged", "updated", "created"]
     assert [o.report_id for o in outcomes[:2]] == [first[0]["id"], first[1]["id"]]
-    assert storage.get_report(first[0]["id"])["version"] == 1
-    updated = storage.get_report(first[1]["id"])
+    assert storage.reports.get(first[0]["id"])["version"] == 1
+    updated = storage.reports.get(first[1]["id"])
     assert (updated["version"], updated["color"], updated["created_at"]) == (2, "orange", first[1]["created_at"])
-    assert len(list(storage.iter_reports())) == 4
+    assert len(list(storage.reports.iter_all())) == 4
     # An update keeps the report's place in the listing; the new one is newest.
-    listed_after = [r["id"] for r in storage.list_reports(ReportFilter(), 10, None).items]
+    listed_after = [r["id"] for r in storage.reports.list(ReportFilter(), 10, None).items]
     assert listed_after == [replay[2]["id"], *listed_before]
-    assert storage.upsert_reports([]) == []
+    assert upsert(storage, []) == []
 
 
-def test_upsert_of_one_case_twice_in_a_batch_creates_then_updates(storage: ElasticsearchStorage) -> None:
+def test_upsert_of_one_case_twice_in_a_batch_creates_then_updates(storage: Engine) -> None:
     """The second write of a case races the first inside one bulk; the retry turns it into an update."""
-    outcomes = storage.upsert_reports([document("DUP-1"), document("DUP-1", color="green")])
+    outcomes = upsert(storage, [document("DUP-1"), document("DUP-1", color="green")])
 
     assert [o.action for o in outcomes] == ["created", "updated"]
-    (stored,) = list(storage.iter_reports())
+    (stored,) = list(storage.reports.iter_all())
     assert (stored["color"], stored["version"]) == ("green", 2)
 
 
-def test_import_prepares_in_worker_processes(storage: ElasticsearchStorage) -> None:
+def test_import_prepares_in_worker_processes(storage: Engine) -> None:
     """The engine's batch preparation runs in other processes (it must pickle) and imports stay idempotent."""
     rows = [report_data(f"W-{n}", identifiers=[{"type": "serial", "value": f"WRK{n:06d}"}]) for n in range(30)]
-    reports = Services.over(storage).reports
+    imports = services(storage).imports
 
-    first = reports.import_rows(enumerate(rows, start=1), workers=2)
-    again = reports.import_rows(enumerate(rows, start=1), workers=2)
+    first = imports.import_rows(OPERATOR, enumerate(rows, start=1), workers=2)
+    again = imports.import_rows(OPERATOR, enumerate(rows, start=1), workers=2)
 
     assert (first.created, first.updated, first.unchanged) == (30, 0, 0)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 30)
-    assert len(list(storage.iter_reports())) == 30
+    assert len(list(storage.reports.iter_all())) == 30
 
 
 # -- listing -------------------------------------------------------------------------
 
 
-def test_list_filters_and_cursor_pages(storage: ElasticsearchStorage) -> None:
+def test_list_filters_and_cursor_pages(storage: Engine) -> None:
     docs = seed(storage, range(7))
-    storage.upsert_reports([
+    upsert(storage, [
         document("F-1", status="recovered", category="loader", manufacturer="Komatsu",
                  description="Wheel loader with a bent bucket"),
         document("F-2", category="drill_rig", manufacturer="Epiroc", description="Blasthole drill rig, red mast",
@@ -202,11 +212,11 @@ def test_list_filters_and_cursor_pages(storage: ElasticsearchStorage) -> None:
     ])
 
     def refs(**filters: Any) -> list[str]:
-        return [r["external_ref"] for r in storage.list_reports(ReportFilter(**filters), 50, None).items]
+        return [r["external_ref"] for r in storage.reports.list(ReportFilter(**filters), 50, None).items]
 
     pages, cursor = [], None
     while True:
-        page = storage.list_reports(ReportFilter(category="excavator"), 3, cursor)
+        page = storage.reports.list(ReportFilter(category="excavator"), 3, cursor)
         pages.append([r["external_ref"] for r in page.items])
         if not (cursor := page.next_cursor):
             break
@@ -224,17 +234,17 @@ def test_list_filters_and_cursor_pages(storage: ElasticsearchStorage) -> None:
 
 @pytest.mark.parametrize("cursor", ["not-base64!", encode_cursor(12), encode_cursor([1]),
                                     encode_cursor(["a", "b"]), encode_cursor([True, "x"])])
-def test_a_foreign_cursor_is_an_invalid_request(storage: ElasticsearchStorage, cursor: str) -> None:
+def test_a_foreign_cursor_is_an_invalid_request(storage: Engine, cursor: str) -> None:
     with pytest.raises(InvalidRequest):
-        storage.list_reports(ReportFilter(), 10, cursor)
+        storage.reports.list(ReportFilter(), 10, cursor)
 
 
 # -- checks --------------------------------------------------------------------------
 
 
-def test_candidates_match_the_sqlite_engine(storage: ElasticsearchStorage, tmp_path: Path) -> None:
+def test_candidates_match_the_sqlite_engine(storage: Engine, tmp_path: Path) -> None:
     """Fuzzy, partial and description retrieval find the same reports as the embedded engine."""
-    sqlite = SQLiteStorage(str(tmp_path / "parity.db"))
+    sqlite = open_sqlite(str(tmp_path / "parity.db"))
     docs = [
         document("C-1"),  # CAT0336DLTJF00123 and C9-4RT05521, with a breaker
         document("C-2", identifiers=[{"type": "pin", "value": "KMTPC200C8A12345"}], manufacturer="Komatsu",
@@ -244,8 +254,8 @@ def test_candidates_match_the_sqlite_engine(storage: ElasticsearchStorage, tmp_p
         document("C-4", identifiers=[{"type": "serial", "value": "ZZ9"}], category="generator", color="grey",
                  manufacturer="Atlas Copco", description="Generator, 3.5m trailer"),
     ]
-    storage.upsert_reports(docs)
-    sqlite.upsert_reports(docs)
+    upsert(storage, docs)
+    upsert(sqlite, docs)
     queries = [
         ("CAT0336DLTJF00128", None),  # one substitution
         ("CATO336DLTJFOO123", None),  # O for 0
@@ -259,8 +269,8 @@ def test_candidates_match_the_sqlite_engine(storage: ElasticsearchStorage, tmp_p
     found = {}
     for identifier, description in queries:
         keys = query_keys(identifier) if identifier else None
-        es_ids = {d["id"] for d in storage.find_candidates(keys, description)}
-        assert es_ids == {d["id"] for d in sqlite.find_candidates(keys, description)}, (identifier, description)
+        es_ids = {d["id"] for d in candidates(storage, keys, description)}
+        assert es_ids == {d["id"] for d in candidates(sqlite, keys, description)}, (identifier, description)
         found[identifier or description] = {d["external_ref"] for d in docs if d["id"] in es_ids}
     sqlite.close()
 
@@ -270,37 +280,39 @@ def test_candidates_match_the_sqlite_engine(storage: ElasticsearchStorage, tmp_p
     assert found["yellow excavator with a hydraulic breaker"] == {"C-1", "C-2", "C-3"}
     assert found["trailer 3.5m"] == {"C-4"}
     assert found["NOTHING-LIKE-IT"] == set()
-    assert storage.find_candidates(None, None) == []
+    assert candidates(storage, None, None) == []
 
 
-def test_key_candidates_are_ranked_by_shared_keys_within_the_limit(storage: ElasticsearchStorage,
+def test_key_candidates_are_ranked_by_shared_keys_within_the_limit(storage: Engine,
                                                                      tmp_path: Path) -> None:
     """More reports share a key than the limit allows: both engines keep the same best ones,
     and screen them the same way (``within_reach``)."""
-    sqlite = SQLiteStorage(str(tmp_path / "limit.db"))
+    sqlite = open_sqlite(str(tmp_path / "limit.db"))
     # Digits only in class 1 (positions 1, 4, 7): every serial shares the class 0 and 2 keys.
     serials = ["A{}CD{}FG{}IJKL".format(*f"{n:03d}") for n in range(KEY_CANDIDATE_LIMIT + 60)]
     family = [document(f"L-{n:03d}", identifiers=[{"type": "serial", "value": v}]) for n, v in enumerate(serials)]
-    storage.upsert_reports(family)
-    sqlite.upsert_reports(family)
+    upsert(storage, family)
+    upsert(sqlite, family)
     keys = query_keys("A2CD4FG2IJKL")
 
-    es_ids = {d["id"] for d in storage.find_candidates(keys, None)}
+    es_ids = {d["id"] for d in candidates(storage, keys, None)}
 
     assert 0 < len(es_ids) < KEY_CANDIDATE_LIMIT  # the screening dropped the far ones
-    assert es_ids == {d["id"] for d in sqlite.find_candidates(keys, None)}
+    assert es_ids == {d["id"] for d in candidates(sqlite, keys, None)}
     assert family[242]["id"] in es_ids
     sqlite.close()
 
 
-def test_save_check_keeps_the_record(storage: ElasticsearchStorage) -> None:
-    storage.create_report(document("CHK-1"))
+def test_save_check_keeps_the_record(storage: Engine) -> None:
+    storage.reports.create(document("CHK-1"))
 
-    record, outcome = Services.over(storage).checks.check(CheckQuery("CAT0336DLTJF00123"), OPERATOR)
+    result = services(storage).checks.check(OPERATOR, CheckQuery("CAT0336DLTJF00123"))
+    record = result.record
 
-    assert outcome.verdict == "hit"
-    storage.client.indices.refresh(index=storage.checks_alias)
-    stored = storage.client.get(index=storage.checks_alias, id=record["check_id"])["_source"]
+    assert result.verdict == "hit"
+    cluster = es_cluster(storage)
+    cluster.client.indices.refresh(index=cluster.checks_alias)
+    stored = cluster.client.get(index=cluster.checks_alias, id=record["check_id"])["_source"]
     assert stored["document"] == record
     assert stored["verdict"] == "hit"
 
@@ -308,61 +320,66 @@ def test_save_check_keeps_the_record(storage: ElasticsearchStorage) -> None:
 # -- operations ----------------------------------------------------------------------
 
 
-def test_init_is_idempotent_and_ping_reports_health(storage: ElasticsearchStorage) -> None:
-    prefix = storage.reports_alias.removesuffix("-reports")
-    aliases = (storage.audit_alias, f"{prefix}-bulk-jobs", f"{prefix}-bulk-results", f"{prefix}-bulk-rows",
-               storage.checks_alias, storage.keys_alias, storage.reports_alias)
-    assert sorted(es_admin.init(storage)) == [f"{alias}-v1" for alias in aliases]
-    assert es_admin.init(storage) == []
+def test_init_is_idempotent_and_ping_reports_health(storage: Engine) -> None:
+    prefix = es_cluster(storage).prefix
+    aliases = [f"{prefix}-{kind}" for kind in ("audit", "bulk-jobs", "bulk-results", "bulk-rows", "checks", "keys",
+                                               "reports")]
+    assert storage.admin is not None
+    assert sorted(storage.admin.init()) == [f"{alias}-v1" for alias in aliases]
+    assert storage.admin.init() == []
     storage.ping()
 
 
-def test_reindex_keeps_every_report_and_moves_the_alias(storage: ElasticsearchStorage) -> None:
+def test_reindex_keeps_every_report_and_moves_the_alias(storage: Engine) -> None:
     # More reports than one search page and one bulk request hold.
     docs = seed(storage, range(1000)) + seed(storage, range(1000, 1500), status="missing")
-    first_page = storage.list_reports(ReportFilter(), 100, None)
-    before = list(storage.iter_reports())
+    first_page = storage.reports.list(ReportFilter(), 100, None)
+    before = list(storage.reports.iter_all())
 
-    result = es_admin.reindex(storage)
+    assert storage.admin is not None
+    result = storage.admin.reindex()
 
-    es = storage.client
-    assert (result.old_index, result.new_index, result.copied) == (
-        f"{storage.reports_alias}-v1", f"{storage.reports_alias}-v2", len(docs))
-    assert list(es.indices.get_alias(name=storage.reports_alias)) == [result.new_index]
+    es, alias = es_cluster(storage).client, es_cluster(storage).reports_alias
+    assert (result.old_index, result.new_index, result.copied) == (f"{alias}-v1", f"{alias}-v2", len(docs))
+    assert list(es.indices.get_alias(name=alias)) == [result.new_index]
     assert not es.indices.exists(index=result.old_index)
-    assert list(storage.iter_reports()) == before
+    assert list(storage.reports.iter_all()) == before
     # A cursor issued before the reindex still continues where it stopped.
-    second_page = storage.list_reports(ReportFilter(), 100, first_page.next_cursor)
+    second_page = storage.reports.list(ReportFilter(), 100, first_page.next_cursor)
     assert second_page.items[0]["id"] == before[-101]["id"]
-    assert {d["id"] for d in storage.find_candidates(query_keys("SRL0000042XQ"), None)} >= {docs[42]["id"]}
-    assert storage.list_reports(ReportFilter(status="missing"), 1000, None).items[-1]["id"] == docs[1000]["id"]
-    assert es_admin.reindex(storage).new_index == f"{storage.reports_alias}-v3"
-    assert len(list(storage.iter_reports())) == len(docs)
+    assert {d["id"] for d in candidates(storage, query_keys("SRL0000042XQ"), None)} >= {docs[42]["id"]}
+    assert storage.reports.list(ReportFilter(status="missing"), 1000, None).items[-1]["id"] == docs[1000]["id"]
+    assert storage.admin.reindex().new_index == f"{alias}-v3"
+    assert len(list(storage.reports.iter_all())) == len(docs)
 
 
 # -- failures ------------------------------------------------------------------------
 
 
-def every_call(storage: ElasticsearchStorage) -> list:
+def every_call(storage: Engine) -> list:
     report = document("DOWN-1")
+    assert storage.admin is not None
+    admin = storage.admin
     return [
         storage.ping,
-        lambda: storage.create_report(report),
-        lambda: storage.get_report(report["id"]),
-        lambda: storage.replace_report(report, 1),
-        lambda: storage.upsert_reports([report]),
-        lambda: storage.list_reports(ReportFilter(), 10, None),
-        lambda: list(storage.iter_reports()),
-        lambda: storage.find_candidates(query_keys("CAT0336DLTJF00123"), "excavator"),
-        lambda: storage.save_check({"check_id": new_id(), "checked_at": utc_now(), "verdict": "no_match",
-                                    "matched_report_ids": []}),
-        lambda: storage.get_check(new_id()),
-        lambda: es_admin.reindex(storage),
+        lambda: storage.reports.create(report),
+        lambda: storage.reports.get(report["id"]),
+        lambda: storage.reports.replace(report, 1),
+        lambda: upsert(storage, [report]),
+        lambda: storage.reports.list(ReportFilter(), 10, None),
+        lambda: list(storage.reports.iter_all()),
+        lambda: candidates(storage, query_keys("CAT0336DLTJF00123"), "excavator"),
+        lambda: storage.checks.save({"check_id": new_id(), "checked_at": utc_now(), "verdict": "no_match",
+                                     "matched_report_ids": []}),
+        lambda: storage.keys.get("0123456789abcdef"),
+        lambda: storage.audit.list(AuditFilter(), 10, None),
+        lambda: storage.jobs.get_job(new_id()),
+        admin.reindex,
     ]
 
 
 def test_an_unreachable_cluster_is_unavailable_at_once() -> None:
-    storage = open_storage(settings_for(CLOSED_PORT_URL))
+    storage = open_engine(settings_for(CLOSED_PORT_URL))
     for call in every_call(storage):
         started = time.monotonic()
         with pytest.raises(StorageUnavailable) as unavailable:
@@ -375,10 +392,10 @@ def test_a_silent_cluster_times_out_instead_of_hanging() -> None:
     """A peer that accepts connections and never answers costs one timeout, not a hang."""
     with socket.create_server(("127.0.0.1", 0)) as silent:  # listens, never accepts or answers
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
-        storage = open_storage(settings_for(url, ES_TIMEOUT_SECONDS=SHORT_TIMEOUT_SECONDS))
+        storage = open_engine(settings_for(url, ES_TIMEOUT_SECONDS=SHORT_TIMEOUT_SECONDS))
         started = time.monotonic()
         with pytest.raises(StorageUnavailable):
-            storage.get_report(new_id())
+            storage.reports.get(new_id())
         assert time.monotonic() - started < FAILURE_BUDGET_SECONDS
         storage.close()
 

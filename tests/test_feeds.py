@@ -12,9 +12,9 @@ import requests
 
 from integrations.base import SourceUnavailable
 from integrations.config import FeedConfig
-from integrations.feed import FeedState, pull_feed
+from integrations.feed import FeedState
 from integrations.simulator import create_simulator
-from registry.report_files import CSV_COLUMNS, flatten
+from registry.files.reports import CSV_COLUMNS, flatten
 from tests.conftest import LiveServer, report_data
 from tests.processes import irontrace
 
@@ -66,15 +66,15 @@ def test_feed_import_follows_changes_and_withdrawals(server, services, feed_serv
     feed = feed_config(feed_server, file_format)
     publish(feed_server, [feed_report(1), feed_report(2), feed_report(3)], file_format)
 
-    first = pull_feed(feed, services.reports, state)
+    first = services.feeds.pull(feed, state)
     assert (first.created, first.updated, first.withdrawn, first.rejected) == (3, 0, 0, [])
     assert statuses(server) == {"UZ-2026-00001": "stolen", "UZ-2026-00002": "stolen", "UZ-2026-00003": "stolen"}
 
-    again = pull_feed(feed, services.reports, state)
+    again = services.feeds.pull(feed, state)
     assert not again.modified  # the ETag was sent and the simulator answered 304
 
     publish(feed_server, [feed_report(1), feed_report(2, model="336D2 L"), feed_report(4)], file_format)
-    second = pull_feed(feed, services.reports, state)
+    second = services.feeds.pull(feed, state)
     assert (second.created, second.updated, second.unchanged, second.withdrawn) == (1, 1, 1, 1)
     assert statuses(server) == {"UZ-2026-00001": "stolen", "UZ-2026-00002": "stolen",
                                 "UZ-2026-00003": "cancelled", "UZ-2026-00004": "stolen"}
@@ -85,7 +85,7 @@ def test_feed_import_follows_changes_and_withdrawals(server, services, feed_serv
 
     publish(feed_server, [feed_report(1), feed_report(2, model="336D2 L"), feed_report(3), feed_report(4)],
             file_format)
-    third = pull_feed(feed, services.reports, state)
+    third = services.feeds.pull(feed, state)
     assert (third.updated, third.withdrawn) == (1, 0)  # back in the feed: restored
     assert statuses(server)["UZ-2026-00003"] == "stolen"
     assert server.get(f"/v1/reports/{local['id']}").json()["status"] == "stolen"
@@ -98,25 +98,25 @@ def test_a_rejected_row_or_an_empty_feed_withdraws_nothing(server, services, fee
     state = FeedState(tmp_path / "feeds.json")
     feed = feed_config(feed_server)
     publish(feed_server, [feed_report(1), feed_report(2)])
-    pull_feed(feed, services.reports, state)
+    services.feeds.pull(feed, state)
     publish(feed_server, [feed_report(1), feed_report(2, year=1066)])  # a typo in the feed
-    result = pull_feed(feed, services.reports, state)
+    result = services.feeds.pull(feed, state)
     assert len(result.rejected) == 1 and result.withdrawn == 0
     publish(feed_server, [])
-    assert pull_feed(feed, services.reports, state).withdrawn == 0
+    assert services.feeds.pull(feed, state).withdrawn == 0
     assert set(statuses(server).values()) == {"stolen"}
 
 
 def test_a_failing_feed_raises_and_keeps_its_state(services, feed_server, tmp_path):
     state = FeedState(tmp_path / "feeds.json")
     publish(feed_server, [feed_report(1)])
-    pull_feed(feed_config(feed_server), services.reports, state)
+    services.feeds.pull(feed_config(feed_server), state)
     saved = state.get(FEED)
     assert saved.get("etag")
     publish(feed_server, [feed_report(1), feed_report(2)])
     assert feed_server.http.put(f"{feed_server.url}/_control/feeds", json={"mode": "error"}).status_code == 200
     with pytest.raises(SourceUnavailable):
-        pull_feed(feed_config(feed_server), services.reports, state)
+        services.feeds.pull(feed_config(feed_server), state)
     assert state.get(FEED) == saved
 
 

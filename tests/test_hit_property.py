@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from registry.sample_data import generate_reports
-from registry.storage.sqlite import SQLiteStorage
 from registry.access import Actor
-from registry.context import Services
+from registry.config import load_settings
+from registry.demo import generate_reports
+from registry.services import open_services
 from search.query import CheckQuery
 from tests.test_normalize import formatting_variants
 
@@ -22,13 +22,12 @@ REGISTRY_SIZE = 300
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
-    storage = SQLiteStorage(str(tmp_path_factory.mktemp("property") / "registry.db"))
+    services = open_services(load_settings({"DB": str(tmp_path_factory.mktemp("property") / "registry.db")}))
     reports = list(generate_reports(REGISTRY_SIZE, seed=3))
-    services = Services.over(storage)
-    services.reports.import_rows(enumerate(reports, start=1))
+    services.imports.import_rows(Actor.operator(), enumerate(reports, start=1))
     active = [r for r in reports if r["status"] in ("stolen", "missing")]
     yield services.checks, active
-    storage.close()
+    services.close()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -38,7 +37,7 @@ def test_formatting_only_variant_of_a_registered_identifier_is_a_hit(registry, d
     report = data.draw(st.sampled_from(active))
     identifier = data.draw(st.sampled_from(report["identifiers"]))
     reading = data.draw(formatting_variants(identifier["value"]))
-    _, outcome = checks.check(CheckQuery(identifier=reading), Actor.operator())
+    outcome = checks.check(Actor.operator(), CheckQuery(identifier=reading)).outcome
     assert outcome.verdict == "hit"
     assert outcome.matches[0].report["external_ref"] == report["external_ref"]
     assert outcome.matches[0].match_type in {"exact", "normalized"}

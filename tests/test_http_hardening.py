@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from registry import create_app
-from registry.rate_limit import RateLimiter
+from registry.api.rate_limit import RateLimiter
 from tests.conftest import LiveServer, bearer, close_storage, issue_key
 
 PIN = "CAT0336DLTJF00123"

@@ -274,7 +274,8 @@ def test_conflicting_category_lowers_a_score():
 
 def test_missing_manufacturer_on_either_side_changes_nothing():
     plain = best_match(CheckQuery(identifier=FUZZY_READING), make_report("r1"))
-    unknown = best_match(CheckQuery(identifier=FUZZY_READING, manufacturer="Komatsu"), make_report("r1", manufacturer=None))
+    unknown = best_match(CheckQuery(identifier=FUZZY_READING, manufacturer="Komatsu"),
+                         make_report("r1", manufacturer=None))
     assert unknown.score == plain.score
 
 

@@ -43,7 +43,8 @@ def test_concurrent_updates_of_one_version_let_exactly_one_win(tmp_path):
         location = server.url + created.headers["Location"]
 
         def update(color: str) -> int:
-            return server.http.patch(location, json={"color": color}, headers={"If-Match": '"1"'}, timeout=30).status_code
+            answer = server.http.patch(location, json={"color": color}, headers={"If-Match": '"1"'}, timeout=30)
+            return answer.status_code
 
         colors = [f"color{n}" for n in range(12)]
         with ThreadPoolExecutor(6) as pool:

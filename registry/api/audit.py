@@ -8,10 +8,10 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from registry.api.extension import services
+from registry.api.schemas.audit import AuditArgsSchema, AuditPageArgsSchema, AuditPageSchema, ChainReportSchema
 from registry.api.security import current_actor
-from registry.context import services
-from registry.schemas import AuditArgsSchema, AuditPageArgsSchema, AuditPageSchema, ChainReportSchema
-from registry.storage.base import AuditFilter
+from registry.records import AuditFilter
 
 blp = Blueprint("audit", __name__, url_prefix="/v1/audit", description="Audit log (auditor, admin)")
 NDJSON = "application/x-ndjson"
@@ -24,7 +24,7 @@ class AuditLog(MethodView):
     def get(self, args: dict):
         """Entries oldest first, filtered, one page at a time."""
         limit, cursor = args.pop("limit"), args.pop("cursor", None)
-        page = services().audit.list(AuditFilter(**args), limit, cursor, current_actor())
+        page = services().audit.list(current_actor(), AuditFilter(**args), limit, cursor)
         return {"items": page.items, "next_cursor": page.next_cursor}
 
 
@@ -34,7 +34,7 @@ class AuditExport(MethodView):
     @blp.response(200, content_type=NDJSON, description="One entry per line, oldest first")
     def get(self, args: dict):
         """Every matching entry as NDJSON, streamed: for archiving and for checking elsewhere."""
-        entries = services().audit.export(AuditFilter(**args), current_actor())
+        entries = services().audit.export(current_actor(), AuditFilter(**args))
         return Response((json.dumps(entry, ensure_ascii=False) + "\n" for entry in entries), mimetype=NDJSON)
 
 

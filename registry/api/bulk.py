@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import time
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from flask import Response, request, stream_with_context, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from werkzeug.exceptions import NotAcceptable, RequestEntityTooLarge
 
-from registry.bulk import SYNC_MAX_ROWS, job_view, tally
-from registry.bulk_files import csv_lines, detect_upload_format, ndjson_lines
+from registry.api.extension import services
+from registry.api.schemas.bulk import BulkCheckResultSchema, BulkJobSchema
 from registry.api.security import current_actor
-from registry.context import services
 from registry.errors import InvalidRequest
-from registry.schemas import BulkCheckResultSchema, BulkJobSchema
+from registry.files.results import csv_lines, ndjson_lines
+from registry.files.uploads import detect_upload_format
+from registry.services.bulk import SYNC_MAX_ROWS, job_view, tally
 
 blp = Blueprint("bulk", __name__, url_prefix="/v1", description="Check a whole file of identifiers")
 
@@ -81,7 +82,7 @@ class BulkChecks(MethodView):
     def post(self):
         """Queue a check of every row of a file; follow Location for progress."""
         data, file_format, name = uploaded()
-        job = services().bulk.submit(data, file_format, name, current_actor())
+        job = services().bulk.submit(current_actor(), data, file_format, name)
         location = url_for("bulk.BulkCheck", job_id=job["id"])
         return job_view(job, time.time()), 202, {"Location": location}
 
@@ -91,13 +92,13 @@ class BulkCheck(MethodView):
     @blp.response(200, BulkJobSchema)
     def get(self, job_id: str):
         """Status, counts so far and, while running, an ETA."""
-        return job_view(services().bulk.get(job_id, current_actor()), time.time())
+        return job_view(services().bulk.get(current_actor(), job_id), time.time())
 
     @blp.response(200, BulkJobSchema)
     @blp.alt_response(409, description="The job already finished")
     def delete(self, job_id: str):
         """Cancel a queued or running job; rows already checked keep their results."""
-        return job_view(services().bulk.cancel(job_id, current_actor()), time.time())
+        return job_view(services().bulk.cancel(current_actor(), job_id), time.time())
 
 
 @blp.route("/bulk-checks/<job_id>/results")
@@ -107,7 +108,7 @@ class BulkCheckResults(MethodView):
     def get(self, job_id: str):
         """Each row with its verdict, best match, score and explanation: CSV or NDJSON by Accept."""
         media_type = negotiated([CSV_TYPE, NDJSON_TYPE])
-        job, results = services().bulk.results(job_id, current_actor())
+        job, results = services().bulk.results(current_actor(), job_id)
         return streamed(results, job["columns"], media_type, f"bulk-check-{job_id}")
 
 
@@ -120,7 +121,7 @@ class BulkCheckNow(MethodView):
         """Check a small file at once (up to 1,000 rows): JSON, or CSV or NDJSON by Accept."""
         data, file_format, _ = uploaded()
         media_type = negotiated([JSON_TYPE, CSV_TYPE, NDJSON_TYPE])
-        upload, results = services().bulk.check_now(data, file_format, current_actor())
+        upload, results = services().bulk.check_now(current_actor(), data, file_format)
         if media_type != JSON_TYPE:
             return streamed(results, upload.columns, media_type, "bulk-check")
         return {"rows_total": len(results), **tally(results), "results": results}

@@ -5,10 +5,9 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from registry.api.extension import services
+from registry.api.schemas.checks import CheckRequestSchema, CheckResultSchema
 from registry.api.security import current_actor
-from registry.context import services
-from registry.schemas import CheckRequestSchema, CheckResultSchema
-from registry.services import check_view
 from search.query import CheckQuery
 
 blp = Blueprint("checks", __name__, url_prefix="/v1/checks", description="Check an identifier")
@@ -20,7 +19,6 @@ class Checks(MethodView):
     @blp.response(200, CheckResultSchema)
     def post(self, data: dict):
         """Check what was read off a plate (and optionally maker, category, description)."""
-        actor = current_actor()
-        return check_view(*services().checks.check(CheckQuery(**data), actor), actor.match_detail)
+        return services().checks.check(current_actor(), CheckQuery(**data)).to_dict()
 
 

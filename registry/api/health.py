@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from registry.context import services
-from registry.schemas import HealthSchema
+from registry.api.extension import services
+from registry.api.schemas.common import HealthSchema
 
 blp = Blueprint("health", __name__, description="Liveness and readiness")
 
@@ -27,6 +27,6 @@ class Readiness(MethodView):
     @blp.alt_response(503, description="Storage unreachable; retry after Retry-After seconds")
     def get(self):
         """Storage is reachable and can serve checks."""
-        storage = services().storage
-        storage.ping()
-        return {"status": "ready", "storage": storage.name}
+        engine = services().engine
+        engine.ping()
+        return {"status": "ready", "storage": engine.name}

@@ -6,9 +6,9 @@ from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from registry.api.extension import services
+from registry.api.schemas.keys import KeyCreatedSchema, KeyCreateSchema, KeyListSchema, KeySchema
 from registry.api.security import current_actor
-from registry.context import services
-from registry.schemas import KeyCreatedSchema, KeyCreateSchema, KeyListSchema, KeySchema
 
 blp = Blueprint("keys", __name__, url_prefix="/v1/keys", description="API keys (admin)")
 

@@ -6,17 +6,12 @@ from flask import request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from registry.api.extension import services
+from registry.api.schemas.reports import ReportListArgsSchema, ReportPageSchema, ReportPatchSchema, ReportSchema
 from registry.api.security import current_actor
-from registry.context import services
 from registry.errors import InvalidRequest, PreconditionFailed, PreconditionRequired
-from registry.schemas import (
-    ReportInputSchema,
-    ReportListArgsSchema,
-    ReportPageSchema,
-    ReportPatchSchema,
-    ReportSchema,
-)
-from registry.storage.base import ReportFilter
+from registry.records import ReportFilter
+from registry.validation import ReportInputSchema
 
 blp = Blueprint("reports", __name__, url_prefix="/v1/reports", description="Stolen and missing equipment")
 
@@ -38,7 +33,7 @@ def expected_version(report_id: str) -> int:
     if not header:
         raise PreconditionRequired("Send If-Match with the ETag of the version you are changing.")
     if header.strip() == "*":
-        return services().reports.get(report_id, current_actor())["version"]
+        return services().reports.get(current_actor(), report_id)["version"]
     tag = header.split(",")[0].strip().removeprefix("W/").strip('"')
     if not tag.isdigit():
         raise PreconditionFailed(f"If-Match {header!r} names no version of this report.")
@@ -52,14 +47,14 @@ class Reports(MethodView):
     def get(self, args: dict):
         """List reports, newest first, with filters and cursor pagination."""
         limit, cursor = args.pop("limit"), args.pop("cursor", None)
-        page = services().reports.list(ReportFilter(**args), limit, cursor, current_actor())
+        page = services().reports.list(current_actor(), ReportFilter(**args), limit, cursor)
         return {"items": page.items, "next_cursor": page.next_cursor}
 
     @blp.arguments(ReportInputSchema)
     @blp.response(201, ReportSchema)
     def post(self, data: dict):
         """Register a stolen or missing item."""
-        report = services().reports.create(data, current_actor())
+        report = services().reports.create(current_actor(), data)
         location = url_for("reports.Report", report_id=report["id"])
         return report, 201, {"Location": location, "ETag": etag(report)}
 
@@ -69,7 +64,7 @@ class Report(MethodView):
     @blp.response(200, ReportSchema)
     def get(self, report_id: str):
         """One report; its ETag is the version to send back in If-Match."""
-        report = services().reports.get(report_id, current_actor())
+        report = services().reports.get(current_actor(), report_id)
         return report, 200, {"ETag": etag(report)}
 
     @blp.doc(requestBody={"required": True, "content": {"application/merge-patch+json": {"schema": ReportPatchSchema}}})
@@ -81,5 +76,5 @@ class Report(MethodView):
         merge patch removes a field and only the result can be judged whole.
         """
         version = expected_version(report_id)
-        report = services().reports.update(report_id, json_object_body(), version, current_actor())
+        report = services().reports.update(current_actor(), report_id, json_object_body(), version)
         return report, 200, {"ETag": etag(report)}

@@ -12,9 +12,9 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 
 from registry.access import Actor
-from registry.context import services
+from registry.api.extension import services
+from registry.api.rate_limit import RateLimiter
 from registry.errors import RateLimited, Unauthenticated
-from registry.rate_limit import RateLimiter
 
 PUBLIC_ENDPOINTS = frozenset({
     "health.Liveness",
@@ -59,9 +59,9 @@ def install(app: Flask) -> None:
 
 
 def _preflight_or_authenticate() -> Response | None:
-    if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
-        if _allowed_origin():
-            return _preflight_response()
+    preflight = request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method")
+    if preflight and _allowed_origin():
+        return _preflight_response()
     if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS:
         return None  # unknown paths answer 404 as they would anyway
     header = request.headers.get("Authorization", "")

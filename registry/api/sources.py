@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from registry.api.extension import services
+from registry.api.schemas.checks import SourceHealthSchema
 from registry.api.security import current_actor
-from registry.context import services
-from registry.schemas import SourceHealthSchema
 
 blp = Blueprint("sources", __name__, url_prefix="/v1/sources", description="External registries")
 

@@ -1,0 +1,54 @@
+"""Wire formats of /v1/audit."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from registry.api.schemas.common import Instant
+from registry.validation import text_field
+from registry.vocabulary import AUDIT_ACTIONS
+
+
+class AuditArgsSchema(Schema):
+    action = fields.String(validate=validate.OneOf(AUDIT_ACTIONS))
+    principal = text_field(200, metadata={"description": "A key id, or cli:<user> for the command line"})
+    subject = text_field(200, metadata={"description": "A report id, check id or key id"})
+    since = Instant(metadata={"description": "Entries at or after this moment"})
+    until = Instant(metadata={"description": "Entries before this moment"})
+
+
+class AuditPageArgsSchema(AuditArgsSchema):
+    limit = fields.Integer(validate=validate.Range(min=1, max=500), load_default=100)
+    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
+
+
+class AuditActorSchema(Schema):
+    principal = fields.String()
+    role = fields.String()
+    agency = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+
+
+class AuditEntrySchema(Schema):
+    seq = fields.Integer()
+    at = fields.String(metadata={"format": "date-time"})
+    action = fields.String(validate=validate.OneOf(AUDIT_ACTIONS))
+    actor = fields.Nested(AuditActorSchema)
+    subject = fields.String(allow_none=True)
+    details = fields.Dict()
+    prev_hash = fields.String()
+    hash = fields.String()
+
+
+class AuditPageSchema(Schema):
+    items = fields.List(fields.Nested(AuditEntrySchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class ChainReportSchema(Schema):
+    intact = fields.Boolean()
+    entries = fields.Integer()
+    head_seq = fields.Integer()
+    head_hash = fields.String()
+    broken_at = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True)

@@ -1,0 +1,43 @@
+"""Wire formats of /v1/reports."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from registry.validation import CountryCode, ReportInputSchema, text_field
+from registry.vocabulary import CATEGORIES, STATUSES
+
+
+class ReportSchema(ReportInputSchema):
+    """A stored report, with the fields the server sets."""
+
+    id = fields.String(dump_only=True)
+    version = fields.Integer(dump_only=True)
+    created_at = fields.String(dump_only=True, metadata={"format": "date-time"})
+    updated_at = fields.String(dump_only=True, metadata={"format": "date-time"})
+
+
+class ReportPatchSchema(ReportInputSchema):
+    """A JSON merge patch (RFC 7396) of a report: send only what changes.
+
+    Nulls remove optional fields; the merged report is then validated in full.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(partial=True, **kwargs)
+
+
+class ReportListArgsSchema(Schema):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    manufacturer = text_field()
+    country = CountryCode()
+    q = text_field(500, metadata={"description": "Full-text search in descriptions"})
+    source = text_field(100, metadata={"description": "Reports imported from this feed"})
+    limit = fields.Integer(validate=validate.Range(min=1, max=500), load_default=50)
+    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
+
+
+class ReportPageSchema(Schema):
+    items = fields.List(fields.Nested(ReportSchema))
+    next_cursor = fields.String(allow_none=True)

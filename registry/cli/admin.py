@@ -1,0 +1,108 @@
+"""``irontrace keys``, ``audit`` and ``es``: administration on the machine that holds the registry."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+import click
+
+from registry.access import Actor
+from registry.cli.common import local_services, or_fail
+from registry.storage.interfaces import IndexAdmin
+from registry.vocabulary import ROLES
+
+T = TypeVar("T")
+
+
+@click.group("keys")
+def keys_commands() -> None:
+    """API keys: create, list, revoke (acts on the configured storage directly)."""
+
+
+@keys_commands.command("create")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--agency", help="For agency keys: the reporting agency's name, as in its reports.")
+@click.option("--expires", help="ISO date (stops working at 00:00 UTC that day) or date-time.")
+@click.option("--label", help="A note on whom the key is for.")
+def keys_create(role: str, agency: str | None, expires: str | None, label: str | None) -> None:
+    """Issue a key; it is printed once, alone on the last line."""
+    key, record = or_fail(lambda: local_services().keys.create(Actor.operator(), role, agency, expires, label))
+    click.echo(f"key id {record['key_id']}, role {role}"
+               + (f", agency {record['agency']}" if record["agency"] else "")
+               + f", expires {record['expires_at'] or 'never'}. Store it now; it cannot be shown again:")
+    click.echo(key)
+
+
+@keys_commands.command("list")
+def keys_list() -> None:
+    """Every key: id, role, agency, state, expiry, label (never the key)."""
+    for record in or_fail(lambda: local_services().keys.list(Actor.operator())):
+        click.echo(f"{record['key_id']}  {record['role']:<8} {record['state']:<8} "
+                   f"expires {record['expires_at'] or 'never':<24} {record['agency'] or '-'}  {record['label'] or ''}")
+
+
+@keys_commands.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key: it stops working at once."""
+    record = or_fail(lambda: local_services().keys.revoke(Actor.operator(), key_id))
+    click.echo(f"revoked {record['key_id']} at {record['revoked_at']}")
+
+
+@click.group("audit")
+def audit_commands() -> None:
+    """The hash-chained audit log."""
+
+
+@audit_commands.command("verify")
+@click.option("--anchor", metavar="SEQ:HASH", help="A head printed by an earlier verify: also prove it is still there.")
+def audit_verify(anchor: str | None) -> None:
+    """Prove the chain intact (exit 0) or name the first broken entry (exit 1)."""
+    report = or_fail(lambda: local_services().audit.verify(Actor.operator(), _anchor(anchor)))
+    if report.intact:
+        click.echo(f"audit log intact: {report.entries} entries; head {report.head_seq}:{report.head_hash}")
+        return
+    click.echo(f"audit log BROKEN at entry {report.broken_at}: {report.reason} "
+               f"({report.entries} entries intact before it)")
+    sys.exit(1)
+
+
+def _anchor(value: str | None) -> tuple[int, str] | None:
+    if value is None:
+        return None
+    seq, _, digest = value.partition(":")
+    if not seq.isdigit() or len(digest) != 64:
+        raise click.BadParameter("expected SEQ:HASH as printed by `irontrace audit verify`", param_hint="--anchor")
+    return int(seq), digest
+
+
+@click.group("es")
+def es_commands() -> None:
+    """Elasticsearch indices (needs IRONTRACE_ES_URL)."""
+
+
+def _on_elasticsearch(operation: Callable[[IndexAdmin], T]) -> T:
+    """Run an index operation on the configured cluster; errors become a clean CLI failure."""
+    admin = local_services().engine.admin
+    if admin is None:
+        raise click.ClickException("Set IRONTRACE_ES_URL: these commands work on Elasticsearch only.")
+    return or_fail(lambda: operation(admin))
+
+
+@es_commands.command("init")
+def es_init() -> None:
+    """Create the missing indices and aliases (safe to repeat)."""
+    created = _on_elasticsearch(lambda admin: admin.init())
+    click.echo(f"created {', '.join(created)}" if created else "indices already in place")
+
+
+@es_commands.command("reindex")
+def es_reindex() -> None:
+    """Rebuild the reports index with the current mapping and switch the alias (pause writes first)."""
+    result = _on_elasticsearch(lambda admin: admin.reindex())
+    click.echo(f"copied {result.copied} reports from {result.old_index} to {result.new_index}; alias switched")
+
+
+COMMANDS = [keys_commands, audit_commands, es_commands]

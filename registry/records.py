@@ -1,0 +1,188 @@
+"""The records the registry keeps, as they travel between layers, and the rules on them
+that every engine applies the same way.
+
+Records are plain JSON documents (what is stored is exactly what is served);
+the ``TypedDict``s below name their fields for readers and type checkers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypedDict, TypeVar
+
+Document = dict[str, Any]  # a JSON object whose shape no TypedDict here describes
+
+
+class Identifier(TypedDict, total=False):
+    type: str
+    value: str
+    location: str
+
+
+class Agency(TypedDict, total=False):
+    name: str
+    country: str
+    contact: str
+
+
+class Incident(TypedDict, total=False):
+    date: str
+    country: str
+    region: str
+    place: str
+    circumstances: str
+
+
+class Report(TypedDict, total=False):
+    """A report of stolen or missing equipment (``ReportSchema``); the server sets the last four."""
+
+    external_ref: str
+    status: str
+    category: str
+    manufacturer: str
+    model: str
+    year: int
+    color: str
+    identifiers: list[Identifier]
+    description: str
+    distinguishing_marks: str
+    incident: Incident
+    value: dict[str, Any]
+    reporting_agency: Agency
+    source: str
+    id: str
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class ActorRecord(TypedDict):
+    principal: str
+    role: str
+    agency: str | None
+    address: str | None
+
+
+class AuditEntry(TypedDict, total=False):
+    """One entry of the hash-chained audit log (``registry.audit_chain``)."""
+
+    at: str
+    action: str
+    actor: ActorRecord
+    subject: str | None
+    details: dict[str, Any]
+    seq: int
+    prev_hash: str
+    hash: str
+
+
+class KeyRecord(TypedDict):
+    """An API key as stored: never the key, only the SHA-256 of its secret."""
+
+    key_id: str
+    role: str
+    agency: str | None
+    label: str | None
+    created_at: str
+    expires_at: str | None
+    revoked_at: str | None
+    secret_sha256: str
+
+
+class Job(TypedDict, total=False):
+    """A bulk-check job: its owner, progress, counters and the lease of the worker running it."""
+
+    id: str
+    owner: ActorRecord
+    status: str
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    format: str
+    filename: str | None
+    columns: list[str]
+    rows_total: int
+    rows_done: int
+    hits: int
+    possible_matches: int
+    similar_serials: int
+    no_matches: int
+    errors: int
+    error: str | None
+    lease_owner: str | None
+    lease_expires: float
+    run_started: float
+    run_started_rows: int
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    status: str | None = None
+    category: str | None = None
+    manufacturer: str | None = None
+    country: str | None = None
+    q: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    action: str | None = None
+    principal: str | None = None
+    subject: str | None = None
+    since: str | None = None  # inclusive, ISO 8601 UTC
+    until: str | None = None  # exclusive
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+ImportAction = Literal["created", "updated", "unchanged"]
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """What happened to one imported report: created, updated or unchanged."""
+
+    action: ImportAction
+    report_id: str
+
+
+def name_key(name: str) -> str:
+    """Names (of agencies, of makers) compare loosely: case and spacing do not count."""
+    return " ".join(name.casefold().split())
+
+
+def agency_key(report: Report) -> str:
+    """Reports are unique per (agency, case number); agency names compare loosely."""
+    return name_key(report["reporting_agency"]["name"])
+
+
+def manufacturer_key(name: str | None) -> str | None:
+    return name_key(name) if name else None
+
+
+def imported_version(stored: Report | None, incoming: Report) -> tuple[ImportAction, Report]:
+    """What importing ``incoming`` over the report stored for its case number does, in every engine.
+
+    New: created as it is.  Stored: it keeps its id and creation time; equal
+    apart from the fields that change on every write, nothing changes;
+    otherwise it becomes the next version.
+    """
+    if stored is None:
+        return "created", incoming
+    merged: Report = {**incoming, "id": stored["id"], "created_at": stored["created_at"]}
+    if _comparable(merged) == _comparable(stored):
+        return "unchanged", stored
+    merged["version"] = stored["version"] + 1
+    return "updated", merged
+
+
+def _comparable(report: Report) -> dict[str, Any]:
+    return {k: v for k, v in report.items() if k not in ("version", "updated_at")}

@@ -1,0 +1,173 @@
+"""Bulk checks: a dealer's inventory or a customs manifest checked row by row.
+
+``BulkCheckService`` reads uploads (``registry.files.uploads``), answers small
+files at once and queues larger ones as jobs in the engine's ``JobStore``;
+``registry.services.bulk_worker`` runs queued jobs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from registry.access import CHECK, Actor
+from registry.errors import Conflict, NotFound, PayloadTooLarge
+from registry.files.uploads import Upload, read_upload
+from registry.records import Document, Job
+from registry.services.audit import AuditService
+from registry.services.checks import CheckService
+from registry.stamps import new_id, utc_now
+from registry.storage.interfaces import JobStore
+from registry.vocabulary import HIT, NO_MATCH, POSSIBLE_MATCH, SIMILAR_SERIALS
+
+SYNC_MAX_ROWS = 1000  # POST /v1/checks/bulk answers at once up to this many rows
+VERDICT_COUNTERS = {HIT: "hits", POSSIBLE_MATCH: "possible_matches", SIMILAR_SERIALS: "similar_serials",
+                    NO_MATCH: "no_matches"}
+COUNTERS = (*VERDICT_COUNTERS.values(), "errors")  # what a job counts, row by row
+PRIVATE_FIELDS = ("lease_owner", "lease_expires", "run_started", "run_started_rows", "columns", "owner")
+
+
+@dataclass(frozen=True)
+class BulkSettings:
+    max_bytes: int
+    max_rows: int
+    batch_size: int
+    lease_seconds: float
+    poll_seconds: float
+
+    @classmethod
+    def of(cls, settings: dict[str, Any]) -> BulkSettings:
+        return cls(settings["BULK_MAX_BYTES"], settings["BULK_MAX_ROWS"], settings["BULK_BATCH_SIZE"],
+                   settings["BULK_LEASE_SECONDS"], settings["BULK_POLL_SECONDS"])
+
+
+def new_job(upload: Upload, filename: str | None, owner: Actor) -> Job:
+    return {
+        "id": new_id(), "owner": owner.as_record(), "status": "queued",
+        "created_at": utc_now(), "started_at": None, "finished_at": None,
+        "format": upload.file_format, "filename": filename, "columns": upload.columns,
+        "rows_total": len(upload.rows), "rows_done": 0,
+        **dict.fromkeys(COUNTERS, 0),
+        "error": None, "lease_owner": None, "lease_expires": 0.0,
+    }
+
+
+def tally(results: list[dict[str, Any]]) -> dict[str, int]:
+    """How many rows were hits, possible matches, similar serials, no matches, or could not be checked."""
+    counts = dict.fromkeys(COUNTERS, 0)
+    for result in results:
+        counts["errors" if result["error"] else VERDICT_COUNTERS[result["verdict"]]] += 1
+    return counts
+
+
+def advanced(job: Job, results: list[dict[str, Any]]) -> Job:
+    """The job after a batch: checkpoint moved past its rows, each verdict (or error) counted."""
+    before = counters(job)
+    counts = {name: before[name] + count for name, count in tally(results).items()}
+    return {**job, **counts, "rows_done": job["rows_done"] + len(results)}  # type: ignore[typeddict-item]
+
+
+def counters(job: Mapping[str, Any]) -> dict[str, int]:
+    """A job's counts; a counter added after the job was queued (``similar_serials``) reads zero."""
+    return {name: job.get(name, 0) for name in COUNTERS}
+
+
+def job_view(job: Job, now: float) -> dict[str, Any]:
+    """A job as its owner sees it: no lease internals, an ETA while it runs."""
+    view = {**{k: v for k, v in job.items() if k not in PRIVATE_FIELDS}, **counters(job)}
+    view["eta_seconds"] = None
+    done_this_run = job["rows_done"] - job.get("run_started_rows", 0)
+    if job["status"] == "running" and done_this_run > 0:
+        rate = done_this_run / max(now - job["run_started"], 1e-3)
+        view["eta_seconds"] = round((job["rows_total"] - job["rows_done"]) / rate, 1)
+    return view
+
+
+def matched_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For the audit log: the rows that matched, and which report each best matched."""
+    return [
+        {"row": r["row"], "verdict": r["verdict"], "external_ref": r["match"]["external_ref"],
+         "agency": r["match"]["reporting_agency"]["name"]}
+        for r in results if r["match"] is not None
+    ]
+
+
+def job_owner(job: Job) -> Actor:
+    """Who submitted the job: its rows are checked, and shown, as that actor."""
+    return Actor.of(job["owner"])
+
+
+class BulkCheckService:
+    """Bulk checks for an actor: each job is its owner's, seen by it and by admins only."""
+
+    def __init__(self, checks: CheckService, audit: AuditService, jobs: JobStore, settings: BulkSettings) -> None:
+        self.checks = checks
+        self.audit = audit
+        self.jobs = jobs
+        self.settings = settings
+
+    def read(self, data: bytes, file_format: str, max_rows: int) -> Upload:
+        """An upload within the limits; ``PayloadTooLarge`` naming the limit otherwise."""
+        if len(data) > self.settings.max_bytes:
+            raise self.too_large()
+        return read_upload(data, file_format, max_rows)
+
+    def too_large(self) -> PayloadTooLarge:
+        limit = self.settings.max_bytes
+        return PayloadTooLarge(f"The file is larger than {limit} bytes.", limit=limit, unit="bytes")
+
+    def submit(self, actor: Actor, data: bytes, file_format: str, filename: str | None) -> Job:
+        """Queue a job for every row of the file; a worker picks it up."""
+        actor.require(CHECK)
+        upload = self.read(data, file_format, self.settings.max_rows)
+        job = new_job(upload, filename, actor)
+        self.jobs.create_job(job, upload.rows)
+        self.audit.record(actor, "bulk_check.submit", job["id"], {
+            "filename": filename, "format": upload.file_format, "rows_total": job["rows_total"],
+            "sha256": hashlib.sha256(data).hexdigest(),
+        })
+        return job
+
+    def check_now(self, actor: Actor, data: bytes, file_format: str) -> tuple[Upload, list[dict[str, Any]]]:
+        """Check a small file while the caller waits; the audit log keeps one entry for it."""
+        actor.require(CHECK)
+        upload = self.read(data, file_format, min(SYNC_MAX_ROWS, self.settings.max_rows))
+        size = self.settings.batch_size
+        results = [result for start in range(0, len(upload.rows), size)
+                   for result in self.checks.check_rows(actor, upload.rows[start:start + size])]
+        self.record_checked(actor, data, results)
+        return upload, results
+
+    def record_checked(self, actor: Actor, data: bytes, results: list[dict[str, Any]]) -> None:
+        """One audit entry for a file checked while its sender waited: its digest, the counts,
+        and every row that matched."""
+        self.audit.record(actor, "bulk_check.sync", None, {
+            "rows_total": len(results), **tally(results), "sha256": hashlib.sha256(data).hexdigest(),
+            "matched": matched_rows(results),
+        })
+
+    def get(self, actor: Actor, job_id: str) -> Job:
+        """The job, if ``actor`` owns it or is an admin; to anyone else it does not exist."""
+        job = self.jobs.get_job(job_id)
+        if not actor.owns(job["owner"]):
+            raise NotFound(f"No bulk check with id {job_id}.")
+        return job
+
+    def cancel(self, actor: Actor, job_id: str) -> Job:
+        """Stop a job: its worker notices between batches.  A finished job cannot be cancelled."""
+        self.get(actor, job_id)
+        job = self.jobs.update_job(job_id, None, {"status": "cancelled", "finished_at": utc_now()})
+        if job is not None:
+            self.audit.record(actor, "bulk_check.cancel", job_id, {"rows_done": job["rows_done"]})
+            return job
+        job = self.jobs.get_job(job_id)
+        if job["status"] != "cancelled":
+            raise Conflict(f"The bulk check is already {job['status']}.", job_status=job["status"])
+        return job
+
+    def results(self, actor: Actor, job_id: str) -> tuple[Job, Iterator[Document]]:
+        """The job and the results of every row checked so far, in input order."""
+        job = self.get(actor, job_id)
+        return job, self.jobs.iter_results(job_id, job["rows_done"])

@@ -1,0 +1,122 @@
+"""Checks: a reading in, a verdict out, and a record of who asked what.
+
+With external sources configured, they are asked first and answer in
+parallel while the local registry is searched; their records join the local
+candidates in the same ranking (``search.matching.rank``).  Without, nothing
+else happens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from registry.access import CHECK, READ_REPORTS, Actor
+from registry.errors import Forbidden
+from registry.records import Document
+from registry.services.audit import AuditService
+from registry.services.results import (
+    CheckResult,
+    Decision,
+    bulk_row_result,
+    external_source,
+    hit_sources,
+    source_view,
+)
+from registry.stamps import new_id, utc_now
+from registry.storage.interfaces import CandidateIndex, CheckLog, Lookup
+from registry.vocabulary import COPIED
+from search.keys import query_keys
+from search.matching import rank
+from search.query import CheckQuery
+
+if TYPE_CHECKING:
+    from integrations.federation import Federation
+
+FILE_READING_SOURCE = COPIED  # how an uploaded file's identifiers were obtained, unless a row says otherwise
+
+
+class CheckService:
+    def __init__(self, candidates: CandidateIndex, log: CheckLog, audit: AuditService,
+                 federation: Federation | None = None) -> None:
+        self.candidates = candidates
+        self.log = log
+        self.audit = audit
+        self.federation = federation
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> CheckService:
+        """Checks alone over the configured engine and sources (a bulk worker's checking process)."""
+        from integrations.config import build_federation
+        from registry.storage import open_engine
+
+        engine = open_engine(settings)
+        return cls(engine.candidates, engine.checks, AuditService(engine.audit), build_federation(settings))
+
+    def check(self, actor: Actor, query: CheckQuery) -> CheckResult:
+        """Check one reading, and record the check and who made it."""
+        [decision] = self.decide(actor, [query])
+        outcome = decision.outcome
+        record: Document = {
+            "check_id": new_id(),
+            "checked_at": utc_now(),
+            "query": {k: v for k, v in vars(query).items() if v is not None},
+            "verdict": outcome.verdict,
+            "matched_report_ids": [m.report["id"] for m in outcome.matches if not external_source(m)],
+            "hit_sources": hit_sources(outcome),
+        }
+        if decision.answers:
+            record["sources"] = [source_view(answer) for answer in decision.answers]
+            record["external_matches"] = [
+                {"source": external_source(m), "record_id": m.report["external_ref"]}
+                for m in outcome.matches if external_source(m)
+            ]
+        self.log.save(record)
+        self.audit.record(actor, "check", record["check_id"],
+                          {k: v for k, v in record.items() if k not in ("check_id", "checked_at")})
+        return CheckResult(record, outcome, actor.match_detail)
+
+    def decide(self, actor: Actor, queries: Sequence[CheckQuery]) -> list[Decision]:
+        """Outcomes of a batch of checks, in order, with each external source's answer.
+
+        Every external lookup is sent first, so a batch waits about one
+        deadline, not one per reading; the local candidates of the whole batch
+        come from one batched lookup; each reading is then ranked exactly as a
+        single check ranks it.  Nothing is recorded here: a single check
+        records itself, and a bulk check's job is the record of its rows.
+
+        Searching descriptions is searching the registry's contents, which
+        only roles that may read reports do: for anyone else a description
+        can rank what the identifier found, never find anything itself.
+        """
+        actor.require(CHECK)
+        may_search_text = actor.may(READ_REPORTS)
+        if not may_search_text and any(not query.identifier for query in queries):
+            raise Forbidden(f"The {actor.role} role checks by identifier; a description alone searches the registry.")
+        federation = self.federation
+        pending = [federation.start(q, actor.role) for q in queries] if federation else [None] * len(queries)
+        lookups: list[Lookup] = [
+            (query_keys(q.identifier) if q.identifier else None, q.description if may_search_text else None)
+            for q in queries
+        ]
+        decided = []
+        for query, found, lookup in zip(queries, self.candidates.find_candidates_many(lookups), pending):
+            answers = lookup.collect() if lookup else []
+            external = [match.as_report() for answer in answers for match in answer.matches]
+            decided.append(Decision(rank(query, [*found, *external]), answers))
+        return decided
+
+    def check_rows(self, actor: Actor, rows: Sequence[Document]) -> list[dict[str, Any]]:
+        """Results of uploaded rows in order, the checkable ones checked as one batch, shown at the
+        detail ``actor`` may see.  The caller records them (a bulk job, or one audit entry).  A row's
+        identifier was copied from a file unless the row says how it was read."""
+        queries = [CheckQuery(**{"reading_source": FILE_READING_SOURCE, **r["query"]})
+                   for r in rows if r["query"] is not None]
+        decided = iter(self.decide(actor, queries))
+        return [bulk_row_result(r, next(decided).outcome if r["query"] is not None else None, actor.match_detail)
+                for r in rows]
+
+    def sources_health(self, actor: Actor) -> list[dict[str, Any]]:
+        """Health and circuit state of each external source, for those who check."""
+        actor.require(CHECK)
+        return self.federation.health() if self.federation else []

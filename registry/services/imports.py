@@ -1,0 +1,141 @@
+"""Imports: many reports at once, upserted by (agency, case number), one audit entry per run.
+
+Validation and the engine's preparation of a batch (lookup keys,
+serialization) are the costly part of an import; with ``workers`` > 0 they run
+in that many processes while this one writes the batches, in input order.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from registry.access import WRITE_REPORTS, Actor
+from registry.errors import IronTraceError, ValidationFailed
+from registry.records import ImportOutcome, Report, agency_key
+from registry.services.audit import AuditService
+from registry.services.reports import without_server_fields
+from registry.stamps import new_id, utc_now
+from registry.storage.interfaces import PreparedBatch, ReportStore
+from registry.validation import validate_report
+
+IMPORT_BATCH_SIZE = 5000  # large batches let sorted index inserts share pages
+IMPORT_BATCHES_IN_FLIGHT_PER_WORKER = 2
+Row = tuple[int, Any]  # (row number in the file, the parsed row or the error reading it)
+
+
+@dataclass(frozen=True)
+class RowError:
+    """An imported row that was rejected, and why."""
+
+    row: int
+    external_ref: str | None
+    errors: list[dict[str, str]]
+
+
+@dataclass
+class ImportSummary:
+    """Counts of what an import did, and every rejected row with its reasons."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[RowError] = field(default_factory=list)
+
+    def add(self, outcomes: list[ImportOutcome], rejected: list[RowError]) -> None:
+        for outcome in outcomes:
+            setattr(self, outcome.action, getattr(self, outcome.action) + 1)
+        self.rejected.extend(rejected)
+
+    def counts(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+                "rejected": len(self.rejected)}
+
+
+class ImportService:
+    """Upserts rows of files and feeds as one actor."""
+
+    def __init__(self, reports: ReportStore, audit: AuditService) -> None:
+        self.reports = reports
+        self.audit = audit
+
+    def import_rows(self, actor: Actor, rows: Iterable[Row], on_batch: Callable[[], None] | None = None,
+                    workers: int = 0) -> ImportSummary:
+        """Upsert rows in batches; a bad row never stops the rest.  The caller records the run
+        (``record``) once it knows everything the run did."""
+        actor.require(WRITE_REPORTS)
+        summary = ImportSummary()
+        for prepared, rejected in _prepared_batches(rows, workers, self.reports.prepare):
+            summary.add(self.reports.upsert_prepared(prepared), rejected)
+            if on_batch:
+                on_batch()
+        return summary
+
+    def record(self, actor: Actor, source: str, summary: ImportSummary, **counts: int) -> None:
+        """One audit entry per import run (a file, a feed pull): a million rows are one act of one actor."""
+        self.audit.record(actor, "reports.import", None, {"source": source, **summary.counts(), **counts})
+
+
+def prepare_import_batch(rows: list[Row], prepare: Callable[[list[Report]], PreparedBatch]
+                         ) -> tuple[PreparedBatch, list[RowError]]:
+    """Validate imported rows into new reports (the last row of a case number wins),
+    then let the engine do its CPU-only preparation of them."""
+    reports: list[Report] = []
+    rejected = []
+    now = utc_now()
+    for number, data in rows:
+        try:
+            if isinstance(data, IronTraceError):
+                raise data
+            report = validate_report(without_server_fields(data))
+        except ValidationFailed as exc:
+            rejected.append(RowError(number, _ref_of(data), exc.extra["errors"]))  # type: ignore[arg-type]
+            continue
+        except IronTraceError as exc:
+            rejected.append(RowError(number, None, [{"field": "_row", "message": exc.detail}]))
+            continue
+        reports.append({**report, "id": new_id(), "version": 1, "created_at": now, "updated_at": now})
+    return prepare(_last_of_each_ref(reports)), rejected
+
+
+def _prepared_batches(rows: Iterable[Row], workers: int, prepare: Callable[[list[Report]], PreparedBatch]
+                      ) -> Iterator[tuple[PreparedBatch, list[RowError]]]:
+    """Prepared batches in input order, at most a few in flight so memory stays flat."""
+    batches = _batches(rows, IMPORT_BATCH_SIZE)
+    if workers < 1:
+        yield from (prepare_import_batch(batch, prepare) for batch in batches)
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        pending: deque[Future[tuple[PreparedBatch, list[RowError]]]] = deque()
+        for batch in batches:
+            pending.append(pool.submit(prepare_import_batch, batch, prepare))
+            if len(pending) >= workers * IMPORT_BATCHES_IN_FLIGHT_PER_WORKER:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    batch: list[Row] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _ref_of(data: Any) -> str | None:
+    return data.get("external_ref") if isinstance(data, dict) else None
+
+
+def _last_of_each_ref(reports: list[Report]) -> list[Report]:
+    """Within one batch a case number seen twice means its last row wins, as in a replay."""
+    last: dict[tuple[str, str], Report] = {}
+    for report in reports:
+        last[(agency_key(report), report["external_ref"])] = report
+    return list(last.values())

@@ -1,0 +1,88 @@
+"""Reports: what a valid report is, who may write which, and how versions move."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from registry.access import READ_REPORTS, Actor
+from registry.records import Page, Report, ReportFilter
+from registry.services.audit import AuditService
+from registry.stamps import new_id, utc_now
+from registry.storage.interfaces import ReportStore
+from registry.validation import validate_report
+
+SERVER_FIELDS = ("id", "version", "created_at", "updated_at")
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch: objects merge, null removes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def without_server_fields(data: Any) -> Any:
+    """What a client may say of a report: exported reports carry id and version, which a write ignores."""
+    if not isinstance(data, dict):
+        return data
+    return {k: v for k, v in data.items() if k not in SERVER_FIELDS}
+
+
+class ReportService:
+    """Registers, reads, changes and lists reports for an actor; every write is in the audit log."""
+
+    def __init__(self, reports: ReportStore, audit: AuditService) -> None:
+        self.reports = reports
+        self.audit = audit
+
+    def create(self, actor: Actor, report: Report) -> Report:
+        """Store a report already validated (``registry.validation.ReportInputSchema``)."""
+        actor.require_write(report)
+        actor.require_same_source(None, report)
+        now = utc_now()
+        stored = self.reports.create({**report, "id": new_id(), "version": 1, "created_at": now, "updated_at": now})
+        self.audit.record(actor, "report.create", stored["id"], {"before": None, "after": stored})
+        return stored
+
+    def get(self, actor: Actor, report_id: str) -> Report:
+        actor.require(READ_REPORTS)
+        return self.reports.get(report_id)
+
+    def update(self, actor: Actor, report_id: str, patch: dict[str, Any], expected_version: int) -> Report:
+        """Apply a merge patch to the version the client saw; the whole result is revalidated.
+
+        An agency must own the report both before and after: it can neither
+        edit another agency's report nor hand its own to another agency.
+        """
+        stored = self.reports.get(report_id)
+        actor.require_write(stored)
+        merged = validate_report(merge_patch(without_server_fields(stored), patch))
+        report: Report = {
+            **merged,
+            "id": stored["id"],
+            "created_at": stored["created_at"],
+            "version": expected_version + 1,
+            "updated_at": utc_now(),
+        }
+        actor.require_write(report)
+        actor.require_same_source(stored, report)
+        updated = self.reports.replace(report, expected_version)
+        self.audit.record(actor, "report.update", report_id, {"before": stored, "after": updated})
+        return updated
+
+    def list(self, actor: Actor, filters: ReportFilter, limit: int, cursor: str | None) -> Page[Report]:
+        """Listing and text search enumerate the registry: only roles that read reports may."""
+        actor.require(READ_REPORTS)
+        return self.reports.list(filters, limit, cursor)
+
+    def export(self, actor: Actor) -> Iterator[Report]:
+        """Every report, oldest first (``irontrace export``)."""
+        actor.require(READ_REPORTS)
+        return self.reports.iter_all()

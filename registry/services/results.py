@@ -1,0 +1,139 @@
+"""What checks answer, shaped at the detail the asker may see.
+
+A service decides the detail level from the actor (``Actor.match_detail``)
+and puts it into the result it returns, so no caller (API, web, CLI, bulk
+results) can forget the dealer's redaction: the only way to serialize a
+match is through ``match_view`` with that level.  This module is the one
+definition of a match's shape; ``registry.api.schemas.checks.MatchSchema``
+documents it, and a test holds the two together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from registry.access import CONTACT_ONLY
+from registry.records import Document
+from registry.vocabulary import HIT_MATCH_TYPES, SIMILAR
+from search.matching import CheckOutcome, Match
+
+if TYPE_CHECKING:
+    from integrations.federation import SourceAnswer
+
+LOCAL_SOURCE = "local"  # the ``source`` of a match from this registry
+# What a dealer sees of a match: that the item is reported, and whom to call.
+CONTACT_ONLY_FIELDS = ("external_ref", "active", "tier", "reporting_agency", "source", "reference")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one reading, with each external source's answer for it."""
+
+    outcome: CheckOutcome
+    answers: Sequence[SourceAnswer]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A recorded check: its record (id, time, query, verdict, where hits came from) and its
+    outcome, to be shown at ``detail``."""
+
+    record: Document
+    outcome: CheckOutcome
+    detail: str
+
+    @property
+    def verdict(self) -> str:
+        return self.outcome.verdict
+
+    def to_dict(self) -> dict[str, Any]:
+        """What a check answers: the verdict, its matches at the detail the asker may see,
+        where hits came from and how each source did."""
+        return {
+            "check_id": self.record["check_id"],
+            "checked_at": self.record["checked_at"],
+            "verdict": self.outcome.verdict,
+            "matches": [match_view(m, self.detail) for m in self.outcome.matches],
+            "hit_sources": self.record["hit_sources"],
+            "sources": self.record.get("sources", []),
+        }
+
+
+def external_source(match: Match) -> str | None:
+    """The external registry a match came from; ``None`` for this registry's reports."""
+    source: str | None = match.report.get("external_source")
+    return source
+
+
+def hit_sources(outcome: CheckOutcome) -> list[str]:
+    """Where the hit came from: the sources of active matches equal to the reading."""
+    return sorted({
+        external_source(m) or LOCAL_SOURCE
+        for m in outcome.matches
+        if m.active and m.match_type in HIT_MATCH_TYPES
+    })
+
+
+def source_view(answer: SourceAnswer) -> dict[str, Any]:
+    """How one external source did for a check."""
+    view: dict[str, Any] = {"name": answer.name, "status": answer.status, "elapsed_ms": answer.elapsed_ms,
+                            "matches": len(answer.matches), "cached": answer.cached}
+    if answer.detail:
+        view["detail"] = answer.detail
+    return view
+
+
+def match_view(match: Match, detail: str) -> dict[str, Any]:
+    """One matched report, local or external, at ``detail``."""
+    report = match.report
+    source = external_source(match)
+    full: dict[str, Any] = {
+        "report_id": None if source else report["id"],
+        "external_ref": report["external_ref"],
+        "status": report["status"],
+        "active": match.active,
+        "identifier": _identifier(match),
+        "score": match.score,
+        "match_type": match.match_type,
+        "tier": match.tier,
+        "explanation": match.explanation if match.active else
+        f"report is {report['status']}: information only, not a hit; {match.explanation}",
+        "category": report.get("category"),
+        "manufacturer": report.get("manufacturer"),
+        "model": report.get("model"),
+        "year": report.get("year"),
+        "color": report.get("color"),
+        "description": report.get("description"),
+        "incident": report.get("incident"),
+        "value": report.get("value"),
+        "reporting_agency": report["reporting_agency"],
+        "source": source or LOCAL_SOURCE,
+    }
+    if source:
+        full["reference"] = report.get("external_reference")  # what to quote to follow up
+    if detail == CONTACT_ONLY:
+        return {name: full[name] for name in CONTACT_ONLY_FIELDS if name in full}
+    return full
+
+
+def _identifier(match: Match) -> dict[str, str] | None:
+    identifier = match.identifier
+    return {"type": identifier["type"], "value": identifier["value"]} if identifier else None
+
+
+def bulk_row_result(row: Document, outcome: CheckOutcome | None, detail: str) -> dict[str, Any]:
+    """What a bulk check answers about one uploaded row: its cells echoed, the verdict, the best
+    match (at ``detail``) and how many of the matches are similar serials rather than alarms, or
+    the row's error."""
+    matches = outcome.matches if outcome else []
+    return {
+        "row": row["number"],
+        "input": row["cells"],
+        "verdict": outcome.verdict if outcome else None,
+        "match": match_view(matches[0], detail) if matches else None,
+        "matches": len(matches),
+        "similar_serials": sum(m.tier == SIMILAR for m in matches),
+        "error": row["error"],
+    }

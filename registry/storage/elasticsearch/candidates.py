@@ -1,0 +1,105 @@
+"""Candidate retrieval in Elasticsearch: the three paths of the embedded engine, with its limits.
+
+Lookup keys are plain ``keyword`` terms and trailing parts a ``prefix`` query
+on a keyword field of reversed skeletons: the index needs no analysis plugin
+(the official test distribution ships none, and managed clusters often
+restrict them), and both engines retrieve the same candidates by
+construction.  Only the order among more than 50 reports sharing a trailing
+part differs (oldest first here, by suffix in SQLite).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from registry.errors import StorageUnavailable
+from registry.records import Document, Report
+from registry.storage.elasticsearch.cluster import Cluster
+from registry.storage.interfaces import Lookup
+from search.keys import IdentifierKeys
+from search.policy import KEY_CANDIDATE_LIMIT, MIN_PARTIAL_LENGTH, SUFFIX_CANDIDATE_LIMIT, TEXT_CANDIDATE_LIMIT
+from search.scoring import reaches_any
+from search.text import text_terms
+
+# Enough to screen a candidate before fetching it whole, read from doc values (no _source to load).
+SKELETONS_ONLY: dict[str, Any] = {"_source": False, "docvalue_fields": ["skeletons"]}
+WHOLE_DOCUMENT: dict[str, Any] = {"_source": ["document"]}
+
+
+class ElasticsearchCandidateIndex:
+    """Searches the fields ``reports.content_fields`` indexes with every report."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+
+    def find_candidates_many(self, lookups: Sequence[Lookup]) -> list[list[Report]]:
+        """The three retrieval paths of the SQLite engine, with its limits and screening.
+
+        One ``msearch`` returns only the identifier skeletons of identifier
+        candidates (from doc values); those ``within_reach`` of the reading are
+        then fetched whole with one ``mget``.  Loading and shipping every
+        candidate's full document would dominate a check.  A batch of checks
+        (bulk checks) sends the searches of all of them in that one
+        ``msearch`` and fetches each screened report once.
+        """
+        searches = [_candidate_searches(keys, description) for keys, description in lookups]
+        flat = [body for bodies in searches for body in bodies]
+        if not flat:
+            return [[] for _ in lookups]
+        with self.cluster.session() as es:
+            responses = iter(self._msearch(es, flat))
+            hits_per_lookup = [[h for _ in bodies for h in next(responses)["hits"]["hits"]] for bodies in searches]
+            whole = {h["_id"]: h["_source"]["document"] for hits in hits_per_lookup for h in hits if "_source" in h}
+            screened = [
+                [h["_id"] for h in hits
+                 if "_source" in h or (keys is not None and reaches_any(keys.skeleton, h["fields"]["skeletons"]))]
+                for hits, (keys, _) in zip(hits_per_lookup, lookups)
+            ]
+            wanted = list(dict.fromkeys(i for ids in screened for i in ids if i not in whole))
+            if wanted:
+                found = es.mget(index=self.cluster.reports_alias, ids=wanted, source_includes=["document"])["docs"]
+                whole.update({d["_id"]: d["_source"]["document"] for d in found if d.get("found")})
+        candidates = []
+        for ids in screened:
+            by_report: dict[str, Report] = {}
+            for doc_id in ids:
+                if doc_id in whole:
+                    by_report.setdefault(whole[doc_id]["id"], whole[doc_id])
+            candidates.append(list(by_report.values()))
+        return candidates
+
+    def _msearch(self, es: Elasticsearch, searches: list[Document]) -> list[Document]:
+        """Responses to searches of the reports, in order; a failed one fails them all."""
+        responses = es.msearch(index=self.cluster.reports_alias, searches=[part for s in searches for part in ({}, s)])[
+            "responses"]
+        for response in responses:
+            if "error" in response:
+                error = response["error"]
+                raise StorageUnavailable(f"Elasticsearch could not search for candidates ({error.get('type')}).")
+        return responses
+
+
+def _candidate_searches(keys: IdentifierKeys | None, description: str | None) -> list[Document]:
+    """The searches of one check: shared keys, shared trailing part, description words."""
+    searches: list[Document] = []
+    if keys is not None:
+        # Each shared key adds exactly 1 to the score: best = most keys in common, then oldest.
+        shared = [{"constant_score": {"filter": {"term": {"terms": t}}, "boost": 1}} for t in keys.terms]
+        searches.append(_search({"bool": {"should": shared}}, KEY_CANDIDATE_LIMIT, SKELETONS_ONLY, ranked=True))
+        if len(keys.skeleton) >= MIN_PARTIAL_LENGTH:
+            searches.append(_search({"prefix": {"suffix_keys": keys.suffix_key}}, SUFFIX_CANDIDATE_LIMIT,
+                                    SKELETONS_ONLY))
+    terms = text_terms(description) if description else set()
+    if terms:
+        words = {"match": {"text": " ".join(sorted(terms))}}
+        searches.append(_search(words, TEXT_CANDIDATE_LIMIT, WHOLE_DOCUMENT, ranked=True))
+    return searches
+
+
+def _search(query: Document, size: int, returned: Document, ranked: bool = False) -> Document:
+    """One ``msearch`` body: best score first (then oldest) when ranked, else oldest first."""
+    sort = [{"_score": "desc"}, {"seq": "asc"}] if ranked else [{"seq": "asc"}]
+    return {"query": query, "size": size, "sort": sort, "track_total_hits": False, **returned}

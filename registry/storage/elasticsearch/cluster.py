@@ -1,0 +1,181 @@
+"""The connection to the cluster that every Elasticsearch store shares, and its indices.
+
+Layout.  Each kind of record has an index ``{prefix}-{kind}-v{N}`` behind the
+alias ``{prefix}-{kind}`` (reports, checks, keys, audit, bulk jobs, their rows
+and results); code only ever names the aliases, so ``admin.reindex`` can
+build ``v{N+1}`` and swap the alias atomically.
+
+Availability.  Nothing touches the cluster at start-up: indices are created on
+first use, so the service starts with the cluster down, answers 503 through
+``StorageUnavailable`` and recovers by itself.  Every client failure
+(connection, timeout, 5xx, refusal, red health) becomes ``StorageUnavailable``;
+each request is bounded by ``ES_TIMEOUT_SECONDS`` and retried only on fast
+failures.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from elasticsearch import ApiError, BadRequestError, Elasticsearch, TransportError
+
+from registry.errors import StorageUnavailable
+from registry.records import Document
+from registry.storage.elasticsearch.mappings import (
+    AUDIT_MAPPINGS,
+    CHECKS_MAPPINGS,
+    INDEX_SETTINGS,
+    JOB_ROWS_MAPPINGS,
+    JOBS_MAPPINGS,
+    KEYS_MAPPINGS,
+    REPORTS_MAPPINGS,
+)
+
+log = logging.getLogger(__name__)
+
+FIRST_VERSION = 1
+MAX_RETRIES = 2  # connection refused or 502/503/504 may succeed on another node; timeouts are never retried
+SHARDS_READY_TIMEOUT = "30s"  # how long a process waits for another's new index to start serving
+
+
+def versioned_index(alias: str, version: int) -> str:
+    return f"{alias}-v{version}"
+
+
+def client_from_settings(settings: dict[str, Any]) -> Elasticsearch:
+    """A client from the ``ES_*`` settings; it connects on first use, never here."""
+    auth: dict[str, Any] = {}
+    if settings.get("ES_API_KEY"):
+        auth["api_key"] = settings["ES_API_KEY"]
+    elif settings.get("ES_USERNAME"):
+        auth["basic_auth"] = (settings["ES_USERNAME"], settings.get("ES_PASSWORD") or "")
+    return Elasticsearch(
+        [url.strip() for url in settings["ES_URL"].split(",")],
+        ca_certs=settings.get("ES_CA_CERTS"),
+        request_timeout=settings["ES_TIMEOUT_SECONDS"],
+        max_retries=MAX_RETRIES,
+        retry_on_timeout=False,
+        **auth,
+    )
+
+
+class Cluster:
+    """The client, the index names under one prefix, and the plumbing every store uses."""
+
+    def __init__(self, client: Elasticsearch, index_prefix: str, refresh_interval: str = "1s") -> None:
+        self.client = client
+        self.prefix = index_prefix
+        # How soon writes become searchable; ``refresh=wait_for`` writes wait up to this long.
+        self.index_settings = {**INDEX_SETTINGS, "refresh_interval": refresh_interval}
+        # Check records, like SQLite's, skip the fsync per write: a check is not worth doubling
+        # its latency for, and the translog is flushed within seconds anyway.
+        checks_settings = {**self.index_settings, "translog": {"durability": "async"}}
+        self.reports_alias = f"{index_prefix}-reports"
+        self.checks_alias = f"{index_prefix}-checks"
+        self.keys_alias = f"{index_prefix}-keys"
+        self.audit_alias = f"{index_prefix}-audit"
+        self.jobs_alias = f"{index_prefix}-bulk-jobs"
+        self.job_rows_alias = f"{index_prefix}-bulk-rows"
+        self.job_results_alias = f"{index_prefix}-bulk-results"
+        self.indices: tuple[tuple[str, Document, Document], ...] = (
+            (self.reports_alias, REPORTS_MAPPINGS, self.index_settings),
+            (self.checks_alias, CHECKS_MAPPINGS, checks_settings),
+            (self.keys_alias, KEYS_MAPPINGS, self.index_settings),
+            (self.audit_alias, AUDIT_MAPPINGS, self.index_settings),
+            (self.jobs_alias, JOBS_MAPPINGS, self.index_settings),
+            (self.job_rows_alias, JOB_ROWS_MAPPINGS, self.index_settings),
+            (self.job_results_alias, JOB_ROWS_MAPPINGS, self.index_settings),
+        )
+        self._indices_ready = False
+        self._seq_lock = threading.Lock()
+        self._last_seq = 0
+
+    @contextmanager
+    def translate_errors(self) -> Iterator[None]:
+        """Every client failure leaves as ``StorageUnavailable`` (503 + Retry-After), chained."""
+        try:
+            yield
+        except ApiError as exc:
+            if exc.error == "index_not_found_exception":
+                self._indices_ready = False  # deleted behind our back: recreated on the next call
+            log.warning("Elasticsearch refused a request: %s", exc)
+            detail = f"Elasticsearch cannot serve the request ({exc.status_code} {exc.error})."
+            raise StorageUnavailable(detail) from exc
+        except TransportError as exc:
+            log.warning("Elasticsearch unreachable: %s", exc)
+            raise StorageUnavailable(f"Elasticsearch cannot be reached ({type(exc).__name__}).") from exc
+
+    @contextmanager
+    def session(self) -> Iterator[Elasticsearch]:
+        """The client, with indices in place and failures translated.
+
+        No lock around the lazy init: it is idempotent, and a lock would queue
+        every request behind one attempt that may wait a whole timeout.
+        """
+        with self.translate_errors():
+            if not self._indices_ready:
+                self.init_indices()
+            yield self.client
+
+    def init_indices(self) -> list[str]:
+        """Create each missing index with its alias; safe when every worker does it at once."""
+        created = []
+        with self.translate_errors():
+            for alias, mappings, settings in self.indices:
+                index = create_aliased_index(self.client, alias, mappings, settings)
+                if index:
+                    created.append(index)
+        self._indices_ready = True
+        return created
+
+    def next_seq(self) -> int:
+        """Creation order: wall-clock nanoseconds, strictly increasing within this process."""
+        with self._seq_lock:
+            self._last_seq = max(time.time_ns(), self._last_seq + 1)
+            return self._last_seq
+
+    def close(self) -> None:
+        self.client.close()
+
+    def ping(self) -> None:
+        with self.session() as es:
+            health = es.cluster.health(index=[alias for alias, _, _ in self.indices])
+        if health["status"] == "red":
+            raise StorageUnavailable("Elasticsearch reports red health: some registry data is unavailable.")
+
+
+def create_aliased_index(client: Elasticsearch, alias: str, mappings: Document, settings: Document) -> str | None:
+    """Create the first version of an index behind ``alias`` unless the alias exists; the index created.
+
+    Safe when every worker does it at once: the loser of the race sees the index already there,
+    and waits, as the creator did, until its primary shard can serve (a search of an index whose
+    shard is still starting fails).
+    """
+    index = versioned_index(alias, FIRST_VERSION)
+    if not client.indices.exists_alias(name=alias):
+        try:
+            client.indices.create(index=index, mappings=mappings, settings=settings, aliases={alias: {}})
+            return index
+        except BadRequestError as exc:
+            if exc.error != "resource_already_exists_exception":
+                raise
+    # Not ``wait_for_status``: a new index reports yellow before its primary has started.
+    client.cluster.health(index=alias, wait_for_active_shards=str(INDEX_SETTINGS["number_of_shards"]),
+                          timeout=SHARDS_READY_TIMEOUT)
+    return None
+
+
+def bulk_items(client: Elasticsearch, operations: list[Document], **params: Any) -> list[Document]:
+    """One bulk call; the result of each operation (``status``, ``error``, ``_seq_no``...) in order."""
+    response = client.bulk(operations=operations, **params)
+    return [next(iter(item.values())) for item in response["items"]]
+
+
+def read_position(hit: Document) -> dict[str, int]:
+    """Optimistic concurrency: the write applies only if the document is still as read."""
+    return {"if_seq_no": hit["_seq_no"], "if_primary_term": hit["_primary_term"]}

@@ -1,0 +1,144 @@
+"""Bulk-check jobs in the registry's Elasticsearch cluster.
+
+Three indices of their own under the same prefix and alias scheme as the
+reports: ``{prefix}-bulk-jobs``, ``{prefix}-bulk-rows`` and
+``{prefix}-bulk-results`` (each ``-v1`` behind its alias).  Rows and results
+have the ids ``{job}:{row}`` and are read back with ``mget``, which is
+real-time, so nothing waits for a refresh.
+
+A job changes only by compare-and-set (``if_seq_no``/``if_primary_term`` of a
+real-time read), which makes claiming a job and moving its checkpoint safe
+between any number of ``irontrace worker`` processes.  Elasticsearch has no
+transaction spanning a batch's results and the checkpoint, so the results are
+written first, under ids fixed by (job, row), and the checkpoint after: a
+worker killed in between leaves results past the checkpoint that nobody reads
+(results are read only up to it), and the worker that resumes writes the same
+ids again.  Either way every row has exactly one result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import cast
+
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError
+
+from registry.errors import NotFound, StorageUnavailable
+from registry.records import Document, Job
+from registry.storage.elasticsearch.cluster import Cluster, bulk_items
+from registry.storage.leases import at_checkpoint, claimable, holds_lease
+from registry.vocabulary import ACTIVE_JOB_STATUSES
+
+ROWS_PER_REQUEST = 2000  # rows or results per bulk or mget call
+CLAIM_CANDIDATES = 20  # active jobs looked at per claim, oldest first
+
+
+def row_id(job_id: str, index: int) -> str:
+    return f"{job_id}:{index}"
+
+
+class ElasticsearchJobStore:
+    """Jobs, rows and results on the cluster that holds the reports."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.jobs_alias = cluster.jobs_alias
+        self.rows_alias = cluster.job_rows_alias
+        self.results_alias = cluster.job_results_alias
+
+    def create_job(self, job: Job, rows: list[Document]) -> None:
+        with self.cluster.session() as es:
+            self._write_rows(es, self.rows_alias, job["id"], 0, rows)
+            # Searchable at once, so the next worker polling finds it; its rows are already stored.
+            es.create(index=self.jobs_alias, id=job["id"], document=_fields(job), refresh="wait_for",
+                      require_alias=True)
+
+    def get_job(self, job_id: str) -> Job:
+        with self.cluster.session() as es:
+            return cast(Job, self._read(es, job_id)["_source"]["document"])
+
+    def claim_job(self, owner: str, lease_seconds: float, now: float) -> Job | None:
+        with self.cluster.session() as es:
+            hits = es.search(index=self.jobs_alias, query={"terms": {"status": list(ACTIVE_JOB_STATUSES)}},
+                             sort=[{"created_at": "asc"}], size=CLAIM_CANDIDATES, source=False,
+                             track_total_hits=False)["hits"]["hits"]
+            for hit in hits:
+                current = self._read(es, hit["_id"])  # the search may lag; the read does not
+                job = cast(Job, current["_source"]["document"])
+                if not claimable(job, now):
+                    continue
+                job.update(status="running", lease_owner=owner, lease_expires=now + lease_seconds)
+                if self._replace(es, current, job):
+                    return job
+        return None
+
+    def job_rows(self, job_id: str, start: int, count: int) -> list[Document]:
+        with self.cluster.session() as es:
+            return list(self._read_rows(es, self.rows_alias, job_id, start, start + count))
+
+    def commit_batch(self, job: Job, owner: str, results: list[Document], lease_until: float) -> bool:
+        checkpoint = job["rows_done"] - len(results)
+        with self.cluster.session() as es:
+            current = self._read(es, job["id"])
+            if not at_checkpoint(current["_source"]["document"], owner, checkpoint):
+                return False
+            self._write_rows(es, self.results_alias, job["id"], checkpoint, results)
+            return self._replace(es, current, {**job, "lease_expires": lease_until})
+
+    def update_job(self, job_id: str, owner: str | None, changes: Document) -> Job | None:
+        with self.cluster.session() as es:
+            current = self._read(es, job_id)
+            job = cast(Job, current["_source"]["document"])
+            if not holds_lease(job, owner):
+                return None
+            job.update(changes)
+            return job if self._replace(es, current, job) else None
+
+    def iter_results(self, job_id: str, count: int) -> Iterator[Document]:
+        with self.cluster.session() as es:
+            yield from self._read_rows(es, self.results_alias, job_id, 0, count)
+
+    # -- internals -------------------------------------------------------------------
+
+    def _read(self, es: Elasticsearch, job_id: str) -> Document:
+        """The job document with its sequence number and primary term, read in real time."""
+        try:
+            return es.get(index=self.jobs_alias, id=job_id).body
+        except NotFoundError as exc:
+            raise NotFound(f"No bulk check with id {job_id}.") from exc
+
+    def _replace(self, es: Elasticsearch, current: Document, job: Job) -> bool:
+        """Write ``job`` if the stored one is still ``current``; ``False`` if another writer came first."""
+        try:
+            es.index(index=self.jobs_alias, id=job["id"], document=_fields(job), require_alias=True,
+                     if_seq_no=current["_seq_no"], if_primary_term=current["_primary_term"])
+        except ConflictError:
+            return False
+        return True
+
+    @staticmethod
+    def _write_rows(es: Elasticsearch, alias: str, job_id: str, start: int, rows: list[Document]) -> None:
+        """Rows (or results) ``start``, ``start + 1``... under their fixed ids, a bulk call per chunk."""
+        for offset in range(0, len(rows), ROWS_PER_REQUEST):
+            chunk = rows[offset:offset + ROWS_PER_REQUEST]
+            operations: list[Document] = []
+            for i, row in enumerate(chunk, start=start + offset):
+                operations += [{"index": {"_index": alias, "_id": row_id(job_id, i)}}, {"job_id": job_id, "data": row}]
+            failed = [item for item in bulk_items(es, operations, require_alias=True) if item["status"] >= 300]
+            if failed:
+                error = failed[0].get("error") or {}
+                raise StorageUnavailable(
+                    f"Elasticsearch refused {len(failed)} rows of a bulk check ({error.get('type')}).")
+
+    @staticmethod
+    def _read_rows(es: Elasticsearch, alias: str, job_id: str, start: int, end: int) -> Iterator[Document]:
+        for offset in range(start, end, ROWS_PER_REQUEST):
+            ids = [row_id(job_id, i) for i in range(offset, min(end, offset + ROWS_PER_REQUEST))]
+            for doc in es.mget(index=alias, ids=ids)["docs"]:
+                if not doc.get("found"):
+                    raise StorageUnavailable(f"Row {doc['_id']} of a bulk check is missing from {alias}.")
+                yield doc["_source"]["data"]
+
+
+def _fields(job: Job) -> Document:
+    return {"status": job["status"], "created_at": job["created_at"], "document": job}

@@ -1,0 +1,79 @@
+"""Index settings and explicit ``dynamic: strict`` mappings of every index the registry uses.
+
+A report is kept, unindexed, in ``document``; beside it sit the fields
+queries need (keywords for filters, ``terms`` and ``suffix_keys`` from
+``search.keys``, ``text`` from ``search.text``).  Changing the reports
+mapping needs ``irontrace es reindex``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+INDEX_SETTINGS: Final[dict[str, Any]] = {
+    # One shard keeps ranking (text relevance, key counts) the same as on one node;
+    # a million reports fit one shard easily.  A replica wherever there is a second node.
+    "number_of_shards": 1,
+    "auto_expand_replicas": "0-1",
+}
+KEYWORD: Final = {"type": "keyword"}
+STORED_ONLY: Final = {"type": "object", "enabled": False}
+
+REPORTS_MAPPINGS: Final[dict[str, Any]] = {
+    "dynamic": "strict",
+    "properties": {
+        "id": KEYWORD,
+        "agency_key": KEYWORD,
+        "external_ref": KEYWORD,
+        "status": KEYWORD,
+        "category": KEYWORD,
+        "manufacturer_key": KEYWORD,
+        "country": KEYWORD,
+        "source": KEYWORD,
+        "version": {"type": "integer"},
+        "created_at": {"type": "date"},
+        "seq": {"type": "long"},
+        "terms": KEYWORD,
+        "suffix_keys": KEYWORD,
+        "skeletons": {"type": "keyword", "index": False},  # read from doc values to screen candidates
+        "text": {"type": "text", "analyzer": "standard"},
+        "document": STORED_ONLY,
+    },
+}
+
+CHECKS_MAPPINGS: Final[dict[str, Any]] = {
+    "dynamic": "strict",
+    "properties": {
+        "check_id": KEYWORD,
+        "checked_at": {"type": "date"},
+        "verdict": KEYWORD,
+        "matched_report_ids": KEYWORD,
+        "document": STORED_ONLY,
+    },
+}
+
+KEYS_MAPPINGS: Final[dict[str, Any]] = {
+    "dynamic": "strict",
+    "properties": {"key_id": KEYWORD, "created_at": {"type": "date"}, "document": STORED_ONLY},
+}
+
+AUDIT_MAPPINGS: Final[dict[str, Any]] = {
+    "dynamic": "strict",
+    "properties": {
+        "seq": {"type": "long"},
+        "at": {"type": "date"},
+        "action": KEYWORD,
+        "principal": KEYWORD,
+        "subject": KEYWORD,
+        "entry": STORED_ONLY,
+    },
+}
+
+JOBS_MAPPINGS: Final[dict[str, Any]] = {
+    "dynamic": "strict",
+    "properties": {"status": KEYWORD, "created_at": {"type": "date"}, "document": STORED_ONLY},
+}
+JOB_ROWS_MAPPINGS: Final[dict[str, Any]] = {
+    "dynamic": "strict",
+    "properties": {"job_id": KEYWORD, "data": STORED_ONLY},
+}

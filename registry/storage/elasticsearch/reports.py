@@ -1,0 +1,337 @@
+"""Reports in Elasticsearch, each with the fields queries use beside it.
+
+Uniqueness.  A report's ``_id`` is a hash of (agency key, case number), so the
+index itself refuses a second report for the same case (``op_type=create``)
+and an import finds existing reports with one ``mget``.  A report is found by
+its public id through a ``term`` query.  Updates are optimistic
+(``if_seq_no``/``if_primary_term`` from the read).  Changing the agency or the
+case number moves the report to a new ``_id``: the new copy is created first
+and the old one deleted after, so the report is never lost; if the old copy
+changed in between, the new copy is removed again and the update fails with
+``PreconditionFailed``.  A crash between those two writes leaves the old copy
+behind: reads pick the highest version and the report's next update removes
+it.
+
+Ordering.  ``seq`` (creation time in nanoseconds, strictly increasing within a
+process, kept across updates) with ``id`` as tie-break orders listings newest
+first and exports oldest first; cursors are ``search_after`` positions, which
+stay valid across a reindex because the alias' new index holds the same
+values.  Report writes use ``refresh=wait_for`` so a report is checkable as
+soon as it is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, cast
+
+from elasticsearch import ConflictError, Elasticsearch
+
+from registry.errors import Conflict, InvalidRequest, NotFound, PreconditionFailed, StorageUnavailable
+from registry.records import (
+    Document,
+    ImportOutcome,
+    Page,
+    Report,
+    ReportFilter,
+    agency_key,
+    imported_version,
+    manufacturer_key,
+)
+from registry.storage.cursors import BAD_CURSOR, decode_cursor, encode_cursor
+from registry.storage.elasticsearch.cluster import Cluster, bulk_items, read_position
+from search.keys import report_keys
+from search.text import indexed_words, report_text, text_terms
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 1000  # reports per search_after page when walking every report
+UPSERT_ATTEMPTS = 5  # an import racing another writer re-reads and retries this often
+MAX_COPIES = 10  # copies of one report that can coexist: the moved one plus crash leftovers
+REF_SEPARATOR = "\x1f"
+SOURCE_FIELDS = ["document", "seq"]
+LOST_RACE = {"status": 409, "error": {"type": "version_conflict_engine_exception",
+                                      "reason": "changed by another writer on every attempt"}}
+
+def ref_id(document: Report) -> str:
+    """The ``_id`` of a report: one per (agency, case number), so the index enforces uniqueness."""
+    key = agency_key(document) + REF_SEPARATOR + document["external_ref"]
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def report_fields(document: Report, seq: int, content: Document | None = None) -> Document:
+    """What is indexed for one report: the document plus the fields queries use.
+
+    ``content`` is ``content_fields(document)`` when already computed (in an
+    import worker): an import's update changes only id, version and dates.
+    """
+    return {
+        **(content or content_fields(document)),
+        "id": document["id"],
+        "version": document["version"],
+        "created_at": document["created_at"],
+        "seq": seq,
+        "document": document,
+    }
+
+
+def content_fields(document: Report) -> Document:
+    """The indexed fields that follow from what a report says: the costly part is the lookup keys."""
+    keys = report_keys(i["value"] for i in document.get("identifiers", ()))
+    return {
+        "agency_key": agency_key(document),
+        "external_ref": document["external_ref"],
+        "status": document["status"],
+        "category": document["category"],
+        "manufacturer_key": manufacturer_key(document.get("manufacturer")),
+        "country": document["incident"]["country"],
+        "terms": sorted(keys.terms),
+        "suffix_keys": sorted(keys.suffix_keys),
+        "skeletons": list(keys.skeletons),
+        "text": indexed_words(report_text(document)),
+        # Only when set, so an index created before feeds existed keeps taking every other report.
+        **({"source": document["source"]} if document.get("source") else {}),
+    }
+
+
+def describe_failure(document: Report, item: Document) -> dict[str, Any]:
+    """One report a batch could not store (``item`` as bulk answers it), for the error's ``failures``."""
+    error = item.get("error") or {}
+    return {
+        "external_ref": document["external_ref"],
+        "agency": document["reporting_agency"]["name"],
+        "status": item["status"],
+        "error": f"{error.get('type')}: {error.get('reason')}",
+    }
+
+
+
+def prepare_reports(reports: list[Report]) -> list[tuple[Report, Document]]:
+    """Each report with its ``content_fields``, computed in an import worker."""
+    return [(report, content_fields(report)) for report in reports]
+
+
+class ElasticsearchReportStore:
+    """Reports behind the ``{prefix}-reports`` alias."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+
+    def create(self, report: Report) -> Report:
+        with self.cluster.session() as es:
+            self._create(es, ref_id(report), report_fields(report, self.cluster.next_seq()),
+                         "A report with this external_ref already exists for this agency.")
+        return report
+
+    def get(self, report_id: str) -> Report:
+        with self.cluster.session() as es:
+            copies = self._copies(es, report_id)
+        if not copies:
+            raise NotFound(f"No report with id {report_id}.")
+        return cast(Report, copies[0]["_source"]["document"])
+
+    def replace(self, report: Report, expected_version: int) -> Report:
+        with self.cluster.session() as es:
+            copies = self._copies(es, report["id"])
+            if not copies:
+                raise NotFound(f"No report with id {report['id']}.")
+            current = copies[0]
+            _check_version(current["_source"]["document"]["version"], expected_version)
+            target = ref_id(report)
+            fields = report_fields(report, current["_source"]["seq"])
+            if current["_id"] == target:
+                try:
+                    es.index(index=self.cluster.reports_alias, id=target, document=fields, refresh="wait_for",
+                             require_alias=True, **read_position(current))
+                except ConflictError as exc:
+                    raise self._stale(es, report["id"], expected_version) from exc
+                self._delete_copies(es, copies[1:])
+            else:
+                # No refresh yet: the delete below waits for one that shows both changes.
+                written = self._create(es, target, fields, "Another report of this agency has this external_ref.",
+                                       refresh=False)
+                if self._delete_copies(es, copies)[0] in (404, 409):
+                    # The old copy changed or vanished since it was read: undo the move.
+                    es.delete(index=self.cluster.reports_alias, id=target, refresh="wait_for", **read_position(written))
+                    raise self._stale(es, report["id"], expected_version)
+        return report
+
+    @property
+    def prepare(self) -> Callable[[list[Report]], list[tuple[Report, Document]]]:
+        return prepare_reports
+
+    def upsert_prepared(self, prepared: list[tuple[Report, Document]]) -> list[ImportOutcome]:
+        """One ``mget`` and one ``bulk`` per attempt; documents that raced another writer are retried."""
+        outcomes: dict[int, ImportOutcome] = {}
+        pending = list(range(len(prepared)))
+        for _ in range(UPSERT_ATTEMPTS):
+            if not pending:
+                break
+            pending = self._upsert_once(prepared, pending, outcomes)
+        if pending:
+            raise StorageUnavailable(
+                "Some reports kept changing while they were imported; importing again is safe.",
+                failures=[describe_failure(prepared[i][0], LOST_RACE) for i in pending],
+            )
+        return [outcomes[i] for i in range(len(prepared))]
+
+    def _upsert_once(self, prepared: list[tuple[Report, Document]], pending: list[int],
+                     outcomes: dict[int, ImportOutcome]) -> list[int]:
+        """Write the pending documents; fill their outcomes; return those that hit a version conflict."""
+        ids = [ref_id(prepared[i][0]) for i in pending]
+        operations: list[Document] = []
+        planned: list[tuple[int, ImportOutcome]] = []
+        with self.cluster.session() as es:
+            found = es.mget(index=self.cluster.reports_alias, ids=ids, source_includes=SOURCE_FIELDS)["docs"]
+            for i, doc_id, hit in zip(pending, ids, found):
+                document, content = prepared[i]
+                if not hit["found"]:
+                    operations += [{"create": {"_index": self.cluster.reports_alias, "_id": doc_id}},
+                                   report_fields(document, self.cluster.next_seq(), content)]
+                    planned.append((i, ImportOutcome("created", document["id"])))
+                    continue
+                action, merged = imported_version(hit["_source"]["document"], document)
+                if action == "unchanged":
+                    outcomes[i] = ImportOutcome(action, merged["id"])
+                    continue
+                operations += [{"index": {"_index": self.cluster.reports_alias, "_id": doc_id, **read_position(hit)}},
+                               report_fields(merged, hit["_source"]["seq"], content)]
+                planned.append((i, ImportOutcome(action, merged["id"])))
+            if not operations:
+                return []
+            items = bulk_items(es, operations, refresh="wait_for", require_alias=True)
+        conflicts: list[int] = []
+        failures: list[dict[str, Any]] = []
+        for (i, outcome), item in zip(planned, items):
+            if item["status"] < 300:
+                outcomes[i] = outcome
+            elif item["status"] == 409:
+                conflicts.append(i)
+            else:
+                failures.append(describe_failure(prepared[i][0], item))
+        if failures:
+            raise StorageUnavailable(
+                f"Elasticsearch refused {len(failures)} of {len(planned)} reports in a batch; "
+                "the others were stored and importing again is safe.",
+                failures=failures,
+            )
+        return conflicts
+
+    def list(self, filters: ReportFilter, limit: int, cursor: str | None) -> Page[Report]:
+        clauses: list[Document] = [
+            {"term": {field: value}}
+            for field, value in (
+                ("status", filters.status),
+                ("category", filters.category),
+                ("manufacturer_key", manufacturer_key(filters.manufacturer)),
+                ("country", filters.country),
+                ("source", filters.source),
+            )
+            if value
+        ]
+        if filters.q:
+            terms = text_terms(filters.q)
+            if not terms:
+                return Page([], None)
+            clauses.append({"match": {"text": {"query": " ".join(sorted(terms)), "operator": "and"}}})
+        after = _position(cursor) if cursor else None
+        hits = self._page({"bool": {"filter": clauses}}, "desc", limit + 1, after)
+        more = len(hits) > limit
+        hits = hits[:limit]
+        next_cursor = encode_cursor(hits[-1]["sort"]) if more else None
+        return Page([h["_source"]["document"] for h in hits], next_cursor)
+
+    def iter_all(self) -> Iterator[Report]:
+        for hit in self.scan(self.cluster.reports_alias):
+            yield hit["_source"]["document"]
+
+    def scan(self, index: str) -> Iterator[Document]:
+        """Every hit of ``index`` (``document`` and ``seq``), oldest first, one page at a time."""
+        after = None
+        while True:
+            hits = self._page({"match_all": {}}, "asc", PAGE_SIZE, after, index)
+            yield from hits
+            if len(hits) < PAGE_SIZE:
+                return
+            after = hits[-1]["sort"]
+
+    def _create(self, es: Elasticsearch, doc_id: str, fields: Document, clash: str,
+                refresh: str | bool = "wait_for") -> Document:
+        """Index a report under a new ``_id``; ``Conflict`` naming the report already there."""
+        try:
+            return es.create(index=self.cluster.reports_alias, id=doc_id, document=fields, refresh=refresh,
+                             require_alias=True).body
+        except ConflictError as exc:
+            existing = es.get(index=self.cluster.reports_alias, id=doc_id, source_includes=["id"])["_source"]["id"]
+            raise Conflict(clash, existing_id=existing) from exc
+
+    def _copies(self, es: Elasticsearch, report_id: str) -> list[Document]:
+        """Every stored copy of a report, highest version first (more than one only mid-move)."""
+        return es.search(
+            index=self.cluster.reports_alias,
+            query={"term": {"id": report_id}},
+            sort=[{"version": "desc"}],
+            size=MAX_COPIES,
+            seq_no_primary_term=True,
+            source=SOURCE_FIELDS,
+            track_total_hits=False,
+        )["hits"]["hits"]
+
+    def _delete_copies(self, es: Elasticsearch, copies: list[Document]) -> list[int]:
+        """Delete copies if still as read; the status of each delete.
+
+        Any other failure leaves a copy of a lower version behind, which reads
+        ignore and the report's next update removes: logged, not raised, since
+        the new version is already stored.
+        """
+        if not copies:
+            return []
+        operations = [{"delete": {"_index": self.cluster.reports_alias, "_id": c["_id"], **read_position(c)}}
+                      for c in copies]
+        statuses = [item["status"] for item in bulk_items(es, operations, refresh="wait_for")]
+        for copy, status in zip(copies, statuses):
+            if status >= 300 and status not in (404, 409):
+                log.warning("Could not delete copy %s of a report (%s)", copy["_id"], status)
+        return statuses
+
+    def _stale(self, es: Elasticsearch, report_id: str, expected_version: int) -> PreconditionFailed:
+        """The error for a write that lost a race: names the version stored now."""
+        copies = self._copies(es, report_id)
+        if not copies:
+            raise NotFound(f"No report with id {report_id}.")
+        current = copies[0]["_source"]["document"]["version"]
+        return PreconditionFailed(
+            f"The report changed while it was being updated (now version {current}, expected {expected_version}).",
+            current_version=current,
+        )
+
+    def _page(self, query: Document, order: str, size: int, after: list | None, index: str | None = None
+              ) -> list[Document]:
+        """One page in ``seq`` order; ``after`` is the sort position of the previous page's last hit."""
+        with self.cluster.session() as es:
+            return es.search(
+                index=index or self.cluster.reports_alias,
+                query=query,
+                sort=[{"seq": order}, {"id": order}],
+                size=size,
+                search_after=after,
+                source=SOURCE_FIELDS,
+                track_total_hits=False,
+            )["hits"]["hits"]
+
+
+
+def _check_version(stored: int, expected: int) -> None:
+    if stored != expected:
+        raise PreconditionFailed(f"The report is at version {stored}, not {expected}.", current_version=stored)
+
+
+def _position(cursor: str) -> list:
+    """A listing cursor is ``[seq, id]`` of the last report served."""
+    position = decode_cursor(cursor, list)
+    if len(position) != 2 or type(position[0]) is not int or not isinstance(position[1], str):
+        raise InvalidRequest(BAD_CURSOR)
+    return position
+

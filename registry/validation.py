@@ -1,0 +1,169 @@
+"""What valid input is: a report, and a check request, as marshmallow schemas.
+
+The same schemas validate HTTP bodies (the API's schemas extend them),
+imported files, merge-patched reports and the rows of bulk-check files.
+Stored reports are plain JSON documents: dates stay ISO strings end to end,
+so what is stored is exactly what is served.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pycountry
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+
+from registry.errors import ValidationFailed, flatten_messages
+from registry.records import Report
+from registry.vocabulary import CATEGORIES, IDENTIFIER_TYPES, READING_SOURCES, STATUSES, TYPED
+from search.normalize import normalize
+
+MAX_IDENTIFIER_LENGTH = 64
+MAX_IDENTIFIERS = 20
+MAX_TEXT_LENGTH = 4000
+EARLIEST_YEAR = 1900
+
+
+class IsoDate(fields.String):
+    """A calendar date kept as its ISO 8601 string (``2025-11-14``)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(metadata={"format": "date", **kwargs.pop("metadata", {})}, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            day = dt.date.fromisoformat(text)
+        except ValueError as exc:
+            raise ValidationError("Not a valid date (YYYY-MM-DD).") from exc
+        if day > dt.date.today() + dt.timedelta(days=1):
+            raise ValidationError("Date is in the future.")
+        return day.isoformat()
+
+
+class CountryCode(fields.String):
+    """ISO 3166-1 alpha-2 country code, upper case."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        code = super()._deserialize(value, attr, data, **kwargs).strip().upper()
+        if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+            raise ValidationError("Not an ISO 3166-1 alpha-2 country code.")
+        return code
+
+
+class CurrencyCode(fields.String):
+    """ISO 4217 currency code, upper case."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        code = super()._deserialize(value, attr, data, **kwargs).strip().upper()
+        if len(code) != 3 or pycountry.currencies.get(alpha_3=code) is None:
+            raise ValidationError("Not an ISO 4217 currency code.")
+        return code
+
+
+def text_field(max_length: int = 200, **kwargs) -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
+
+
+class IdentifierSchema(Schema):
+    type = fields.String(required=True, validate=validate.OneOf(IDENTIFIER_TYPES))
+    value = fields.String(required=True, validate=validate.Length(min=1, max=MAX_IDENTIFIER_LENGTH))
+    location = text_field()
+
+    @validates("value")
+    def _has_characters(self, value: str, **_) -> None:
+        if not normalize(value):
+            raise ValidationError("Identifier has no letters or digits.")
+
+
+class IncidentSchema(Schema):
+    date = IsoDate()
+    country = CountryCode(required=True)
+    region = text_field()
+    place = text_field()
+    circumstances = text_field(MAX_TEXT_LENGTH)
+
+
+class ValueSchema(Schema):
+    amount = fields.Float(required=True, validate=validate.Range(min=0), allow_nan=False)
+    currency = CurrencyCode(required=True)
+
+
+class AgencySchema(Schema):
+    name = text_field(required=True)
+    country = CountryCode()
+    contact = text_field()
+
+
+class ReportInputSchema(Schema):
+    """What an agency submits for one missing item."""
+
+    external_ref = text_field(100, required=True, metadata={"description": "Agency case number"})
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    manufacturer = text_field()
+    model = text_field()
+    year = fields.Integer(validate=validate.Range(min=EARLIEST_YEAR, max=dt.date.today().year + 1))
+    color = text_field(60)
+    identifiers = fields.List(
+        fields.Nested(IdentifierSchema), load_default=list, validate=validate.Length(max=MAX_IDENTIFIERS)
+    )
+    description = text_field(MAX_TEXT_LENGTH)
+    distinguishing_marks = text_field(MAX_TEXT_LENGTH)
+    incident = fields.Nested(IncidentSchema, required=True)
+    value = fields.Nested(ValueSchema)
+    reporting_agency = fields.Nested(AgencySchema, required=True)
+    source = text_field(100, metadata={"description": "The feed this report was imported from; set by feed imports"})
+
+    @validates_schema
+    def _identifiable(self, data: dict, partial=None, **_) -> None:
+        if partial:
+            return
+        identifiers = data.get("identifiers") or []
+        if not identifiers and not data.get("description"):
+            raise ValidationError("A report needs at least one identifier or a description.", "identifiers")
+        seen = set()
+        for item in identifiers:
+            key = (item["type"], normalize(item["value"]))
+            if key in seen:
+                raise ValidationError(f"Duplicate identifier {item['value']!r}.", "identifiers")
+            seen.add(key)
+
+
+READING_SOURCE_DOC = (
+    "How the identifier was obtained: `typed` by an officer (default for a single check), `copied` "
+    "from a file or system (default for bulk checks: typos are rare there, so a typo counts less), "
+    "or read by `ocr` (look-alike confusions are common there)"
+)
+
+
+class CheckRequestSchema(Schema):
+    identifier = fields.String(validate=validate.Length(min=1, max=MAX_IDENTIFIER_LENGTH))
+    manufacturer = text_field()
+    model = text_field(metadata={"description": "Model as read or known; its agreement with a report strengthens "
+                                                "a worn tail"})
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    description = text_field(MAX_TEXT_LENGTH)
+    reading_source = fields.String(validate=validate.OneOf(READING_SOURCES),
+                                   metadata={"description": READING_SOURCE_DOC, "default": TYPED})
+
+    @validates_schema
+    def _something_to_check(self, data: dict, **_) -> None:
+        if not data.get("identifier") and not data.get("description"):
+            raise ValidationError("Give an identifier, a description, or both.", "identifier")
+        if data.get("identifier") is not None and not normalize(data["identifier"]):
+            raise ValidationError("Identifier has no letters or digits.", "identifier")
+
+
+
+_report_schema = ReportInputSchema()
+
+
+def validate_report(data: Any) -> Report:
+    """A report as submitted, validated; ``ValidationFailed`` lists every bad field."""
+    try:
+        report: Report = _report_schema.load(data)
+    except ValidationError as exc:
+        raise ValidationFailed(flatten_messages(exc.messages)) from exc
+    return report

@@ -1,0 +1,67 @@
+"""Every enumerated word of the registry, in one place, below everything else.
+
+Schemas validate against these tuples, engines store them, adapters map
+foreign records onto them.  Matching's own words (which statuses can hit,
+match types, tiers, verdicts, reading sources) are defined by
+``search.vocabulary``, since ``search`` imports nothing from ``registry``,
+and are re-exported here.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from search.vocabulary import (
+    ACTIVE_STATUSES,
+    ALARM,
+    COPIED,
+    HIT,
+    HIT_MATCH_TYPES,
+    MATCH_TYPES,
+    NO_MATCH,
+    OCR,
+    POSSIBLE_MATCH,
+    READING_SOURCES,
+    SIMILAR,
+    SIMILAR_SERIALS,
+    TIERS,
+    TYPED,
+    VERDICTS,
+)
+
+__all__ = [
+    "ACTIVE_STATUSES", "HIT", "HIT_MATCH_TYPES", "MATCH_TYPES", "NO_MATCH", "POSSIBLE_MATCH", "VERDICTS",
+    "SIMILAR_SERIALS", "ALARM", "SIMILAR", "TIERS", "TYPED", "COPIED", "OCR", "READING_SOURCES",
+    "STATUSES", "CATEGORIES", "IDENTIFIER_TYPES", "ROLES", "ADMIN", "AGENCY", "BORDER", "DEALER", "AUDITOR",
+    "ACTIVE_JOB_STATUSES", "FINAL_JOB_STATUSES", "JOB_STATUSES", "SOURCE_STATUSES", "CIRCUIT_STATES",
+    "KEY_STATES", "AUDIT_ACTIONS",
+]
+
+# Reports.
+STATUSES: Final = ("stolen", "missing", "recovered", "cancelled")
+CATEGORIES: Final = (
+    "excavator", "haul_truck", "truck", "loader", "dozer", "grader", "drill_rig",
+    "crusher", "generator", "compressor", "attachment", "other",
+)
+IDENTIFIER_TYPES: Final = ("pin", "vin", "serial", "engine", "component", "telematics", "other")
+assert set(STATUSES) >= ACTIVE_STATUSES
+
+# Who acts (``registry.access`` says what each role may do).
+ADMIN, AGENCY, BORDER, DEALER, AUDITOR = "admin", "agency", "border", "dealer", "auditor"
+ROLES: Final = (ADMIN, AGENCY, BORDER, DEALER, AUDITOR)
+KEY_STATES: Final = ("active", "expired", "revoked")
+
+# Bulk-check jobs.
+ACTIVE_JOB_STATUSES: Final = ("queued", "running")
+FINAL_JOB_STATUSES: Final = ("done", "failed", "cancelled")
+JOB_STATUSES: Final = ACTIVE_JOB_STATUSES + FINAL_JOB_STATUSES
+
+# External registries: how one did for a check, and its circuit breaker.
+SOURCE_STATUSES: Final = ("ok", "timeout", "error", "unavailable", "skipped")
+CIRCUIT_STATES: Final = ("closed", "open", "half_open")
+
+# The audit log.
+AUDIT_ACTIONS: Final = (
+    "check", "bulk_check.submit", "bulk_check.batch", "bulk_check.done", "bulk_check.cancel", "bulk_check.sync",
+    "report.create", "report.update", "reports.import", "key.create", "key.revoke",
+)
