@@ -50,6 +50,13 @@ class AuthenticationFailed(SourceError):
     """The source refused the configured credentials."""
 
 
+def asked_identifier(query: CheckQuery) -> str:
+    """The identifier an adapter looks up: the fan-out asks external sources about identifiers only."""
+    if not query.identifier:
+        raise ValueError("external sources are asked about identifiers only")
+    return query.identifier
+
+
 @dataclass(frozen=True)
 class ExternalMatch:
     """One record a foreign registry holds for the identifier asked about.

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import requests
 
-from integrations.base import ExternalMatch, ExternalSource, MalformedResponse
+from integrations.base import ExternalMatch, ExternalSource, MalformedResponse, asked_identifier
 from integrations.http import request_json
 from registry.vocabulary import CATEGORIES, IDENTIFIER_TYPES, STATUSES
 from search.query import CheckQuery
@@ -63,7 +63,7 @@ class GenericRestSource(ExternalSource):
         self.health_url = health_url
 
     def lookup(self, query: CheckQuery, timeout: float) -> list[ExternalMatch]:
-        url = self.url_template.replace("{identifier}", quote(query.identifier, safe=""))
+        url = self.url_template.replace("{identifier}", quote(asked_identifier(query), safe=""))
         answer = request_json(self.session, "GET", url, self._headers, timeout)
         records = dig(answer, self.mapping.records)
         if not isinstance(records, list):
@@ -90,7 +90,7 @@ class GenericRestSource(ExternalSource):
             status=status,
             owner_country=text.get("owner_country"),
             reference=text.get("reference"),
-            identifier_type=text.get("identifier_type") if text.get("identifier_type") in IDENTIFIER_TYPES else "other",
+            identifier_type=text["identifier_type"] if text.get("identifier_type") in IDENTIFIER_TYPES else "other",
             category=text.get("category") if text.get("category") in CATEGORIES else None,
             manufacturer=text.get("manufacturer"),
             model=text.get("model"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import requests
 
-from integrations.base import ExternalMatch, ExternalSource, MalformedResponse
+from integrations.base import ExternalMatch, ExternalSource, MalformedResponse, asked_identifier
 from integrations.http import field, request_json
 from search.query import CheckQuery
 
@@ -30,9 +30,10 @@ class ScreeningSource(ExternalSource):
         self.session = session
 
     def lookup(self, query: CheckQuery, timeout: float) -> list[ExternalMatch]:
+        identifier = asked_identifier(query)
         answer = request_json(
             self.session, "POST", self.base_url + SCREENINGS_PATH, self._headers, timeout,
-            body={"identifier": query.identifier},
+            body={"identifier": identifier},
         )
         result = field(answer, "result")
         reference = field(answer, "reference")
@@ -41,7 +42,7 @@ class ScreeningSource(ExternalSource):
         if result != HIT:
             raise MalformedResponse(f"unknown screening result {result!r}")
         # The hit is on the identifier as asked: that is all the service discloses.
-        return [ExternalMatch(self.name, reference, query.identifier, HIT_STATUS, reference=reference)]
+        return [ExternalMatch(self.name, reference, identifier, HIT_STATUS, reference=reference)]
 
     def health(self, timeout: float) -> None:
         request_json(self.session, "GET", self.base_url + HEALTH_PATH, self._headers, timeout)

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import requests
 
-from integrations.base import ExternalMatch, ExternalSource, MalformedResponse
+from integrations.base import ExternalMatch, ExternalSource, MalformedResponse, asked_identifier
 from integrations.http import field, request_json
 from registry.vocabulary import CATEGORIES, IDENTIFIER_TYPES, STATUSES
 from search.query import CheckQuery
@@ -30,7 +30,7 @@ class StolenVehiclesSource(ExternalSource):
         self.session = session
 
     def lookup(self, query: CheckQuery, timeout: float) -> list[ExternalMatch]:
-        url = f"{self.base_url}{RECORDS_PATH}?identifier={quote(query.identifier, safe='')}"
+        url = f"{self.base_url}{RECORDS_PATH}?identifier={quote(asked_identifier(query), safe='')}"
         answer = request_json(self.session, "GET", url, self._headers, timeout)
         return [self._match(record) for record in field(answer, "records", list)]
 

@@ -74,7 +74,7 @@ def verify_chain(stored: Iterable[tuple[int, AuditEntry]], anchor: tuple[int, st
                                    reason="entry differs from the recorded anchor")
             anchored = True
         expected_seq, prev_hash = expected_seq + 1, entry["hash"]
-    if not anchored:
+    if anchor is not None and not anchored:
         return ChainReport(count, expected_seq - 1, prev_hash, broken_at=anchor[0],
                            reason="the anchored entry is missing: entries were removed from the end")
     return ChainReport(count, expected_seq - 1, prev_hash)

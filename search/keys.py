@@ -40,7 +40,7 @@ Trailing parts are found with a prefix lookup on the *reversed* skeleton
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from itertools import combinations, combinations_with_replacement
@@ -162,7 +162,7 @@ def gapped_class_keys(value: str) -> set[str]:
     return {prefix + "".join(pick(value)) for prefix, pick in _gapped_patterns(len(value))}
 
 
-Pattern = tuple[str, itemgetter]  # a key's prefix, and which characters of the value it keeps
+Pattern = tuple[str, Callable[[str], Iterable[str]]]  # a key's prefix, and which characters of the value it keeps
 
 
 @cache

@@ -16,10 +16,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from search.attributes import analyse, describe_report
+from search.description import compare_description
 from search.grading import Context, Neighbourhood, Resemblance, grade, grade_description
 from search.query import CheckQuery
 from search.scoring import Reading, compare
-from search.text import report_text, text_terms
 from search.vocabulary import (
     ACTIVE_STATUSES,
     ALARM,
@@ -33,10 +34,6 @@ from search.vocabulary import (
 
 MIN_SIMILARITY = 0.35  # below this a candidate is not worth an officer's time, whatever its tier
 MAX_MATCHES = 10
-
-# Description matches score by the share of the query's words found in the report.
-DESCRIPTION_BASE = 0.25
-DESCRIPTION_SPAN = 0.25
 
 Report = Mapping[str, Any]
 
@@ -134,24 +131,17 @@ def _graded(report: Report, resemblance: Resemblance, neighbourhood: Neighbourho
 
 
 def _description_match(description: str, report: Report, context: Context) -> list[Match]:
-    wanted = text_terms(description)
-    if not wanted:
+    """What the report's description and fields confirm of the query's (``search.description``),
+    never more than a similar report."""
+    comparison = compare_description(analyse(description), describe_report(report))
+    if comparison is None or comparison.score < MIN_SIMILARITY:
         return []
-    shared = wanted & text_terms(report_text(report))
-    if not shared:
-        return []
-    coverage = len(shared) / len(wanted)
-    similarity = DESCRIPTION_BASE + DESCRIPTION_SPAN * coverage
-    if similarity < MIN_SIMILARITY:
-        return []
-    words = ", ".join(sorted(shared))
-    graded = grade_description(similarity, context)
-    explanation = "; ".join([f"description shares {len(shared)} of {len(wanted)} words with the query ({words})",
-                             *graded.reasons])
+    graded = grade_description(comparison.similarity, context)
+    explanation = "; ".join([comparison.explanation, *graded.reasons])
     return [Match(report, None, graded.score, "description", explanation, graded.tier)]
 
 
-def _order(match: Match) -> tuple:
+def _order(match: Match) -> tuple[bool, float, int, str, str, str]:
     """Active reports first, then score; ties broken by content so engines agree."""
     value = match.identifier["value"] if match.identifier else ""
     return (not match.active, -match.score, MATCH_TYPES.index(match.match_type),

@@ -34,6 +34,15 @@ KEY_CANDIDATE_LIMIT: Final = 200
 SUFFIX_CANDIDATE_LIMIT: Final = 50
 TEXT_CANDIDATE_LIMIT: Final = 50
 
+# Description candidates (``search.text.plan_description_lookup``): the query's
+# rarest terms, while together they index at most this many reports, are its
+# anchors; every report holding one is ranked by the weight of all the terms
+# it shares with the query.  The query's other, common, attributes fill the
+# candidates up to TEXT_CANDIDATE_LIMIT with the oldest reports holding all of
+# them.  Engines count a term's reports only up to this number, so both see the
+# same anchors; it bounds what a check reads of the index.
+DESCRIPTION_ANCHOR_POSTINGS: Final = 2_000
+
 
 def allowed_typos(record_length: int) -> int:
     """Typos a fuzzy match on a registered value of this length may have."""

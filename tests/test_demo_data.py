@@ -12,6 +12,8 @@ import pytest
 
 from registry.demo import damage
 from registry.demo import reports as sd
+from search.analysis import language_of
+from search.attributes import COLOUR, MAKER, analyse, describe_report
 from search.identifiers import is_valid_vin, pin_problems
 from search.normalize import CONFUSABLE_GROUPS
 
@@ -124,11 +126,33 @@ def test_mostly_kazakhstan(registry):
 
 
 def test_descriptions_mention_the_machine(registry):
+    """In whatever language it is written, a description names the report's maker, colour and category."""
     for report in registry[:500]:
-        description = report["description"]
-        assert report["manufacturer"] in description
-        if "color" in report:
-            assert description.lower().startswith(report["color"].split()[0])
+        said = analyse(report["description"]).terms
+        stated = describe_report({k: v for k, v in report.items() if k not in ("description", "distinguishing_marks")})
+        for kind in (MAKER, COLOUR):
+            assert stated.stated_of(kind) <= said, (kind, report["description"])
+
+
+def test_descriptions_are_written_in_the_languages_of_the_country(registry):
+    languages = defaultdict(Counter)
+    for report in registry:
+        languages[report["incident"]["country"]][language_of(report["description"])] += 1
+    assert set(languages["KZ"]) == {"ru", "kk", "en"}
+    assert languages["RU"].most_common(1)[0][0] == "ru"
+    assert set(languages["AU"]) == {"en"}
+
+
+def test_languages_leave_every_other_field_as_before():
+    """Languages come from a stream of their own: drawing other languages changes no other field."""
+    def without_text(language_seed):
+        generator = sd._Generator(5)
+        if language_seed is not None:
+            generator.language_rng = random.Random(language_seed)
+        reports = [generator.report() for _ in range(300)]
+        return [{k: v for k, v in r.items() if k not in ("description", "distinguishing_marks")} for r in reports]
+
+    assert without_text(None) == without_text("another")
 
 
 def test_reports_pass_the_api_schema(registry):

@@ -352,13 +352,17 @@ def test_local_and_external_hits_together_on_both_engines(backend, tmp_path, req
         close_storage(app)
 
 
+SLOW_SOURCE_SECONDS = 12
+
+
 def test_a_slow_source_is_marked_timeout_and_the_check_answers_on_time(federated, simulator):
     server = federated(source_entries(simulator, smv={"deadline_ms": 300}))
-    set_mode(simulator, "smv", delay=3)
+    set_mode(simulator, "smv", delay=SLOW_SOURCE_SECONDS)
     started = time.monotonic()
     result = check(server, identifier=STOLEN_PIN)
     elapsed = time.monotonic() - started
-    assert elapsed < 1.0, elapsed
+    # Waited for the 300 ms deadline, not for the source: the margin absorbs a busy machine.
+    assert elapsed < SLOW_SOURCE_SECONDS / 2, elapsed
     sources = by_name(result)
     assert sources["smv"]["status"] == "timeout" and sources["smv"]["elapsed_ms"] == 300
     assert sources["screening"]["status"] == "ok"

@@ -51,7 +51,7 @@ class ProblemApi(Api):
         messages = data.get("messages")
         errors = flatten_messages(_unwrap_location(messages)) if messages else None
         if errors and error.code == 422:
-            detail = "Some fields are invalid."
+            detail: str | None = "Some fields are invalid."
         elif errors:
             detail = " ".join(e["message"] for e in errors)
         else:

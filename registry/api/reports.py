@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from flask import request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -10,6 +13,7 @@ from registry.api.extension import services
 from registry.api.schemas.reports import ReportListArgsSchema, ReportPageSchema, ReportPatchSchema, ReportSchema
 from registry.api.security import current_actor
 from registry.errors import InvalidRequest, PreconditionFailed, PreconditionRequired
+from registry.records import Report as ReportRecord
 from registry.records import ReportFilter
 from registry.validation import ReportInputSchema
 
@@ -23,7 +27,7 @@ def json_object_body() -> dict:
     return body
 
 
-def etag(report: dict) -> str:
+def etag(report: Mapping[str, Any]) -> str:
     return f'"{report["version"]}"'
 
 
@@ -52,7 +56,7 @@ class Reports(MethodView):
 
     @blp.arguments(ReportInputSchema)
     @blp.response(201, ReportSchema)
-    def post(self, data: dict):
+    def post(self, data: ReportRecord):
         """Register a stolen or missing item."""
         report = services().reports.create(current_actor(), data)
         location = url_for("reports.Report", report_id=report["id"])

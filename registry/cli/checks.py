@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 from urllib.parse import urljoin
 
 import click
@@ -84,7 +84,7 @@ def bulk_check(file: Path, output: Path | None, server: str | None, key: str | N
 def _results_file(output: Path | None, as_ndjson: bool) -> IO[str]:
     """Where results go; a CSV file gets a BOM so spreadsheets read it as UTF-8."""
     if output is None:
-        return click.get_text_stream("stdout")
+        return click.open_file("-", "w")
     return output.open("w", encoding="utf-8" if as_ndjson else "utf-8-sig", newline="")
 
 
@@ -142,7 +142,8 @@ def _bulk_check_remote(file: Path, server: str, key: str | None, output: Path | 
                       timeout=REMOTE_TIMEOUT_SECONDS) as results, _results_file(output, as_ndjson) as out:
             _raise_for_problem(results)
             results.encoding = "utf-8"
-            out.writelines(results.iter_content(chunk_size=64 * 1024, decode_unicode=True))
+            # With an encoding set, decoded chunks are text.
+            out.writelines(cast("Iterator[str]", results.iter_content(chunk_size=64 * 1024, decode_unicode=True)))
     except requests.RequestException as exc:
         raise click.ClickException(f"Cannot reach {server}: {exc}") from exc
     return counters(job)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, cast
 
 import click
 
@@ -51,7 +52,8 @@ def import_(file: Path, file_format: str | None, errors_file: IO[str] | None, wo
                 )
             except IronTraceError as exc:
                 failures = "".join(
-                    f"\n  {f['agency']} {f['external_ref']}: {f['error']}" for f in exc.extra.get("failures", ())
+                    f"\n  {f['agency']} {f['external_ref']}: {f['error']}"
+                    for f in cast("Iterable[dict[str, Any]]", exc.extra.get("failures", ()))
                 )
                 raise click.ClickException(exc.detail + failures) from exc
             bar.update(size - done)

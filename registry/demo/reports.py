@@ -25,6 +25,7 @@ real mailbox or phone.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import random
@@ -33,8 +34,11 @@ from bisect import bisect
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import Generic, TypeVar
 
+from registry.demo import text
 from registry.demo.alphabets import CYRILLIC_LOOKALIKES, DIGITS, PIN_ALPHABET, TO_CYRILLIC
+from registry.demo.text import DescriptionFacts, MarkFacts
 from search.identifiers import vin_check_digit
 from search.normalize import skeleton
 
@@ -423,6 +427,14 @@ CURRENCIES: dict[str, tuple[str, float]] = {
 }
 # Where a clerk may type Cyrillic look-alikes into a Latin serial (per report).
 CYRILLIC_ENTRY_RATE = 0.025
+# Languages agencies write descriptions in, by the incident's country (others: English).
+DESCRIPTION_LANGUAGES: dict[str, dict[str, float]] = {
+    "KZ": {"ru": 0.5, "kk": 0.35, "en": 0.15},
+    "RU": {"ru": 0.9, "en": 0.1},
+    "UZ": {"ru": 0.7, "en": 0.3}, "KG": {"ru": 0.7, "en": 0.3}, "TJ": {"ru": 0.7, "en": 0.3},
+    "MN": {"en": 0.6, "ru": 0.4},
+}
+CYRILLIC_MAKER_RATE = 0.3  # of Russian and Kazakh descriptions: the maker written in Cyrillic (Комацу)
 
 REGIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "KZ": {
@@ -771,13 +783,13 @@ def _build_items() -> tuple[_Item, ...]:
     items = []
     for category, maker, model, code, noun, price, years, weight, engine in PIN_MODELS:
         manufacturer, telematics_name = PIN_MAKERS[maker]
-        families = []
+        pin_families = []
         for prefix in _pin_prefixes(maker, code):
             head = maker + code
             check = PIN_ALPHABET[zlib.crc32((head + prefix).encode()) % len(PIN_ALPHABET)]
-            families.append(_family(_Family("pin", head + check + prefix, PIN_SERIAL_DIGITS)))
+            pin_families.append(_family(_Family("pin", head + check + prefix, PIN_SERIAL_DIGITS)))
         items.append(_Item(
-            category, manufacturer, model, noun, "pin", tuple(families), engines[engine],
+            category, manufacturer, model, noun, "pin", tuple(pin_families), engines[engine],
             telematics[telematics_name], by_category.get(category, ()), price, years, weight,
             "eurasia" if maker in CHINESE_PIN_MAKERS else "both", MAKER_COLORS.get(manufacturer, GENERIC_COLORS),
             LOCATIONS.get(f"pin:{category}", LOCATIONS["pin:excavator"]),
@@ -808,21 +820,24 @@ def _build_items() -> tuple[_Item, ...]:
 ITEMS: tuple[_Item, ...] = _build_items()
 
 
-class _Weighted:
+T = TypeVar("T")
+
+
+class _Weighted(Generic[T]):
     """Fast weighted choice: one ``random()`` and a bisect."""
 
     __slots__ = ("items", "cum", "total")
 
-    def __init__(self, pairs: Sequence[tuple[object, float]]) -> None:
+    def __init__(self, pairs: Sequence[tuple[T, float]]) -> None:
         self.items = [item for item, _ in pairs]
         self.cum = list(accumulate(weight for _, weight in pairs))
         self.total = self.cum[-1]
 
-    def pick(self, random_: Callable[[], float]) -> object:
+    def pick(self, random_: Callable[[], float]) -> T:
         return self.items[bisect(self.cum, random_() * self.total)]
 
 
-def _market_tables() -> dict[tuple[str, str], _Weighted]:
+def _market_tables() -> dict[tuple[str, str], _Weighted[_Item]]:
     tables = {}
     for market in ("eurasia", "overseas"):
         for kind in ID_KIND_WEIGHTS:
@@ -945,8 +960,12 @@ class _Generator:
 
     def __init__(self, seed: int, stream: str = "registered") -> None:
         self.rng = random.Random(seed)
+        # Languages come from a stream of their own: every other field is what it was before them.
+        self.language_rng = random.Random(f"language:{seed}")
         self.serials = _SerialSource(seed, stream)
         self._case_numbers: dict[tuple[str, int], int] = {}
+        self.last_facts: DescriptionFacts | None = None  # of the last report, for labelled sets
+        self.last_language = "en"
 
     # The main identifier and the others on the same machine.
     def machine(self, market: str) -> tuple[_Item, int, list[tuple[_Family, str, str]]]:
@@ -1014,9 +1033,16 @@ class _Generator:
         if has_color:
             report["color"] = color
         report["identifiers"] = identifiers
-        report["description"] = self._description(item, age, color if has_color else None, has_model)
+        facts = self._description_facts(item, age, color if has_color else None, has_model)
         if random_() >= _OMIT_MARKS:
-            report["distinguishing_marks"] = self._marks(market)
+            facts = dataclasses.replace(facts, marks=self._mark_facts(market))
+        language = self._language(str(country))
+        cyrillic_maker = language != "en" and self.language_rng.random() < CYRILLIC_MAKER_RATE
+        report["description"] = text.description(facts, language, cyrillic_maker)
+        written_marks = text.marks(facts, language)
+        if written_marks:
+            report["distinguishing_marks"] = written_marks
+        self.last_facts, self.last_language = facts, language
         circumstances = CIRCUMSTANCES[status]
         report["incident"] = {
             "date": iso_date,
@@ -1043,39 +1069,45 @@ class _Generator:
         dv = _chilean_dv(f"{yy}{n:08d}") if "{dv}" in agency.ref_format else ""
         return agency.ref_format.format(year=year, yy=yy, mm=f"{month:02d}", n=n, dv=dv)
 
-    def _description(self, item: _Item, age: int, color: str | None, has_model: bool) -> str:
+    def _description_facts(self, item: _Item, age: int, color: str | None, has_model: bool) -> DescriptionFacts:
         random_ = self.rng.random
-        name = f"{item.manufacturer} {item.model}" if has_model else item.manufacturer
-        lead = f"{color.capitalize()} {name}" if color else name
         equipment = EQUIPMENT.get(item.noun) or EQUIPMENT[item.category]
         first = equipment[int(random_() * len(equipment))]
         second = equipment[int(random_() * len(equipment))]
-        fitted = first if first == second else f"{first} and {second}"
         condition = CONDITIONS[int(random_() * len(CONDITIONS))]
-        text = f"{lead} {item.noun}, {condition}, fitted with {fitted}."
+        km = hours = None
         if item.category == "truck":
             km = (age + 1) * (40_000 + int(random_() * 50_000))
-            text += f" Odometer about {km:,} km."
         elif item.category not in UNPOWERED and random_() < 0.6:
             hours = 300 + (age + 1) * (800 + int(random_() * 2200))
-            text += f" About {hours:,} operating hours on the meter."
-        return text
+        return DescriptionFacts(color, item.manufacturer, item.model if has_model else None, item.noun,
+                                item.category, (first,) if first == second else (first, second), condition,
+                                km, hours, ())
 
-    def _marks(self, market: str) -> str:
+    def _mark_facts(self, market: str) -> tuple[MarkFacts, ...]:
         random_ = self.rng.random
         companies = COMPANIES[market]
-        marks = []
+        marks: list[MarkFacts] = []
         for _ in range(1 + (random_() < 0.35)):
-            template = MARKS[int(random_() * len(MARKS))]
-            mark = template.format(
-                fleet=f"{FLEET_PREFIXES[int(random_() * len(FLEET_PREFIXES))]}-{1 + int(random_() * 120):02d}",
-                company=companies[int(random_() * len(companies))],
-                other_color=GENERIC_COLORS[int(random_() * 8)],
-            )
-            if mark not in marks:
-                marks.append(mark)
-        text = "; ".join(marks)
-        return text[0].upper() + text[1:] + "."
+            template = int(random_() * len(MARKS))
+            fleet = f"{FLEET_PREFIXES[int(random_() * len(FLEET_PREFIXES))]}-{1 + int(random_() * 120):02d}"
+            company = companies[int(random_() * len(companies))]
+            other_color = GENERIC_COLORS[int(random_() * 8)]
+            english = MARKS[template].format(fleet=fleet, company=company, other_color=other_color)
+            if english not in [m.english for m in marks]:
+                marks.append(MarkFacts(template, english, fleet, company, other_color))
+        return tuple(marks)
+
+    def _language(self, country: str) -> str:
+        weights = DESCRIPTION_LANGUAGES.get(country)
+        if not weights:
+            return "en"
+        r, total = self.language_rng.random(), 0.0
+        for language, share in weights.items():
+            total += share
+            if r < total:
+                return language
+        return "en"
 
 
 def generate_reports(count: int, seed: int = 0) -> Iterator[dict]:
@@ -1134,7 +1166,10 @@ TULKUBAS_STORY = (
 def _complete_vin(vin: str) -> str:
     """Put the right check digit in position 9 of a VIN typed with a placeholder there."""
     body = vin[:8] + "0" + vin[9:]
-    return vin[:8] + vin_check_digit(body) + vin[9:]
+    check = vin_check_digit(body)
+    if check is None:
+        raise ValueError(f"{vin!r} is not a VIN")
+    return vin[:8] + check + vin[9:]
 
 
 def tulkubas_case() -> list[dict]:
@@ -1239,3 +1274,87 @@ _reserve_case_identifiers()
 def demo_reports(count: int = 500, seed: int = 2025) -> list[dict]:
     """The Tulkubas case followed by ``count`` generated reports: what ``irontrace demo`` loads."""
     return tulkubas_case() + list(generate_reports(count, seed))
+
+
+# --------------------------------------------------------------------------
+# Descriptions and the queries that paraphrase them (the labelled set)
+# --------------------------------------------------------------------------
+
+MIN_NAMED, MAX_NAMED = 2, 4  # attributes a paraphrase names
+SUBSET_TRIES = 40  # random choices of attributes tried per target before another target is drawn
+
+
+@dataclass(frozen=True)
+class LabelledRegistry:
+    """Generated reports with what each description says (its facts) and the language it is written in."""
+
+    reports: list[dict]
+    facts: list[DescriptionFacts]
+    languages: list[str]
+
+
+def described_reports(count: int, seed: int = 0) -> Iterator[tuple[dict, DescriptionFacts, str]]:
+    """``generate_reports(count, seed)``, each report with its description facts and language."""
+    generator = _Generator(seed)
+    for _ in range(count):
+        report = generator.report()
+        assert generator.last_facts is not None
+        yield report, generator.last_facts, generator.last_language
+
+
+def labelled_registry(count: int, seed: int = 0) -> LabelledRegistry:
+    """``generate_reports(count, seed)`` with each report's description facts and language."""
+    reports, facts, languages = [], [], []
+    for report, fact, language in described_reports(count, seed):
+        reports.append(report)
+        facts.append(fact)
+        languages.append(language)
+    return LabelledRegistry(reports, facts, languages)
+
+
+def description_queries(registry: LabelledRegistry, count: int, rng: random.Random) -> list[dict]:
+    """Queries that paraphrase active reports' descriptions, half in the description's language, half in another.
+
+    Each names 2-4 attributes of its report (colour, maker, model, kind of
+    machine, equipment, marks) that no other active report shares all of, so
+    the report it came from is the one right answer.  Each is ``{"text",
+    "language", "report_language", "same_language", "named", "external_ref",
+    "agency"}``.
+    """
+    active = [i for i, r in enumerate(registry.reports) if r["status"] in ("stolen", "missing")]
+    holders: dict[tuple, set[int]] = {}
+    for i in active:
+        for attribute in text.attributes(registry.facts[i]):
+            holders.setdefault(attribute, set()).add(i)
+    queries: list[dict] = []
+    while len(queries) < count:
+        same = len(queries) % 2 == 0
+        target = rng.choice(active)
+        named = _distinguishing(text.attributes(registry.facts[target]), holders, target, rng)
+        if named is None:
+            continue
+        queries.append(paraphrase_query(registry.reports[target], registry.facts[target],
+                                         registry.languages[target], named, same, rng))
+    return queries
+
+
+def paraphrase_query(report: dict, facts: DescriptionFacts, written_in: str, named: list[tuple], same: bool,
+                     rng: random.Random) -> dict:
+    """One query of ``description_queries``: ``named`` attributes of ``report``, in its language or another."""
+    language = written_in if same else rng.choice([x for x in text.LANGUAGES if x != written_in])
+    return {
+        "text": text.paraphrase(named, facts, language, rng), "language": language,
+        "report_language": written_in, "same_language": same, "named": [kind for kind, _ in named],
+        "external_ref": report["external_ref"], "agency": report["reporting_agency"]["name"],
+    }
+
+
+def _distinguishing(attributes: list[tuple], holders: dict[tuple, set[int]], target: int,
+                    rng: random.Random) -> list[tuple] | None:
+    """2-4 of ``attributes`` that only ``target`` holds all of, in a random order; None if none found."""
+    for _ in range(SUBSET_TRIES):
+        size = rng.randint(MIN_NAMED, min(MAX_NAMED, len(attributes)))
+        chosen = rng.sample(attributes, size)
+        if set.intersection(*(holders[a] for a in chosen)) == {target}:
+            return chosen
+    return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -120,7 +120,7 @@ def unflatten(row: dict[str, str | None]) -> dict[str, Any]:
     return report
 
 
-def flatten(report: dict[str, Any]) -> dict[str, Any]:
+def flatten(report: Mapping[str, Any]) -> dict[str, Any]:
     """A report as one CSV row (identifier locations are not kept: use NDJSON for that)."""
     row: dict[str, Any] = {}
     for key, value in report.items():
@@ -135,7 +135,7 @@ def flatten(report: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def write_reports(reports: Iterable[dict[str, Any]], out: IO[str], file_format: str) -> int:
+def write_reports(reports: Iterable[Mapping[str, Any]], out: IO[str], file_format: str) -> int:
     """Write reports in the given format; returns how many were written."""
     count = 0
     if file_format == "csv":

@@ -138,7 +138,7 @@ def read_upload(data: bytes, file_format: str, max_rows: int) -> Upload:
     delimiter = sniff_delimiter(text) if file_format == "csv" else ","
     stream = io.StringIO(text, newline="")
     columns: dict[str, None] = {}  # every column seen, in the order first seen
-    rows = []
+    rows: list[dict[str, Any]] = []
     for number, parsed in parse_rows(stream, file_format, delimiter):
         if len(rows) == max_rows:
             raise PayloadTooLarge(f"The file has more than {max_rows} rows.", limit=max_rows, unit="rows")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from registry.access import CHECK, Actor
 from registry.errors import Conflict, NotFound, PayloadTooLarge
@@ -23,9 +23,10 @@ from registry.storage.interfaces import JobStore
 from registry.vocabulary import HIT, NO_MATCH, POSSIBLE_MATCH, SIMILAR_SERIALS
 
 SYNC_MAX_ROWS = 1000  # POST /v1/checks/bulk answers at once up to this many rows
-VERDICT_COUNTERS = {HIT: "hits", POSSIBLE_MATCH: "possible_matches", SIMILAR_SERIALS: "similar_serials",
-                    NO_MATCH: "no_matches"}
-COUNTERS = (*VERDICT_COUNTERS.values(), "errors")  # what a job counts, row by row
+Counter = Literal["hits", "possible_matches", "similar_serials", "no_matches", "errors"]  # a job's counting fields
+VERDICT_COUNTERS: dict[str, Counter] = {HIT: "hits", POSSIBLE_MATCH: "possible_matches",
+                                        SIMILAR_SERIALS: "similar_serials", NO_MATCH: "no_matches"}
+COUNTERS: tuple[Counter, ...] = (*VERDICT_COUNTERS.values(), "errors")  # what a job counts, row by row
 PRIVATE_FIELDS = ("lease_owner", "lease_expires", "run_started", "run_started_rows", "columns", "owner")
 
 
@@ -44,19 +45,21 @@ class BulkSettings:
 
 
 def new_job(upload: Upload, filename: str | None, owner: Actor) -> Job:
-    return {
+    job: Job = {
         "id": new_id(), "owner": owner.as_record(), "status": "queued",
         "created_at": utc_now(), "started_at": None, "finished_at": None,
         "format": upload.file_format, "filename": filename, "columns": upload.columns,
         "rows_total": len(upload.rows), "rows_done": 0,
-        **dict.fromkeys(COUNTERS, 0),
         "error": None, "lease_owner": None, "lease_expires": 0.0,
     }
+    for name in COUNTERS:
+        job[name] = 0
+    return job
 
 
 def tally(results: list[dict[str, Any]]) -> dict[str, int]:
     """How many rows were hits, possible matches, similar serials, no matches, or could not be checked."""
-    counts = dict.fromkeys(COUNTERS, 0)
+    counts: dict[str, int] = dict.fromkeys(COUNTERS, 0)
     for result in results:
         counts["errors" if result["error"] else VERDICT_COUNTERS[result["verdict"]]] += 1
     return counts
@@ -64,9 +67,11 @@ def tally(results: list[dict[str, Any]]) -> dict[str, int]:
 
 def advanced(job: Job, results: list[dict[str, Any]]) -> Job:
     """The job after a batch: checkpoint moved past its rows, each verdict (or error) counted."""
-    before = counters(job)
-    counts = {name: before[name] + count for name, count in tally(results).items()}
-    return {**job, **counts, "rows_done": job["rows_done"] + len(results)}  # type: ignore[typeddict-item]
+    counts, before = tally(results), counters(job)
+    moved: Job = {**job, "rows_done": job["rows_done"] + len(results)}
+    for name in COUNTERS:
+        moved[name] = before[name] + counts[name]
+    return moved
 
 
 def counters(job: Mapping[str, Any]) -> dict[str, int]:

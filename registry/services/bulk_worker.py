@@ -66,6 +66,7 @@ class BulkWorker:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # Spawned, not forked: a child must not share the parent's connections.
+        assert self._process_settings is not None, "checking processes open the registry from settings"
         return ProcessPoolExecutor(self._processes, get_context("spawn"), initializer=_open_process_checks,
                                    initargs=(self._process_settings,))
 

@@ -58,7 +58,8 @@ def parse_expiry(value: str | None, now: dt.datetime) -> str | None:
 def key_state(record: KeyRecord, now: dt.datetime) -> str:
     if record.get("revoked_at"):
         return "revoked"
-    if record.get("expires_at") and record["expires_at"] <= iso(now):
+    expires_at = record.get("expires_at")
+    if expires_at and expires_at <= iso(now):
         return "expired"
     return "active"
 

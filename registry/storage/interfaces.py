@@ -142,7 +142,7 @@ class JobStore(Protocol):
         ``owner`` still holds the lease at the old checkpoint.  ``False`` when it
         does not (cancelled, or taken over): nothing is written then."""
 
-    def update_job(self, job_id: str, owner: str | None, changes: Document) -> Job | None:
+    def update_job(self, job_id: str, owner: str | None, changes: Job) -> Job | None:
         """Apply ``changes`` to the stored job if ``owner`` holds its lease (``None``: if it is
         still active, for cancelling); the updated job, or ``None`` if it was not applied."""
 

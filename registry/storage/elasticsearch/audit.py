@@ -8,6 +8,7 @@ reader asking first refreshes, so it sees every entry appended so far.
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import Iterator
 
@@ -51,7 +52,7 @@ class ElasticsearchAuditLog:
     def _newest_audit_entry(self, es: Elasticsearch, known: tuple[int, str] = (0, GENESIS_HASH)) -> tuple[int, str]:
         """(seq, hash) of the newest entry: search (which may lag a refresh behind), then walk
         forward with real-time gets, which never lag."""
-        hits = es.search(index=self.cluster.audit_alias, sort=[{"seq": "desc"}], size=1, source=["entry.hash"],
+        hits = es.search(index=self.cluster.audit_alias, sort=[{"seq": "desc"}], size=1, source_includes=["entry.hash"],
                          track_total_hits=False)["hits"]["hits"]
         seq, head_hash = known
         if hits and hits[0]["_source"]["entry"]["hash"] and int(hits[0]["_id"]) > seq:
@@ -90,14 +91,15 @@ class ElasticsearchAuditLog:
         hits = hits[:limit]
         return Page([hit["_source"]["entry"] for hit in hits], encode_cursor(hits[-1]["sort"][0]) if more else None)
 
-    def _audit_page(self, query: Document, size: int, after: list | None, refresh: bool) -> list[Document]:
+    def _audit_page(self, query: Document, size: int, after: builtins.list[int] | None, refresh: bool
+                    ) -> builtins.list[Document]:
         """Entries by ``seq``; a reader asking first refreshes, so it sees every entry appended
         so far (appends themselves never wait for a refresh)."""
         with self.cluster.session() as es:
             if refresh:
                 es.indices.refresh(index=self.cluster.audit_alias)
             return es.search(index=self.cluster.audit_alias, query=query, sort=[{"seq": "asc"}], size=size,
-                             search_after=after, source=["entry"], track_total_hits=False)["hits"]["hits"]
+                             search_after=after, source_includes=["entry"], track_total_hits=False)["hits"]["hits"]
 
 
 def _audit_fields(entry: AuditEntry) -> Document:

@@ -1,11 +1,14 @@
-"""Candidate retrieval in Elasticsearch: the three paths of the embedded engine, with its limits.
+"""Candidate retrieval in Elasticsearch: the paths of the embedded engine, with its limits.
 
 Lookup keys are plain ``keyword`` terms and trailing parts a ``prefix`` query
 on a keyword field of reversed skeletons: the index needs no analysis plugin
 (the official test distribution ships none, and managed clusters often
 restrict them), and both engines retrieve the same candidates by
 construction.  Only the order among more than 50 reports sharing a trailing
-part differs (oldest first here, by suffix in SQLite).
+part differs (oldest first here, by suffix in SQLite).  Description terms are
+keywords too: a description check first counts each term's reports (one
+``msearch``, capped as SQLite caps them), and ``search.text`` plans the
+searches from those counts.
 """
 
 from __future__ import annotations
@@ -20,13 +23,20 @@ from registry.records import Document, Report
 from registry.storage.elasticsearch.cluster import Cluster
 from registry.storage.interfaces import Lookup
 from search.keys import IdentifierKeys
-from search.policy import KEY_CANDIDATE_LIMIT, MIN_PARTIAL_LENGTH, SUFFIX_CANDIDATE_LIMIT, TEXT_CANDIDATE_LIMIT
+from search.policy import (
+    DESCRIPTION_ANCHOR_POSTINGS,
+    KEY_CANDIDATE_LIMIT,
+    MIN_PARTIAL_LENGTH,
+    SUFFIX_CANDIDATE_LIMIT,
+    TEXT_CANDIDATE_LIMIT,
+)
 from search.scoring import reaches_any
-from search.text import text_terms
+from search.text import DescriptionLookup, description_candidates, plan_description_lookup, query_description_terms
 
 # Enough to screen a candidate before fetching it whole, read from doc values (no _source to load).
 SKELETONS_ONLY: dict[str, Any] = {"_source": False, "docvalue_fields": ["skeletons"]}
 WHOLE_DOCUMENT: dict[str, Any] = {"_source": ["document"]}
+KEYS, SUFFIX, ANCHORED, HOLDING_ALL = "keys", "suffix", "anchored", "holding_all"  # the retrieval paths
 
 
 class ElasticsearchCandidateIndex:
@@ -36,7 +46,7 @@ class ElasticsearchCandidateIndex:
         self.cluster = cluster
 
     def find_candidates_many(self, lookups: Sequence[Lookup]) -> list[list[Report]]:
-        """The three retrieval paths of the SQLite engine, with its limits and screening.
+        """The retrieval paths of the SQLite engine, with its limits and screening.
 
         One ``msearch`` returns only the identifier skeletons of identifier
         candidates (from doc values); those ``within_reach`` of the reading are
@@ -45,17 +55,21 @@ class ElasticsearchCandidateIndex:
         (bulk checks) sends the searches of all of them in that one
         ``msearch`` and fetches each screened report once.
         """
-        searches = [_candidate_searches(keys, description) for keys, description in lookups]
-        flat = [body for bodies in searches for body in bodies]
-        if not flat:
-            return [[] for _ in lookups]
         with self.cluster.session() as es:
+            plans = self._description_plans(es, [description for _, description in lookups])
+            searches = [_candidate_searches(keys, plan) for (keys, _), plan in zip(lookups, plans)]
+            flat = [body for bodies in searches for _, body in bodies]
+            if not flat:
+                return [[] for _ in lookups]
             responses = iter(self._msearch(es, flat))
-            hits_per_lookup = [[h for _ in bodies for h in next(responses)["hits"]["hits"]] for bodies in searches]
-            whole = {h["_id"]: h["_source"]["document"] for hits in hits_per_lookup for h in hits if "_source" in h}
+            hits_per_lookup = [{path: next(responses)["hits"]["hits"] for path, _ in bodies} for bodies in searches]
+            whole = {h["_id"]: h["_source"]["document"]
+                     for hits in hits_per_lookup for path_hits in hits.values() for h in path_hits if "_source" in h}
             screened = [
-                [h["_id"] for h in hits
-                 if "_source" in h or (keys is not None and reaches_any(keys.skeleton, h["fields"]["skeletons"]))]
+                [h["_id"] for path in (KEYS, SUFFIX) for h in hits.get(path, ())
+                 if keys is not None and reaches_any(keys.skeleton, h["fields"]["skeletons"])]
+                + description_candidates([h["_id"] for h in hits.get(ANCHORED, ())],
+                                         [h["_id"] for h in hits.get(HOLDING_ALL, ())])
                 for hits, (keys, _) in zip(hits_per_lookup, lookups)
             ]
             wanted = list(dict.fromkeys(i for ids in screened for i in ids if i not in whole))
@@ -71,6 +85,17 @@ class ElasticsearchCandidateIndex:
             candidates.append(list(by_report.values()))
         return candidates
 
+    def _description_plans(self, es: Elasticsearch, descriptions: list[str | None]) -> list[DescriptionLookup | None]:
+        """Each description's lookup plan, from one ``msearch`` counting its terms' reports (up to the cap)."""
+        weights = [query_description_terms(d) if d else {} for d in descriptions]
+        counted = sorted({t for w in weights for t in w})
+        if not counted:
+            return [None for _ in descriptions]
+        counts = self._msearch(es, [{"size": 0, "track_total_hits": DESCRIPTION_ANCHOR_POSTINGS + 1,
+                                     "query": {"term": {"description_terms": t}}} for t in counted])
+        postings = {t: c["hits"]["total"]["value"] for t, c in zip(counted, counts)}
+        return [plan_description_lookup(w, postings) if w else None for w in weights]
+
     def _msearch(self, es: Elasticsearch, searches: list[Document]) -> list[Document]:
         """Responses to searches of the reports, in order; a failed one fails them all."""
         responses = es.msearch(index=self.cluster.reports_alias, searches=[part for s in searches for part in ({}, s)])[
@@ -82,20 +107,26 @@ class ElasticsearchCandidateIndex:
         return responses
 
 
-def _candidate_searches(keys: IdentifierKeys | None, description: str | None) -> list[Document]:
-    """The searches of one check: shared keys, shared trailing part, description words."""
-    searches: list[Document] = []
+def _candidate_searches(keys: IdentifierKeys | None, plan: DescriptionLookup | None) -> list[tuple[str, Document]]:
+    """The searches of one check, each with its path: shared keys, shared trailing part, description terms."""
+    searches: list[tuple[str, Document]] = []
     if keys is not None:
         # Each shared key adds exactly 1 to the score: best = most keys in common, then oldest.
         shared = [{"constant_score": {"filter": {"term": {"terms": t}}, "boost": 1}} for t in keys.terms]
-        searches.append(_search({"bool": {"should": shared}}, KEY_CANDIDATE_LIMIT, SKELETONS_ONLY, ranked=True))
+        searches.append((KEYS, _search({"bool": {"should": shared}}, KEY_CANDIDATE_LIMIT, SKELETONS_ONLY,
+                                       ranked=True)))
         if len(keys.skeleton) >= MIN_PARTIAL_LENGTH:
-            searches.append(_search({"prefix": {"suffix_keys": keys.suffix_key}}, SUFFIX_CANDIDATE_LIMIT,
-                                    SKELETONS_ONLY))
-    terms = text_terms(description) if description else set()
-    if terms:
-        words = {"match": {"text": " ".join(sorted(terms))}}
-        searches.append(_search(words, TEXT_CANDIDATE_LIMIT, WHOLE_DOCUMENT, ranked=True))
+            searches.append((SUFFIX, _search({"prefix": {"suffix_keys": keys.suffix_key}}, SUFFIX_CANDIDATE_LIMIT,
+                                             SKELETONS_ONLY)))
+    if plan is not None and plan.anchors:
+        # Each query term a report holds adds its weight: best = heaviest in common, then oldest.
+        held = [{"constant_score": {"filter": {"term": {"description_terms": t}}, "boost": w}}
+                for t, w in plan.weights.items()]
+        anchored = {"bool": {"filter": [{"terms": {"description_terms": list(plan.anchors)}}], "should": held}}
+        searches.append((ANCHORED, _search(anchored, TEXT_CANDIDATE_LIMIT, WHOLE_DOCUMENT, ranked=True)))
+    if plan is not None and plan.required:
+        holding_all = {"bool": {"filter": [{"term": {"description_terms": t}} for t in plan.required]}}
+        searches.append((HOLDING_ALL, _search(holding_all, TEXT_CANDIDATE_LIMIT, WHOLE_DOCUMENT)))
     return searches
 
 

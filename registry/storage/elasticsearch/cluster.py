@@ -5,6 +5,11 @@ alias ``{prefix}-{kind}`` (reports, checks, keys, audit, bulk jobs, their rows
 and results); code only ever names the aliases, so ``admin.reindex`` can
 build ``v{N+1}`` and swap the alias atomically.
 
+Description analysis.  A reports index built by other description analysis
+code (``mappings.ANALYSIS_META``), or before description terms existed, gets
+the field added to its mapping on first use, so writes keep working, and a
+warning until ``irontrace es reindex`` rebuilds it.
+
 Availability.  Nothing touches the cluster at start-up: indices are created on
 first use, so the service starts with the cluster down, answers 503 through
 ``StorageUnavailable`` and recovers by itself.  Every client failure
@@ -20,21 +25,24 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypedDict
 
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, TransportError
 
 from registry.errors import StorageUnavailable
 from registry.records import Document
 from registry.storage.elasticsearch.mappings import (
+    ANALYSIS_META,
     AUDIT_MAPPINGS,
     CHECKS_MAPPINGS,
     INDEX_SETTINGS,
     JOB_ROWS_MAPPINGS,
     JOBS_MAPPINGS,
     KEYS_MAPPINGS,
+    KEYWORD,
     REPORTS_MAPPINGS,
 )
+from search.text import ANALYSIS_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +62,16 @@ def client_from_settings(settings: dict[str, Any]) -> Elasticsearch:
         auth["api_key"] = settings["ES_API_KEY"]
     elif settings.get("ES_USERNAME"):
         auth["basic_auth"] = (settings["ES_USERNAME"], settings.get("ES_PASSWORD") or "")
+    tls: dict[str, Any] = {}
+    if settings.get("ES_CA_CERTS"):
+        tls["ca_certs"] = settings["ES_CA_CERTS"]
     return Elasticsearch(
         [url.strip() for url in settings["ES_URL"].split(",")],
-        ca_certs=settings.get("ES_CA_CERTS"),
         request_timeout=settings["ES_TIMEOUT_SECONDS"],
         max_retries=MAX_RETRIES,
         retry_on_timeout=False,
         **auth,
+        **tls,
     )
 
 
@@ -130,8 +141,22 @@ class Cluster:
                 index = create_aliased_index(self.client, alias, mappings, settings)
                 if index:
                     created.append(index)
+            if versioned_index(self.reports_alias, FIRST_VERSION) not in created:
+                self._check_analysis_version()
         self._indices_ready = True
         return created
+
+    def _check_analysis_version(self) -> None:
+        """A reports index built with other description analysis: add the field so writes keep working
+        (the mapping is strict), and warn until ``irontrace es reindex`` rebuilds it."""
+        mapping = next(iter(self.client.indices.get_mapping(index=self.reports_alias).values()))["mappings"]
+        if "description_terms" not in mapping.get("properties", {}):
+            self.client.indices.put_mapping(index=self.reports_alias, properties={"description_terms": KEYWORD})
+        built_with = mapping.get("_meta", {}).get(ANALYSIS_META)
+        if built_with != ANALYSIS_VERSION:
+            log.warning("The reports index was built with description analysis %s, this code uses %s: "
+                        "description checks miss reports until `irontrace es reindex` rebuilds it.",
+                        built_with, ANALYSIS_VERSION)
 
     def next_seq(self) -> int:
         """Creation order: wall-clock nanoseconds, strictly increasing within this process."""
@@ -176,6 +201,13 @@ def bulk_items(client: Elasticsearch, operations: list[Document], **params: Any)
     return [next(iter(item.values())) for item in response["items"]]
 
 
-def read_position(hit: Document) -> dict[str, int]:
+class ReadPosition(TypedDict):
+    """A document's position as read, for a write that must find it unchanged."""
+
+    if_seq_no: int
+    if_primary_term: int
+
+
+def read_position(hit: Document) -> ReadPosition:
     """Optimistic concurrency: the write applies only if the document is still as read."""
     return {"if_seq_no": hit["_seq_no"], "if_primary_term": hit["_primary_term"]}

@@ -31,6 +31,7 @@ from registry.vocabulary import ACTIVE_JOB_STATUSES
 
 ROWS_PER_REQUEST = 2000  # rows or results per bulk or mget call
 CLAIM_CANDIDATES = 20  # active jobs looked at per claim, oldest first
+UPDATE_ATTEMPTS = 5  # an update racing another write to the job (a checkpoint, a cancel) re-reads and retries
 
 
 def row_id(job_id: str, index: int) -> str:
@@ -67,7 +68,7 @@ class ElasticsearchJobStore:
                 job = cast(Job, current["_source"]["document"])
                 if not claimable(job, now):
                     continue
-                job.update(status="running", lease_owner=owner, lease_expires=now + lease_seconds)
+                job.update({"status": "running", "lease_owner": owner, "lease_expires": now + lease_seconds})
                 if self._replace(es, current, job):
                     return job
         return None
@@ -85,14 +86,19 @@ class ElasticsearchJobStore:
             self._write_rows(es, self.results_alias, job["id"], checkpoint, results)
             return self._replace(es, current, {**job, "lease_expires": lease_until})
 
-    def update_job(self, job_id: str, owner: str | None, changes: Document) -> Job | None:
+    def update_job(self, job_id: str, owner: str | None, changes: Job) -> Job | None:
+        """A lost compare-and-set is retried on a fresh read: a cancel racing a worker's
+        checkpoint still applies, and the lease decides again who may write."""
         with self.cluster.session() as es:
-            current = self._read(es, job_id)
-            job = cast(Job, current["_source"]["document"])
-            if not holds_lease(job, owner):
-                return None
-            job.update(changes)
-            return job if self._replace(es, current, job) else None
+            for _ in range(UPDATE_ATTEMPTS):
+                current = self._read(es, job_id)
+                job = cast(Job, current["_source"]["document"])
+                if not holds_lease(job, owner):
+                    return None
+                job.update(changes)
+                if self._replace(es, current, job):
+                    return job
+        raise StorageUnavailable("The bulk check kept changing while it was being updated; retry.")
 
     def iter_results(self, job_id: str, count: int) -> Iterator[Document]:
         with self.cluster.session() as es:

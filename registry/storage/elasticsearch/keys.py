@@ -40,7 +40,7 @@ class ElasticsearchKeyStore:
     def list(self) -> list[KeyRecord]:
         with self.cluster.session() as es:
             hits = es.search(index=self.cluster.keys_alias, sort=[{"created_at": "asc"}, {"key_id": "asc"}],
-                             size=MAX_KEYS_LISTED, source=["document"])["hits"]["hits"]
+                             size=MAX_KEYS_LISTED, source_includes=["document"])["hits"]["hits"]
         return [cast(KeyRecord, hit["_source"]["document"]) for hit in hits]
 
 

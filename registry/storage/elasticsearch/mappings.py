@@ -2,13 +2,19 @@
 
 A report is kept, unindexed, in ``document``; beside it sit the fields
 queries need (keywords for filters, ``terms`` and ``suffix_keys`` from
-``search.keys``, ``text`` from ``search.text``).  Changing the reports
-mapping needs ``irontrace es reindex``.
+``search.keys``, ``description_terms`` and ``text`` from ``search.text``).
+Changing the reports mapping needs ``irontrace es reindex``.
+
+Description terms depend on the analysis code and vocabulary: the reports
+index records the ``search.text.ANALYSIS_VERSION`` it was built with in its
+mapping's ``_meta`` (``ANALYSIS_META``); ``cluster.Cluster`` checks it.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
+
+from search.text import ANALYSIS_VERSION
 
 INDEX_SETTINGS: Final[dict[str, Any]] = {
     # One shard keeps ranking (text relevance, key counts) the same as on one node;
@@ -18,9 +24,11 @@ INDEX_SETTINGS: Final[dict[str, Any]] = {
 }
 KEYWORD: Final = {"type": "keyword"}
 STORED_ONLY: Final = {"type": "object", "enabled": False}
+ANALYSIS_META: Final = "description_analysis"
 
 REPORTS_MAPPINGS: Final[dict[str, Any]] = {
     "dynamic": "strict",
+    "_meta": {ANALYSIS_META: ANALYSIS_VERSION},
     "properties": {
         "id": KEYWORD,
         "agency_key": KEYWORD,
@@ -37,6 +45,7 @@ REPORTS_MAPPINGS: Final[dict[str, Any]] = {
         "suffix_keys": KEYWORD,
         "skeletons": {"type": "keyword", "index": False},  # read from doc values to screen candidates
         "text": {"type": "text", "analyzer": "standard"},
+        "description_terms": KEYWORD,
         "document": STORED_ONLY,
     },
 }

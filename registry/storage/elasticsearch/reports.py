@@ -22,6 +22,7 @@ soon as it is stored.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
@@ -43,7 +44,7 @@ from registry.records import (
 from registry.storage.cursors import BAD_CURSOR, decode_cursor, encode_cursor
 from registry.storage.elasticsearch.cluster import Cluster, bulk_items, read_position
 from search.keys import report_keys
-from search.text import indexed_words, report_text, text_terms
+from search.text import description_terms, indexed_words, report_text, text_terms
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ def content_fields(document: Report) -> Document:
         "suffix_keys": sorted(keys.suffix_keys),
         "skeletons": list(keys.skeletons),
         "text": indexed_words(report_text(document)),
+        "description_terms": description_terms(document),
         # Only when set, so an index created before feeds existed keeps taking every other report.
         **({"source": document["source"]} if document.get("source") else {}),
     }
@@ -267,7 +269,7 @@ class ElasticsearchReportStore:
             existing = es.get(index=self.cluster.reports_alias, id=doc_id, source_includes=["id"])["_source"]["id"]
             raise Conflict(clash, existing_id=existing) from exc
 
-    def _copies(self, es: Elasticsearch, report_id: str) -> list[Document]:
+    def _copies(self, es: Elasticsearch, report_id: str) -> builtins.list[Document]:
         """Every stored copy of a report, highest version first (more than one only mid-move)."""
         return es.search(
             index=self.cluster.reports_alias,
@@ -275,11 +277,11 @@ class ElasticsearchReportStore:
             sort=[{"version": "desc"}],
             size=MAX_COPIES,
             seq_no_primary_term=True,
-            source=SOURCE_FIELDS,
+            source_includes=SOURCE_FIELDS,
             track_total_hits=False,
         )["hits"]["hits"]
 
-    def _delete_copies(self, es: Elasticsearch, copies: list[Document]) -> list[int]:
+    def _delete_copies(self, es: Elasticsearch, copies: builtins.list[Document]) -> builtins.list[int]:
         """Delete copies if still as read; the status of each delete.
 
         Any other failure leaves a copy of a lower version behind, which reads
@@ -307,8 +309,8 @@ class ElasticsearchReportStore:
             current_version=current,
         )
 
-    def _page(self, query: Document, order: str, size: int, after: list | None, index: str | None = None
-              ) -> list[Document]:
+    def _page(self, query: Document, order: str, size: int, after: builtins.list[int | str] | None,
+              index: str | None = None) -> builtins.list[Document]:
         """One page in ``seq`` order; ``after`` is the sort position of the previous page's last hit."""
         with self.cluster.session() as es:
             return es.search(
@@ -317,7 +319,7 @@ class ElasticsearchReportStore:
                 sort=[{"seq": order}, {"id": order}],
                 size=size,
                 search_after=after,
-                source=SOURCE_FIELDS,
+                source_includes=SOURCE_FIELDS,
                 track_total_hits=False,
             )["hits"]["hits"]
 

@@ -1,8 +1,9 @@
 """The embedded default: the whole registry in one SQLite file.
 
 Why it holds up at a million reports: candidates are found through an index
-of lookup keys stored as 64-bit hashes (``index_rows``), so a check touches a
-few index pages instead of scanning identifiers.  Why it is safe with several
+of lookup keys stored as 64-bit hashes (``index_rows``), and descriptions
+through their terms, hashed the same way (``descriptions``), so a check
+touches a few index pages instead of scanning identifiers or texts.  Why it is safe with several
 gunicorn workers: see ``database``.
 """
 
@@ -15,6 +16,7 @@ from registry.storage.sqlite.audit import SQLiteAuditLog
 from registry.storage.sqlite.candidates import SQLiteCandidateIndex
 from registry.storage.sqlite.checks import SQLiteCheckLog
 from registry.storage.sqlite.database import Database
+from registry.storage.sqlite.descriptions import ensure_description_terms
 from registry.storage.sqlite.jobs import SQLiteJobStore
 from registry.storage.sqlite.keys import SQLiteKeyStore
 from registry.storage.sqlite.reports import SQLiteReportStore
@@ -26,6 +28,7 @@ IN_PROCESS_WORKERS = 1  # a bulk-check worker thread in each app process: nothin
 def open_sqlite(path: str, cache_mb: int = 256) -> Engine:
     """Every store of the embedded engine over one file (created if missing)."""
     database = Database(path, cache_mb)
+    ensure_description_terms(database)
     return Engine(
         name=NAME,
         reports=SQLiteReportStore(database),

@@ -1,4 +1,4 @@
-"""Candidate retrieval in the embedded engine: shared lookup keys, shared tails, shared words.
+"""Candidate retrieval in the embedded engine: shared lookup keys, shared tails, description terms.
 
 Identifier candidates are screened on their skeletons, kept in a narrow
 table of their own (``search.scoring.reaches_any``), before their reports are
@@ -18,11 +18,10 @@ from typing import Any, cast
 from registry.records import Report
 from registry.storage.interfaces import Lookup
 from registry.storage.sqlite.database import Database
+from registry.storage.sqlite.descriptions import description_neighbours
 from registry.storage.sqlite.index_rows import term_hash
-from registry.storage.sqlite.text_search import fts_any_term
-from search.policy import KEY_CANDIDATE_LIMIT, MIN_PARTIAL_LENGTH, SUFFIX_CANDIDATE_LIMIT, TEXT_CANDIDATE_LIMIT
+from search.policy import KEY_CANDIDATE_LIMIT, MIN_PARTIAL_LENGTH, SUFFIX_CANDIDATE_LIMIT
 from search.scoring import reaches_any
-from search.text import text_terms
 
 SUFFIX_RANGE_END = "\uffff"  # sorts after every character a skeleton can hold
 SEQS_PER_QUERY = 10000  # well under SQLite's limit on parameters of one statement
@@ -41,7 +40,7 @@ class SQLiteCandidateIndex:
                                               "WHERE report_seq IN ({})", {s for seqs in nearby for s in seqs}))
             found = [
                 [s for s in seqs if keys is not None and reaches_any(keys.skeleton, skeletons[s].split())]
-                + _text_neighbours(db, description)
+                + description_neighbours(db, description)
                 for seqs, (keys, description) in zip(nearby, lookups)
             ]
             reports = {seq: cast(Report, json.loads(document)) for seq, document in _rows_by_seq(
@@ -72,16 +71,6 @@ def _key_neighbours(db: sqlite3.Connection, lookups: Sequence[Lookup]) -> list[l
             )]
         nearby.append(list(dict.fromkeys(seqs)))
     return nearby
-
-
-def _text_neighbours(db: sqlite3.Connection, description: str | None) -> list[int]:
-    terms = text_terms(description) if description else set()
-    if not terms:
-        return []
-    return [r[0] for r in db.execute(
-        "SELECT rowid FROM report_text WHERE report_text MATCH ? ORDER BY rank LIMIT ?",
-        (fts_any_term(terms), TEXT_CANDIDATE_LIMIT),
-    )]
 
 
 def _rows_by_seq(db: sqlite3.Connection, sql: str, seqs: set[int]) -> Iterator[Any]:

@@ -55,6 +55,11 @@ CREATE TABLE IF NOT EXISTS identifier_suffixes (
     report_seq INTEGER NOT NULL,
     PRIMARY KEY (suffix_key, report_seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS description_terms (
+    term INTEGER NOT NULL,
+    report_seq INTEGER NOT NULL,
+    PRIMARY KEY (term, report_seq)
+) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS report_text USING fts5 (body, tokenize = 'unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS checks (
     seq INTEGER PRIMARY KEY,

@@ -2,10 +2,12 @@
 
 Candidates are found through lookup keys (``search.keys``) stored as 64-bit
 hashes in a clustered ``WITHOUT ROWID`` table, trailing parts through an
-ordered index of reversed skeletons, and descriptions through FTS5; a narrow
-table of identifier skeletons lets a check screen candidates before loading
-any report.  Updating a report recomputes the stored version's rows and
-removes them, so no reverse index is needed.
+ordered index of reversed skeletons, and descriptions through their terms
+(``search.text.description_terms``), hashed in a table of the same shape
+(FTS5 serves only the listing filter ``q``); a narrow table of identifier
+skeletons lets a check screen candidates before loading any report.
+Updating a report recomputes the stored version's rows and removes them, so
+no reverse index is needed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 
 from registry.records import Report, agency_key, manufacturer_key
 from search.keys import report_keys
-from search.text import report_text
+from search.text import description_terms, report_text
 
 
 def term_hash(term: str) -> int:
@@ -46,6 +48,7 @@ class IndexedReport:
     terms: frozenset[int]
     suffixes: frozenset[str]
     text: str
+    description_terms: frozenset[int]
 
     @property
     def report_id(self) -> str:
@@ -78,7 +81,8 @@ class IndexedReport:
             json.dumps(report, ensure_ascii=False),
         )
         terms = frozenset(term_hash(t) for t in keys.terms)
-        return cls(columns, " ".join(keys.skeletons), terms, keys.suffix_keys, report_text(report))
+        described = frozenset(term_hash(t) for t in description_terms(report))
+        return cls(columns, " ".join(keys.skeletons), terms, keys.suffix_keys, report_text(report), described)
 
 
 def prepare_reports(reports: list[Report]) -> list[IndexedReport]:
@@ -128,6 +132,10 @@ def _index(db: sqlite3.Connection, indexed: list[tuple[int | None, IndexedReport
         "INSERT OR IGNORE INTO identifier_suffixes (suffix_key, report_seq) VALUES (?, ?)",
         sorted((s, seq) for seq, report in indexed for s in report.suffixes),
     )
+    db.executemany(
+        "INSERT OR IGNORE INTO description_terms (term, report_seq) VALUES (?, ?)",
+        sorted((t, seq) for seq, report in indexed for t in report.description_terms),
+    )
     db.executemany("INSERT INTO report_text (rowid, body) VALUES (?, ?)", [(seq, r.text) for seq, r in indexed])
 
 
@@ -137,6 +145,9 @@ def _unindex(db: sqlite3.Connection, seq: int, stored: IndexedReport) -> None:
     db.executemany(
         "DELETE FROM identifier_suffixes WHERE suffix_key = ? AND report_seq = ?",
         [(s, seq) for s in stored.suffixes],
+    )
+    db.executemany(
+        "DELETE FROM description_terms WHERE term = ? AND report_seq = ?", [(t, seq) for t in stored.description_terms]
     )
     db.execute("DELETE FROM report_text WHERE rowid = ?", (seq,))
     db.execute("DELETE FROM report_skeletons WHERE report_seq = ?", (seq,))

@@ -56,7 +56,7 @@ class SQLiteJobStore:
             job = _first_claimable(db, now)
             if job is None:
                 return None
-            job.update(status="running", lease_owner=owner, lease_expires=now + lease_seconds)
+            job.update({"status": "running", "lease_owner": owner, "lease_expires": now + lease_seconds})
             _store(db, job)
         return job
 
@@ -79,7 +79,7 @@ class SQLiteJobStore:
             _store(db, {**job, "lease_expires": lease_until})
         return True
 
-    def update_job(self, job_id: str, owner: str | None, changes: Document) -> Job | None:
+    def update_job(self, job_id: str, owner: str | None, changes: Job) -> Job | None:
         with self.database.transaction() as db:
             job = _job(db, job_id)
             if not holds_lease(job, owner):
