@@ -13,21 +13,23 @@ import os
 from dataclasses import dataclass
 from typing import Final
 
-from registry.errors import Forbidden
+from registry.errors import Forbidden, InvalidRequest
 from registry.records import ActorRecord, Report, agency_key, name_key
-from registry.vocabulary import ADMIN, AGENCY, AUDITOR, BORDER, DEALER
+from registry.vocabulary import ADMIN, AGENCY, AUDITOR, BORDER, DEALER, ROLES
 
 READ_REPORTS: Final = "reports:read"  # one report, listings, and description (text) search
 WRITE_REPORTS: Final = "reports:write"  # agencies only within their own agency (see ``require_write``)
 CHECK: Final = "checks"
 READ_AUDIT: Final = "audit:read"
 MANAGE_KEYS: Final = "keys:manage"
+MANAGE_USERS: Final = "users:manage"
 PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     READ_REPORTS: frozenset({ADMIN, AGENCY, BORDER}),
     WRITE_REPORTS: frozenset({ADMIN, AGENCY}),
     CHECK: frozenset({ADMIN, AGENCY, BORDER, DEALER}),
     READ_AUDIT: frozenset({ADMIN, AUDITOR}),
     MANAGE_KEYS: frozenset({ADMIN}),
+    MANAGE_USERS: frozenset({ADMIN}),
 }
 
 # How much of a matched report a check shows each role.  Dealers learn that an
@@ -37,9 +39,19 @@ CONTACT_ONLY: Final = "contact_only"
 MATCH_DETAIL: Final[dict[str, str]] = {DEALER: CONTACT_ONLY}
 
 
+def role_and_agency(role: str, agency: str | None) -> tuple[str, str | None]:
+    """A role for a key or an account, and its agency: agency roles need one, others take none."""
+    if role not in ROLES:
+        raise InvalidRequest(f"Unknown role {role!r}; roles are {', '.join(ROLES)}.")
+    if (role == AGENCY) != bool(agency and agency.strip()):
+        raise InvalidRequest("An agency role needs --agency (the reporting agency's name); other roles take none.")
+    return role, agency.strip() if agency else None
+
+
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting: a key (over HTTP) or the local operator (the CLI), and from where."""
+    """Who is acting: a key (over HTTP), a person signed in to the web app (``user:<name>``)
+    or the local operator (the CLI), and from where."""
 
     principal: str
     role: str
@@ -99,4 +111,4 @@ def _os_user() -> str:
 
 
 __all__ = ["ADMIN", "AGENCY", "AUDITOR", "BORDER", "DEALER", "Actor", "PERMISSIONS", "READ_REPORTS",
-           "WRITE_REPORTS", "CHECK", "READ_AUDIT", "MANAGE_KEYS", "FULL_DETAILS", "CONTACT_ONLY"]
+           "WRITE_REPORTS", "CHECK", "READ_AUDIT", "MANAGE_KEYS", "MANAGE_USERS", "FULL_DETAILS", "CONTACT_ONLY"]

@@ -1,4 +1,4 @@
-"""The app factory: settings, the engine and services, the API's blueprints and docs."""
+"""The app factory: settings, the engine and services, the API's blueprints and docs, the web app."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from registry import languages, web
 from registry.api import register_blueprints, security
 from registry.api.extension import EXTENSION_KEY
 from registry.api.problems import ProblemApi, register_problem_handlers
@@ -18,7 +19,7 @@ API_VERSION = "1.0.0"
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: settings, storage chosen by configuration, bulk-check workers, blueprints, docs."""
+    """Build the app: settings, storage chosen by configuration, bulk-check workers, blueprints, docs, pages."""
     settings = load_settings(test_config)
     app = Flask("registry")
     app.config.update(
@@ -34,7 +35,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         API_SPEC_OPTIONS=security.SPEC_OPTIONS,
     )
     if settings["TRUSTED_PROXIES"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings["TRUSTED_PROXIES"])  # type: ignore[method-assign]
+        proxies = settings["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     services = open_services(settings)
     atexit.register(services.close)
@@ -45,4 +47,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_problem_handlers(app)
     security.install(app)
     register_blueprints(api)
+    languages.configure(app)
+    web.install(app)
     return app

@@ -34,6 +34,17 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_BURST": 100,
     "CORS_ORIGINS": [],  # JSON list of origins allowed to call the API from a browser; none by default
     "TRUSTED_PROXIES": 0,  # reverse proxies in front whose X-Forwarded-For names the client
+    # The web app: sessions of people signed in, and how failed sign-ins slow an account down.
+    "SECRET_KEY": None,  # signs session cookies; unset: kept in SECRET_KEY_FILE, made on first start
+    "SECRET_KEY_FILE": "./irontrace-secret.key",
+    "SESSION_MINUTES": 480,  # a session ends this long after sign-in
+    "SECURE_COOKIES": False,  # true behind TLS: session cookies are sent over HTTPS only
+    "LOGIN_MAX_FAILURES": 5,  # failed sign-ins in a row before each further one locks the account
+    "LOGIN_LOCK_SECONDS": 60,  # the first lock; each further failure doubles it
+    "LOGIN_MAX_LOCK_SECONDS": 3600,
+    # Argon2id cost of a password hash: OWASP's first recommended configuration (19 MiB, 2 passes, 1 lane).
+    "PASSWORD_HASH_MEMORY_KIB": 19456,
+    "PASSWORD_HASH_TIME_COST": 2,
     # Bulk checks: upload limits, and how workers run jobs.
     "BULK_MAX_BYTES": 64 * 1024 * 1024,
     "BULK_MAX_ROWS": 1_000_000,

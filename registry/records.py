@@ -89,6 +89,25 @@ class KeyRecord(TypedDict):
     secret_sha256: str
 
 
+class UserRecord(TypedDict):
+    """A person's account for the web app: never the password, only its Argon2id hash.
+
+    ``failed_logins`` counts failed sign-ins in a row; from the limit on, each
+    failure locks the account until ``locked_until`` (``registry.services.users``).
+    """
+
+    username: str
+    role: str
+    agency: str | None
+    password_hash: str
+    created_at: str
+    password_changed_at: str
+    disabled_at: str | None
+    failed_logins: int
+    locked_until: str | None
+    last_login_at: str | None
+
+
 class Job(TypedDict, total=False):
     """A bulk-check job: its owner, progress, counters and the lease of the worker running it."""
 
@@ -123,6 +142,7 @@ class ReportFilter:
     country: str | None = None
     q: str | None = None
     source: str | None = None
+    agency: str | None = None  # the reporting agency's name, compared as ``name_key``
 
 
 @dataclass(frozen=True)

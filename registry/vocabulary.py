@@ -64,4 +64,6 @@ CIRCUIT_STATES: Final = ("closed", "open", "half_open")
 AUDIT_ACTIONS: Final = (
     "check", "bulk_check.submit", "bulk_check.batch", "bulk_check.done", "bulk_check.cancel", "bulk_check.sync",
     "report.create", "report.update", "reports.import", "key.create", "key.revoke",
+    "user.create", "user.password_reset", "user.disable", "user.enable",
+    "user.sign_in", "user.sign_in_failed", "user.sign_out", "page.view",
 )

@@ -51,13 +51,33 @@ CONTEXT_FIELDS = ("manufacturer", "model", "category")
 CONTEXT_AGREES_BONUS = 0.02
 CONTEXT_CONFLICTS_PENALTY = 0.05
 CONTEXT_HEADROOM = CONTEXT_AGREES_BONUS * len(CONTEXT_FIELDS)  # left at the top of a band for agreement
+CONTEXT_DIFFERS = "%(field)s differs (query %(asked)s, record %(registered)s)"
 # How likely an arbitrary typo is in a reading obtained this way, relative to a typed one.
 TYPO_LIKELIHOOD: dict[str, float] = {TYPED: 1.0, OCR: 0.8, COPIED: 0.5}
 CROWDING_WEIGHT = 0.15  # each further report resembling the reading takes this share off a similar score
 MAKER_CODE_LENGTH = 3  # a PIN or VIN starts with its maker's code: only wording depends on it
 
+# The grounds of a grade, as English templates and their values (``registry.explanations`` translates them).
 LOOKALIKES_ONLY = "only look-alike characters differ: two real serials never differ only that way"
+TYPING_SLIP = "characters outside the running number typed in the wrong order: a typing slip"
+RUNNING_NUMBER_DIFFERS = ("a difference in the running number (%(running)s) is as likely a neighbouring machine "
+                          "as a misreading")
+TYPO = "a wrong, missing or extra character is as likely another machine as a misreading"
+COPIED_TYPO = "copied from a file, where typos are rare"
+CROWDED = "%(count)d registered reports have a value like this reading"
+TAIL_SHARED = "%(count)d registered reports have values ending this way"
+TAIL_CONTEXT_DIFFERS = "a tail is selective only within its maker's series, and the context differs"
+MAKER_CODE_MISSING = "only the start (%(unread)s) not read, as a worn maker code would be; the rest matches"
+TAIL_SELECTIVE = ("the legible part holds the whole running number (%(running)s) and %(before)s before it: "
+                  "selective in its series")
+TAIL_SELECTIVE_WITH_MODEL = ("the legible part holds the whole running number (%(running)s) and %(before)s before "
+                             "it, and the model agrees: selective in its series")
+TAIL_NOT_SELECTIVE = ("the legible part does not reach far enough past the running number (%(running)s): other "
+                      "machines of the series end the same way")
 DESCRIPTION_ONLY = "a description alone cannot tell one machine of a model from another"
+GROUNDS = (LOOKALIKES_ONLY, TYPING_SLIP, RUNNING_NUMBER_DIFFERS, TYPO, COPIED_TYPO, CROWDED, TAIL_SHARED,
+           TAIL_CONTEXT_DIFFERS, MAKER_CODE_MISSING, TAIL_SELECTIVE, TAIL_SELECTIVE_WITH_MODEL, TAIL_NOT_SELECTIVE,
+           DESCRIPTION_ONLY)
 EDITED_MATCH_TYPES = frozenset({"confusable", "fuzzy"})  # what ``align``'s edit list explains
 
 
@@ -101,11 +121,11 @@ class Context:
 
     reading_source: str = TYPED
     agreeing: frozenset[str] = frozenset()
-    conflicts: tuple[str, ...] = ()  # one note per field that differs
+    differing: tuple[tuple[str, str, str], ...] = ()  # (field, asked, registered) of each field that differs
 
     @classmethod
     def of(cls, query: CheckQuery, report: Mapping[str, Any]) -> Context:
-        agreeing, conflicts = set(), []
+        agreeing, differing = set(), []
         for name in CONTEXT_FIELDS:
             asked, registered = getattr(query, name), report.get(name)
             if not asked or not registered:
@@ -113,12 +133,18 @@ class Context:
             if _same_name(asked, registered):
                 agreeing.add(name)
             else:
-                conflicts.append(f"{name} differs (query {asked}, record {registered})")
-        return cls(query.reading_source, frozenset(agreeing), tuple(conflicts))
+                differing.append((name, asked, registered))
+        return cls(query.reading_source, frozenset(agreeing), tuple(differing))
 
     @property
     def conflicting(self) -> bool:
-        return bool(self.conflicts)
+        return bool(self.differing)
+
+    @property
+    def conflicts(self) -> tuple[str, ...]:
+        """Each field that differs, as an explanation says it."""
+        return tuple(CONTEXT_DIFFERS % {"field": name, "asked": asked, "registered": registered}
+                     for name, asked, registered in self.differing)
 
     @property
     def model_agrees(self) -> bool:
@@ -128,7 +154,7 @@ class Context:
         """A similarity in 0..1 as a score of ``tier``, moved by agreement and conflict within its band."""
         low, high = SCORE_BANDS[tier]
         scaled = low + (high - low - CONTEXT_HEADROOM) * similarity
-        nudge = CONTEXT_AGREES_BONUS * len(self.agreeing) - CONTEXT_CONFLICTS_PENALTY * len(self.conflicts)
+        nudge = CONTEXT_AGREES_BONUS * len(self.agreeing) - CONTEXT_CONFLICTS_PENALTY * len(self.differing)
         return round(min(max(scaled + nudge, low), high), 4)
 
 
@@ -139,20 +165,37 @@ def _same_name(asked: str, registered: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Ground:
+    """One reason for a grade: an English template of ``GROUNDS`` and its values."""
+
+    template: str
+    values: tuple[tuple[str, str | int], ...] = ()
+
+    def __str__(self) -> str:
+        return self.template % dict(self.values) if self.values else self.template
+
+
+@dataclass(frozen=True)
 class Grade:
     tier: str
     score: float
-    reasons: tuple[str, ...]  # why, in an officer's words
+    grounds: tuple[Ground, ...]  # why, in an officer's words
+    conflicts: tuple[str, ...] = ()  # what the query said of the item that the report contradicts
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """The grounds and conflicts as the English phrases of an explanation."""
+        return (*map(str, self.grounds), *self.conflicts)
 
 
 @dataclass(frozen=True)
 class _Evidence:
     strong: bool
-    reasons: tuple[str, ...]
+    grounds: tuple[Ground, ...]
 
 
 def grade(resemblance: Resemblance, neighbourhood: Neighbourhood, context: Context) -> Grade:
-    """The tier and score of one resemblance, and the reasons for them (the context's conflicts too)."""
+    """The tier and score of one resemblance, and the grounds for them (the context's conflicts too)."""
     comparison = resemblance.comparison
     if comparison.match_type in HIT_MATCH_TYPES:  # equality decides; the context is the officer's to weigh
         return Grade(ALARM, comparison.score, ())
@@ -163,19 +206,19 @@ def grade(resemblance: Resemblance, neighbourhood: Neighbourhood, context: Conte
         evidence.append(_tail_evidence(resemblance, neighbourhood, context))
     strong = next((e for e in evidence if e.strong), None)
     if strong is not None:
-        return Grade(ALARM, context.nudged(ALARM, comparison.score), strong.reasons + context.conflicts)
-    reasons = evidence[0].reasons
+        return Grade(ALARM, context.nudged(ALARM, comparison.score), strong.grounds, context.conflicts)
+    grounds = evidence[0].grounds
     crowd = neighbourhood.resembling  # the same for every match of a check: it lowers scores, not ranks
     if crowd > 1:
-        reasons += (f"{crowd - 1} other registered {_reports(crowd - 1)} a value like this reading",)
+        grounds += (Ground(CROWDED, (("count", crowd),)),)
     likelihood = 1.0 if comparison.match_type == "partial" else TYPO_LIKELIHOOD[context.reading_source]
     similarity = comparison.score * likelihood / (1 + CROWDING_WEIGHT * (crowd - 1))
-    return Grade(SIMILAR, context.nudged(SIMILAR, similarity), reasons + context.conflicts)
+    return Grade(SIMILAR, context.nudged(SIMILAR, similarity), grounds, context.conflicts)
 
 
 def grade_description(similarity: float, context: Context) -> Grade:
     """Words in common never identify one machine of a model: a description match is a similar one."""
-    return Grade(SIMILAR, context.nudged(SIMILAR, similarity), (DESCRIPTION_ONLY, *context.conflicts))
+    return Grade(SIMILAR, context.nudged(SIMILAR, similarity), (Ground(DESCRIPTION_ONLY),), context.conflicts)
 
 
 def running_number(record: str) -> tuple[int, int]:
@@ -198,22 +241,20 @@ def _edit_evidence(edits: Sequence[Edit], record: str, context: Context) -> _Evi
     """Look-alikes are strong; a typed swap outside the running number is a slip; any other typo is weak."""
     typos = [e for e in edits if not e.is_confusable]
     if not typos:
-        return _Evidence(True, (LOOKALIKES_ONLY,))
+        return _Evidence(True, (Ground(LOOKALIKES_ONLY),))
     start, end = running_number(record)
     slips = context.reading_source == TYPED and not context.conflicting and all(
         e.kind == "swap" and not _touches(e, start, end) for e in typos
     )
     if slips:
-        return _Evidence(True, ("characters outside the running number typed in the wrong order: a typing slip",))
+        return _Evidence(True, (Ground(TYPING_SLIP),))
     if any(_touches(e, start, end) for e in typos):
-        reason = (f"a difference in the running number ({record[start:end]}) is as likely a neighbouring machine "
-                  f"as a misreading")
+        grounds: tuple[Ground, ...] = (Ground(RUNNING_NUMBER_DIFFERS, (("running", _running(record, start, end)),)),)
     else:
-        reason = "a wrong, missing or extra character is as likely another machine as a misreading"
-    reasons: tuple[str, ...] = (reason,)
+        grounds = (Ground(TYPO),)
     if context.reading_source == COPIED:
-        reasons += ("copied from a file, where typos are rare",)
-    return _Evidence(False, reasons)
+        grounds += (Ground(COPIED_TYPO),)
+    return _Evidence(False, grounds)
 
 
 def _touches(edit: Edit, start: int, end: int) -> bool:
@@ -233,25 +274,19 @@ def _tail_evidence(resemblance: Resemblance, neighbourhood: Neighbourhood, conte
     unread = len(record) - legible
     start, end = running_number(record)
     before = start - unread  # characters read before the running number
+    running = (("running", _running(record, start, end)),)
     if neighbourhood.sharing_tail > 1:
-        return _Evidence(False, (f"{neighbourhood.sharing_tail} registered reports have values ending this way",))
+        return _Evidence(False, (Ground(TAIL_SHARED, (("count", neighbourhood.sharing_tail),)),))
     if context.conflicting:
-        return _Evidence(False, ("a tail is selective only within its maker's series, and the context differs",))
+        return _Evidence(False, (Ground(TAIL_CONTEXT_DIFFERS),))
     if before + context.model_agrees >= SELECTIVE_TAIL_FIXED_CHARACTERS:
         if unread <= MAKER_CODE_LENGTH:
-            return _Evidence(True, (f"only the first {_characters(unread)} ({record[:unread]}) missing, as a worn "
-                                    f"maker code would be; the rest matches",))
-        model = ", and the model agrees" if context.model_agrees else ""
-        running = f"the whole running number ({record[start:end]}) and " if start < end else ""
-        return _Evidence(True, (f"the legible part holds {running}{_characters(before)} before it{model}: "
-                                f"selective in its series",))
-    return _Evidence(False, (f"the legible part does not reach far enough past the running number "
-                             f"({record[start:end]}): other machines of the series end the same way",))
+            return _Evidence(True, (Ground(MAKER_CODE_MISSING, (("unread", record[:unread]),)),))
+        template = TAIL_SELECTIVE_WITH_MODEL if context.model_agrees else TAIL_SELECTIVE
+        return _Evidence(True, (Ground(template, (*running, ("before", record[unread:start]))),))
+    return _Evidence(False, (Ground(TAIL_NOT_SELECTIVE, running),))
 
 
-def _characters(count: int) -> str:
-    return "1 character" if count == 1 else f"{count} characters"
-
-
-def _reports(count: int) -> str:
-    return "report has" if count == 1 else "reports have"
+def _running(record: str, start: int, end: int) -> str:
+    """The running number as shown in an explanation (a dash for a value without digits)."""
+    return record[start:end] or "-"

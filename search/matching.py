@@ -18,9 +18,9 @@ from typing import Any
 
 from search.attributes import analyse, describe_report
 from search.description import compare_description
-from search.grading import Context, Neighbourhood, Resemblance, grade, grade_description
+from search.grading import Context, Ground, Neighbourhood, Resemblance, grade, grade_description
 from search.query import CheckQuery
-from search.scoring import Reading, compare
+from search.scoring import Edit, Reading, compare
 from search.vocabulary import (
     ACTIVE_STATUSES,
     ALARM,
@@ -48,6 +48,8 @@ class Match:
     match_type: str
     explanation: str
     tier: str  # alarm (strong evidence this is the machine) or similar (as likely another one)
+    edits: tuple[Edit, ...] = ()  # how the reading differs from ``identifier`` (confusable and fuzzy matches)
+    grounds: tuple[Ground, ...] = ()  # why the evidence is strong or weak (``search.grading``)
 
     @property
     def active(self) -> bool:
@@ -127,7 +129,8 @@ def _graded(report: Report, resemblance: Resemblance, neighbourhood: Neighbourho
     comparison = resemblance.comparison
     graded = grade(resemblance, neighbourhood, context)
     explanation = "; ".join([comparison.explanation, *graded.reasons])
-    return Match(report, resemblance.identifier, graded.score, comparison.match_type, explanation, graded.tier)
+    return Match(report, resemblance.identifier, graded.score, comparison.match_type, explanation, graded.tier,
+                 comparison.edits, graded.grounds)
 
 
 def _description_match(description: str, report: Report, context: Context) -> list[Match]:
@@ -138,7 +141,7 @@ def _description_match(description: str, report: Report, context: Context) -> li
         return []
     graded = grade_description(comparison.similarity, context)
     explanation = "; ".join([comparison.explanation, *graded.reasons])
-    return [Match(report, None, graded.score, "description", explanation, graded.tier)]
+    return [Match(report, None, graded.score, "description", explanation, graded.tier, grounds=graded.grounds)]
 
 
 def _order(match: Match) -> tuple[bool, float, int, str, str, str]:

@@ -49,6 +49,11 @@ def normalize(value: str) -> str:
     return kept if kept.isascii() else unicodedata.normalize("NFKC", kept)
 
 
+def lookalikes_typed(value: str) -> list[tuple[str, str]]:
+    """The non-Latin look-alike letters a reading was typed with, each with the Latin letter it stands for."""
+    return [(c, HOMOGLYPHS[c]) for c in sorted({c.upper() for c in value if c.upper() in HOMOGLYPHS})]
+
+
 def skeleton(normalized: str) -> str:
     """Fold confusable characters of a *normalized* value to one representative each."""
     return normalized.translate(_SKELETON_TABLE)

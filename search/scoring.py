@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from rapidfuzz.distance import OSA
 
 from search.identifiers import structure_problems
-from search.normalize import HOMOGLYPHS, confusable, normalize, skeleton
+from search.normalize import confusable, lookalikes_typed, normalize, skeleton
 from search.policy import MAX_EDITS, MIN_FUZZY_LENGTH, MIN_PARTIAL_LENGTH, allowed_typos
 
 # Edit costs.  A confusable reading is a quarter of a real typo.
@@ -44,7 +44,7 @@ class Comparison:
     match_type: str
     score: float
     explanation: str
-    edits: tuple[Edit, ...] = ()  # of a confusable or fuzzy match: what ``search.grading`` judges
+    edits: tuple[Edit, ...] = ()  # of a confusable or fuzzy match: what ``search.grading`` judges, and callers show
 
 
 @dataclass(frozen=True)
@@ -249,8 +249,8 @@ def _same(a: float, b: float) -> bool:
 
 
 def _lookalike_notes(query: str) -> list[str]:
-    typed = sorted({c.upper() for c in query if c.upper() in HOMOGLYPHS})
+    typed = lookalikes_typed(query)
     if not typed:
         return []
-    letters = ", ".join(f"{c} for {HOMOGLYPHS[c]}" for c in typed)
+    letters = ", ".join(f"{c} for {latin}" for c, latin in typed)
     return [f"query was typed with non-Latin look-alike letters ({letters})"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 import uuid
@@ -220,3 +221,40 @@ def report_data(ref: str = "KZ-TRK-2025-000001", **overrides) -> dict:
     }
     data.update(overrides)
     return data
+
+
+CSRF_FIELD = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
+TEST_PASSWORD = "correct horse battery staple"
+
+
+def create_user(app, role: str = ADMIN, agency: str | None = None, username: str | None = None) -> str:
+    """A real account of ``role`` (password ``TEST_PASSWORD``), created as ``irontrace users create`` does."""
+    name = username or f"{role}-{uuid.uuid4().hex[:8]}"
+    app.extensions[EXTENSION_KEY].users.create(Actor.operator(), name, role, TEST_PASSWORD, agency)
+    return name
+
+
+def csrf_token(page: str) -> str:
+    """The CSRF token a page's form carries."""
+    found = CSRF_FIELD.search(page)
+    assert found, "the page has no form with a CSRF token"
+    return found[1]
+
+
+class Browser:
+    """A person's browser without the browser: cookies, and forms posted with their CSRF token."""
+
+    def __init__(self, server: LiveServer) -> None:
+        self.url = server.url
+        self.http = requests.Session()
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.http.get(self.url + path, timeout=30, **kwargs)
+
+    def submit(self, path: str, data: dict | None = None, form_at: str | None = None, **kwargs) -> requests.Response:
+        """Open the page holding the form (``form_at``, else ``path``) and post it with its token."""
+        token = csrf_token(self.get(form_at or path).text)
+        return self.http.post(self.url + path, data={"csrf_token": token, **(data or {})}, timeout=30, **kwargs)
+
+    def sign_in(self, username: str, password: str = TEST_PASSWORD) -> requests.Response:
+        return self.submit("/login", {"username": username, "password": password})

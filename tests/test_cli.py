@@ -9,6 +9,8 @@ import pytest
 import requests
 from elasticsearch import Elasticsearch
 
+from registry.config import load_settings
+from registry.services import open_services
 from tests.conftest import report_data
 from tests.processes import Gunicorn, irontrace
 
@@ -183,10 +185,21 @@ def test_keys_create_refuses_bad_requests(env, args, reason):
     assert "itk_" not in refused.stdout
 
 
-def test_demo_prints_a_working_key_per_role(env):
+def test_demo_prints_a_working_key_and_account_per_role(env):
     demo = irontrace("demo", "--count", "10", env=env)
     assert demo.returncode == 0, demo.stderr
-    keys = dict(line.split() for line in demo.stdout.splitlines() if line.startswith("  "))
-    assert set(keys) == {"admin", "agency", "border", "dealer", "auditor"}
+    lines = [line.split() for line in demo.stdout.splitlines() if line.startswith("  ")]
+    keys = {words[0]: words[1] for words in lines if words[1].startswith("itk_")}
+    accounts = {words[0]: (words[2], words[4]) for words in lines if words[1] == "username"}
+    assert set(keys) == set(accounts) == {"admin", "agency", "border", "dealer", "auditor"}
+    services = open_services({**load_settings(), "DB": env["IRONTRACE_DB"]}, with_sources=False)
+    try:
+        for role, (username, password) in accounts.items():
+            actor, _ = services.users.sign_in(username, password, None)
+            assert (actor.principal, actor.role) == (f"user:demo-{role}", role)
+    finally:
+        services.close()
+    again = irontrace("demo", "--count", "10", env=env)  # idempotent: the accounts get new passwords
+    assert again.returncode == 0 and "username demo-border" in again.stdout
     verified = irontrace("audit", "verify", env=env)
     assert verified.returncode == 0 and "intact" in verified.stdout

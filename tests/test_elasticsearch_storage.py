@@ -320,10 +320,31 @@ def test_save_check_keeps_the_record(storage: Engine) -> None:
 # -- operations ----------------------------------------------------------------------
 
 
+def test_an_index_of_an_older_release_gains_the_fields_added_since(es_url: str) -> None:
+    """A jobs index made before jobs were listed by owner gets ``owner`` at first use; its old jobs stay
+    readable, and new ones are listed by owner."""
+    settings = settings_for(es_url)
+    client = Elasticsearch(es_url)
+    alias = f"{settings['ES_INDEX_PREFIX']}-bulk-jobs"
+    old = {"dynamic": "strict", "properties": {"status": {"type": "keyword"}, "created_at": {"type": "date"},
+                                               "document": {"type": "object", "enabled": False}}}
+    client.indices.create(index=f"{alias}-v1", mappings=old, aliases={alias: {}})
+    engine = open_engine(settings)
+    try:
+        engine.admin.init()
+        assert "owner" in client.indices.get_mapping(index=alias)[f"{alias}-v1"]["mappings"]["properties"]
+        services = services_over(engine, settings)
+        job = services.bulk.submit(OPERATOR, b"serial\nCAT0336DLTJF00123\n", "csv", "stock.csv")
+        assert [j["id"] for j in services.bulk.list(OPERATOR, 10)] == [job["id"]]
+    finally:
+        client.close()
+        drop_indices(engine)
+
+
 def test_init_is_idempotent_and_ping_reports_health(storage: Engine) -> None:
     prefix = es_cluster(storage).prefix
     aliases = [f"{prefix}-{kind}" for kind in ("audit", "bulk-jobs", "bulk-results", "bulk-rows", "checks", "keys",
-                                               "reports")]
+                                               "reports", "users")]
     assert storage.admin is not None
     assert sorted(storage.admin.init()) == [f"{alias}-v1" for alias in aliases]
     assert storage.admin.init() == []

@@ -9,7 +9,7 @@ the running number are registered too, as in a real register of numbered machine
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from search.grading import SCORE_BANDS, running_number
@@ -91,7 +91,7 @@ def test_lookalikes_alone_stay_an_alarm_whatever_the_context():
 def test_a_missing_manufacturer_code_with_the_rest_exact_is_an_alarm(missing):
     tier, verdict, top = graded(PIN[missing:])
     assert (tier, verdict) == (ALARM, "possible_match")
-    assert f"only the first {missing} character" in top.explanation and PIN[:missing] in top.explanation
+    assert f"only the start ({PIN[:missing]}) not read, as a worn maker code would be" in top.explanation
 
 
 @pytest.mark.parametrize(("reading", "tier"), [
@@ -223,7 +223,7 @@ def test_registered_neighbours_lower_a_similar_serials_score_but_not_its_rank():
     assert crowded.verdict == "similar_serials"
     [same] = [m for m in crowded.matches if m.report["id"] == "r1"]
     assert same.score < alone.score and same.tier == alone.tier == SIMILAR
-    assert "2 other registered reports have a value like this reading" in same.explanation
+    assert "3 registered reports have a value like this reading" in same.explanation
 
 
 def test_neighbours_do_not_weaken_an_alarm():
@@ -283,6 +283,7 @@ def test_the_tiers_score_bands_do_not_overlap():
     assert SCORE_BANDS[ALARM][0] > SCORE_BANDS[SIMILAR][1] >= SCORE_BANDS[SIMILAR][0] >= MIN_SIMILARITY
 
 
+@settings(deadline=None)  # several checks per example: a busy machine must not fail it on time
 @given(st.lists(st.tuples(readings_of_pin, context), min_size=1, max_size=6))
 def test_every_alarm_scores_above_every_similar_serial(checks):
     alarms, similar = [], []

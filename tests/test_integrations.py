@@ -21,7 +21,16 @@ from integrations.simulator import DEFAULT_RECORDS, create_simulator
 from integrations.stolen_vehicles import StolenVehiclesSource
 from registry import create_app
 from search.query import CheckQuery
-from tests.conftest import LiveServer, backend_settings, close_storage, issue_key, report_data, stored_check
+from tests.conftest import (
+    Browser,
+    LiveServer,
+    backend_settings,
+    close_storage,
+    create_user,
+    issue_key,
+    report_data,
+    stored_check,
+)
 
 SECRET = "s3cr3t-credential-do-not-leak-7f1e"
 KEY_VARIABLE = "IRONTRACE_TEST_SOURCE_KEY"
@@ -506,3 +515,13 @@ def test_a_dealer_asks_only_the_screening_service_and_sees_its_reference_only(fe
     assert screened["source"] == "screening" and screened["reference"].startswith("SCR-")
     for detail in ("WA470-8", "Komatsu", "explanation", "score"):
         assert detail not in answer.text
+
+
+def test_the_check_page_says_which_external_registry_did_not_answer(federated, simulator):
+    server = federated(source_entries(simulator, smv={"deadline_ms": 300}))
+    set_mode(simulator, "smv", delay=3)
+    browser = Browser(server)
+    browser.sign_in(create_user(server.app, "border"))
+    page = browser.submit("/", {"identifier": STOLEN_PIN}).text
+    assert "verdict-hit" in page and "Not every external registry answered" in page
+    assert "smv: did not answer in time" in page and "screening:" not in page

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import current_app
 
-from registry.services import Services
+from registry.services import EXTENSION_KEY, Services
 
-EXTENSION_KEY = "irontrace"
+__all__ = ["EXTENSION_KEY", "services"]
 
 
 def services() -> Services:

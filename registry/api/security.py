@@ -1,8 +1,10 @@
-"""What every request passes through: authentication, rate limits, CORS, security headers.
+"""What every API request passes through: authentication, rate limits, CORS, security headers.
 
-Every endpoint needs a valid API key (``Authorization: Bearer <key>``) except
-the few in ``PUBLIC_ENDPOINTS``; what a role may do is checked by the service
-layer (``registry.access``), which is where the rules live.
+Every endpoint of the API needs a valid API key (``Authorization: Bearer
+<key>``) except the few in ``PUBLIC_ENDPOINTS``; what a role may do is
+checked by the service layer (``registry.access``), which is where the rules
+live.  The web app's pages (``registry.web``) sign people in with sessions
+instead; the headers below apply to every response.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 
 from registry.access import Actor
+from registry.api import blueprints
 from registry.api.extension import services
 from registry.api.rate_limit import RateLimiter
 from registry.errors import RateLimited, Unauthenticated
@@ -44,6 +47,7 @@ CORS_MAX_AGE_SECONDS = 600
 BEARER = "bearer "
 SECURITY_SCHEME = {"type": "http", "scheme": "bearer", "description": "An API key from `irontrace keys create`."}
 LIMITER_KEY = "irontrace.rate_limiter"
+API_BLUEPRINTS_KEY = "irontrace.api_blueprints"
 
 
 def current_actor() -> Actor:
@@ -54,6 +58,7 @@ def current_actor() -> Actor:
 def install(app: Flask) -> None:
     settings = app.config["IRONTRACE"]
     app.extensions[LIMITER_KEY] = RateLimiter(settings["RATE_LIMIT_PER_MINUTE"], settings["RATE_LIMIT_BURST"])
+    app.extensions[API_BLUEPRINTS_KEY] = frozenset(blueprint.name for blueprint in blueprints())
     app.before_request(_preflight_or_authenticate)
     app.after_request(_add_headers)
 
@@ -62,8 +67,8 @@ def _preflight_or_authenticate() -> Response | None:
     preflight = request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method")
     if preflight and _allowed_origin():
         return _preflight_response()
-    if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS:
-        return None  # unknown paths answer 404 as they would anyway
+    if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS or not _is_api(request.blueprint):
+        return None  # unknown paths answer 404 as they would anyway; pages have sessions of their own
     header = request.headers.get("Authorization", "")
     if not header.lower().startswith(BEARER):
         raise Unauthenticated("Send an API key: Authorization: Bearer <key>.")
@@ -72,6 +77,10 @@ def _preflight_or_authenticate() -> Response | None:
     if wait:
         raise RateLimited(f"Too many requests with this key; retry in {wait} s.", retry_after_seconds=wait)
     return None
+
+
+def _is_api(blueprint: str | None) -> bool:
+    return blueprint is not None and blueprint in current_app.extensions[API_BLUEPRINTS_KEY]
 
 
 def _preflight_response() -> Response:

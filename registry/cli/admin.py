@@ -1,7 +1,8 @@
-"""``irontrace keys``, ``audit`` and ``es``: administration on the machine that holds the registry."""
+"""``irontrace keys``, ``users``, ``audit`` and ``es``: administration on the machine that holds the registry."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -14,6 +15,7 @@ from registry.storage.interfaces import IndexAdmin
 from registry.vocabulary import ROLES
 
 T = TypeVar("T")
+PASSWORD_VARIABLE = "IRONTRACE_PASSWORD"
 
 
 @click.group("keys")
@@ -49,6 +51,54 @@ def keys_revoke(key_id: str) -> None:
     """Revoke a key: it stops working at once."""
     record = or_fail(lambda: local_services().keys.revoke(Actor.operator(), key_id))
     click.echo(f"revoked {record['key_id']} at {record['revoked_at']}")
+
+
+@click.group("users")
+def users_commands() -> None:
+    """Accounts of people for the web app: create, list, reset a password, disable, enable."""
+
+
+def _password(prompt: str) -> str:
+    """From IRONTRACE_PASSWORD when set (scripts), else asked twice without echo."""
+    return os.environ.get(PASSWORD_VARIABLE) or click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+
+
+@users_commands.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--agency", help="For agency accounts: the reporting agency's name, as in its reports.")
+def users_create(username: str, role: str, agency: str | None) -> None:
+    """Create an account; the password comes from IRONTRACE_PASSWORD, or is asked for."""
+    password = _password("Password")
+    user = or_fail(lambda: local_services().users.create(Actor.operator(), username, role, password, agency))
+    click.echo(f"created user {user['username']}, role {user['role']}"
+               + (f", agency {user['agency']}" if user["agency"] else ""))
+
+
+@users_commands.command("list")
+def users_list() -> None:
+    """Every account: name, role, state, last sign-in, agency (never the password)."""
+    for user in or_fail(lambda: local_services().users.list(Actor.operator())):
+        click.echo(f"{user['username']:<24} {user['role']:<8} {user['state']:<8} "
+                   f"last sign-in {user['last_login_at'] or 'never':<24} {user['agency'] or '-'}")
+
+
+@users_commands.command("reset-password")
+@click.argument("username")
+def users_reset_password(username: str) -> None:
+    """Set a new password (IRONTRACE_PASSWORD, or asked for); it also lifts a lock."""
+    password = _password("New password")
+    user = or_fail(lambda: local_services().users.reset_password(Actor.operator(), username, password))
+    click.echo(f"password of {user['username']} reset")
+
+
+@users_commands.command("disable")
+@click.argument("username")
+@click.option("--enable", is_flag=True, help="Enable the account again instead.")
+def users_disable(username: str, enable: bool) -> None:
+    """Disable an account (its sessions end at their next request), or enable it again."""
+    user = or_fail(lambda: local_services().users.set_disabled(Actor.operator(), username, not enable))
+    click.echo(f"{user['username']} is {user['state']}")
 
 
 @click.group("audit")
@@ -105,4 +155,4 @@ def es_reindex() -> None:
     click.echo(f"copied {result.copied} reports from {result.old_index} to {result.new_index}; alias switched")
 
 
-COMMANDS = [keys_commands, audit_commands, es_commands]
+COMMANDS = [keys_commands, users_commands, audit_commands, es_commands]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,15 +15,17 @@ import click
 from registry.access import Actor
 from registry.cli.common import local_services
 from registry.config import load_settings
-from registry.errors import IronTraceError
+from registry.errors import IronTraceError, NotFound
 from registry.files.reports import FORMATS, detect_format, read_reports, write_reports
+from registry.services import Services
 from registry.services.imports import ImportSummary, RowError
 from registry.vocabulary import ADMIN, AGENCY, AUDITOR, BORDER, DEALER
 
 MAX_REJECTIONS_SHOWN = 20
 DEMO_REPORT_COUNT = 500
 DEMO_AGENCY = "Police Department of Turkestan Region"  # the agency of the Tulkubas case
-DEMO_KEY_ROLES = ((ADMIN, None), (AGENCY, DEMO_AGENCY), (BORDER, None), (DEALER, None), (AUDITOR, None))
+DEMO_ROLES = ((ADMIN, None), (AGENCY, DEMO_AGENCY), (BORDER, None), (DEALER, None), (AUDITOR, None))
+DEMO_PASSWORD_BYTES = 12
 IMPORT_WORKERS = max(1, (os.cpu_count() or 1) - 1)  # validating processes; one core stays for writing
 
 
@@ -97,7 +100,7 @@ def export(output: IO[str], file_format: str) -> None:
 @click.command()
 @click.option("--count", default=DEMO_REPORT_COUNT, show_default=True, help="Generated reports besides the real case.")
 def demo(count: int) -> None:
-    """Load a realistic demo registry, including the Tulkubas impound-lot case."""
+    """Load a realistic demo registry, including the Tulkubas impound-lot case; print a key and an account per role."""
     from registry.demo import demo_reports
 
     services = local_services()
@@ -108,9 +111,24 @@ def demo(count: int) -> None:
         + (f", rejected {len(summary.rejected)}" if summary.rejected else "")
     )
     click.echo("demo keys, one per role (shown only now; revoke with `irontrace keys revoke KEY_ID`):")
-    for role, agency in DEMO_KEY_ROLES:
+    for role, agency in DEMO_ROLES:
         key, _ = services.keys.create(Actor.operator(), role, agency=agency, label="demo")
         click.echo(f"  {role:<8} {key}")
+    click.echo("demo accounts for the web app, one per role (new passwords on every run; "
+               "sign in at http://127.0.0.1:8000/login):")
+    for role, agency in DEMO_ROLES:
+        username, password = _demo_account(services, role, agency)
+        click.echo(f"  {role:<8} username {username:<14} password {password}")
+
+
+def _demo_account(services: Services, role: str, agency: str | None) -> tuple[str, str]:
+    """The demo account of ``role`` with a new random password (created on the first run)."""
+    username, password = f"demo-{role}", secrets.token_urlsafe(DEMO_PASSWORD_BYTES)
+    try:
+        services.users.reset_password(Actor.operator(), username, password)
+    except NotFound:
+        services.users.create(Actor.operator(), username, role, password, agency)
+    return username, password
 
 
 @click.group("feed")

@@ -21,8 +21,11 @@ from registry.services.feeds import FeedService
 from registry.services.imports import ImportService
 from registry.services.keys import KeyService
 from registry.services.reports import ReportService
+from registry.services.users import LockPolicy, UserService, password_hasher
 from registry.storage import open_engine
 from registry.storage.interfaces import Engine
+
+EXTENSION_KEY = "irontrace"  # where a Flask app keeps its ``Services`` (``app.extensions``), for API and web alike
 
 
 @dataclass
@@ -35,6 +38,7 @@ class Services:
     feeds: FeedService
     checks: CheckService
     keys: KeyService
+    users: UserService
     audit: AuditService
     bulk: BulkCheckService
     federation: Federation | None = None
@@ -64,7 +68,9 @@ def services_over(engine: Engine, settings: dict[str, Any], federation: Federati
     checks = CheckService(engine.candidates, engine.checks, audit, federation)
     bulk = BulkCheckService(checks, audit, engine.jobs, BulkSettings.of(settings))
     return Services(engine, reports, imports, FeedService(reports, imports), checks,
-                    KeyService(engine.keys, audit), audit, bulk, federation)
+                    KeyService(engine.keys, audit), UserService(engine.users, audit, LockPolicy.of(settings),
+                                                                hasher=password_hasher(settings)),
+                    audit, bulk, federation)
 
 
 def open_services(settings: dict[str, Any], with_sources: bool = True) -> Services:

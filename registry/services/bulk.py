@@ -160,6 +160,11 @@ class BulkCheckService:
             raise NotFound(f"No bulk check with id {job_id}.")
         return job
 
+    def list(self, actor: Actor, limit: int) -> list[Job]:
+        """The actor's own newest jobs, newest first."""
+        actor.require(CHECK)
+        return self.jobs.list_jobs(actor.principal, limit)
+
     def cancel(self, actor: Actor, job_id: str) -> Job:
         """Stop a job: its worker notices between batches.  A finished job cannot be cancelled."""
         self.get(actor, job_id)

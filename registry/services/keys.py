@@ -14,13 +14,12 @@ import hmac
 import secrets
 from typing import Any
 
-from registry.access import MANAGE_KEYS, Actor
+from registry.access import MANAGE_KEYS, Actor, role_and_agency
 from registry.errors import InvalidRequest, NotFound, Unauthenticated
 from registry.records import KeyRecord
 from registry.services.audit import AuditService
 from registry.stamps import iso
 from registry.storage.interfaces import KeyStore
-from registry.vocabulary import AGENCY, ROLES
 
 KEY_PREFIX = "itk"
 KEY_ID_BYTES = 8
@@ -76,15 +75,12 @@ class KeyService:
         """A new key and its stored record; the key itself exists nowhere else."""
         actor.require(MANAGE_KEYS)
         now = dt.datetime.now(dt.UTC)
-        if role not in ROLES:
-            raise InvalidRequest(f"Unknown role {role!r}; roles are {', '.join(ROLES)}.")
-        if (role == AGENCY) != bool(agency and agency.strip()):
-            raise InvalidRequest("An agency key needs --agency (the reporting agency's name); other roles take none.")
+        role, agency = role_and_agency(role, agency)
         key_id, secret = secrets.token_hex(KEY_ID_BYTES), secrets.token_urlsafe(SECRET_BYTES)
         record: KeyRecord = {
             "key_id": key_id,
             "role": role,
-            "agency": agency.strip() if agency else None,
+            "agency": agency,
             "label": label,
             "created_at": iso(now),
             "expires_at": parse_expiry(expires, now),

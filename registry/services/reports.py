@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from registry.access import READ_REPORTS, Actor
+from registry.access import CHECK, READ_REPORTS, Actor
 from registry.records import Page, Report, ReportFilter
 from registry.services.audit import AuditService
 from registry.stamps import new_id, utc_now
@@ -81,6 +81,12 @@ class ReportService:
         """Listing and text search enumerate the registry: only roles that read reports may."""
         actor.require(READ_REPORTS)
         return self.reports.list(filters, limit, cursor)
+
+    def last_registered(self, actor: Actor) -> str | None:
+        """When the newest report was registered: how current the registry is, for anyone who checks."""
+        actor.require(CHECK)
+        newest = self.reports.list(ReportFilter(), 1, None).items
+        return newest[0]["created_at"] if newest else None
 
     def export(self, actor: Actor) -> Iterator[Report]:
         """Every report, oldest first (``irontrace export``)."""

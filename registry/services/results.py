@@ -10,7 +10,7 @@ documents it, and a test holds the two together.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,14 +48,15 @@ class CheckResult:
     def verdict(self) -> str:
         return self.outcome.verdict
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, explain: Callable[[Match], str] | None = None) -> dict[str, Any]:
         """What a check answers: the verdict, its matches at the detail the asker may see,
-        where hits came from and how each source did."""
+        where hits came from and how each source did.  ``explain`` words each match's
+        explanation (in the reader's language); by default it is search's English."""
         return {
             "check_id": self.record["check_id"],
             "checked_at": self.record["checked_at"],
             "verdict": self.outcome.verdict,
-            "matches": [match_view(m, self.detail) for m in self.outcome.matches],
+            "matches": [match_view(m, self.detail, explain) for m in self.outcome.matches],
             "hit_sources": self.record["hit_sources"],
             "sources": self.record.get("sources", []),
         }
@@ -85,8 +86,9 @@ def source_view(answer: SourceAnswer) -> dict[str, Any]:
     return view
 
 
-def match_view(match: Match, detail: str) -> dict[str, Any]:
-    """One matched report, local or external, at ``detail``."""
+def match_view(match: Match, detail: str, explain: Callable[[Match], str] | None = None) -> dict[str, Any]:
+    """One matched report, local or external, at ``detail``, its explanation worded by ``explain``
+    (search's English when none)."""
     report = match.report
     source = external_source(match)
     full: dict[str, Any] = {
@@ -98,8 +100,7 @@ def match_view(match: Match, detail: str) -> dict[str, Any]:
         "score": match.score,
         "match_type": match.match_type,
         "tier": match.tier,
-        "explanation": match.explanation if match.active else
-        f"report is {report['status']}: information only, not a hit; {match.explanation}",
+        "explanation": explain(match) if explain else english_explanation(match),
         "category": report.get("category"),
         "manufacturer": report.get("manufacturer"),
         "model": report.get("model"),
@@ -116,6 +117,13 @@ def match_view(match: Match, detail: str) -> dict[str, Any]:
     if detail == CONTACT_ONLY:
         return {name: full[name] for name in CONTACT_ONLY_FIELDS if name in full}
     return full
+
+
+def english_explanation(match: Match) -> str:
+    """Search's explanation, saying first when the report cannot make a hit."""
+    if match.active:
+        return match.explanation
+    return f"report is {match.report['status']}: information only, not a hit; {match.explanation}"
 
 
 def _identifier(match: Match) -> dict[str, str] | None:

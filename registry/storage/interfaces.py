@@ -30,6 +30,7 @@ from registry.records import (
     Page,
     Report,
     ReportFilter,
+    UserRecord,
 )
 from search.keys import IdentifierKeys
 
@@ -95,6 +96,22 @@ class KeyStore(Protocol):
         """Every key record, oldest first."""
 
 
+class UserStore(Protocol):
+    """Accounts of people signing in to the web app (a hash of the password, never the password)."""
+
+    def create(self, record: UserRecord) -> None:
+        """Store a new account; ``Conflict`` if its ``username`` exists."""
+
+    def get(self, username: str) -> UserRecord:
+        """The account; ``NotFound`` otherwise.  Read on every signed-in request: keep it cheap."""
+
+    def replace(self, record: UserRecord) -> None:
+        """Store a changed account (password, lock-out counters, disabled)."""
+
+    def list(self) -> list[UserRecord]:
+        """Every account, oldest first."""
+
+
 class AuditLog(Protocol):
     """The append-only, hash-chained audit log (chain rules: ``registry.audit_chain``)."""
 
@@ -127,6 +144,9 @@ class JobStore(Protocol):
 
     def get_job(self, job_id: str) -> Job:
         """The job as stored now; ``NotFound`` otherwise."""
+
+    def list_jobs(self, owner: str, limit: int) -> list[Job]:
+        """The newest ``limit`` jobs submitted by the principal ``owner``, newest first."""
 
     def claim_job(self, owner: str, lease_seconds: float, now: float) -> Job | None:
         """Take the oldest claimable job for ``owner`` (status ``running``, lease until
@@ -169,6 +189,7 @@ class Engine:
     candidates: CandidateIndex
     checks: CheckLog
     keys: KeyStore
+    users: UserStore
     audit: AuditLog
     jobs: JobStore
     ping: Callable[[], None]  # raise ``StorageUnavailable`` unless the engine can serve requests

@@ -34,6 +34,7 @@ class ReportListArgsSchema(Schema):
     country = CountryCode()
     q = text_field(500, metadata={"description": "Full-text search in descriptions"})
     source = text_field(100, metadata={"description": "Reports imported from this feed"})
+    agency = text_field(metadata={"description": "Reports of this reporting agency (case and spacing ignored)"})
     limit = fields.Integer(validate=validate.Range(min=1, max=500), load_default=50)
     cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
 

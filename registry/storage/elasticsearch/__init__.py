@@ -14,8 +14,8 @@ from registry.storage.elasticsearch.audit import ElasticsearchAuditLog
 from registry.storage.elasticsearch.candidates import ElasticsearchCandidateIndex
 from registry.storage.elasticsearch.checks import ElasticsearchCheckLog
 from registry.storage.elasticsearch.cluster import Cluster, client_from_settings
+from registry.storage.elasticsearch.documents import key_index, user_index
 from registry.storage.elasticsearch.jobs import ElasticsearchJobStore
-from registry.storage.elasticsearch.keys import ElasticsearchKeyStore
 from registry.storage.elasticsearch.reports import ElasticsearchReportStore
 from registry.storage.interfaces import Engine
 
@@ -31,7 +31,8 @@ def open_cluster(cluster: Cluster) -> Engine:
         reports=reports,
         candidates=ElasticsearchCandidateIndex(cluster),
         checks=ElasticsearchCheckLog(cluster),
-        keys=ElasticsearchKeyStore(cluster),
+        keys=key_index(cluster),
+        users=user_index(cluster),
         audit=ElasticsearchAuditLog(cluster),
         jobs=ElasticsearchJobStore(cluster),
         ping=cluster.ping,

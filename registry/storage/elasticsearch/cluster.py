@@ -1,7 +1,7 @@
 """The connection to the cluster that every Elasticsearch store shares, and its indices.
 
 Layout.  Each kind of record has an index ``{prefix}-{kind}-v{N}`` behind the
-alias ``{prefix}-{kind}`` (reports, checks, keys, audit, bulk jobs, their rows
+alias ``{prefix}-{kind}`` (reports, checks, keys, users, audit, bulk jobs, their rows
 and results); code only ever names the aliases, so ``admin.reindex`` can
 build ``v{N+1}`` and swap the alias atomically.
 
@@ -41,6 +41,7 @@ from registry.storage.elasticsearch.mappings import (
     KEYS_MAPPINGS,
     KEYWORD,
     REPORTS_MAPPINGS,
+    USERS_MAPPINGS,
 )
 from search.text import ANALYSIS_VERSION
 
@@ -89,6 +90,7 @@ class Cluster:
         self.reports_alias = f"{index_prefix}-reports"
         self.checks_alias = f"{index_prefix}-checks"
         self.keys_alias = f"{index_prefix}-keys"
+        self.users_alias = f"{index_prefix}-users"
         self.audit_alias = f"{index_prefix}-audit"
         self.jobs_alias = f"{index_prefix}-bulk-jobs"
         self.job_rows_alias = f"{index_prefix}-bulk-rows"
@@ -97,6 +99,7 @@ class Cluster:
             (self.reports_alias, REPORTS_MAPPINGS, self.index_settings),
             (self.checks_alias, CHECKS_MAPPINGS, checks_settings),
             (self.keys_alias, KEYS_MAPPINGS, self.index_settings),
+            (self.users_alias, USERS_MAPPINGS, self.index_settings),
             (self.audit_alias, AUDIT_MAPPINGS, self.index_settings),
             (self.jobs_alias, JOBS_MAPPINGS, self.index_settings),
             (self.job_rows_alias, JOB_ROWS_MAPPINGS, self.index_settings),
@@ -189,10 +192,22 @@ def create_aliased_index(client: Elasticsearch, alias: str, mappings: Document, 
         except BadRequestError as exc:
             if exc.error != "resource_already_exists_exception":
                 raise
+    else:
+        add_missing_fields(client, alias, mappings)
     # Not ``wait_for_status``: a new index reports yellow before its primary has started.
     client.cluster.health(index=alias, wait_for_active_shards=str(INDEX_SETTINGS["number_of_shards"]),
                           timeout=SHARDS_READY_TIMEOUT)
     return None
+
+
+def add_missing_fields(client: Elasticsearch, alias: str, mappings: Document) -> None:
+    """Add the fields the mapping gained since an older release created the index (a job's
+    ``owner``); fields already there are never changed (that needs ``irontrace es reindex``)."""
+    [existing] = client.indices.get_mapping(index=alias).values()
+    have = existing["mappings"].get("properties", {})
+    missing = {name: field for name, field in mappings["properties"].items() if name not in have}
+    if missing:
+        client.indices.put_mapping(index=alias, properties=missing)
 
 
 def bulk_items(client: Elasticsearch, operations: list[Document], **params: Any) -> list[Document]:

@@ -58,6 +58,13 @@ class ElasticsearchJobStore:
         with self.cluster.session() as es:
             return cast(Job, self._read(es, job_id)["_source"]["document"])
 
+    def list_jobs(self, owner: str, limit: int) -> list[Job]:
+        with self.cluster.session() as es:
+            hits = es.search(index=self.jobs_alias, query={"term": {"owner": owner}},
+                             sort=[{"created_at": "desc"}], size=limit, source_includes=["document"],
+                             track_total_hits=False)["hits"]["hits"]
+        return [cast(Job, hit["_source"]["document"]) for hit in hits]
+
     def claim_job(self, owner: str, lease_seconds: float, now: float) -> Job | None:
         with self.cluster.session() as es:
             hits = es.search(index=self.jobs_alias, query={"terms": {"status": list(ACTIVE_JOB_STATUSES)}},
@@ -147,4 +154,5 @@ class ElasticsearchJobStore:
 
 
 def _fields(job: Job) -> Document:
-    return {"status": job["status"], "created_at": job["created_at"], "document": job}
+    return {"status": job["status"], "owner": job["owner"]["principal"], "created_at": job["created_at"],
+            "document": job}

@@ -66,6 +66,11 @@ KEYS_MAPPINGS: Final[dict[str, Any]] = {
     "properties": {"key_id": KEYWORD, "created_at": {"type": "date"}, "document": STORED_ONLY},
 }
 
+USERS_MAPPINGS: Final[dict[str, Any]] = {
+    "dynamic": "strict",
+    "properties": {"username": KEYWORD, "created_at": {"type": "date"}, "document": STORED_ONLY},
+}
+
 AUDIT_MAPPINGS: Final[dict[str, Any]] = {
     "dynamic": "strict",
     "properties": {
@@ -80,7 +85,7 @@ AUDIT_MAPPINGS: Final[dict[str, Any]] = {
 
 JOBS_MAPPINGS: Final[dict[str, Any]] = {
     "dynamic": "strict",
-    "properties": {"status": KEYWORD, "created_at": {"type": "date"}, "document": STORED_ONLY},
+    "properties": {"status": KEYWORD, "owner": KEYWORD, "created_at": {"type": "date"}, "document": STORED_ONLY},
 }
 JOB_ROWS_MAPPINGS: Final[dict[str, Any]] = {
     "dynamic": "strict",

@@ -40,6 +40,7 @@ from registry.records import (
     agency_key,
     imported_version,
     manufacturer_key,
+    name_key,
 )
 from registry.storage.cursors import BAD_CURSOR, decode_cursor, encode_cursor
 from registry.storage.elasticsearch.cluster import Cluster, bulk_items, read_position
@@ -230,6 +231,7 @@ class ElasticsearchReportStore:
                 ("manufacturer_key", manufacturer_key(filters.manufacturer)),
                 ("country", filters.country),
                 ("source", filters.source),
+                ("agency_key", name_key(filters.agency) if filters.agency else None),
             )
             if value
         ]

@@ -17,8 +17,8 @@ from registry.storage.sqlite.candidates import SQLiteCandidateIndex
 from registry.storage.sqlite.checks import SQLiteCheckLog
 from registry.storage.sqlite.database import Database
 from registry.storage.sqlite.descriptions import ensure_description_terms
+from registry.storage.sqlite.documents import key_table, user_table
 from registry.storage.sqlite.jobs import SQLiteJobStore
-from registry.storage.sqlite.keys import SQLiteKeyStore
 from registry.storage.sqlite.reports import SQLiteReportStore
 
 NAME = "sqlite"
@@ -34,7 +34,8 @@ def open_sqlite(path: str, cache_mb: int = 256) -> Engine:
         reports=SQLiteReportStore(database),
         candidates=SQLiteCandidateIndex(database),
         checks=SQLiteCheckLog(database),
-        keys=SQLiteKeyStore(database),
+        keys=key_table(database),
+        users=user_table(database),
         audit=SQLiteAuditLog(database),
         jobs=SQLiteJobStore(database),
         ping=database.ping,

@@ -48,6 +48,12 @@ class SQLiteJobStore:
     def get_job(self, job_id: str) -> Job:
         return _job(self.database.connection(), job_id)
 
+    def list_jobs(self, owner: str, limit: int) -> list[Job]:
+        rows = self.database.connection().execute(
+            "SELECT document FROM bulk_jobs WHERE json_extract(document, '$.owner.principal') = ? "
+            "ORDER BY seq DESC LIMIT ?", (owner, limit))
+        return [cast(Job, json.loads(r[0])) for r in rows]
+
     def claim_job(self, owner: str, lease_seconds: float, now: float) -> Job | None:
         # Look before taking the write lock: idle workers poll, and most polls find nothing.
         if _first_claimable(self.database.connection(), now) is None:

@@ -8,7 +8,16 @@ from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from registry.errors import Conflict, NotFound, PreconditionFailed
-from registry.records import ImportOutcome, Page, Report, ReportFilter, agency_key, imported_version, manufacturer_key
+from registry.records import (
+    ImportOutcome,
+    Page,
+    Report,
+    ReportFilter,
+    agency_key,
+    imported_version,
+    manufacturer_key,
+    name_key,
+)
 from registry.storage.cursors import decode_cursor, encode_cursor
 from registry.storage.sqlite.database import Database
 from registry.storage.sqlite.index_rows import IndexedReport, insert_rows, prepare_reports, update_rows
@@ -92,6 +101,7 @@ class SQLiteReportStore:
             ("manufacturer_key", manufacturer_key(filters.manufacturer)),
             ("country", filters.country),
             (SOURCE_COLUMN, filters.source),
+            ("agency_key", name_key(filters.agency) if filters.agency else None),
         ):
             if value:
                 clauses.append(f"{column} = ?")

@@ -1,0 +1,84 @@
+"""The forms people fill in (Flask-WTF: fields, validation, and the CSRF token every form carries).
+
+The report form is the exception: a report's rules are the domain's
+(``registry.validation``), so its page posts plain fields named like the
+report's (``incident.country``) and ``registry.web.reports`` validates the
+whole with ``validate_report``, as the API does.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import HiddenField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from registry.services.users import MIN_PASSWORD_LENGTH
+from registry.validation import MAX_IDENTIFIER_LENGTH
+from registry.vocabulary import CATEGORIES, ROLES
+from registry.web.i18n import label
+
+FIELD_LENGTH = 200
+
+
+def _choices(words: tuple[str, ...], blank: str | None = None) -> list[tuple[str, str]]:
+    """Choices labelled in the reader's language, computed per request."""
+    first = [("", blank)] if blank is not None else []
+    return first + [(word, label(word)) for word in words]
+
+
+class SignInForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+
+
+class CheckForm(FlaskForm):
+    identifier = StringField(_l("Serial number, PIN or VIN as read"),
+                             validators=[DataRequired(), Length(max=MAX_IDENTIFIER_LENGTH)])
+    manufacturer = StringField(_l("Manufacturer (optional)"), validators=[Optional(), Length(max=FIELD_LENGTH)])
+    category = SelectField(_l("Category (optional)"), validators=[Optional()])
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.category.choices = _choices(CATEGORIES, "—")
+
+
+class UploadForm(FlaskForm):
+    file = FileField(_l("Inventory or manifest (CSV or Excel)"), validators=[FileRequired()])
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
+
+
+class StatusForm(FlaskForm):
+    status = HiddenField(validators=[DataRequired()])
+    version = HiddenField(validators=[DataRequired()])
+
+
+class UserForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    role = SelectField(_l("Role"), validators=[DataRequired()])
+    agency = StringField(_l("Agency (agency accounts only)"), validators=[Optional(), Length(max=FIELD_LENGTH)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)])
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.role.choices = _choices(ROLES)
+
+
+class PasswordForm(FlaskForm):
+    password = PasswordField(_l("New password"),
+                             validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)])
+
+
+class KeyForm(FlaskForm):
+    role = SelectField(_l("Role"), validators=[DataRequired()])
+    agency = StringField(_l("Agency (agency keys only)"), validators=[Optional(), Length(max=FIELD_LENGTH)])
+    label = StringField(_l("Label"), validators=[Optional(), Length(max=FIELD_LENGTH)])
+    expires = StringField(_l("Expires (date, optional)"), validators=[Optional(), Length(max=40)])
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.role.choices = _choices(ROLES)
