@@ -141,6 +141,7 @@ class Job(TypedDict, total=False):
     rows_done: int
     hits: int
     possible_matches: int
+    similar_serials: int
     no_matches: int
     errors: int
     error: str | None

@@ -225,7 +225,7 @@ def test_dealers_see_verdict_case_reference_and_contact_only(server, registry, r
     assert answer.status_code == 200
     body = answer.json()
     assert body["verdict"] in ("hit", "possible_match")
-    assert body["matches"][0] == {"external_ref": report["external_ref"], "active": True,
+    assert body["matches"][0] == {"external_ref": report["external_ref"], "active": True, "tier": "alarm",
                                   "reporting_agency": report["reporting_agency"], "source": "local"}
     text = answer.text
     for value in RESTRICTED_VALUES:
@@ -245,7 +245,7 @@ def test_dealers_bulk_results_show_contact_only(server, registry):
     assert answer.status_code == 200
     [row] = answer.json()["results"]
     assert row["verdict"] == "hit"
-    assert row["match"] == {"external_ref": report["external_ref"], "active": True,
+    assert row["match"] == {"external_ref": report["external_ref"], "active": True, "tier": "alarm",
                             "reporting_agency": report["reporting_agency"], "source": "local"}
     as_csv = call(server, "POST", "/v1/checks/bulk", {**dealer, "Content-Type": "text/csv", "Accept": "text/csv"},
                   data=INVENTORY)

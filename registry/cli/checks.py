@@ -19,8 +19,8 @@ from registry.errors import IronTraceError
 from registry.files.reports import SUFFIX_FORMATS
 from registry.files.results import csv_lines, ndjson_lines
 from registry.files.uploads import detect_upload_format, read_upload
-from registry.services.bulk import COUNTERS, tally
-from registry.vocabulary import FINAL_JOB_STATUSES
+from registry.services.bulk import counters, tally
+from registry.vocabulary import FINAL_JOB_STATUSES, READING_SOURCES, TYPED
 from search.query import CheckQuery
 
 REMOTE_POLL_SECONDS = 0.5
@@ -31,13 +31,16 @@ RETRYABLE_STATUSES = (429, 503)
 @click.command()
 @click.argument("identifier")
 @click.option("--manufacturer")
+@click.option("--model")
 @click.option("--category")
 @click.option("--description")
+@click.option("--reading-source", type=click.Choice(READING_SOURCES), default=TYPED, show_default=True,
+              help="How the identifier was obtained: typed, copied from a file, or read by OCR.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
-def check(identifier: str, manufacturer: str | None, category: str | None, description: str | None,
-          as_json: bool) -> None:
-    """Check an identifier against the registry and print the verdict."""
-    query = CheckQuery(identifier, manufacturer, category, description)
+def check(identifier: str, manufacturer: str | None, model: str | None, category: str | None,
+          description: str | None, reading_source: str, as_json: bool) -> None:
+    """Check an identifier against the registry and print the verdict, alarms first, then similar serials."""
+    query = CheckQuery(identifier, manufacturer, category, description, model, reading_source)
     result = local_services(with_sources=True).checks.check(Actor.operator(), query)
     view = result.to_dict()
     matches = view["matches"]
@@ -53,7 +56,8 @@ def check(identifier: str, manufacturer: str | None, category: str | None, descr
         agency = m["reporting_agency"]
         contact = f", {agency['contact']}" if agency.get("contact") else ""
         click.echo(
-            f"  {m['score']:.2f} {m['match_type']:<11} {m['identifier']['value'] if m['identifier'] else '-'}"
+            f"  {m['score']:.2f} {m['tier']:<7} {m['match_type']:<11} "
+            f"{m['identifier']['value'] if m['identifier'] else '-'}"
             f"  {m['status']}  {m['external_ref']} ({agency['name']}{contact})"
         )
         click.echo(f"       {m['explanation']}")
@@ -73,7 +77,8 @@ def bulk_check(file: Path, output: Path | None, server: str | None, key: str | N
     else:
         counts = _bulk_check_local(file, output, as_ndjson)
     click.echo(f"rows {sum(counts.values())}: hits {counts['hits']}, possible matches {counts['possible_matches']}, "
-               f"no match {counts['no_matches']}, errors {counts['errors']}", err=True)
+               f"similar serials {counts['similar_serials']}, no match {counts['no_matches']}, "
+               f"errors {counts['errors']}", err=True)
 
 
 def _results_file(output: Path | None, as_ndjson: bool) -> IO[str]:
@@ -141,7 +146,7 @@ def _bulk_check_remote(file: Path, server: str, key: str | None, output: Path | 
             out.writelines(cast("Iterator[str]", results.iter_content(chunk_size=64 * 1024, decode_unicode=True)))
     except requests.RequestException as exc:
         raise click.ClickException(f"Cannot reach {server}: {exc}") from exc
-    return {name: job[name] for name in COUNTERS}
+    return counters(job)
 
 
 def _raise_for_problem(response: requests.Response) -> None:

@@ -10,8 +10,9 @@ from typing import Any
 
 # Result columns written after the uploaded ones, in this order.
 RESULT_COLUMNS = (
-    "row", "verdict", "score", "match_type", "matched_identifier", "matched_report_id", "matched_external_ref",
-    "matched_status", "reporting_agency", "agency_contact", "explanation", "error",
+    "row", "verdict", "score", "match_type", "tier", "matched_identifier", "matched_report_id",
+    "matched_external_ref", "matched_status", "reporting_agency", "agency_contact", "explanation",
+    "similar_serials", "error",
 )
 # A cell starting with one of these is a formula to a spreadsheet; the quote makes it text.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -35,9 +36,10 @@ def csv_cells(result: dict[str, Any], input_columns: list[str]) -> list[str]:
     agency = match.get("reporting_agency") or {}
     identifier = match.get("identifier") or {}
     values = [result["input"].get(c) for c in input_columns] + [
-        result["row"], result.get("verdict"), match.get("score"), match.get("match_type"), identifier.get("value"),
-        match.get("report_id"), match.get("external_ref"), match.get("status"), agency.get("name"),
-        agency.get("contact"), match.get("explanation"), result.get("error"),
+        result["row"], result.get("verdict"), match.get("score"), match.get("match_type"), match.get("tier"),
+        identifier.get("value"), match.get("report_id"), match.get("external_ref"), match.get("status"),
+        agency.get("name"), agency.get("contact"), match.get("explanation"), result.get("similar_serials"),
+        result.get("error"),
     ]
     return [spreadsheet_safe(v) for v in values]
 

@@ -53,8 +53,10 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
         "vin-код", "vin код", "вин", "идентификатор", "номер шасси",
     ),
     "manufacturer": ("manufacturer", "make", "brand", "maker", "производитель", "изготовитель", "марка"),
+    "model": ("model", "модель"),
     "category": ("category", "equipment type", "type", "категория", "тип", "тип техники", "вид техники"),
     "description": ("description", "item", "item description", "описание", "наименование"),
+    "reading_source": ("reading source", "read by", "источник номера"),
 }
 ALIAS_FIELDS = {alias: name for name, aliases in HEADER_ALIASES.items() for alias in aliases}
 
@@ -169,7 +171,8 @@ def check_query(cells: dict[str, str]) -> tuple[dict[str, str] | None, str | Non
     """The check a row asks for, validated as a single check is, or why it cannot be checked.
 
     The first non-empty column of each field wins; a category outside the
-    registry's list is ignored rather than held against the row.
+    registry's list is ignored rather than held against the row; a reading
+    source is compared in lower case.
     """
     fields: dict[str, str] = {}
     for column, cell in cells.items():
@@ -181,6 +184,8 @@ def check_query(cells: dict[str, str]) -> tuple[dict[str, str] | None, str | Non
         fields["category"] = category
     if not fields.get("identifier"):
         return None, "The row has no identifier (serial, PIN, VIN or a column named like one)."
+    if "reading_source" in fields:
+        fields["reading_source"] = fields["reading_source"].casefold()
     try:
         return _request_schema.load(fields), None
     except ValidationError as exc:

@@ -11,7 +11,7 @@ left of the day is refused whole, before anything is checked.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,11 +26,12 @@ from registry.services.usage import UsageService
 from registry.stamps import new_id, utc_now
 from registry.storage.interfaces import JobStore
 from registry.storage.leases import shown_status
-from registry.vocabulary import ACTIVE_JOB_STATUSES, STALLED
+from registry.vocabulary import ACTIVE_JOB_STATUSES, HIT, NO_MATCH, POSSIBLE_MATCH, SIMILAR_SERIALS, STALLED
 
 SYNC_MAX_ROWS = 1000  # POST /v1/checks/bulk answers at once up to this many rows
-Counter = Literal["hits", "possible_matches", "no_matches", "errors"]  # a job's counting fields
-VERDICT_COUNTERS: dict[str, Counter] = {"hit": "hits", "possible_match": "possible_matches", "no_match": "no_matches"}
+Counter = Literal["hits", "possible_matches", "similar_serials", "no_matches", "errors"]  # a job's counting fields
+VERDICT_COUNTERS: dict[str, Counter] = {HIT: "hits", POSSIBLE_MATCH: "possible_matches",
+                                        SIMILAR_SERIALS: "similar_serials", NO_MATCH: "no_matches"}
 COUNTERS: tuple[Counter, ...] = (*VERDICT_COUNTERS.values(), "errors")  # what a job counts, row by row
 PRIVATE_FIELDS = ("lease_owner", "lease_expires", "run_started", "run_started_rows", "columns", "owner")
 
@@ -63,7 +64,7 @@ def new_job(upload: Upload, filename: str | None, owner: Actor) -> Job:
 
 
 def tally(results: list[dict[str, Any]]) -> dict[str, int]:
-    """How many rows were hits, possible matches, no matches, or could not be checked."""
+    """How many rows were hits, possible matches, similar serials, no matches, or could not be checked."""
     counts: dict[str, int] = dict.fromkeys(COUNTERS, 0)
     for result in results:
         counts["errors" if result["error"] else VERDICT_COUNTERS[result["verdict"]]] += 1
@@ -72,17 +73,22 @@ def tally(results: list[dict[str, Any]]) -> dict[str, int]:
 
 def advanced(job: Job, results: list[dict[str, Any]]) -> Job:
     """The job after a batch: checkpoint moved past its rows, each verdict (or error) counted."""
-    counts = tally(results)
+    counts, before = tally(results), counters(job)
     moved: Job = {**job, "rows_done": job["rows_done"] + len(results)}
     for name in COUNTERS:
-        moved[name] = job[name] + counts[name]
+        moved[name] = before[name] + counts[name]
     return moved
+
+
+def counters(job: Mapping[str, Any]) -> dict[str, int]:
+    """A job's counts; a counter added after the job was queued (``similar_serials``) reads zero."""
+    return {name: job.get(name, 0) for name in COUNTERS}
 
 
 def job_view(job: Job, now: float) -> dict[str, Any]:
     """A job as its owner sees it at ``now``: no lease internals, ``stalled`` while nobody renews
     its lease, an ETA while it runs."""
-    view = {k: v for k, v in job.items() if k not in PRIVATE_FIELDS}
+    view = {**{k: v for k, v in job.items() if k not in PRIVATE_FIELDS}, **counters(job)}
     view["status"] = shown_status(job, now)
     view["eta_seconds"] = None
     done_this_run = job["rows_done"] - job.get("run_started_rows", 0)

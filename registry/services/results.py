@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from registry.access import CONTACT_ONLY
 from registry.records import Document
-from registry.vocabulary import HIT_MATCH_TYPES
+from registry.vocabulary import HIT_MATCH_TYPES, SIMILAR
 from search.matching import CheckOutcome, Match
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 LOCAL_SOURCE = "local"  # the ``source`` of a match from this registry
 # What a dealer sees of a match: that the item is reported, and whom to call.
-CONTACT_ONLY_FIELDS = ("external_ref", "active", "reporting_agency", "source", "reference")
+CONTACT_ONLY_FIELDS = ("external_ref", "active", "tier", "reporting_agency", "source", "reference")
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,7 @@ def match_view(match: Match, detail: str, explain: Callable[[Match], str] | None
         "identifier": _identifier(match),
         "score": match.score,
         "match_type": match.match_type,
+        "tier": match.tier,
         "explanation": explain(match) if explain else english_explanation(match),
         "category": report.get("category"),
         "manufacturer": report.get("manufacturer"),
@@ -131,14 +132,16 @@ def _identifier(match: Match) -> dict[str, str] | None:
 
 
 def bulk_row_result(row: Document, outcome: CheckOutcome | None, detail: str) -> dict[str, Any]:
-    """What a bulk check answers about one uploaded row: its cells echoed, the verdict and
-    the best match (at ``detail``), or the row's error."""
-    best = outcome.matches[0] if outcome and outcome.matches else None
+    """What a bulk check answers about one uploaded row: its cells echoed, the verdict, the best
+    match (at ``detail``) and how many of the matches are similar serials rather than alarms, or
+    the row's error."""
+    matches = outcome.matches if outcome else []
     return {
         "row": row["number"],
         "input": row["cells"],
         "verdict": outcome.verdict if outcome else None,
-        "match": match_view(best, detail) if best else None,
-        "matches": len(outcome.matches) if outcome else 0,
+        "match": match_view(matches[0], detail) if matches else None,
+        "matches": len(matches),
+        "similar_serials": sum(m.tier == SIMILAR for m in matches),
         "error": row["error"],
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from registry.api.schemas.checks import MatchSchema
+from registry.api.schemas.checks import VERDICT_DOC, MatchSchema
 from registry.vocabulary import JOB_STATUSES, VERDICTS
 
 
@@ -22,7 +22,8 @@ class BulkJobSchema(Schema):
     rows_total = fields.Integer()
     rows_done = fields.Integer()
     hits = fields.Integer()
-    possible_matches = fields.Integer()
+    possible_matches = fields.Integer(metadata={"description": "Rows with an alarm short of a hit"})
+    similar_serials = fields.Integer(metadata={"description": "Rows with similar serials only: no alarm"})
     no_matches = fields.Integer()
     errors = fields.Integer(metadata={"description": "Rows that could not be checked (see each row's error)"})
     eta_seconds = fields.Float(allow_none=True,
@@ -45,9 +46,11 @@ class BulkRowResultSchema(Schema):
 
     row = fields.Integer(metadata={"description": "Line of the row in the file (CSV counts the header as 1)"})
     input = fields.Dict(keys=fields.String(), values=fields.String(), metadata={"description": "The row as uploaded"})
-    verdict = fields.String(allow_none=True, validate=validate.OneOf(VERDICTS))
-    match = fields.Nested(MatchSchema, allow_none=True, metadata={"description": "The best match"})
+    verdict = fields.String(allow_none=True, validate=validate.OneOf(VERDICTS), metadata={"description": VERDICT_DOC})
+    match = fields.Nested(MatchSchema, allow_none=True,
+                          metadata={"description": "The best match (its tier says whether it is an alarm)"})
     matches = fields.Integer(metadata={"description": "How many reports matched"})
+    similar_serials = fields.Integer(metadata={"description": "How many of them are similar serials, not alarms"})
     error = fields.String(allow_none=True, metadata={"description": "Why the row could not be checked"})
 
 
@@ -57,6 +60,7 @@ class BulkCheckResultSchema(Schema):
     rows_total = fields.Integer()
     hits = fields.Integer()
     possible_matches = fields.Integer()
+    similar_serials = fields.Integer()
     no_matches = fields.Integer()
     errors = fields.Integer()
     results = fields.List(fields.Nested(BulkRowResultSchema))
