@@ -142,6 +142,7 @@ class Job(TypedDict, total=False):
     rows_done: int
     hits: int
     possible_matches: int
+    similar_serials: int
     no_matches: int
     errors: int
     incomplete_rows: int

@@ -17,7 +17,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 
 from registry.errors import ValidationFailed, flatten_messages
 from registry.records import Report
-from registry.vocabulary import CATEGORIES, IDENTIFIER_TYPES, STATUSES, canonical_category
+from registry.vocabulary import CATEGORIES, IDENTIFIER_TYPES, READING_SOURCES, STATUSES, TYPED, canonical_category
 from search.normalize import normalize
 
 MAX_IDENTIFIER_LENGTH = 64
@@ -145,11 +145,22 @@ class ReportInputSchema(Schema):
             seen.add(key)
 
 
+READING_SOURCE_DOC = (
+    "How the identifier was obtained: `typed` by an officer (default for a single check), `copied` "
+    "from a file or system (default for bulk checks: typos are rare there, so a typo counts less), "
+    "or read by `ocr` (look-alike confusions are common there)"
+)
+
+
 class CheckRequestSchema(Schema):
     identifier = fields.String(validate=validate.Length(min=1, max=MAX_IDENTIFIER_LENGTH))
     manufacturer = text_field()
+    model = text_field(metadata={"description": "Model as read or known; its agreement with a report strengthens "
+                                                "a worn tail"})
     category = Category()
     description = text_field(MAX_TEXT_LENGTH)
+    reading_source = fields.String(validate=validate.OneOf(READING_SOURCES),
+                                   metadata={"description": READING_SOURCE_DOC, "default": TYPED})
 
     @validates_schema
     def _something_to_check(self, data: dict, **_) -> None:

@@ -2,8 +2,9 @@
 
 Schemas validate against these tuples, engines store them, adapters map
 foreign records onto them.  Matching's own words (which statuses can hit,
-match types, verdicts) are defined by ``search.vocabulary``, since ``search``
-imports nothing from ``registry``, and are re-exported here.
+match types, tiers, verdicts, reading sources) are defined by
+``search.vocabulary``, since ``search`` imports nothing from ``registry``,
+and are re-exported here.
 """
 
 from __future__ import annotations
@@ -12,16 +13,25 @@ from typing import Final
 
 from search.vocabulary import (
     ACTIVE_STATUSES,
+    ALARM,
+    COPIED,
     HIT,
     HIT_MATCH_TYPES,
     MATCH_TYPES,
     NO_MATCH,
+    OCR,
     POSSIBLE_MATCH,
+    READING_SOURCES,
+    SIMILAR,
+    SIMILAR_SERIALS,
+    TIERS,
+    TYPED,
     VERDICTS,
 )
 
 __all__ = [
     "ACTIVE_STATUSES", "HIT", "HIT_MATCH_TYPES", "MATCH_TYPES", "NO_MATCH", "POSSIBLE_MATCH", "VERDICTS",
+    "SIMILAR_SERIALS", "ALARM", "SIMILAR", "TIERS", "TYPED", "COPIED", "OCR", "READING_SOURCES",
     "STATUSES", "CATEGORIES", "IDENTIFIER_TYPES", "ROLES", "ADMIN", "AGENCY", "BORDER", "DEALER", "AUDITOR",
     "ACTIVE_JOB_STATUSES", "FINAL_JOB_STATUSES", "JOB_STATUSES", "STALLED", "SOURCE_STATUSES",
     "UNANSWERED_SOURCE_STATUSES", "CIRCUIT_STATES", "KEY_STATES", "AUDIT_ACTIONS", "canonical_category",

@@ -231,8 +231,8 @@ def test_dealers_see_verdict_case_reference_match_type_status_and_contact_only(s
     body = answer.json()
     assert body["verdict"] in ("hit", "possible_match")
     assert body["matches"][0] == {"external_ref": report["external_ref"], "status": "stolen", "active": True,
-                                  "match_type": match_type, "reporting_agency": report["reporting_agency"],
-                                  "source": "local"}
+                                  "match_type": match_type, "tier": "alarm",
+                                  "reporting_agency": report["reporting_agency"], "source": "local"}
     text = answer.text
     for value in RESTRICTED_VALUES:
         assert value not in text
@@ -252,7 +252,8 @@ def test_dealers_bulk_results_show_contact_only(server, registry):
     [row] = answer.json()["results"]
     assert row["verdict"] == "hit"
     assert row["match"] == {"external_ref": report["external_ref"], "status": "stolen", "active": True,
-                            "match_type": "exact", "reporting_agency": report["reporting_agency"], "source": "local"}
+                            "match_type": "exact", "tier": "alarm", "reporting_agency": report["reporting_agency"],
+                            "source": "local"}
     as_csv = call(server, "POST", "/v1/checks/bulk", {**dealer, "Content-Type": "text/csv", "Accept": "text/csv"},
                   data=INVENTORY)
     [csv_row] = csv.DictReader(io.StringIO(as_csv.content.decode("utf-8-sig")))
@@ -270,8 +271,8 @@ def test_a_dealer_sees_a_recovered_machine_as_recovered(server, registry):
     answer = call(server, "POST", "/v1/checks", dealer, json={"identifier": "XTC652005L1234567"}).json()
     assert answer["verdict"] == "no_match"
     assert answer["matches"] == [{"external_ref": "KZ-TRK-2024-000777", "status": "recovered", "active": False,
-                                  "match_type": "exact", "reporting_agency": report["reporting_agency"],
-                                  "source": "local"}]
+                                  "match_type": "exact", "tier": "alarm",
+                                  "reporting_agency": report["reporting_agency"], "source": "local"}]
     inventory = b"serial\nXTC652005L1234567\n"
     as_csv = call(server, "POST", "/v1/checks/bulk", {**dealer, "Content-Type": "text/csv", "Accept": "text/csv"},
                   data=inventory)

@@ -77,35 +77,41 @@ def ndjson_results(server, location: str) -> list[dict]:
 
 def test_a_job_answers_every_row_in_input_order(server, registered):
     rows = [["1", PIN, "Caterpillar"], ["2", "", "blank"], ["3", "CAT0336DLTJFOO123", ""],
-            ["4", VIN, "KAMAZ"], ["5", "ZZZ9999999", "=HYPERLINK(\"http://x\")"]]
+            ["4", VIN, "KAMAZ"], ["5", "ZZZ9999999", "=HYPERLINK(\"http://x\")"], ["6", "CAT0336DLTJF00128", ""]]
     body = csv_body(["Lot", "Заводской номер", "Марка"], rows, delimiter=";").decode().encode("cp1251")
     created = server.post("/v1/bulk-checks", files={"file": ("inventory.csv", body, "text/csv")})
     assert created.status_code == 202, created.text
-    assert created.json()["status"] == "queued" and created.json()["rows_total"] == 5
+    assert created.json()["status"] == "queued" and created.json()["rows_total"] == 6
     location = created.headers["Location"]
     assert location == f"/v1/bulk-checks/{created.json()['id']}"
 
     job = wait_for(server, location)
-    assert job["status"] == "done" and job["rows_done"] == 5 and job["eta_seconds"] is None
-    assert (job["hits"], job["possible_matches"], job["no_matches"], job["errors"]) == (1, 1, 2, 1)
+    assert job["status"] == "done" and job["rows_done"] == 6 and job["eta_seconds"] is None
+    counts = (job["hits"], job["possible_matches"], job["similar_serials"], job["no_matches"], job["errors"])
+    assert counts == (1, 1, 1, 2, 1)
     assert job["started_at"] <= job["finished_at"]
 
     results = ndjson_results(server, location)
-    assert [r["row"] for r in results] == [2, 3, 4, 5, 6]
-    assert [r["input"]["Lot"] for r in results] == ["1", "2", "3", "4", "5"]
-    assert [r["verdict"] for r in results] == ["hit", None, "possible_match", "no_match", "no_match"]
+    assert [r["row"] for r in results] == [2, 3, 4, 5, 6, 7]
+    assert [r["input"]["Lot"] for r in results] == ["1", "2", "3", "4", "5", "6"]
+    assert [r["verdict"] for r in results] == ["hit", None, "possible_match", "no_match", "no_match",
+                                               "similar_serials"]
     assert "no identifier" in results[1]["error"]
     assert results[0]["match"]["report_id"] == registered["stolen"]["id"]
     assert results[2]["match"]["match_type"] == "confusable" and results[2]["match"]["explanation"]
     assert results[3]["match"]["active"] is False  # a recovered report is information, not a hit
+    # one digit off the running number, copied from a file: as likely the next machine of the series
+    assert results[5]["match"]["tier"] == "similar" and results[5]["similar_serials"] == 1
+    assert "typos are rare" in results[5]["match"]["explanation"]
 
     as_csv = server.get(location + "/results", headers={"Accept": "text/csv"})
     assert as_csv.headers["Content-Type"] == "text/csv; charset=utf-8"
     # Excel in a Russian locale opens it by double-click: UTF-8 with BOM, the upload's ';' between cells.
     assert as_csv.content.startswith(codecs.BOM_UTF8 + b"Lot;")
     table = list(csv.DictReader(io.StringIO(as_csv.content.decode("utf-8-sig")), delimiter=";"))
-    assert [r["Lot"] for r in table] == ["1", "2", "3", "4", "5"]
-    assert table[0]["verdict"] == "hit" and table[0]["score"] == "1.0"
+    assert [r["Lot"] for r in table] == ["1", "2", "3", "4", "5", "6"]
+    assert table[0]["verdict"] == "hit" and table[0]["score"] == "1.0" and table[0]["tier"] == "alarm"
+    assert (table[5]["verdict"], table[5]["tier"], table[5]["similar_serials"]) == ("similar_serials", "similar", "1")
     assert table[0]["matched_external_ref"] == "KZ-TRK-2025-000001"
     assert table[4]["Марка"] == "'=HYPERLINK(\"http://x\")"
 
@@ -136,10 +142,21 @@ def test_each_bulk_row_answers_as_its_single_check(server, registered):
     for (reading, maker, category, description), result in zip(rows, body["results"]):
         query = {k: v for k, v in (("identifier", reading), ("manufacturer", maker), ("category", category),
                                    ("description", description)) if v}
-        single = server.post("/v1/checks", json=query).json()
+        single = server.post("/v1/checks", json={**query, "reading_source": "copied"}).json()  # as a file's are
         assert result["verdict"] == single["verdict"], reading
         assert result["matches"] == len(single["matches"]), reading
         assert result["match"] == (single["matches"][0] if single["matches"] else None), reading
+
+
+def test_a_row_may_say_how_its_serial_was_read(server, registered):
+    swapped = "CAT0336DTLJF00123"  # LT typed as TL: a typing slip if typed, as likely another machine if copied
+    body = csv_body(["serial", "reading source"], [[swapped, "Typed"], [swapped, ""], [swapped, "ocr"]])
+    answered = server.post("/v1/checks/bulk", data=body, headers={"Content-Type": "text/csv"}).json()
+    assert [r["verdict"] for r in answered["results"]] == ["possible_match", "similar_serials", "similar_serials"]
+    assert (answered["possible_matches"], answered["similar_serials"]) == (1, 2)
+    refused = server.post("/v1/checks/bulk", data=csv_body(["serial", "reading source"], [[swapped, "guessed"]]),
+                          headers={"Content-Type": "text/csv"}).json()
+    assert "reading_source" in refused["results"][0]["error"]
 
 
 def test_workers_share_jobs_and_each_row_is_answered_once(app, server):
@@ -412,7 +429,7 @@ def test_bulk_check_command_against_a_server_sends_the_key(app, seen_keys, serve
     output = tmp_path / "results.csv"
     done = irontrace("bulk-check", str(source), "-o", str(output), "--server", server.url, env={"IRONTRACE_KEY": key})
     assert done.returncode == exit_codes.HIT, done.stderr
-    assert "rows 3: hits 1, possible matches 0, no match 1, errors 1" in done.stderr
+    assert "rows 3: hits 1, possible matches 0, similar serials 0, no match 1, errors 1" in done.stderr
     table = list(csv.DictReader(io.StringIO(output.read_text(encoding="utf-8-sig"))))
     assert [(r["note"], r["verdict"]) for r in table] == [("a", "no_match"), ("b", "hit"), ("c", "")]
     assert seen_keys and set(seen_keys) == {f"Bearer {key}"}
@@ -428,6 +445,6 @@ def test_bulk_check_command_on_the_local_registry(tmp_path):
     output = tmp_path / "results.ndjson"
     done = irontrace("bulk-check", str(source), "-o", str(output), env=env)
     assert done.returncode == exit_codes.HIT, done.stderr
-    assert "rows 2: hits 1, possible matches 0, no match 1, errors 0" in done.stderr
+    assert "rows 2: hits 1, possible matches 0, similar serials 0, no match 1, errors 0" in done.stderr
     results = [json.loads(line) for line in output.read_text().splitlines()]
     assert [(r["input"]["Марка"], r["verdict"]) for r in results] == [("Caterpillar", "hit"), ("Volvo", "no_match")]

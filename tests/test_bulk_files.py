@@ -129,6 +129,15 @@ def test_category_is_taken_however_it_is_spelt_and_kept_as_input_otherwise(spell
     assert second["cells"]["Category"] == "Самосвал"
 
 
+def test_model_and_reading_source_columns_are_read_and_a_bad_source_is_the_row_s_error():
+    data = csv_text(["S/N", "Модель", "Reading Source"], [["HLV5918681", "HiLight V5+", "OCR"],
+                                                          ["HLV5918682", "", ""], ["HLV5918683", "", "guess"]]).encode()
+    ocr, plain, bad = read(data, "text/csv")[1]
+    assert ocr["query"] == {"identifier": "HLV5918681", "model": "HiLight V5+", "reading_source": "ocr"}
+    assert plain["query"] == {"identifier": "HLV5918682"}  # the bulk check reads it as copied
+    assert bad["query"] is None and "reading_source" in bad["error"]
+
+
 def test_a_bad_row_in_the_middle_gets_its_own_error_and_the_rest_are_read():
     data = csv_text(["serial", "note"], [["SN0001", "a"], ["", "no serial"], ["---", "no letters"],
                                          ["SN0004", "d"]]).encode()

@@ -259,12 +259,14 @@ def test_check_exit_codes_locally_and_against_a_server_with_the_key_from_the_env
                                                      identifiers=[{"type": "vin", "value": "XTC652005L1234567"}])])
     irontrace("import", str(source), env=env)
     readings = {"CAT0336DLTJF00123": exit_codes.HIT, "CAT0336DLTJF0O123": exit_codes.POSSIBLE_MATCH,
+                "CAT0336DLTJF00128": exit_codes.SIMILAR_SERIALS,  # the next machine of the series, as likely
                 "XTC652005L1234567": exit_codes.NO_MATCH, "ZZZ9999999": exit_codes.NO_MATCH}
     for reading, code in readings.items():
         assert irontrace("check", reading, env=env).returncode == code, reading
     with Gunicorn(env, workers=1) as server:
         dealer = irontrace("keys", "create", "--role", "dealer", env=env).stdout.strip().splitlines()[-1]
-        for reading, code in readings.items():
+        told_a_dealer = {**readings, "CAT0336DLTJF00128": exit_codes.NO_MATCH}  # whole-identifier matches only
+        for reading, code in told_a_dealer.items():
             remote = irontrace("check", reading, "--server", server.url, env={**env, "IRONTRACE_KEY": dealer})
             assert remote.returncode == code, (reading, remote.stdout, remote.stderr)
         recovered = irontrace("check", "XTC652005L1234567", "--server", server.url,

@@ -565,7 +565,7 @@ def test_a_dealer_asks_only_the_screening_service_and_sees_its_reference_only(fe
     skipped = {"status": "skipped", "detail": "not asked for dealer checks"}
     assert by_name(result)["smv"] == {**by_name(result)["smv"], **skipped}
     [screened] = result["matches"]
-    assert set(screened) == {"external_ref", "status", "active", "match_type", "reporting_agency", "source",
+    assert set(screened) == {"external_ref", "status", "active", "match_type", "tier", "reporting_agency", "source",
                              "reference"}
     assert screened["source"] == "screening" and screened["reference"].startswith("SCR-")
     for detail in ("WA470-8", "Komatsu", "explanation", "score"):

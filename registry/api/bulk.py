@@ -152,8 +152,8 @@ class BulkChecks(MethodView):
 
     @blp.doc(operationId="submitBulkCheck", requestBody=UPLOAD_DOC)
     @blp.response(202, BulkJobSchema, example={**examples.JOB, "status": "queued", "started_at": None,
-                                               "rows_done": 0, "hits": 0, "possible_matches": 0, "no_matches": 0,
-                                               "errors": 0, "eta_seconds": None})
+                                               "rows_done": 0, "hits": 0, "possible_matches": 0, "similar_serials": 0,
+                                               "no_matches": 0, "errors": 0, "eta_seconds": None})
     @blp.alt_response(413, description=TOO_LARGE_DOC)
     @blp.alt_response(415, description=UNSUPPORTED_DOC)
     @blp.alt_response(422, description=NO_IDENTIFIER_DOC)

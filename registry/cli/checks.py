@@ -23,9 +23,9 @@ from registry.files.results import XLSX_MAX_ROWS, csv_lines, ndjson_lines, write
 from registry.files.tables import SUFFIX_FORMATS, XLSX_CONTENT_TYPE, Limits, detect_format
 from registry.files.uploads import read_upload
 from registry.services.batches import batched
-from registry.services.bulk import COUNTERS, INCOMPLETE, tally
+from registry.services.bulk import COUNTERS, INCOMPLETE, counters, tally
 from registry.validation import CheckRequestSchema
-from registry.vocabulary import FINAL_JOB_STATUSES
+from registry.vocabulary import FINAL_JOB_STATUSES, READING_SOURCES, TYPED
 from search.query import CheckQuery
 
 REMOTE_POLL_SECONDS = 0.5
@@ -37,16 +37,21 @@ RESULT_TYPES = {"csv": "text/csv", "ndjson": "application/x-ndjson", "xlsx": XLS
 @click.command(epilog=exit_codes.HELP)
 @click.argument("identifier")
 @click.option("--manufacturer")
+@click.option("--model")
 @click.option("--category")
 @click.option("--description")
+@click.option("--reading-source", type=click.Choice(READING_SOURCES), default=TYPED, show_default=True,
+              help="How the identifier was obtained: typed, copied from a file, or read by OCR.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
 @click.option("--server", help="URL of an IronTrace server to ask (default: the local registry).")
 @server_key_option
-def check(identifier: str, manufacturer: str | None, category: str | None, description: str | None,
-          as_json: bool, server: str | None, key: str | None) -> None:
-    """Check an identifier against the registry and print the verdict; the exit code says it too."""
-    fields = {name: value for name, value in (("identifier", identifier), ("manufacturer", manufacturer),
-                                              ("category", category), ("description", description)) if value}
+def check(identifier: str, manufacturer: str | None, model: str | None, category: str | None,
+          description: str | None, reading_source: str, as_json: bool, server: str | None, key: str | None) -> None:
+    """Check an identifier against the registry and print the verdict, alarms first, then similar serials;
+    the exit code says the verdict too."""
+    given = (("identifier", identifier), ("manufacturer", manufacturer), ("model", model), ("category", category),
+             ("description", description), ("reading_source", reading_source))
+    fields = {name: value for name, value in given if value}
     if server:
         answer = _check_remote(server.rstrip("/"), key, fields)
         shown = answer
@@ -100,7 +105,8 @@ def _print_answer(answer: dict[str, Any]) -> None:
         score = f"{m['score']:.2f} " if "score" in m else ""
         value = (m.get("identifier") or {}).get("value", "-")
         state = m["status"] if m.get("active", True) else f"{m['status']} (not active)"
-        click.echo(f"  {score}{m['match_type']:<11} {value}  {state}  {m['external_ref']} ({agency['name']}{contact})")
+        click.echo(f"  {score}{m['tier']:<7} {m['match_type']:<11} {value}  {state}  {m['external_ref']} "
+                   f"({agency['name']}{contact})")
         if m.get("explanation"):
             click.echo(f"       {m['explanation']}")
 
@@ -124,8 +130,8 @@ def bulk_check(file: Path, output: Path | None, server: str | None, key: str | N
     incomplete = f", checked without every external registry answering {counts[INCOMPLETE]}" \
         if counts.get(INCOMPLETE) else ""
     click.echo(f"rows {sum(counts[name] for name in COUNTERS)}: hits {counts['hits']}, possible matches "
-               f"{counts['possible_matches']}, no match {counts['no_matches']}, errors {counts['errors']}"
-               f"{incomplete}", err=True)
+               f"{counts['possible_matches']}, similar serials {counts['similar_serials']}, no match "
+               f"{counts['no_matches']}, errors {counts['errors']}{incomplete}", err=True)
     sys.exit(exit_codes.for_rows(counts))
 
 
@@ -185,7 +191,7 @@ def _bulk_check_remote(file: Path, server: str, key: str | None, output: Path | 
                 _save(results, output)
         except requests.RequestException as exc:
             raise click.ClickException(f"Cannot reach {server}: {exc}") from exc
-    return {name: job.get(name, 0) for name in (*COUNTERS, INCOMPLETE)}
+    return counters(job)
 
 
 def _followed(http: requests.Session, location: str, job: dict[str, Any], name: str) -> dict[str, Any]:

@@ -16,17 +16,20 @@ HIT = 3
 POSSIBLE_MATCH = 4
 INCOMPLETE = 5  # no match here, but an external registry did not answer: not an all clear
 UNCHECKED_ROWS = 6  # bulk-check: no hit and no possible match, but some rows could not be checked
+SIMILAR_SERIALS = 7  # no alarm, but reported machines have similar serials (a neighbour in a series, or a typo)
 
 HELP = f"""\b
 Exit codes:
   {NO_MATCH}  no match (every configured registry answered)
   {HIT}  hit: a stolen or missing report
   {POSSIBLE_MATCH}  possible match: check the plate again
-  {INCOMPLETE}  no match, but an external registry did not answer
+  {INCOMPLETE}  no alarm, but an external registry did not answer
+  {SIMILAR_SERIALS}  no alarm, but reported machines have similar serials (listed for reference)
   {UNCHECKED_ROWS}  (bulk-check) no hit or possible match, but some rows could not be checked
   {FAILED}  the check could not be made (no registry, refused, unreadable)
   {USAGE}  bad command line
-A file's code is that of its most serious row, in the order {HIT}, {POSSIBLE_MATCH}, {UNCHECKED_ROWS}, {INCOMPLETE}."""
+A file's code is that of its most serious row, in the order {HIT}, {POSSIBLE_MATCH}, {UNCHECKED_ROWS}, {INCOMPLETE},
+{SIMILAR_SERIALS}."""
 
 
 def for_check(verdict: str, complete: bool) -> int:
@@ -35,13 +38,16 @@ def for_check(verdict: str, complete: bool) -> int:
         return HIT
     if verdict == "possible_match":
         return POSSIBLE_MATCH
-    return NO_MATCH if complete else INCOMPLETE
+    if not complete:
+        return INCOMPLETE
+    return SIMILAR_SERIALS if verdict == "similar_serials" else NO_MATCH
 
 
 def for_rows(counts: Mapping[str, int]) -> int:
-    """The exit code of a file's counts (``hits``, ``possible_matches``, ``errors``, ``incomplete_rows``)."""
+    """The exit code of a file's counts (``hits``, ``possible_matches``, ``errors``, ``incomplete_rows``,
+    ``similar_serials``)."""
     for counter, code in (("hits", HIT), ("possible_matches", POSSIBLE_MATCH), ("errors", UNCHECKED_ROWS),
-                          ("incomplete_rows", INCOMPLETE)):
+                          ("incomplete_rows", INCOMPLETE), ("similar_serials", SIMILAR_SERIALS)):
         if counts.get(counter):
             return code
     return NO_MATCH

@@ -19,9 +19,9 @@ from registry.files.cells import spreadsheet_safe
 
 # Result columns written after the uploaded ones, in this order.
 RESULT_COLUMNS = (
-    "row", "verdict", "score", "match_type", "matched_identifier", "matched_report_id", "matched_external_ref",
-    "matched_status", "matched_active", "reporting_agency", "agency_contact", "explanation", "notes", "complete",
-    "unanswered_sources", "error",
+    "row", "verdict", "score", "match_type", "tier", "matched_identifier", "matched_report_id",
+    "matched_external_ref", "matched_status", "matched_active", "reporting_agency", "agency_contact", "explanation",
+    "similar_serials", "notes", "complete", "unanswered_sources", "error",
 )
 UTF8_BOM = "\ufeff"
 LIST_SEPARATOR = "; "
@@ -45,10 +45,10 @@ def result_cells(result: dict[str, Any], input_columns: list[str]) -> list[Any]:
     identifier = match.get("identifier") or {}
     checked = result.get("verdict") is not None
     return [result["input"].get(c) for c in input_columns] + [
-        result["row"], result.get("verdict"), match.get("score"), match.get("match_type"), identifier.get("value"),
-        match.get("report_id"), match.get("external_ref"), match.get("status"), _yes_no(match.get("active")),
-        agency.get("name"), agency.get("contact"), match.get("explanation"),
-        LIST_SEPARATOR.join(result.get("notes") or ()) or None,
+        result["row"], result.get("verdict"), match.get("score"), match.get("match_type"), match.get("tier"),
+        identifier.get("value"), match.get("report_id"), match.get("external_ref"), match.get("status"),
+        _yes_no(match.get("active")), agency.get("name"), agency.get("contact"), match.get("explanation"),
+        result.get("similar_serials"), LIST_SEPARATOR.join(result.get("notes") or ()) or None,
         _yes_no(result.get("complete")) if checked else None,
         LIST_SEPARATOR.join(result.get("unanswered_sources") or ()) or None, result.get("error"),
     ]

@@ -39,8 +39,10 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
         "vin-код", "vin код", "вин", "идентификатор", "номер шасси",
     ),
     "manufacturer": ("manufacturer", "make", "brand", "maker", "производитель", "изготовитель", "марка"),
+    "model": ("model", "модель"),
     "category": ("category", "equipment type", "type", "категория", "тип", "тип техники", "вид техники"),
     "description": ("description", "item", "item description", "описание", "наименование"),
+    "reading_source": ("reading source", "read by", "источник номера"),
 }
 ALIAS_FIELDS = {alias: name for name, aliases in HEADER_ALIASES.items() for alias in aliases}
 HEADERLESS_COLUMN = "identifier"  # the column name a headerless list of serials is given
@@ -201,9 +203,10 @@ def check_query(cells: dict[str, str]) -> tuple[dict[str, str] | None, str | Non
     """The check a row asks for, validated as a single check is, or why it cannot be checked.
 
     The first non-empty column of each field wins; a category outside the
-    registry's list is ignored rather than held against the row.  A serial
-    that a spreadsheet turned into a number (``1,23457E+11``) has lost digits:
-    it is reported, never checked as if it were the serial.
+    registry's list is ignored rather than held against the row; a reading
+    source is compared in lower case.  A serial that a spreadsheet turned
+    into a number (``1,23457E+11``) has lost digits: it is reported, never
+    checked as if it were the serial.
     """
     fields: dict[str, str] = {}
     for column, cell in cells.items():
@@ -219,6 +222,8 @@ def check_query(cells: dict[str, str]) -> tuple[dict[str, str] | None, str | Non
     if EXCEL_NUMBER.fullmatch(identifier):
         return None, (f"The identifier {identifier} is a number as a spreadsheet shows it, with its last digits "
                       f"lost: format the column as Text, type the serials again and export again.")
+    if "reading_source" in fields:
+        fields["reading_source"] = fields["reading_source"].casefold()
     try:
         return _request_schema.load(fields), None
     except ValidationError as exc:

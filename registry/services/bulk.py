@@ -11,7 +11,7 @@ left of the day is refused whole, before anything is checked.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, Literal
 
@@ -28,11 +28,13 @@ from registry.services.usage import UsageService
 from registry.stamps import new_id, utc_now
 from registry.storage.interfaces import JobStore
 from registry.storage.leases import shown_status
-from registry.vocabulary import ACTIVE_JOB_STATUSES, STALLED
+from registry.vocabulary import ACTIVE_JOB_STATUSES, HIT, NO_MATCH, POSSIBLE_MATCH, SIMILAR_SERIALS, STALLED
 
 SYNC_MAX_ROWS = 1000  # POST /v1/checks/bulk answers at once up to this many rows
-Counter = Literal["hits", "possible_matches", "no_matches", "errors", "incomplete_rows"]  # a job's counting fields
-VERDICT_COUNTERS: dict[str, Counter] = {"hit": "hits", "possible_match": "possible_matches", "no_match": "no_matches"}
+Counter = Literal["hits", "possible_matches", "similar_serials", "no_matches", "errors",
+                  "incomplete_rows"]  # a job's counting fields
+VERDICT_COUNTERS: dict[str, Counter] = {HIT: "hits", POSSIBLE_MATCH: "possible_matches",
+                                        SIMILAR_SERIALS: "similar_serials", NO_MATCH: "no_matches"}
 COUNTERS: tuple[Counter, ...] = (*VERDICT_COUNTERS.values(), "errors")  # one of these per row: they add up to the rows
 INCOMPLETE: Counter = "incomplete_rows"  # also counted: rows checked while an external registry did not answer
 JOB_COUNTERS: tuple[Counter, ...] = (*COUNTERS, INCOMPLETE)
@@ -69,18 +71,13 @@ def new_job(upload: Upload, filename: str | None, owner: Actor) -> Job:
 
 
 def tally(results: list[dict[str, Any]]) -> dict[str, int]:
-    """How many rows were hits, possible matches, no matches, or could not be checked (these add
-    up to the rows), and how many were checked while an external registry did not answer."""
+    """How many rows were hits, possible matches, similar serials, no matches, or could not be checked
+    (these add up to the rows), and how many were checked while an external registry did not answer."""
     counts: dict[str, int] = dict.fromkeys(JOB_COUNTERS, 0)
     for result in results:
         counts["errors" if result["error"] else VERDICT_COUNTERS[result["verdict"]]] += 1
         counts[INCOMPLETE] += result["complete"] is False
     return counts
-
-
-def job_counts(job: Job) -> dict[str, int]:
-    """A job's counters so far (a job stored before a counter existed has none of it yet)."""
-    return {name: job.get(name, 0) for name in JOB_COUNTERS}
 
 
 def stored_result(result: dict[str, Any]) -> dict[str, Any]:
@@ -90,17 +87,23 @@ def stored_result(result: dict[str, Any]) -> dict[str, Any]:
 
 def advanced(job: Job, results: list[dict[str, Any]]) -> Job:
     """The job after a batch: checkpoint moved past its rows, each verdict (or error) counted."""
-    counts = tally(results)
+    counts, before = tally(results), counters(job)
     moved: Job = {**job, "rows_done": job["rows_done"] + len(results)}
     for name in JOB_COUNTERS:
-        moved[name] = job.get(name, 0) + counts[name]  # a job queued before a counter existed has none
+        moved[name] = before[name] + counts[name]
     return moved
+
+
+def counters(job: Mapping[str, Any]) -> dict[str, int]:
+    """A job's counts; a counter added after the job was queued (``similar_serials``,
+    ``incomplete_rows``) reads zero."""
+    return {name: job.get(name, 0) for name in JOB_COUNTERS}
 
 
 def job_view(job: Job, now: float) -> dict[str, Any]:
     """A job as its owner sees it at ``now``: no lease internals, ``stalled`` while nobody renews
     its lease, an ETA while it runs."""
-    view = {k: v for k, v in job.items() if k not in PRIVATE_FIELDS}
+    view = {**{k: v for k, v in job.items() if k not in PRIVATE_FIELDS}, **counters(job)}
     view["status"] = shown_status(job, now)
     view["eta_seconds"] = None
     done_this_run = job["rows_done"] - job.get("run_started_rows", 0)

@@ -26,7 +26,7 @@ from registry.access import Actor
 from registry.errors import IronTraceError
 from registry.metrics import BULK_ROWS_CHECKED
 from registry.records import Document, Job
-from registry.services.bulk import BulkCheckService, advanced, job_counts, job_owner, matched_rows, stored_result
+from registry.services.bulk import BulkCheckService, advanced, counters, job_owner, matched_rows, stored_result
 from registry.services.checks import CheckService
 from registry.services.pools import child_pool
 from registry.stamps import utc_now
@@ -123,7 +123,7 @@ class BulkWorker:
                 return
             BULK_ROWS_CHECKED.labels("job").inc(len(results))
         done = self.bulk.audit.entry(job_owner(job), "bulk_check.done", job["id"], {
-            "rows_total": job["rows_total"], **job_counts(job)})
+            "rows_total": job["rows_total"], **counters(job)})
         if self.jobs.update_job(job["id"], self.owner, {"status": "done", "finished_at": utc_now()},
                                 lambda _: done) is None:
             return  # cancelled after its last batch, or taken over: not this worker's to finish

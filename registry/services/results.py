@@ -16,16 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 from registry.access import CONTACT_ONLY
 from registry.records import Document
-from registry.vocabulary import HIT_MATCH_TYPES, UNANSWERED_SOURCE_STATUSES
+from registry.vocabulary import HIT_MATCH_TYPES, SIMILAR, UNANSWERED_SOURCE_STATUSES
 from search.matching import CheckOutcome, Match
 
 if TYPE_CHECKING:
     from integrations.federation import SourceAnswer
 
 LOCAL_SOURCE = "local"  # the ``source`` of a match from this registry
-# What a dealer sees of a match: that the item is reported and how it matched (a recovered machine
-# reads as recovered), and whom to call; never what the investigation holds.
-CONTACT_ONLY_FIELDS = ("external_ref", "status", "active", "match_type", "reporting_agency", "source", "reference")
+# What a dealer sees of a match: that the item is reported, how it matched and whether it is an
+# alarm (a recovered machine reads as recovered), and whom to call; never what the investigation holds.
+CONTACT_ONLY_FIELDS = ("external_ref", "status", "active", "match_type", "tier", "reporting_agency", "source",
+                       "reference")
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ def match_view(match: Match, detail: str, explain: Callable[[Match], str] | None
         "identifier": _identifier(match),
         "score": match.score,
         "match_type": match.match_type,
+        "tier": match.tier,
         "explanation": explain(match) if explain else english_explanation(match),
         "category": report.get("category"),
         "manufacturer": report.get("manufacturer"),
@@ -144,19 +146,20 @@ def _identifier(match: Match) -> dict[str, str] | None:
 
 def bulk_row_result(row: Document, decision: Decision | None, detail: str) -> dict[str, Any]:
     """What a bulk check answers about one uploaded row: its cells echoed, the verdict, the
-    best match (at ``detail``), notes, and whether every external registry answered; or the
-    row's error."""
+    best match (at ``detail``), how many of the matches are similar serials rather than alarms,
+    notes, and whether every external registry answered; or the row's error."""
     if decision is None:
         return {"row": row["number"], "input": row["cells"], "verdict": None, "match": None, "matches": 0,
-                "notes": [], "complete": None, "unanswered_sources": [], "error": row["error"]}
+                "similar_serials": 0, "notes": [], "complete": None, "unanswered_sources": [], "error": row["error"]}
     outcome = decision.outcome
-    best = outcome.matches[0] if outcome.matches else None
+    matches = outcome.matches
     return {
         "row": row["number"],
         "input": row["cells"],
         "verdict": outcome.verdict,
-        "match": match_view(best, detail) if best else None,
-        "matches": len(outcome.matches),
+        "match": match_view(matches[0], detail) if matches else None,
+        "matches": len(matches),
+        "similar_serials": sum(m.tier == SIMILAR for m in matches),
         "notes": outcome.notes,
         **coverage([source_view(answer) for answer in decision.answers]),
         "error": row["error"],

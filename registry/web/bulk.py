@@ -62,7 +62,7 @@ def progress(job_id: str) -> dict[str, Any]:
     """What the job page's script polls: status, rows done, counts, ETA (counts only, no row data)."""
     found = job_view(services().bulk.get(signed_in_actor(), job_id), time.time())
     return {name: found.get(name) for name in ("status", "rows_total", "rows_done", "hits", "possible_matches",
-                                               "no_matches", "errors", "eta_seconds")}
+                                               "similar_serials", "no_matches", "errors", "eta_seconds")}
 
 
 @blp.route("/<job_id>/results.csv")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from registry.api.schemas.checks import COMPLETE_DOC, UNANSWERED_DOC, MatchSchema
+from registry.api.schemas.checks import COMPLETE_DOC, UNANSWERED_DOC, VERDICT_DOC, MatchSchema
 from registry.vocabulary import JOB_STATUSES, VERDICTS
 
 INCOMPLETE_DOC = "Rows checked while an external registry did not answer (their `complete` is false)"
@@ -24,7 +24,8 @@ class BulkJobSchema(Schema):
     rows_total = fields.Integer()
     rows_done = fields.Integer()
     hits = fields.Integer()
-    possible_matches = fields.Integer()
+    possible_matches = fields.Integer(metadata={"description": "Rows with an alarm short of a hit"})
+    similar_serials = fields.Integer(metadata={"description": "Rows with similar serials only: no alarm"})
     no_matches = fields.Integer()
     errors = fields.Integer(metadata={"description": "Rows that could not be checked (see each row's error)"})
     incomplete_rows = fields.Integer(metadata={"description": INCOMPLETE_DOC})
@@ -48,9 +49,11 @@ class BulkRowResultSchema(Schema):
 
     row = fields.Integer(metadata={"description": "Line of the row in the file (CSV counts the header as 1)"})
     input = fields.Dict(keys=fields.String(), values=fields.String(), metadata={"description": "The row as uploaded"})
-    verdict = fields.String(allow_none=True, validate=validate.OneOf(VERDICTS))
-    match = fields.Nested(MatchSchema, allow_none=True, metadata={"description": "The best match"})
+    verdict = fields.String(allow_none=True, validate=validate.OneOf(VERDICTS), metadata={"description": VERDICT_DOC})
+    match = fields.Nested(MatchSchema, allow_none=True,
+                          metadata={"description": "The best match (its tier says whether it is an alarm)"})
     matches = fields.Integer(metadata={"description": "How many reports matched"})
+    similar_serials = fields.Integer(metadata={"description": "How many of them are similar serials, not alarms"})
     notes = fields.List(fields.String(), metadata={"description": "What the reading let the check look for"})
     complete = fields.Boolean(allow_none=True, metadata={"description": COMPLETE_DOC})
     unanswered_sources = fields.List(fields.String(), metadata={"description": UNANSWERED_DOC})
@@ -63,6 +66,7 @@ class BulkCheckResultSchema(Schema):
     rows_total = fields.Integer()
     hits = fields.Integer()
     possible_matches = fields.Integer()
+    similar_serials = fields.Integer()
     no_matches = fields.Integer()
     errors = fields.Integer()
     incomplete_rows = fields.Integer(metadata={"description": INCOMPLETE_DOC})
