@@ -16,6 +16,7 @@ Debian (``apt-get install chromium``, done by ``.ci/run``), never from
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -206,7 +207,10 @@ def test_a_bulk_upload_runs_live_and_its_results_download(site, context, tmp_pat
     person.look("bulk-job")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download results (CSV)").click()
-    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
+    # As Excel in the upload's locale opens it: UTF-8 with a BOM, the upload's ';' between cells.
+    downloaded = Path(download.value.path()).read_bytes()
+    assert downloaded.startswith(codecs.BOM_UTF8 + "Заводской номер;".encode())
+    rows = list(csv.DictReader(io.StringIO(downloaded.decode("utf-8-sig")), delimiter=";"))
     assert [(row["Склад"], row["verdict"]) for row in rows] == [("1", "hit"), ("2", "hit"), ("3", "no_match"),
                                                              ("4", "similar_serials")]
     page.get_by_role("link", name="All your bulk checks").click()
