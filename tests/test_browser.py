@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import openpyxl
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
@@ -215,6 +216,29 @@ def test_a_bulk_upload_runs_live_and_its_results_download(site, context, tmp_pat
                                                              ("4", "similar_serials")]
     page.get_by_role("link", name="All your bulk checks").click()
     expect(page.get_by_role("link", name="inventory.csv")).to_be_visible()
+
+
+def test_a_dealer_uploads_an_excel_inventory_and_downloads_the_results_as_excel(site, context, tmp_path):
+    person = Person(site, context)
+    page = person.sign_in(create_user(site.app, "dealer"))
+    page.get_by_role("link", name="Bulk checks").click()
+    inventory = tmp_path / "stock.xlsx"
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for row in (["Serial number", "Make", "Yard"], ["KMTPC300C55A17044", "Komatsu", "A"],
+                ["NOT-REPORTED-0002", "Volvo", "B"]):
+        sheet.append(row)
+    workbook.save(inventory)
+    page.get_by_label("Inventory or manifest (CSV or Excel)").set_input_files(str(inventory))
+    page.get_by_role("button", name="Upload and check").click()
+    expect(page.locator("#job-status")).to_have_text("Done")
+    expect(page.locator("#hits")).to_have_text("1")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download results (Excel)").click()
+    results = openpyxl.load_workbook(io.BytesIO(Path(download.value.path()).read_bytes())).active
+    header, *rows = [[cell.value for cell in row] for row in results.iter_rows()]
+    verdicts = [(row[header.index("Yard")], row[header.index("verdict")]) for row in rows]
+    assert verdicts == [("A", "hit"), ("B", "no_match")]
 
 
 def test_an_agency_registers_a_report_and_an_edit_conflict_loses_nothing(site, chromium):

@@ -90,6 +90,8 @@ WEB_PAGES = (
          denied=404),
     Page("GET /bulk/{id}/results.csv", lambda v: v.get(f"/bulk/{v.admin_job}/results.csv"), frozenset({ADMIN}),
          denied=404),
+    Page("GET /bulk/{id}/results.xlsx", lambda v: v.get(f"/bulk/{v.admin_job}/results.xlsx"), frozenset({ADMIN}),
+         denied=404),
     Page("POST /bulk/{id}/cancel", lambda v: v.post(f"/bulk/{v.admin_job}/cancel"), frozenset({ADMIN}),
          success=302, denied=404),
     Page("GET /reports", lambda v: v.get("/reports"), READERS),

@@ -19,7 +19,7 @@ from registry.api.extension import services
 from registry.api.schemas.bulk import BulkCheckResultSchema, BulkJobListArgsSchema, BulkJobPageSchema, BulkJobSchema
 from registry.api.security import current_actor
 from registry.errors import InvalidRequest
-from registry.files.results import XLSX_MAX_ROWS, csv_lines, ndjson_lines, write_xlsx
+from registry.files.results import XLSX_MAX_ROWS, csv_lines, file_chunks, ndjson_lines, spooled_xlsx
 from registry.files.tables import XLSX_CONTENT_TYPE, detect_format
 from registry.services.bulk import SYNC_MAX_ROWS, job_view, tally
 
@@ -103,18 +103,8 @@ def streamed(results: Iterable[dict], columns: list[str], media_type: str, name:
 
 
 def _workbook(results: Iterable[dict], columns: list[str], name: str) -> Response:
-    """A workbook is a zip whose directory comes last: written to a temporary file, then sent."""
-    workbook = tempfile.TemporaryFile()  # noqa: SIM115 - closed once sent
-    write_xlsx(results, columns, workbook)
-    size = workbook.tell()
-    workbook.seek(0)
-
-    def chunks() -> Iterator[bytes]:
-        with workbook:
-            while chunk := workbook.read(STREAM_CHUNK_BYTES):
-                yield chunk
-
-    response = Response(chunks(), mimetype=XLSX_CONTENT_TYPE)
+    workbook, size = spooled_xlsx(results, columns)
+    response = Response(file_chunks(workbook, STREAM_CHUNK_BYTES), mimetype=XLSX_CONTENT_TYPE)
     response.headers["Content-Length"] = str(size)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
     return response

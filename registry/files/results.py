@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tempfile
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
@@ -99,3 +100,20 @@ def write_xlsx(results: Iterable[dict[str, Any]], input_columns: list[str], out:
                 sheet.write_string(written, column, str(value))
     sheet.autofilter(0, 0, written, len(header) - 1)
     workbook.close()
+
+
+def spooled_xlsx(results: Iterable[dict[str, Any]], input_columns: list[str]) -> tuple[IO[bytes], int]:
+    """The workbook in a temporary file, at its start, and its size: a workbook is a zip whose
+    directory comes last, so it is written whole before it is sent."""
+    workbook = tempfile.TemporaryFile()  # noqa: SIM115 - closed by file_chunks once sent
+    write_xlsx(results, input_columns, workbook)
+    size = workbook.tell()
+    workbook.seek(0)
+    return workbook, size
+
+
+def file_chunks(file: IO[bytes], chunk_bytes: int = 64 * 1024) -> Iterator[bytes]:
+    """A file's content a chunk at a time, closing it at the end."""
+    with file:
+        while chunk := file.read(chunk_bytes):
+            yield chunk

@@ -11,8 +11,8 @@ from flask_login import login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from registry.errors import IronTraceError
-from registry.files.results import csv_lines
-from registry.files.tables import detect_format
+from registry.files.results import XLSX_MAX_ROWS, csv_lines, file_chunks, spooled_xlsx
+from registry.files.tables import XLSX_CONTENT_TYPE, detect_format
 from registry.services.bulk import job_view
 from registry.web.forms import ActionForm, UploadForm
 from registry.web.session import services, signed_in_actor, viewed
@@ -73,6 +73,21 @@ def results(job_id: str) -> Response:
     lines = csv_lines(rows, found["columns"], found.get("delimiter", ","))  # Excel opens it as it opened the upload
     response = Response(stream_with_context(lines), mimetype="text/csv", content_type="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="bulk-check-{job_id}.csv"'
+    return response
+
+
+@blp.route("/<job_id>/results.xlsx")
+@login_required
+def workbook(job_id: str) -> ResponseReturnValue:
+    """The results as an Excel workbook (offered while they fit in one worksheet)."""
+    found, rows = services().bulk.results(signed_in_actor(), job_id)
+    viewed(job_id, rows_done=found["rows_done"])
+    if found["rows_done"] > XLSX_MAX_ROWS:
+        return redirect(url_for("web.bulk.results", job_id=job_id))
+    spooled, size = spooled_xlsx(rows, found["columns"])
+    response = Response(file_chunks(spooled), mimetype=XLSX_CONTENT_TYPE)
+    response.headers["Content-Length"] = str(size)
+    response.headers["Content-Disposition"] = f'attachment; filename="bulk-check-{job_id}.xlsx"'
     return response
 
 
