@@ -1,4 +1,4 @@
-"""``irontrace serve``, ``worker`` and ``simulator``: long-running processes."""
+"""``irontrace serve``, ``worker``, ``simulator`` and ``receiver`` (of webhooks): long-running processes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import click
 
 from integrations.simulator import DEFAULT_API_KEY as SIMULATOR_API_KEY
 from integrations.simulator import DEFAULT_PORT as SIMULATOR_PORT
+from integrations.webhook_receiver import receiver
 from registry.config import load_settings
 from registry.services import open_services
 from registry.services.bulk_worker import BulkWorker
@@ -59,4 +60,4 @@ def simulator(host: str, port: int, data: Path | None, api_key: str) -> None:
 
 
 
-COMMANDS = [serve, worker, simulator]
+COMMANDS = [serve, worker, simulator, receiver]

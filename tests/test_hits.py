@@ -1,0 +1,293 @@
+"""Acting on a hit: confirmation with the owning agency, webhooks, and sightings (seen before).
+
+Every test runs on both engines over real HTTP; webhooks go to the project's
+receiver (``integrations.webhook_receiver``) over real HTTP, which verifies
+each signature the Standard Webhooks way.  Deadlines and retries count by the
+clock file (``FileClock``): tests move it, never sleep.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from integrations.webhook_receiver import create_receiver
+from registry import create_app
+from registry.access import AGENCY, BORDER, DEALER
+from registry.services.webhooks import new_secret
+from tests.conftest import (
+    FileClock,
+    LiveServer,
+    backend_settings,
+    bearer,
+    close_storage,
+    issue_key,
+    report_data,
+    wait_until,
+)
+
+PIN = "CAT0336DLTJF00123"
+TURKESTAN = "Police Department of Turkestan Region"
+ALL_EVENTS = ["check.matched", "confirmation.requested", "confirmation.answered", "confirmation.overdue",
+              "bulk_check.finished", "report.seen_before"]
+HIT_SETTINGS = {"WEBHOOK_POLL_SECONDS": 0.1, "WEBHOOK_TIMEOUT_SECONDS": 2.0}
+
+
+@pytest.fixture
+def clock(tmp_path: Path) -> FileClock:
+    return FileClock(tmp_path / "clock")
+
+
+@pytest.fixture
+def hits_app(backend, tmp_path, request, clock):
+    app = create_app({**backend_settings(backend, tmp_path, request), **HIT_SETTINGS, "CLOCK_FILE": str(clock.path)})
+    yield app
+    close_storage(app)
+
+
+class Party:
+    """One key's view of the registry over HTTP."""
+
+    def __init__(self, server: LiveServer, key: str) -> None:
+        self.url = server.url
+        self.http = requests.Session()
+        self.http.headers.update(bearer(key))
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.http.get(self.url + path, timeout=30, **kwargs)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return self.http.post(self.url + path, timeout=30, **kwargs)
+
+
+@pytest.fixture
+def live(hits_app):
+    with LiveServer(hits_app, issue_key(hits_app)) as server:
+        yield server
+
+
+@pytest.fixture
+def parties(hits_app, live):
+    return {
+        "agency": Party(live, issue_key(hits_app, AGENCY, TURKESTAN)),
+        "border": Party(live, issue_key(hits_app, BORDER)),
+        "other_border": Party(live, issue_key(hits_app, BORDER)),
+        "other_agency": Party(live, issue_key(hits_app, AGENCY, "Police of Almaty")),
+        "dealer": Party(live, issue_key(hits_app, DEALER)),
+    }
+
+
+@pytest.fixture
+def receiver():
+    """The project's webhook receiver, over real HTTP, with a secret the registry made."""
+    secret = new_secret()
+    with LiveServer(create_receiver(secret)) as server:
+        server.secret = secret
+        yield server
+
+
+def received(receiver, event_type: str | None = None) -> list[dict]:
+    events = receiver.get("/_control/events").json()["events"]
+    return [e for e in events if event_type is None or e["type"] == event_type]
+
+
+def register_webhook(party: Party, receiver, events=ALL_EVENTS) -> dict:
+    answer = party.post("/v1/webhooks", json={"url": receiver.url + "/hooks", "events": events,
+                                              "secret": receiver.secret})
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def test_a_border_hit_is_confirmed_by_the_owning_agency_and_its_receiver_hears_within_two_seconds(
+        live, parties, receiver):
+    agency, border = parties["agency"], parties["border"]
+    report = agency.post("/v1/reports", json=report_data()).json()
+    register_webhook(agency, receiver)
+
+    started = time.monotonic()
+    check = border.post("/v1/checks", json={"identifier": PIN}).json()
+    assert check["verdict"] == "hit"
+    asked = border.post(f"/v1/checks/{check['check_id']}/confirmations", json={
+        "report_id": report["id"], "priority": "urgent", "location": "Zhibek Zholy border post", "note": "lane 3"})
+    assert asked.status_code == 201, asked.text
+    request = asked.json()
+    assert request["status"] == "open" and request["agency"] == TURKESTAN
+    assert request["due_at"] == "2026-11-26T08:10:00.000Z"  # 10 minutes after the clock's 08:00 for urgent
+    wait_until(lambda: received(receiver), lambda events: {"check.matched", "confirmation.requested"}
+               <= {e["type"] for e in events}, "check.matched and confirmation.requested", timeout=10)
+    assert time.monotonic() - started < 2.0
+    [matched] = received(receiver, "check.matched")
+    assert matched["data"]["check_id"] == check["check_id"] and matched["data"]["verdict"] == "hit"
+    assert matched["data"]["checker"]["role"] == "border"
+    assert matched["data"]["matches"][0]["report_id"] == report["id"]
+    assert matched["data"]["matches"][0]["incident"]["place"] == "Tulkubas impound lot"  # its own report: full
+    assert receiver.get("/_control/events").json()["rejected"] == 0
+
+    # The agency sees the open request and answers it; the checker reads the answer.
+    listed = agency.get("/v1/confirmations", params={"status": "open"}).json()["items"]
+    assert [r["id"] for r in listed] == [request["id"]]
+    refused = agency.post(f"/v1/confirmations/{request['id']}/answer", json={"outcome": "not_confirmed"})
+    assert refused.status_code in (400, 422)  # not_confirmed needs a reason
+    answered = agency.post(f"/v1/confirmations/{request['id']}/answer", json={"outcome": "confirmed"})
+    assert answered.status_code == 200 and answered.json()["status"] == "confirmed"
+    seen = border.get(f"/v1/confirmations/{request['id']}").json()
+    assert seen["answer"]["outcome"] == "confirmed" and seen["answer"]["answered_by"]["agency"] == TURKESTAN
+    assert agency.post(f"/v1/confirmations/{request['id']}/answer", json={"outcome": "confirmed"}).status_code == 409
+    assert border.get("/v1/confirmations").json()["items"][0]["id"] == request["id"]
+    wait_until(lambda: received(receiver, "confirmation.answered"), bool, "confirmation.answered", timeout=10)
+
+    # Nobody else reads it, or answers it.
+    for other in ("other_border", "other_agency", "dealer"):
+        assert parties[other].get(f"/v1/confirmations/{request['id']}").status_code == 404
+        assert parties[other].get("/v1/confirmations").json()["items"] == []
+    assert border.post(f"/v1/confirmations/{request['id']}/answer", json={"outcome": "confirmed"}).status_code == 404
+
+    # Every step is in the audit log.
+    actions = [e["action"] for e in live.get("/v1/audit", params={"subject": request["id"]}).json()["items"]]
+    assert actions == ["confirmation.request", "confirmation.answer"]
+
+
+def test_only_the_checker_asks_and_only_about_a_report_its_check_matched(hits_app, live, parties):
+    agency, border = parties["agency"], parties["border"]
+    report = agency.post("/v1/reports", json=report_data()).json()
+    other = agency.post("/v1/reports", json=report_data("KZ-TRK-2025-000002", identifiers=[
+        {"type": "serial", "value": "HCM1U100C00017042"}])).json()
+    check = border.post("/v1/checks", json={"identifier": PIN}).json()
+    body = {"report_id": report["id"], "priority": "routine", "location": "yard"}
+    assert parties["other_border"].post(f"/v1/checks/{check['check_id']}/confirmations", json=body).status_code == 404
+    unmatched = border.post(f"/v1/checks/{check['check_id']}/confirmations", json={**body, "report_id": other["id"]})
+    assert unmatched.status_code == 400
+    routine = border.post(f"/v1/checks/{check['check_id']}/confirmations", json=body).json()
+    assert routine["due_at"] == "2026-11-26T09:00:00.000Z"  # an hour for routine
+    nothing = border.post("/v1/checks", json={"identifier": "ZZZ999999999"}).json()
+    assert border.post(f"/v1/checks/{nothing['check_id']}/confirmations", json=body).status_code == 400
+
+
+def test_an_unanswered_request_becomes_overdue_by_the_configured_clock_and_a_second_notice_goes_out(
+        live, parties, receiver, clock):
+    agency, border = parties["agency"], parties["border"]
+    report = agency.post("/v1/reports", json=report_data()).json()
+    register_webhook(border, receiver, ["confirmation.overdue", "confirmation.answered"])
+    check = border.post("/v1/checks", json={"identifier": PIN}).json()
+    request = border.post(f"/v1/checks/{check['check_id']}/confirmations", json={
+        "report_id": report["id"], "priority": "urgent", "location": "post"}).json()
+    clock.advance(9 * 60)
+    assert agency.get(f"/v1/confirmations/{request['id']}").json()["status"] == "open"
+    assert received(receiver, "confirmation.overdue") == []
+    clock.advance(61)
+    assert agency.get(f"/v1/confirmations/{request['id']}").json()["status"] == "overdue"
+    [notice] = wait_until(lambda: received(receiver, "confirmation.overdue"), bool, "the overdue notice", timeout=20)
+    assert notice["data"]["id"] == request["id"] and notice["data"]["status"] == "overdue"
+    assert [r["id"] for r in agency.get("/v1/confirmations", params={"status": "overdue"}).json()["items"]] == [
+        request["id"]]
+    assert agency.get("/v1/confirmations", params={"status": "open"}).json()["items"] == []
+    time.sleep(0.5)  # a few more sweeps: the notice goes out once
+    assert len(received(receiver, "confirmation.overdue")) == 1
+    # An overdue request can still be answered.
+    answered = agency.post(f"/v1/confirmations/{request['id']}/answer",
+                           json={"outcome": "record_outdated", "reason": "recovered in October"})
+    assert answered.json()["status"] == "record_outdated"
+    wait_until(lambda: received(receiver, "confirmation.answered"), bool, "confirmation.answered", timeout=10)
+
+
+def test_a_receiver_that_is_down_and_back_gets_every_event_once_and_can_have_one_again(
+        live, parties, receiver, clock):
+    agency, border = parties["agency"], parties["border"]
+    agency.post("/v1/reports", json=report_data())
+    hook = register_webhook(agency, receiver, ["check.matched"])
+    receiver.http.put(receiver.url + "/_control/mode", json={"mode": "unavailable"}, timeout=10)
+    checks = [border.post("/v1/checks", json={"identifier": PIN}).json()["check_id"] for _ in range(3)]
+    log = wait_until(lambda: agency.get(f"/v1/webhooks/{hook['id']}/deliveries").json()["items"],
+                     lambda items: len(items) == 3 and all(d["attempts"] >= 1 for d in items), "failed attempts")
+    assert {d["status"] for d in log} == {"pending"} and {d["last_response"] for d in log} == {"503"}
+    assert received(receiver) == []
+    receiver.http.put(receiver.url + "/_control/mode", json={"mode": "normal"}, timeout=10)
+    clock.advance(23 * 3600)  # still within the 24 hours of retries
+    events = wait_until(lambda: received(receiver), lambda found: len(found) == 3, "every event after the outage")
+    assert sorted(e["data"]["check_id"] for e in events) == sorted(checks)
+    log = agency.get(f"/v1/webhooks/{hook['id']}/deliveries").json()["items"]
+    assert {d["status"] for d in log} == {"delivered"}
+    # Redelivery sends the same delivery again, under the same webhook-id.
+    first = log[0]
+    again = agency.post(f"/v1/webhooks/{hook['id']}/deliveries/{first['id']}/redeliver")
+    assert again.status_code == 202 and again.json()["status"] == "pending"
+    wait_until(lambda: receiver.get("/_control/events").json()["repeats"], lambda n: n == 1, "the redelivery")
+    assert parties["other_agency"].get(f"/v1/webhooks/{hook['id']}/deliveries").status_code == 404
+
+
+def test_a_delivery_still_refused_after_24_hours_is_marked_failed(live, parties, receiver, clock):
+    agency, border = parties["agency"], parties["border"]
+    agency.post("/v1/reports", json=report_data())
+    hook = register_webhook(agency, receiver, ["check.matched"])
+    receiver.http.put(receiver.url + "/_control/mode", json={"mode": "unavailable"}, timeout=10)
+    border.post("/v1/checks", json={"identifier": PIN})
+    wait_until(lambda: agency.get(f"/v1/webhooks/{hook['id']}/deliveries").json()["items"],
+               lambda items: items and items[0]["attempts"] == 1, "the first attempt")
+    clock.advance(24 * 3600)
+    [failed] = wait_until(lambda: agency.get(f"/v1/webhooks/{hook['id']}/deliveries").json()["items"],
+                          lambda items: items[0]["status"] == "failed", "giving up")
+    assert failed["attempts"] == 2 and failed["next_attempt_at"] is None
+
+
+def test_events_go_only_to_webhooks_within_their_owners_rights(live, parties, receiver):
+    agency, border = parties["agency"], parties["border"]
+    agency.post("/v1/reports", json=report_data())
+    register_webhook(parties["other_agency"], receiver)
+    register_webhook(parties["dealer"], receiver)
+    check = border.post("/v1/checks", json={"identifier": PIN}).json()
+    assert check["verdict"] == "hit"
+    own = register_webhook(agency, receiver, ["check.matched"])
+    border.post("/v1/checks", json={"identifier": PIN})
+    [event] = wait_until(lambda: received(receiver), bool, "the owning agency's event", timeout=10)
+    time.sleep(0.5)  # a few more rounds of the deliverer: nothing else comes
+    assert len(received(receiver)) == 1 and event["type"] == "check.matched"
+    assert [h["id"] for h in agency.get("/v1/webhooks").json()["items"]] == [own["id"]]
+    assert "secret" not in agency.get("/v1/webhooks").text
+    assert agency.http.delete(f"{agency.url}/v1/webhooks/{own['id']}", timeout=30).status_code == 200
+    assert agency.get("/v1/webhooks").json()["items"] == []
+
+
+def test_a_new_report_finds_the_check_made_a_week_earlier(live, parties, receiver, clock):
+    agency, border = parties["agency"], parties["border"]
+    register_webhook(agency, receiver, ["report.seen_before"])
+    clock.advance(-200 * 86400)
+    too_old = border.post("/v1/checks", json={"identifier": PIN}).json()
+    clock.advance(193 * 86400)
+    week_ago = border.post("/v1/checks", json={"identifier": "CAT0336DLTJFOO123"}).json()  # O for 0: a misreading
+    assert week_ago["verdict"] == "no_match" and too_old["verdict"] == "no_match"
+    clock.advance(7 * 86400)
+    report = agency.post("/v1/reports", json=report_data()).json()
+    sightings = agency.get(f"/v1/reports/{report['id']}/sightings").json()
+    assert [s["check_id"] for s in sightings["sightings"]] == [week_ago["check_id"]]
+    [seen] = sightings["sightings"]
+    assert seen["reading"] == "CAT0336DLTJFOO123" and seen["checker"]["role"] == "border"
+    assert seen["checked_at"] == "2026-11-19T08:00:00.000Z" and seen["verdict_now"] in ("hit", "possible_match")
+    [event] = wait_until(lambda: received(receiver, "report.seen_before"), bool, "report.seen_before", timeout=10)
+    assert event["data"]["report_id"] == report["id"] and event["data"]["sightings"] == sightings["sightings"]
+    assert parties["other_agency"].get(f"/v1/reports/{report['id']}/sightings").status_code == 404
+    assert border.get(f"/v1/reports/{report['id']}/sightings").status_code == 403
+
+
+def test_signatures_are_the_standard_webhooks_ones(live, parties, receiver):
+    """The receiver verifies with the ``standardwebhooks`` library; a tampered body or another secret fails."""
+    from registry.services.deliverer import signed_headers
+
+    import datetime as dt
+
+    hook = {"secret": receiver.secret}
+    delivery = {"id": "msg_1", "body": '{"type":"check.matched"}'}
+    headers = signed_headers(hook, delivery, dt.datetime.now(dt.UTC))
+    assert headers["webhook-signature"].startswith("v1,")
+    assert Webhook(receiver.secret).verify(delivery["body"], headers) == {"type": "check.matched"}
+    with pytest.raises(WebhookVerificationError):
+        Webhook(receiver.secret).verify('{"type":"check.unmatched"}', headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(new_secret()).verify(delivery["body"], headers)
+    made = parties["agency"].post("/v1/webhooks", json={"url": receiver.url + "/hooks", "events": ["check.matched"]})
+    assert made.json()["secret"].startswith("whsec_")
+    bad = parties["agency"].post("/v1/webhooks", json={"url": "ftp://x", "events": ["check.matched"]})
+    assert bad.status_code == 400
