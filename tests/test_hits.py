@@ -29,6 +29,7 @@ from tests.conftest import (
     report_data,
     wait_until,
 )
+from tests.processes import Gunicorn
 
 PIN = "CAT0336DLTJF00123"
 TURKESTAN = "Police Department of Turkestan Region"
@@ -274,9 +275,9 @@ def test_a_new_report_finds_the_check_made_a_week_earlier(live, parties, receive
 
 def test_signatures_are_the_standard_webhooks_ones(live, parties, receiver):
     """The receiver verifies with the ``standardwebhooks`` library; a tampered body or another secret fails."""
-    from registry.services.deliverer import signed_headers
-
     import datetime as dt
+
+    from registry.services.deliverer import signed_headers
 
     hook = {"secret": receiver.secret}
     delivery = {"id": "msg_1", "body": '{"type":"check.matched"}'}
@@ -291,3 +292,38 @@ def test_signatures_are_the_standard_webhooks_ones(live, parties, receiver):
     assert made.json()["secret"].startswith("whsec_")
     bad = parties["agency"].post("/v1/webhooks", json={"url": "ftp://x", "events": ["check.matched"]})
     assert bad.status_code == 400
+
+
+def test_a_kill_9_between_a_check_and_its_delivery_loses_no_event(backend, tmp_path, request, receiver, clock):
+    """The check stores its event's delivery with itself; a server killed before sending it leaves it to the
+    next server, which sends it once the receiver is back."""
+    if backend == "sqlite":
+        env = {"IRONTRACE_DB": str(tmp_path / "killed.db")}
+    else:
+        settings = backend_settings(backend, tmp_path, request)
+        env = {"IRONTRACE_ES_URL": settings["ES_URL"], "IRONTRACE_ES_INDEX_PREFIX": settings["ES_INDEX_PREFIX"],
+               "IRONTRACE_ES_REFRESH_INTERVAL": "100ms"}
+    env |= {"IRONTRACE_CLOCK_FILE": str(clock.path), "IRONTRACE_WEBHOOK_POLL_SECONDS": "0.1",
+            "IRONTRACE_AUDIT_HEADS_FILE": str(tmp_path / "heads.ndjson")}
+    receiver.http.put(receiver.url + "/_control/mode", json={"mode": "unavailable"}, timeout=10)
+    try:
+        with Gunicorn(env, workers=2) as server:
+            http = server.http
+            http.post(server.url + "/v1/reports", json=report_data(), timeout=60).raise_for_status()
+            hook = http.post(server.url + "/v1/webhooks", timeout=60, json={
+                "url": receiver.url + "/hooks", "events": ["check.matched"], "secret": receiver.secret}).json()
+            check = http.post(server.url + "/v1/checks", json={"identifier": PIN}, timeout=60).json()
+            assert check["verdict"] == "hit"
+            server.kill()
+        assert received(receiver) == []
+        receiver.http.put(receiver.url + "/_control/mode", json={"mode": "normal"}, timeout=10)
+        with Gunicorn(env, workers=1):
+            clock.advance(3600)  # past any backoff the killed server set
+            [event] = wait_until(lambda: received(receiver), bool, "the event after the crash", timeout=60)
+        assert event["data"]["check_id"] == check["check_id"] and hook["id"]
+    finally:
+        if backend != "sqlite":
+            from elasticsearch import Elasticsearch
+
+            with Elasticsearch(settings["ES_URL"]) as es:
+                es.indices.delete(index=f"{settings['ES_INDEX_PREFIX']}-*")
