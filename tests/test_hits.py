@@ -17,7 +17,9 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from integrations.webhook_receiver import create_receiver
 from registry import create_app
-from registry.access import AGENCY, BORDER, DEALER
+from registry.access import AGENCY, BORDER, DEALER, Actor
+from registry.api.extension import EXTENSION_KEY
+from registry.demo import tulkubas_case
 from registry.services.webhooks import new_secret
 from tests.conftest import (
     FileClock,
@@ -151,6 +153,21 @@ def test_a_border_hit_is_confirmed_by_the_owning_agency_and_its_receiver_hears_w
     # Every step is in the audit log.
     actions = [e["action"] for e in live.get("/v1/audit", params={"subject": request["id"]}).json()["items"]]
     assert actions == ["confirmation.request", "confirmation.answer"]
+
+
+def test_the_demo_registrys_tulkubas_excavator_is_confirmed_by_the_turkestan_agency(hits_app, live, parties):
+    """The issue's first "done when", on the demo registry's own Tulkubas case."""
+    hits_app.extensions[EXTENSION_KEY].imports.import_rows(Actor.operator(), enumerate(tulkubas_case(), start=1))
+    [excavator] = [r for r in tulkubas_case() if r["category"] == "excavator"]
+    check = parties["border"].post("/v1/checks", json={"identifier": excavator["identifiers"][0]["value"]}).json()
+    assert check["verdict"] == "hit"
+    report_id = check["matches"][0]["report_id"]
+    request = parties["border"].post(f"/v1/checks/{check['check_id']}/confirmations", json={
+        "report_id": report_id, "priority": "urgent", "location": "Zhibek Zholy border post"}).json()
+    assert request["agency"] == TURKESTAN == excavator["reporting_agency"]["name"]
+    answer = parties["agency"].post(f"/v1/confirmations/{request['id']}/answer", json={"outcome": "confirmed"})
+    assert answer.status_code == 200
+    assert parties["border"].get(f"/v1/confirmations/{request['id']}").json()["status"] == "confirmed"
 
 
 def test_only_the_checker_asks_and_only_about_a_report_its_check_matched(hits_app, live, parties):

@@ -150,8 +150,12 @@ def delivery_view(delivery: Delivery) -> dict[str, Any]:
 
 
 def _require_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname if parts.port is None or parts.port > 0 else None
+    except ValueError:  # a malformed IPv6 literal, a port out of range
+        host = None
+    if host is None or parts.scheme not in ("http", "https"):
         raise InvalidRequest(f"A webhook's url must be an http or https URL with a host; got {url!r}.")
 
 
