@@ -346,7 +346,7 @@ def test_an_index_of_an_older_release_gains_the_fields_added_since(es_url: str) 
         assert "owner" in client.indices.get_mapping(index=alias)[f"{alias}-v1"]["mappings"]["properties"]
         services = services_over(engine, settings)
         job = services.bulk.submit(OPERATOR, b"serial\nCAT0336DLTJF00123\n", "csv", "stock.csv")
-        assert [j["id"] for j in services.bulk.list(OPERATOR, 10)] == [job["id"]]
+        assert [j["id"] for j in services.bulk.list(OPERATOR, 10).items] == [job["id"]]
     finally:
         client.close()
         drop_indices(engine)

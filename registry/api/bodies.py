@@ -19,6 +19,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import UnsupportedMediaType
 
+from registry.api.security import is_api
 from registry.validation import load_json
 
 JSON_MEDIA_TYPE = "application/json"
@@ -52,9 +53,11 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 def require_json_bodies() -> None:
-    """Before a view runs: a body sent to a view that reads JSON must be JSON (else 415)."""
+    """Before an API view runs: a body sent to a view that reads JSON must be JSON (else 415).
+    The web app's pages post forms."""
     view = current_app.view_functions.get(request.endpoint or "")
-    if view is None or getattr(getattr(view, "view_class", None), "accepts_files", False):
+    if view is None or not is_api(request.blueprint) \
+            or getattr(getattr(view, "view_class", None), "accepts_files", False):
         return
     has_body = bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
     if has_body and not is_json(request.mimetype):

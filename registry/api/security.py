@@ -65,7 +65,7 @@ def _preflight_or_authenticate() -> Response | None:
     preflight = request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method")
     if preflight and _allowed_origin():
         return _preflight_response()
-    if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS or not _is_api(request.blueprint):
+    if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS or not is_api(request.blueprint):
         return None  # unknown paths answer 404 as they would anyway; pages have sessions of their own
     usage, address = services().usage, request.remote_addr
     blocked = usage.address_blocked(address)
@@ -91,7 +91,8 @@ def _authenticate(address: str | None) -> Actor:
     return services().keys.authenticate(header[len(BEARER):].strip(), address)
 
 
-def _is_api(blueprint: str | None) -> bool:
+def is_api(blueprint: str | None) -> bool:
+    """Whether ``blueprint`` is one of the API's (the web app's pages sign in and post forms instead)."""
     return blueprint is not None and blueprint in current_app.extensions[API_BLUEPRINTS_KEY]
 
 

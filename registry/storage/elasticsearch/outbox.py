@@ -41,10 +41,11 @@ from typing import Any
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError, TransportError
 
 from registry.errors import IronTraceError, StorageUnavailable
+from registry.metrics import AUDIT_APPEND_FAILURES
 from registry.records import AuditEntry, Document
 from registry.stamps import Clock
 from registry.storage.elasticsearch.audit import ElasticsearchAuditLog
-from registry.storage.elasticsearch.cluster import Cluster, ReadPosition, bulk_items, read_position
+from registry.storage.elasticsearch.cluster import Cluster, ReadPosition, bulk_items, read_position, refusal
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ class Outbox:
                     return {"if_seq_no": created["_seq_no"], "if_primary_term": created["_primary_term"]}
                 if created["status"] != 409:
                     error = created.get("error") or {}
-                    raise StorageUnavailable(f"Elasticsearch refused to record the write ({error.get('type')}).")
+                    raise refusal([created], f"Elasticsearch refused to record the write ({error.get('type')}).")
                 standing = self._get(es, slot)
                 if standing is None:
                     continue
@@ -168,6 +169,7 @@ class Outbox:
             try:
                 self.audit.append(entry, intent=intent)
             except StorageUnavailable as exc:
+                AUDIT_APPEND_FAILURES.labels(entry["action"]).inc()
                 log.warning("the entry of %s is left to recovery: %s", slot, exc.detail)
                 return
         with self._lock:
