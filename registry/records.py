@@ -161,6 +161,7 @@ class Confirmation(TypedDict, total=False):
     version: int
     check_id: str
     report_id: str
+    external_ref: str  # the report's case number (what a dealer is shown of it)
     agency: str  # the owning agency's name, as in the report
     agency_key: str
     checker: ActorRecord

@@ -62,15 +62,15 @@ class Visit:
 
     def own_check(self) -> str:
         """A check of ``PIN`` by this caller through the check page (a made-up id for one who may not check)."""
-        found = re.search(r"Check ([0-9a-f-]{36})", self.post("/", {"identifier": PIN}).text)
+        found = re.search(r'action="/checks/([0-9a-f-]{36})/confirmations"', self.post("/", {"identifier": PIN}).text)
         return found[1] if found else str(uuid.uuid4())
 
     def admin_confirmation(self) -> str:
         """A confirmation request the operator asked of the report's agency, from a check of its own."""
         services = self.app.extensions[EXTENSION_KEY]
         check = services.checks.check(Actor.operator(), CheckQuery(identifier=PIN))
-        return services.confirmations.request(Actor.operator(), check.record["check_id"], self.report["id"], "urgent",
-                                              "Zhibek Zholy border post")["id"]
+        return services.confirmations.request(Actor.operator(), check.record["check_id"], "urgent",
+                                              "Zhibek Zholy border post", report_id=self.report["id"])["id"]
 
     def some_user(self) -> str:
         return create_user(self.app, DEALER)

@@ -95,7 +95,8 @@ CONFIRMATION_REQUEST: dict[str, Any] = {
     "note": "Plate read off the boom; the driver holds a sale contract from Shymkent.",
 }
 CONFIRMATION: dict[str, Any] = {
-    "id": CONFIRMATION_ID, "check_id": CHECK_ID, "report_id": REPORT_ID, "agency": AGENCY["name"],
+    "id": CONFIRMATION_ID, "check_id": CHECK_ID, "report_id": REPORT_ID,
+    "external_ref": REPORT_INPUT["external_ref"], "agency": AGENCY["name"],
     "checker": BORDER_POST, "priority": "urgent", "location": CONFIRMATION_REQUEST["location"],
     "note": CONFIRMATION_REQUEST["note"], "status": "open", "requested_at": "2026-11-27T09:14:05.331Z",
     "due_at": "2026-11-27T09:24:05.331Z", "answer": None,

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from registry.access import ADMIN, AGENCY, WEBHOOKS, Actor
+from registry.access import ADMIN, AGENCY, DEALER, WEBHOOKS, Actor
 from registry.errors import InvalidRequest, NotFound
 from registry.records import ActorRecord, Delivery, Page, Webhook, name_key
 from registry.services.audit import AuditService
@@ -118,17 +118,25 @@ class WebhookService:
         self.handoff.put(delivery_id)
         return reset
 
-    def deliveries_for(self, event: str, audience: Audience, data: dict[str, Any]) -> builtins.list[Delivery]:
-        """The outbox rows of one event: one per webhook that asked for it and may receive it."""
+    def deliveries_for(self, event: str, audience: Audience, data: dict[str, Any],
+                       hidden_from_dealers: Sequence[str] = ()) -> builtins.list[Delivery]:
+        """The outbox rows of one event: one per webhook that asked for it and may receive it; a
+        dealer's webhook gets ``data`` without ``hidden_from_dealers``."""
         hooks = [hook for hook in self.store.subscribed(event) if audience.includes(hook["owner"])]
         if not hooks:
             return []
         now = self.clock()
-        body = json.dumps({"type": event, "timestamp": iso_at(now), "data": {"event_id": new_id(), **data}},
-                          ensure_ascii=False, separators=(",", ":"))
-        return [{"id": new_id(), "webhook_id": hook["id"], "type": event, "body": body, "status": "pending",
-                 "attempts": 0, "created_at": iso_at(now), "next_attempt": now, "retry_until": now + self.retry_seconds,
-                 "last_attempt_at": None, "last_response": None, "delivered_at": None} for hook in hooks]
+        event_id = new_id()
+
+        def body(owner: ActorRecord) -> str:
+            shown = {k: v for k, v in data.items() if owner["role"] != DEALER or k not in hidden_from_dealers}
+            return json.dumps({"type": event, "timestamp": iso_at(now), "data": {"event_id": event_id, **shown}},
+                              ensure_ascii=False, separators=(",", ":"))
+
+        return [{"id": new_id(), "webhook_id": hook["id"], "type": event, "body": body(hook["owner"]),
+                 "status": "pending", "attempts": 0, "created_at": iso_at(now), "next_attempt": now,
+                 "retry_until": now + self.retry_seconds, "last_attempt_at": None, "last_response": None,
+                 "delivered_at": None} for hook in hooks]
 
     def stored(self, deliveries: Sequence[Delivery]) -> None:
         """Hand deliveries their write just stored to this process's deliverer, to be sent at once."""

@@ -38,9 +38,10 @@ def ask(check_id: str) -> ResponseReturnValue:
     if not form.validate_on_submit():
         flash(gettext("Say where the item is to ask for a confirmation."), "error")
         return redirect(url_for("web.confirmations.index"))
-    made = services().confirmations.request(signed_in_actor(), check_id, form.report_id.data or "",
-                                            form.priority.data or "urgent", form.location.data or "",
-                                            form.note.data or None)
+    made = services().confirmations.request(signed_in_actor(), check_id, form.priority.data or "urgent",
+                                            form.location.data or "", form.note.data or None,
+                                            report_id=form.report_id.data or None,
+                                            external_ref=form.external_ref.data or None)
     flash(gettext("Confirmation asked of %(agency)s; due %(when)s.", agency=made["agency"],
                   when=when(made["due_at"])))
     return redirect(url_for("web.confirmations.index"))

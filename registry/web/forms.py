@@ -87,7 +87,8 @@ class KeyForm(FlaskForm):
 class ConfirmationForm(FlaskForm):
     """Ask the agency owning a matched report to confirm it (from the check's answer)."""
 
-    report_id = HiddenField(validators=[DataRequired()])
+    report_id = HiddenField(validators=[Optional()])
+    external_ref = HiddenField(validators=[Optional()])  # what a dealer's answer names a report by
     priority = SelectField(_l("Priority"), validators=[DataRequired()])
     location = StringField(_l("Where the item is"), validators=[DataRequired(), Length(max=500)])
     note = StringField(_l("Note (optional)"), validators=[Optional(), Length(max=2000)])

@@ -18,7 +18,9 @@ from registry.vocabulary import (
 
 
 class ConfirmationRequestSchema(Schema):
-    report_id = fields.String(required=True, metadata={"description": "A report the check matched"})
+    report_id = fields.String(metadata={"description": "A report the check matched (or name it by external_ref)"})
+    external_ref = fields.String(metadata={"description": "The case number of a report the check matched (for "
+                                                          "dealers, who are shown no report ids)"})
     priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES),
                              metadata={"description": "urgent: due in 10 minutes; routine: in an hour (configurable)"})
     location = text_field(500, required=True, metadata={"description": "Where the item is now"})
@@ -46,7 +48,8 @@ class GivenAnswerSchema(AnswerSchema):
 class ConfirmationSchema(Schema):
     id = fields.String()
     check_id = fields.String()
-    report_id = fields.String()
+    report_id = fields.String(metadata={"description": "Not shown to dealers"})
+    external_ref = fields.String(metadata={"description": "The report's case number"})
     agency = fields.String(metadata={"description": "The owning agency, which answers"})
     checker = fields.Nested(PartySchema, metadata={"description": "Who asked (the checker)"})
     priority = fields.String(validate=validate.OneOf(PRIORITIES))
