@@ -87,7 +87,7 @@ class CheckService:
             "checker": actor.as_record(),
         }
         if query.identifier:
-            record["terms"] = reading_terms(query.identifier)
+            record["terms"] = list(reading_terms(query.identifier))
         if decision.answers:
             record["sources"] = [source_view(answer) for answer in decision.answers]
             record["external_matches"] = [
