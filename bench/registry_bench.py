@@ -158,7 +158,8 @@ def markdown(result: dict) -> str:
             f"max {lat['max']} ms ({outcome['queries']} sequential checks)",
             f"  - top-1 accuracy on corrupted readings: {outcome['top1_accuracy']:.1%} ({kinds})",
             f"  - {outcome['unregistered_queries']} serials never reported: {outcome['false_hits']} false hits, "
-            f"{outcome['false_possible_matches']} answered with matches",
+            f"{outcome['false_alarms']} possible matches (alarms), {outcome['answered_with_matches']} answered "
+            f"with matches",
         ]
 
     lines = [

@@ -80,7 +80,8 @@ Searcher = Callable[[str], tuple[str | None, list[tuple[str, str]]]]
 
 
 def evaluate(search: Searcher, queries: list[dict], never_reported: list[str]) -> dict:
-    """Latency, top-1 accuracy per kind, and false matches on serials never reported."""
+    """Latency, top-1 accuracy per kind, and false matches on serials never reported: hits, alarms
+    (``possible_match``) and any answer with matches at all (similar serials included)."""
     for query in queries[:WARMUP_QUERIES]:
         search(query["reading"])
     latencies, right = [], []
@@ -89,13 +90,14 @@ def evaluate(search: Searcher, queries: list[dict], never_reported: list[str]) -
         _, ranked = search(query["reading"])
         latencies.append((time.perf_counter() - started) * 1000)
         right.append((query["kind"], bool(ranked) and ranked[0] == (query["external_ref"], query["agency"])))
-    false_hits = false_possible = 0
+    false_hits = false_alarms = answered = 0
     for serial in never_reported:
         verdict, ranked = search(serial)
         if verdict == "hit":
             false_hits += 1
         elif ranked:
-            false_possible += 1
+            answered += 1
+            false_alarms += verdict == "possible_match"
     by_kind = {kind: round(sum(ok for k, ok in right if k == kind) / max(1, sum(k == kind for k, _ in right)), 3)
                for kind in CORRUPTION_KINDS}
     return {
@@ -105,7 +107,8 @@ def evaluate(search: Searcher, queries: list[dict], never_reported: list[str]) -
         "top1_accuracy_by_kind": by_kind,
         "unregistered_queries": len(never_reported),
         "false_hits": false_hits,
-        "false_possible_matches": false_possible,
+        "false_alarms": false_alarms,
+        "answered_with_matches": answered,
     }
 
 

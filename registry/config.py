@@ -73,6 +73,7 @@ DEFAULTS: dict[str, Any] = {
     # Bulk checks: upload limits, and how workers run jobs.
     "BULK_MAX_BYTES": 64 * 1024 * 1024,
     "BULK_MAX_ROWS": 1_000_000,
+    "BULK_MAX_COLUMNS": 256,  # an upload wider than this is refused (an inventory has a dozen)
     "BULK_BATCH_SIZE": 500,  # rows checked, and committed with their checkpoint, together
     "BULK_LEASE_SECONDS": 60,  # a job whose worker stops renewing this long is resumed by another
     "BULK_POLL_SECONDS": 1.0,  # how often an idle worker looks for a job

@@ -58,6 +58,15 @@ class ValidationFailed(IronTraceError):
         super().__init__(detail, errors=errors)
 
 
+class UnrecognizedColumns(ValidationFailed):
+    """A file with no column the reader knows how to use; ``recognized_headers`` lists the names
+    it would have understood, by field."""
+
+    def __init__(self, detail: str, recognized_headers: dict[str, list[str]]) -> None:
+        IronTraceError.__init__(self, detail, errors=[{"field": "file", "message": detail}],
+                                recognized_headers=recognized_headers)
+
+
 class PreconditionRequired(IronTraceError):
     """A change sent without If-Match."""
 
@@ -68,6 +77,10 @@ class PreconditionFailed(IronTraceError):
 
 class PayloadTooLarge(IronTraceError):
     """An upload over a configured limit; ``limit`` and ``unit`` say which."""
+
+
+class UnsupportedFileType(IronTraceError):
+    """A file that is none of the formats read (CSV, NDJSON, JSON, an Excel workbook)."""
 
 
 class StorageUnavailable(IronTraceError):
@@ -92,6 +105,7 @@ HTTP_STATUS: dict[type[IronTraceError], int] = {
     PreconditionFailed: 412,
     ValidationFailed: 422,
     PayloadTooLarge: 413,
+    UnsupportedFileType: 415,
     PreconditionRequired: 428,
     RateLimited: 429,
     StorageUnavailable: 503,

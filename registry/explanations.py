@@ -4,12 +4,13 @@
 This module builds the same explanation from the match's structured
 differences: its edits (``Match.edits``), the look-alike letters the reading
 was typed with, the part of a tail that was not read, the structure problems
-of a VIN or PIN (``search.identifiers.structure_findings``), what the query
-said of the item.  Each ``Reason`` is an English template, which is the
-message id a translation catalog looks up, and its values; rendered with no
-translation it gives back ``Match.explanation`` word for word (a test holds
-the two together), so a new kind of reason in ``search`` shows up there
-until it has a template here.
+of a VIN or PIN (``search.identifiers.structure_findings``), the grounds of
+its grade (``Match.grounds``: why it is an alarm or a similar serial,
+``search.grading.GROUNDS``), what the query said of the item.  Each
+``Reason`` is an English template, which is the message id a translation
+catalog looks up, and its values; rendered with no translation it gives back
+``Match.explanation`` word for word (a test holds the two together), so a new
+kind of reason in ``search`` shows up there until it has a template here.
 
 ``highlighted`` marks, in the registered value, the characters that differ
 from the reading, for a page to show.
@@ -23,6 +24,7 @@ from typing import Any
 
 from search.attributes import analyse, describe_report
 from search.description import compare_description
+from search.grading import GROUNDS, Context
 from search.identifiers import STRUCTURE_PROBLEMS, structure_findings
 from search.matching import Match
 from search.normalize import lookalikes_typed, normalize
@@ -56,11 +58,13 @@ TAIL_MISREAD = N_("query matches the last %(legible)d of %(length)d characters; 
                   "(%(prefix)s) were not read, %(misreads)d of the matched characters read as look-alikes")
 CONTEXT_DIFFERS = {
     "manufacturer": N_("manufacturer differs (query %(asked)s, record %(registered)s)"),
+    "model": N_("model differs (query %(asked)s, record %(registered)s)"),
     "category": N_("category differs (query %(asked)s, record %(registered)s)"),
 }
 STRUCTURE = {code: N_(template) for code, template in STRUCTURE_PROBLEMS.items()}
+GROUND = {template: N_(template) for template in GROUNDS}  # why a match is an alarm or a similar serial
 MESSAGES = (IDENTICAL, SAME, INACTIVE, SUBSTITUTED, MISREAD, EXTRA_AT_START, EXTRA, MISSING, SWAPPED, LOOKALIKES,
-            LOOKALIKE, TAIL, TAIL_MISREAD, *CONTEXT_DIFFERS.values(), *STRUCTURE.values())
+            LOOKALIKE, TAIL, TAIL_MISREAD, *CONTEXT_DIFFERS.values(), *STRUCTURE.values(), *GROUND.values())
 
 
 def _same(text: str) -> str:
@@ -102,6 +106,7 @@ def explain(match: Match, query: CheckQuery) -> list[Reason]:
                     *(Reason(STRUCTURE[h.code], h.params) for h in hints)]
     else:
         reasons.append(_description(query.description or "", match.report))
+    reasons += [Reason(GROUND[ground.template], dict(ground.values)) for ground in match.grounds]
     if match.match_type not in HIT_MATCH_TYPES:
         reasons += _context(query, match.report)
     return reasons
@@ -150,16 +155,9 @@ def _description(description: str, report: Mapping[str, Any]) -> Reason:
 
 
 def _context(query: CheckQuery, report: Mapping[str, Any]) -> list[Reason]:
-    """What the query said of the item that the report contradicts (names agree when one is a
-    prefix of the other, CAT and Caterpillar)."""
-    reasons = []
-    for name, template in CONTEXT_DIFFERS.items():
-        asked, registered = getattr(query, name), report.get(name)
-        if asked and registered:
-            a, b = normalize(asked), normalize(registered)
-            if not (a and b and (a.startswith(b) or b.startswith(a))):
-                reasons.append(Reason(template, {"asked": asked, "registered": registered}))
-    return reasons
+    """What the query said of the item that the report contradicts (as ``search.grading`` judges it)."""
+    return [Reason(CONTEXT_DIFFERS[name], {"asked": asked, "registered": registered})
+            for name, asked, registered in Context.of(query, report).differing]
 
 
 @dataclass(frozen=True)

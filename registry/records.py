@@ -137,12 +137,15 @@ class Job(TypedDict, total=False):
     format: str
     filename: str | None
     columns: list[str]
+    delimiter: str
     rows_total: int
     rows_done: int
     hits: int
     possible_matches: int
+    similar_serials: int
     no_matches: int
     errors: int
+    incomplete_rows: int
     error: str | None
     lease_owner: str | None
     lease_expires: float

@@ -17,7 +17,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 
 from registry.errors import ValidationFailed, flatten_messages
 from registry.records import Report
-from registry.vocabulary import CATEGORIES, IDENTIFIER_TYPES, STATUSES
+from registry.vocabulary import CATEGORIES, IDENTIFIER_TYPES, READING_SOURCES, STATUSES, TYPED, canonical_category
 from search.normalize import normalize
 
 MAX_IDENTIFIER_LENGTH = 64
@@ -65,6 +65,17 @@ class CurrencyCode(fields.String):
         return code
 
 
+class Category(fields.String):
+    """One of the registry's categories, however it is spelt (``Drill rig`` is ``drill_rig``)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.OneOf(CATEGORIES), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        return canonical_category(text) or text  # an unknown name is left for OneOf to name
+
+
 def text_field(max_length: int = 200, **kwargs) -> fields.String:
     return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
 
@@ -104,7 +115,7 @@ class ReportInputSchema(Schema):
 
     external_ref = text_field(100, required=True, metadata={"description": "Agency case number"})
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
-    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    category = Category(required=True)
     manufacturer = text_field()
     model = text_field()
     year = fields.Integer(validate=validate.Range(min=EARLIEST_YEAR, max=dt.date.today().year + 1))
@@ -134,11 +145,22 @@ class ReportInputSchema(Schema):
             seen.add(key)
 
 
+READING_SOURCE_DOC = (
+    "How the identifier was obtained: `typed` by an officer (default for a single check), `copied` "
+    "from a file or system (default for bulk checks: typos are rare there, so a typo counts less), "
+    "or read by `ocr` (look-alike confusions are common there)"
+)
+
+
 class CheckRequestSchema(Schema):
     identifier = fields.String(validate=validate.Length(min=1, max=MAX_IDENTIFIER_LENGTH))
     manufacturer = text_field()
-    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    model = text_field(metadata={"description": "Model as read or known; its agreement with a report strengthens "
+                                                "a worn tail"})
+    category = Category()
     description = text_field(MAX_TEXT_LENGTH)
+    reading_source = fields.String(validate=validate.OneOf(READING_SOURCES),
+                                   metadata={"description": READING_SOURCE_DOC, "default": TYPED})
 
     @validates_schema
     def _something_to_check(self, data: dict, **_) -> None:
@@ -169,12 +191,13 @@ def load_json(text: str | bytes) -> Any:
         raise
     except ValueError:  # an integer past the digit limit
         raise json.JSONDecodeError("an integer has more than 4,300 digits", REFUSED_DOCUMENT, 0) from None
-    _check_json_value(value)
+    check_json_value(value)
     return value
 
 
-def _check_json_value(value: Any) -> None:
-    """Walk a parsed value without recursion: depth, and strings UTF-8 can encode."""
+def check_json_value(value: Any) -> None:
+    """Walk a parsed value without recursion: depth, and strings UTF-8 can encode (``load_json``'s
+    checks, for a reader that decodes JSON piece by piece)."""
     pending = [(value, 1)]
     while pending:
         item, depth = pending.pop()

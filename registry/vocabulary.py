@@ -2,8 +2,9 @@
 
 Schemas validate against these tuples, engines store them, adapters map
 foreign records onto them.  Matching's own words (which statuses can hit,
-match types, verdicts) are defined by ``search.vocabulary``, since ``search``
-imports nothing from ``registry``, and are re-exported here.
+match types, tiers, verdicts, reading sources) are defined by
+``search.vocabulary``, since ``search`` imports nothing from ``registry``,
+and are re-exported here.
 """
 
 from __future__ import annotations
@@ -12,20 +13,30 @@ from typing import Final
 
 from search.vocabulary import (
     ACTIVE_STATUSES,
+    ALARM,
+    COPIED,
     HIT,
     HIT_MATCH_TYPES,
     MATCH_TYPES,
     NO_MATCH,
+    OCR,
     POSSIBLE_MATCH,
+    READING_SOURCES,
+    SIMILAR,
+    SIMILAR_SERIALS,
+    TIERS,
+    TYPED,
     VERDICTS,
 )
 
 __all__ = [
     "ACTIVE_STATUSES", "HIT", "HIT_MATCH_TYPES", "MATCH_TYPES", "NO_MATCH", "POSSIBLE_MATCH", "VERDICTS",
+    "SIMILAR_SERIALS", "ALARM", "SIMILAR", "TIERS", "TYPED", "COPIED", "OCR", "READING_SOURCES",
     "STATUSES", "CATEGORIES", "IDENTIFIER_TYPES", "ROLES", "ADMIN", "AGENCY", "BORDER", "DEALER", "AUDITOR",
-    "ACTIVE_JOB_STATUSES", "FINAL_JOB_STATUSES", "JOB_STATUSES", "STALLED", "SOURCE_STATUSES", "CIRCUIT_STATES",
-    "KEY_STATES", "AUDIT_ACTIONS", "PRIORITIES", "CONFIRMATION_OUTCOMES", "CONFIRMATION_STATUSES", "WEBHOOK_EVENTS",
-    "DELIVERY_STATUSES", "OPEN", "OVERDUE",
+    "ACTIVE_JOB_STATUSES", "FINAL_JOB_STATUSES", "JOB_STATUSES", "STALLED", "SOURCE_STATUSES",
+    "UNANSWERED_SOURCE_STATUSES", "CIRCUIT_STATES", "KEY_STATES", "AUDIT_ACTIONS", "canonical_category",
+    "PRIORITIES", "CONFIRMATION_OUTCOMES", "CONFIRMATION_STATUSES", "WEBHOOK_EVENTS", "DELIVERY_STATUSES", "OPEN",
+    "OVERDUE",
 ]
 
 # Reports.
@@ -34,6 +45,15 @@ CATEGORIES: Final = (
     "excavator", "haul_truck", "truck", "loader", "dozer", "grader", "drill_rig",
     "crusher", "generator", "compressor", "attachment", "other",
 )
+
+
+def canonical_category(name: str) -> str | None:
+    """The registry's category a name means (``Drill rig``, ``drill-rig``, ``DRILL_RIG`` all mean
+    ``drill_rig``), or ``None``: imports, checks and bulk files all accept categories this one way."""
+    canonical = "_".join(name.replace("_", " ").replace("-", " ").casefold().split())
+    return canonical if canonical in CATEGORIES else None
+
+
 IDENTIFIER_TYPES: Final = ("pin", "vin", "serial", "engine", "component", "telematics", "other")
 assert set(STATUSES) >= ACTIVE_STATUSES
 
@@ -50,6 +70,7 @@ JOB_STATUSES: Final = ACTIVE_JOB_STATUSES + (STALLED,) + FINAL_JOB_STATUSES
 
 # External registries: how one did for a check, and its circuit breaker.
 SOURCE_STATUSES: Final = ("ok", "timeout", "error", "unavailable", "skipped")
+UNANSWERED_SOURCE_STATUSES: Final = ("timeout", "error", "unavailable")  # the check's coverage is incomplete
 CIRCUIT_STATES: Final = ("closed", "open", "half_open")
 
 # The audit log.

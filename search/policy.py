@@ -21,6 +21,11 @@ MAX_MISSING_CHARACTERS: Final = 2  # characters a reading may lack and still be 
 INDEX_DELETIONS: Final = 1  # deletion neighbourhood stored for every registered value
 QUERY_DELETIONS: Final = 2  # deletion neighbourhood looked up for a reading
 
+# When a legible tail is selective enough to be strong evidence (``search.grading``).  The
+# running number is the registered value's last run of digits: machines of one series share
+# everything before it, so a tail must hold all of it and reach into the characters before it.
+SELECTIVE_TAIL_FIXED_CHARACTERS: Final = 2  # characters before the running number a tail must hold
+
 # How many candidates one check may pull from each retrieval path.  Every
 # engine orders identifier candidates by the number of lookup keys they share
 # with the reading (most first), then oldest first; tails and description

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from search.vocabulary import TYPED
+
 
 @dataclass(frozen=True)
 class CheckQuery:
@@ -13,3 +15,5 @@ class CheckQuery:
     manufacturer: str | None = None
     category: str | None = None
     description: str | None = None
+    model: str | None = None
+    reading_source: str = TYPED  # how the reading was obtained: typed, copied (from a file) or ocr

@@ -44,7 +44,7 @@ class Comparison:
     match_type: str
     score: float
     explanation: str
-    edits: tuple[Edit, ...] = ()  # of a confusable or fuzzy match: the differences, for callers to show
+    edits: tuple[Edit, ...] = ()  # of a confusable or fuzzy match: what ``search.grading`` judges, and callers show
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,25 @@ class ProcessGroup:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    def wait_until_ready(self, url: str) -> None:
+        """Poll ``url``/readyz until it answers 200; a slow worker boot is waited out, not an error."""
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited: {self.output()[-2000:]}")
+            try:
+                if requests.get(url + "/readyz", timeout=READY_POLL_TIMEOUT_SECONDS).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"the server did not become ready within {STARTUP_TIMEOUT_SECONDS} s")
+
+    def output(self) -> str:
+        """What the process wrote, for a failure's message."""
+        stream = self.process.stderr or self.process.stdout
+        return stream.read().decode(errors="replace") if stream else ""
+
 
 class Worker(ProcessGroup):
     """``irontrace worker``: runs bulk-check jobs from the store that ``env`` names."""
@@ -120,25 +139,14 @@ class Gunicorn(ProcessGroup):
             preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))) if limit else None,
         )
         try:
-            self._wait_until_ready()
+            self.wait_until_ready(self.url)
         except BaseException:
             self.stop()  # never leave a half-started server behind
             raise
         return self
 
-    def _wait_until_ready(self) -> None:
-        """Poll ``/readyz`` until it answers 200; a slow worker boot is waited out, not an error."""
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {self.log_text()[-2000:]}")
-            try:
-                if requests.get(self.url + "/readyz", timeout=READY_POLL_TIMEOUT_SECONDS).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not become ready within {STARTUP_TIMEOUT_SECONDS} s")
+    def output(self) -> str:
+        return self.log_text()
 
     def log_text(self) -> str:
         return Path(self.log.name).read_text(encoding="utf-8", errors="replace")
@@ -154,3 +162,38 @@ class Gunicorn(ProcessGroup):
 
     def __enter__(self) -> Gunicorn:
         return self.start()
+
+
+class Served(ProcessGroup):
+    """``irontrace serve ARGS`` as a user starts it, from ``cwd``; its log (stdout and stderr, in a
+    file: a pipe nobody reads would stall the server once full) is ``log``."""
+
+    def __init__(self, env: dict[str, str], *args: str, cwd: Path | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "IRONTRACE_BIND": f"127.0.0.1:{self.port}", **env}
+        self.args = args
+        self.cwd = cwd
+        self.log_file = tempfile.NamedTemporaryFile(prefix="serve-", suffix=".log")  # noqa: SIM115 (closed in stop)
+        self.log = b""
+
+    def __enter__(self) -> Served:
+        self.process = subprocess.Popen(
+            [str(BIN / "irontrace"), "serve", *self.args], env=self.env, cwd=self.cwd, stdout=self.log_file,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        try:
+            self.wait_until_ready(self.url)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def output(self) -> str:
+        return Path(self.log_file.name).read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        super().stop()
+        if not self.log_file.closed:
+            self.log = Path(self.log_file.name).read_bytes()
+            self.log_file.close()

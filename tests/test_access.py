@@ -5,18 +5,22 @@ Runs on both engines over real HTTP with real keys issued by the service.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import openpyxl
 import pytest
 import requests
 
 from registry.access import ADMIN, AGENCY, AUDITOR, BORDER, DEALER, Actor
 from registry.api.extension import EXTENSION_KEY
+from registry.files.tables import XLSX_CONTENT_TYPE
 from registry.services.keys import secret_digest
 from tests.conftest import audit_entry, bearer, issue_key, report_data
 from tests.test_web_access import WEB_PAGES
@@ -271,8 +275,9 @@ def test_a_key_that_does_not_work_gets_one_answer_whatever_the_reason(server, re
     assert len({a.text for a in answers}) == 1
 
 
-@pytest.mark.parametrize("reading", [PIN, "CAT0336DLTJFOO123"])  # a tail: test_enumeration.py
-def test_dealers_see_verdict_case_reference_and_contact_only(server, registry, reading):
+@pytest.mark.parametrize(("reading", "match_type"), [(PIN, "exact"), ("CAT0336DLTJFOO123", "confusable")])
+def test_dealers_see_verdict_case_reference_match_type_status_and_contact_only(server, registry, reading, match_type):
+    """A tail is not matched for a dealer at all: test_enumeration.py."""
     keys, report = registry
     dealer = keys.header_for(DEALER)
     answer = server.http.post(server.url + "/v1/checks", json={"identifier": reading, "description": "breaker"},
@@ -280,7 +285,8 @@ def test_dealers_see_verdict_case_reference_and_contact_only(server, registry, r
     assert answer.status_code == 200
     body = answer.json()
     assert body["verdict"] in ("hit", "possible_match")
-    assert body["matches"][0] == {"external_ref": report["external_ref"], "active": True,
+    assert body["matches"][0] == {"external_ref": report["external_ref"], "status": "stolen", "active": True,
+                                  "match_type": match_type, "tier": "alarm",
                                   "reporting_agency": report["reporting_agency"], "source": "local"}
     text = answer.text
     for value in RESTRICTED_VALUES:
@@ -300,12 +306,39 @@ def test_dealers_bulk_results_show_contact_only(server, registry):
     assert answer.status_code == 200
     [row] = answer.json()["results"]
     assert row["verdict"] == "hit"
-    assert row["match"] == {"external_ref": report["external_ref"], "active": True,
-                            "reporting_agency": report["reporting_agency"], "source": "local"}
+    assert row["match"] == {"external_ref": report["external_ref"], "status": "stolen", "active": True,
+                            "match_type": "exact", "tier": "alarm", "reporting_agency": report["reporting_agency"],
+                            "source": "local"}
     as_csv = call(server, "POST", "/v1/checks/bulk", {**dealer, "Content-Type": "text/csv", "Accept": "text/csv"},
                   data=INVENTORY)
+    [csv_row] = csv.DictReader(io.StringIO(as_csv.content.decode("utf-8-sig")))
+    assert (csv_row["match_type"], csv_row["matched_status"], csv_row["matched_active"]) == ("exact", "stolen", "yes")
     for value in RESTRICTED_VALUES[:-1]:  # the dealer's own upload holds the serial
         assert value not in answer.text and value not in as_csv.text
+
+
+def test_a_dealer_sees_a_recovered_machine_as_recovered(server, registry):
+    keys, report = registry
+    recovered = server.post("/v1/reports", json=report_data(
+        "KZ-TRK-2024-000777", status="recovered", identifiers=[{"type": "vin", "value": "XTC652005L1234567"}]))
+    assert recovered.status_code == 201
+    dealer = keys.header_for(DEALER)
+    answer = call(server, "POST", "/v1/checks", dealer, json={"identifier": "XTC652005L1234567"}).json()
+    assert answer["verdict"] == "no_match"
+    assert answer["matches"] == [{"external_ref": "KZ-TRK-2024-000777", "status": "recovered", "active": False,
+                                  "match_type": "exact", "tier": "alarm",
+                                  "reporting_agency": report["reporting_agency"], "source": "local"}]
+    inventory = b"serial\nXTC652005L1234567\n"
+    as_csv = call(server, "POST", "/v1/checks/bulk", {**dealer, "Content-Type": "text/csv", "Accept": "text/csv"},
+                  data=inventory)
+    [row] = csv.DictReader(io.StringIO(as_csv.content.decode("utf-8-sig")))
+    assert (row["verdict"], row["matched_status"], row["matched_active"]) == ("no_match", "recovered", "no")
+    as_xlsx = call(server, "POST", "/v1/checks/bulk", {**dealer, "Content-Type": "text/csv",
+                                                       "Accept": XLSX_CONTENT_TYPE}, data=inventory)
+    sheet = openpyxl.load_workbook(io.BytesIO(as_xlsx.content)).active
+    header, values = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert {k: v for k, v in zip(header, values) if k in ("match_type", "matched_status", "matched_active")} == {
+        "match_type": "exact", "matched_status": "recovered", "matched_active": "no"}
 
 
 def test_agencies_write_only_their_own_reports(server, registry):

@@ -27,20 +27,21 @@ def check(server, **body) -> dict:
 
 
 @pytest.mark.parametrize(
-    ("reading", "verdict", "match_type"),
+    ("reading", "verdict", "match_type", "tier"),
     [
-        (PIN, "hit", "exact"),
-        ("cat-0336 dltjf 00123", "hit", "normalized"),
-        ("САТ0336DLTJF00123", "hit", "normalized"),  # Cyrillic С, А, Т
-        ("CAT0336DLTJFOO123", "possible_match", "confusable"),
-        ("CAT0336DLTJF00128", "possible_match", "fuzzy"),
-        ("CAT0336DLTJF0123", "possible_match", "fuzzy"),
-        ("0336DLTJF00123", "possible_match", "partial"),
-        ("JF00123", "possible_match", "partial"),
-        ("ZZZ9999999", "no_match", None),
+        (PIN, "hit", "exact", "alarm"),
+        ("cat-0336 dltjf 00123", "hit", "normalized", "alarm"),
+        ("САТ0336DLTJF00123", "hit", "normalized", "alarm"),  # Cyrillic С, А, Т
+        ("CAT0336DLTJFOO123", "possible_match", "confusable", "alarm"),
+        ("CAT0336DLTJF00128", "similar_serials", "fuzzy", "similar"),  # as likely machine 00128 of the series
+        ("CAT0336DLTJF0123", "similar_serials", "fuzzy", "similar"),
+        ("0336DLTJF00123", "possible_match", "partial", "alarm"),  # no maker code, the rest exact
+        ("JF00123", "possible_match", "partial", "alarm"),  # the running number and two characters before it
+        ("F00123", "similar_serials", "partial", "similar"),  # one character before it: not selective
+        ("ZZZ9999999", "no_match", None, None),
     ],
 )
-def test_verdicts_for_what_officers_read(server, registered, reading, verdict, match_type):
+def test_verdicts_for_what_officers_read(server, registered, reading, verdict, match_type, tier):
     result = check(server, identifier=reading)
     assert result["verdict"] == verdict
     assert result["check_id"] and result["checked_at"].endswith("Z")
@@ -50,7 +51,7 @@ def test_verdicts_for_what_officers_read(server, registered, reading, verdict, m
     top = result["matches"][0]
     assert top["report_id"] == registered["stolen"]["id"]
     assert top["external_ref"] == "KZ-TRK-2025-000001"
-    assert top["match_type"] == match_type
+    assert top["match_type"] == match_type and top["tier"] == tier
     assert top["identifier"] == {"type": "pin", "value": PIN}
     assert 0 < top["score"] <= 1
     assert top["explanation"]
@@ -70,10 +71,10 @@ def test_recovered_report_is_information_never_a_hit(server, registered):
     assert "information only" in match["explanation"]
 
 
-def test_description_alone_gives_possible_match_never_hit(server, registered):
+def test_description_alone_lists_similar_reports_never_an_alarm(server, registered):
     result = check(server, description="yellow excavator with hydraulic breaker")
-    assert result["verdict"] == "possible_match"
-    assert result["matches"][0]["match_type"] == "description"
+    assert result["verdict"] == "similar_serials"
+    assert result["matches"][0]["match_type"] == "description" and result["matches"][0]["tier"] == "similar"
     assert result["matches"][0]["report_id"] == registered["stolen"]["id"]
 
 
@@ -85,10 +86,34 @@ def test_conflicting_manufacturer_lowers_a_near_match(server, registered):
     assert "manufacturer differs" in conflicting["explanation"]
 
 
+@pytest.mark.parametrize(("reading_source", "verdict", "tier"), [
+    (None, "possible_match", "alarm"),  # a single check is typed unless it says otherwise
+    ("typed", "possible_match", "alarm"),
+    ("copied", "similar_serials", "similar"),
+    ("ocr", "similar_serials", "similar"),
+])
+def test_a_swap_is_a_typing_slip_only_in_a_typed_reading(server, registered, reading_source, verdict, tier):
+    body = {"identifier": "CAT0336DTLJF00123"}  # LT typed as TL, outside the running number
+    if reading_source:
+        body["reading_source"] = reading_source
+    result = check(server, **body)
+    assert (result["verdict"], result["matches"][0]["tier"]) == (verdict, tier)
+    assert result["matches"][0]["report_id"] == registered["stolen"]["id"]
+
+
+def test_an_agreeing_model_makes_a_short_tail_selective(server, registered):
+    assert check(server, identifier="F00123")["verdict"] == "similar_serials"
+    result = check(server, identifier="F00123", model="336D")
+    assert result["verdict"] == "possible_match"
+    assert "the model agrees" in result["matches"][0]["explanation"]
+    assert "model differs" in check(server, identifier="F00123", model="PC300")["matches"][0]["explanation"]
+
+
 @pytest.mark.parametrize(
     "body",
     [{}, {"manufacturer": "CAT"}, {"identifier": ""}, {"identifier": " -/. "}, {"identifier": "A" * 65},
-     {"identifier": PIN, "category": "spaceship"}, {"identifier": 12345}, {"identifier": PIN, "x": 1}],
+     {"identifier": PIN, "category": "spaceship"}, {"identifier": 12345}, {"identifier": PIN, "x": 1},
+     {"identifier": PIN, "reading_source": "guessed"}],
 )
 def test_bad_checks_are_422_problems(server, registered, body):
     response = server.post("/v1/checks", json=body)
@@ -101,7 +126,7 @@ def test_check_is_recorded(server, registered, services):
     result = check(server, identifier=PIN)
     record = stored_check(services.engine, result["check_id"])
     assert record["verdict"] == "hit"
-    assert record["query"] == {"identifier": PIN}
+    assert record["query"] == {"identifier": PIN, "reading_source": "typed"}
     assert record["matched_report_ids"][0] == registered["stolen"]["id"]
 
 

@@ -45,7 +45,8 @@ def test_a_check_is_recorded_with_who_when_where_what_and_the_answer(app, server
     assert entry["subject"] == answer["check_id"]
     assert entry["actor"] == {"principal": border_id, "role": "border", "agency": None, "address": "127.0.0.1"}
     assert entry["at"] >= report["created_at"]
-    assert entry["details"] == {"query": {"identifier": "cat-0336 dltjf 00123"}, "verdict": "hit",
+    assert entry["details"] == {"query": {"identifier": "cat-0336 dltjf 00123", "reading_source": "typed"},
+                                "verdict": "hit",
                                 "matched_report_ids": [report["id"]], "hit_sources": ["local"]}
 
 

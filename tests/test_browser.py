@@ -16,6 +16,7 @@ Debian (``apt-get install chromium``, done by ``.ci/run``), never from
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -132,6 +133,13 @@ def test_an_officer_signs_in_and_checks_a_pin_typed_on_a_russian_keyboard(site, 
     expect(page.locator(".reasons")).to_contain_text("query has O where the record has 0 at position 15")
     expect(page.locator(".match")).to_contain_text("Criminal Police Division")
     person.look("check-answer")
+    field = page.get_by_label("Serial number, PIN or VIN as read")
+    field.fill("KMTPC300C55A17045")  # the excavator's neighbour in its series
+    field.press("Enter")
+    expect(verdict).to_contain_text("Similar serials: no alarm")
+    expect(page.get_by_role("heading", name="Similar serials", exact=True)).to_be_visible()
+    expect(page.locator(".similar .match .tier")).to_have_text("Similar serial")
+    person.look("check-similar")
 
 
 def test_the_check_works_without_javascript(site, chromium):
@@ -184,21 +192,27 @@ def test_a_dealer_sees_whom_to_call_and_nothing_of_the_investigation(site, conte
 
 def test_a_bulk_upload_runs_live_and_its_results_download(site, context, tmp_path):
     person = Person(site, context)
-    page = person.sign_in(create_user(site.app, "dealer"))
+    # A border post's manifest: a dealer would not be told of the drill rig's neighbour (whole identifiers only).
+    page = person.sign_in(create_user(site.app, "border"))
     page.get_by_role("link", name="Bulk checks").click()
     person.look("bulk")
     inventory = tmp_path / "inventory.csv"
     inventory.write_text("Заводской номер;Марка;Склад\nКМТ РС300 С55А17044;Komatsu;1\nEPRFRT45V4LX00312;Epiroc;2\n"
-                         "NOT-REPORTED-0001;Volvo;3\n", encoding="cp1251")
+                         "NOT-REPORTED-0001;Volvo;3\nEPRFRT45V4LX00313;Epiroc;4\n", encoding="cp1251")
     page.get_by_label("Inventory or manifest (CSV or Excel)").set_input_files(str(inventory))
     page.get_by_role("button", name="Upload and check").click()
     expect(page.locator("#job-status")).to_have_text("Done")  # the page follows the job, then reloads
     expect(page.locator("#hits")).to_have_text("2")
+    expect(page.locator("#similar-serials")).to_have_text("1")  # the drill rig's neighbour: no alarm
     person.look("bulk-job")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download results (CSV)").click()
-    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
-    assert [(row["Склад"], row["verdict"]) for row in rows] == [("1", "hit"), ("2", "hit"), ("3", "no_match")]
+    # As Excel in the upload's locale opens it: UTF-8 with a BOM, the upload's ';' between cells.
+    downloaded = Path(download.value.path()).read_bytes()
+    assert downloaded.startswith(codecs.BOM_UTF8 + "Заводской номер;".encode())
+    rows = list(csv.DictReader(io.StringIO(downloaded.decode("utf-8-sig")), delimiter=";"))
+    assert [(row["Склад"], row["verdict"]) for row in rows] == [("1", "hit"), ("2", "hit"), ("3", "no_match"),
+                                                             ("4", "similar_serials")]
     page.get_by_role("link", name="All your bulk checks").click()
     expect(page.get_by_role("link", name="inventory.csv")).to_be_visible()
 

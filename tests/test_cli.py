@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import os
+import signal
+import subprocess
+import time
 import uuid
+from pathlib import Path
 
+import openpyxl
 import pytest
 import requests
+from click.testing import CliRunner
 from elasticsearch import Elasticsearch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from registry.cli import exit_codes
+from registry.cli import main as cli_main
 from registry.config import load_settings
 from registry.services import open_services
 from tests.conftest import report_data
-from tests.processes import Gunicorn, irontrace
+from tests.processes import BIN, Gunicorn, irontrace
 
 
 @pytest.fixture
@@ -203,3 +216,183 @@ def test_demo_prints_a_working_key_and_account_per_role(env):
     assert again.returncode == 0 and "username demo-border" in again.stdout
     verified = irontrace("audit", "verify", env=env)
     assert verified.returncode == 0 and "intact" in verified.stdout
+
+
+# -- no false all clear ----------------------------------------------------------------------
+
+
+def test_commands_that_read_the_registry_refuse_one_that_is_not_there(tmp_path, env):
+    path = tmp_path / "cli.db"
+    inventory = tmp_path / "stock.csv"
+    inventory.write_text("serial\nCAT0336DLTJF00123\n")
+    for command in (("check", "CAT0336DLTJF00123"), ("bulk-check", str(inventory)), ("export",),
+                    ("audit", "verify"), ("keys", "list")):
+        refused = irontrace(*command, env=env)
+        assert refused.returncode == exit_codes.FAILED, (command, refused.stdout)
+        assert str(path) in refused.stderr and "IRONTRACE_DB" in refused.stderr, command
+        assert "NO_MATCH" not in refused.stdout and "intact" not in refused.stdout
+        assert not path.exists(), f"{command} created the registry"
+
+
+def test_import_and_demo_create_the_registry_and_say_where(tmp_path, env):
+    source = tmp_path / "reports.ndjson"
+    write_ndjson(source, [report_data()])
+    first = irontrace("import", str(source), env=env)
+    assert first.returncode == 0 and f"registry: SQLite file {tmp_path / 'cli.db'} (new)" in first.stderr
+    again = irontrace("demo", "--count", "5", env=env)
+    assert again.returncode == 0 and f"registry: SQLite file {tmp_path / 'cli.db'}\n" in again.stderr
+
+
+def test_elasticsearch_commands_refuse_a_prefix_that_holds_no_registry(es_env):
+    refused = irontrace("check", "CAT0336DLTJF00123", env=es_env)
+    assert refused.returncode == exit_codes.FAILED
+    assert f"{es_env['IRONTRACE_ES_INDEX_PREFIX']}-*" in refused.stderr and "IRONTRACE_ES_URL" in refused.stderr
+    with Elasticsearch(es_env["IRONTRACE_ES_URL"]) as es:
+        assert not list(es.indices.get(index=f"{es_env['IRONTRACE_ES_INDEX_PREFIX']}-*"))
+    assert irontrace("demo", "--count", "5", env=es_env).returncode == 0
+    assert irontrace("check", "КМТ РС300 С55А17О44", env=es_env).returncode == exit_codes.POSSIBLE_MATCH
+
+
+def test_check_exit_codes_locally_and_against_a_server_with_the_key_from_the_environment(tmp_path, env):
+    source = tmp_path / "reports.ndjson"
+    write_ndjson(source, [report_data(), report_data("REC-1", status="recovered",
+                                                     identifiers=[{"type": "vin", "value": "XTC652005L1234567"}])])
+    irontrace("import", str(source), env=env)
+    readings = {"CAT0336DLTJF00123": exit_codes.HIT, "CAT0336DLTJF0O123": exit_codes.POSSIBLE_MATCH,
+                "CAT0336DLTJF00128": exit_codes.SIMILAR_SERIALS,  # the next machine of the series, as likely
+                "XTC652005L1234567": exit_codes.NO_MATCH, "ZZZ9999999": exit_codes.NO_MATCH}
+    for reading, code in readings.items():
+        assert irontrace("check", reading, env=env).returncode == code, reading
+    with Gunicorn(env, workers=1) as server:
+        dealer = irontrace("keys", "create", "--role", "dealer", env=env).stdout.strip().splitlines()[-1]
+        told_a_dealer = {**readings, "CAT0336DLTJF00128": exit_codes.NO_MATCH}  # whole-identifier matches only
+        for reading, code in told_a_dealer.items():
+            remote = irontrace("check", reading, "--server", server.url, env={**env, "IRONTRACE_KEY": dealer})
+            assert remote.returncode == code, (reading, remote.stdout, remote.stderr)
+        recovered = irontrace("check", "XTC652005L1234567", "--server", server.url,
+                              env={**env, "IRONTRACE_KEY": dealer}).stdout
+        assert "exact" in recovered and "recovered (not active)  REC-1" in recovered
+        short = irontrace("check", "AB12", "--server", server.url, env={**env, "IRONTRACE_KEY": dealer})
+        assert "note: The reading has only 4 letters or digits" in short.stdout
+        no_key = irontrace("check", "CAT0336DLTJF00123", "--server", server.url, env=env)
+        assert no_key.returncode == exit_codes.USAGE and "IRONTRACE_KEY" in no_key.stderr
+        wrong = irontrace("check", "CAT0336DLTJF00123", "--server", server.url, env={**env, "IRONTRACE_KEY": "x"})
+        assert wrong.returncode == exit_codes.FAILED and "401" in wrong.stderr
+    assert "Exit codes:" in irontrace("check", "--help", env=env).stdout
+
+
+# -- files as agencies have them ------------------------------------------------------------
+
+
+def test_import_reads_what_bulk_checks_read(tmp_path, env):
+    header = ["external_ref", "status", "category", "serial", "incident.country", "reporting_agency.name"]
+    rows = [["R-1", "stolen", "Drill rig", "SDR-00001", "KZ", "Полиция Алматы"],
+            ["R-2", "missing", "haul truck", "HT-00002", "KZ", "Полиция Алматы"]]
+    as_cp1251 = tmp_path / "cp1251.csv"
+    as_cp1251.write_bytes("\r\n".join(";".join(r) for r in [header, *rows]).encode("cp1251"))
+    as_utf16 = tmp_path / "utf16.txt"
+    as_utf16.write_bytes("\r\n".join("\t".join(r) for r in [header, *rows]).encode("utf-16"))
+    book = openpyxl.Workbook()
+    for row in [header, *rows]:
+        book.active.append(row)
+    as_xlsx = tmp_path / "reports.xlsx"
+    book.save(as_xlsx)
+    first = irontrace("import", str(as_cp1251), env=env)
+    assert "created 2, updated 0, unchanged 0, rejected 0" in first.stdout, first.stdout + first.stderr
+    for again in (as_utf16, as_xlsx):
+        result = irontrace("import", str(again), env=env)
+        assert "created 0, updated 0, unchanged 2, rejected 0" in result.stdout, (again, result.stdout)
+    exported = [json.loads(line) for line in irontrace("export", env=env).stdout.splitlines()]
+    assert [(r["category"], r["reporting_agency"]["name"]) for r in exported] == [
+        ("drill_rig", "Полиция Алматы"), ("haul_truck", "Полиция Алматы")]
+
+
+def test_export_csv_cells_are_spreadsheet_safe_and_import_back_as_they_were(tmp_path, env):
+    source = tmp_path / "reports.ndjson"
+    write_ndjson(source, [report_data("=HYPERLINK(\"http://x\")", description="＝cmd|' /C calc'!A0",
+                                      model="@SUM(A1)", identifiers=[{"type": "serial", "value": "-SN0001"}])])
+    irontrace("import", str(source), env=env)
+    dump = tmp_path / "dump.csv"
+    irontrace("export", "--format", "csv", "-o", str(dump), env=env)
+    [row] = csv.DictReader(io.StringIO(dump.read_text(encoding="utf-8")))
+    assert row["external_ref"] == "'=HYPERLINK(\"http://x\")"
+    assert row["description"] == "'＝cmd|' /C calc'!A0" and row["model"] == "'@SUM(A1)"
+    assert row["serial"] == "'-SN0001"
+    again = irontrace("import", str(dump), env=env)
+    assert "created 0, updated 0, unchanged 1, rejected 0" in again.stdout, again.stdout
+
+
+def nasty_files() -> st.SearchStrategy[bytes]:
+    """Files a careless export, a wrong file or an attacker might hand to ``irontrace import``."""
+    text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=400)
+    cells = st.lists(st.one_of(text, st.sampled_from(["=1+1", "1,23457E+11", '"', "\t", "[", "{"])), max_size=8)
+    csv_files = st.builds(
+        lambda header, rows, sep, encoding: "\r\n".join(sep.join(r) for r in [header, *rows]).encode(
+            encoding, errors="replace"),
+        st.lists(st.sampled_from(["external_ref", "status", "category", "serial", "identifiers", "incident.country",
+                                  "reporting_agency.name", "year", "x"]), max_size=8),
+        st.lists(cells, max_size=6), st.sampled_from([",", ";", "\t"]), st.sampled_from(["utf-8", "cp1251", "utf-16"]))
+    json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | text,
+                               lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
+                               max_leaves=12)
+    ndjson_files = st.lists(json_values, max_size=6).map(
+        lambda values: "\n".join(json.dumps(v) for v in values).encode())
+    arrays = st.lists(json_values, max_size=6).map(lambda values: json.dumps(values).encode())
+    truncated = st.tuples(st.one_of(csv_files, ndjson_files, arrays), st.integers(0, 50)).map(lambda t: t[0][:t[1]])
+    deep = st.integers(1, 5000).map(lambda depth: b"[" * depth)
+    return st.one_of(st.binary(max_size=600), csv_files, ndjson_files, arrays, truncated, deep,
+                     st.binary(max_size=300).map(lambda tail: b"PK\x03\x04" + tail),
+                     st.binary(max_size=300).map(lambda tail: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + tail))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                     HealthCheck.too_slow])
+@given(content=nasty_files(), suffix=st.sampled_from([".csv", ".ndjson", ".json", ".xlsx", ".txt", ""]))
+def test_no_input_file_makes_import_print_a_traceback(tmp_path, content, suffix):
+    """In process, through click's runner, with the real command and a real SQLite file."""
+    source = tmp_path / f"input{suffix}"
+    source.write_bytes(content)
+    runner = CliRunner()
+    result = runner.invoke(cli_main, ["import", str(source), "--workers", "0"],
+                           env={"IRONTRACE_DB": str(tmp_path / "fuzz.db")})
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
+    assert result.exit_code in (0, 1), result.output
+    assert "Traceback" not in result.output
+
+
+def test_unreadable_files_give_a_message_and_exit_1_as_a_real_process(tmp_path, env):
+    for name, content in (("photo.csv", b"\x89PNG\r\n\x1a\n" + bytes(range(256))), ("deep.json", b"[" * 100_000),
+                          ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600)), ("cut.xlsx", b"PK\x03\x04ab"),
+                          ("long.csv", b"external_ref," + b"x" * (200 * 1024))):
+        source = tmp_path / name
+        source.write_bytes(content)
+        result = irontrace("import", str(source), env=env)
+        assert result.returncode == 1, (name, result.stdout)
+        assert "Traceback" not in result.stderr and result.stderr.strip().splitlines()[-1].startswith("Error: "), name
+
+
+def children_of(pid: int) -> set[int]:
+    return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+def test_a_killed_import_leaves_no_pool_worker_behind(tmp_path, env):
+    source = tmp_path / "big.ndjson"
+    write_ndjson(source, [report_data(f"K-{n}", identifiers=[{"type": "serial", "value": f"KILL{n:07d}"}])
+                          for n in range(60_000)])
+    importer = subprocess.Popen([str(BIN / "irontrace"), "import", str(source), "--workers", "1"],
+                                env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (children := children_of(importer.pid)):
+            assert importer.poll() is None and time.monotonic() < deadline, "the import never started its pool"
+            time.sleep(0.05)
+        os.kill(importer.pid, signal.SIGKILL)  # the importer alone, as the OOM killer would
+        importer.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while alive := {pid for pid in children if Path(f"/proc/{pid}").exists()
+                        and "zombie" not in Path(f"/proc/{pid}/status").read_text()}:
+            assert time.monotonic() < deadline, f"pool workers {alive} outlived their parent"
+            time.sleep(0.05)
+    finally:
+        if importer.poll() is None:
+            importer.kill()

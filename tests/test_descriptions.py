@@ -162,10 +162,11 @@ def test_scores_spread_and_explain_what_matched_and_what_differed():
     assert "the query doesn't say" in explanation
 
 
-def test_a_description_never_hits():
+def test_a_description_never_hits_nor_raises_an_alarm():
     report = machine("R", description="Yellow Komatsu PC300-8 crawler excavator with hammer piping.")
     outcome = rank(CheckQuery(description=report["description"]), [report])
-    assert outcome.verdict == "possible_match" and outcome.matches[0].match_type == "description"
+    assert outcome.verdict == "similar_serials" and outcome.matches[0].match_type == "description"
+    assert outcome.matches[0].tier == "similar"
 
 
 def test_words_in_a_language_the_report_lacks_count_neither_way():
@@ -188,7 +189,7 @@ def test_the_tulkubas_excavator_is_found_from_a_russian_query(server, services):
     first, second = result["matches"][:2]
     assert first["external_ref"] == TULKUBAS_EXCAVATOR
     assert first["score"] > second["score"]
-    assert first["match_type"] == "description" and result["verdict"] == "possible_match"
+    assert first["match_type"] == "description" and result["verdict"] == "similar_serials"
     assert "Komatsu, PC300, excavator, hydraulic hammer" in first["explanation"]
 
 

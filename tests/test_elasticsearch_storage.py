@@ -8,6 +8,7 @@ a node that cannot start fails the tests instead of skipping them.
 
 from __future__ import annotations
 
+import io
 import socket
 import threading
 import time
@@ -345,7 +346,7 @@ def test_an_index_of_an_older_release_gains_the_fields_added_since(es_url: str) 
         engine.admin.init()
         assert "owner" in client.indices.get_mapping(index=alias)[f"{alias}-v1"]["mappings"]["properties"]
         services = services_over(engine, settings)
-        job = services.bulk.submit(OPERATOR, b"serial\nCAT0336DLTJF00123\n", "csv", "stock.csv")
+        job = services.bulk.submit(OPERATOR, io.BytesIO(b"serial\nCAT0336DLTJF00123\n"), "csv", "stock.csv")
         assert [j["id"] for j in services.bulk.list(OPERATOR, 10).items] == [job["id"]]
     finally:
         client.close()

@@ -97,7 +97,7 @@ def test_a_dealer_gets_whole_identifier_matches_only(app, server):
     # Worn tails, a PIN without its maker's prefix and typos are for officers reading damaged plates.
     assert verdicts("JF00123") == ("no_match", "possible_match", ["partial"])
     assert verdicts("0336DLTJF00123") == ("no_match", "possible_match", ["partial"])
-    assert verdicts("CAT0336DLTJF00128") == ("no_match", "possible_match", ["fuzzy"])
+    assert verdicts("CAT0336DLTJF00128") == ("no_match", "similar_serials", ["fuzzy"])
 
 
 # -- daily quotas -------------------------------------------------------------------------

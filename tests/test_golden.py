@@ -1,10 +1,11 @@
 """Golden set: corrupted readings of a generated registry, checked on both engines.
 
 Every reading is a registered identifier damaged the way plates are misread
-(``registry.demo.corrupt``).  The set asserts what the design
-promises for each kind of damage, that serials never reported do not hit,
-and that the embedded default and Elasticsearch give the same verdict and the
-same top match for every reading.
+(``registry.demo.corrupt``), typed by an officer.  The set asserts what the
+design promises for each kind of damage (a hit, an alarm, or a similar
+serial: ``search.grading``), that serials never reported never raise an
+alarm, and that the embedded default and Elasticsearch give the same verdict
+and the same top match for every reading.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from registry.access import FULL_DETAILS, Actor
 from registry.api.extension import EXTENSION_KEY
 from registry.demo import CORRUPTION_KINDS, corrupted_readings, generate_reports, unregistered_serials
 from registry.services.results import match_view
+from search.grading import running_number
+from search.normalize import normalize, skeleton
+from search.policy import SELECTIVE_TAIL_FIXED_CHARACTERS
 from search.query import CheckQuery
 from tests.conftest import BACKENDS, backend_settings, close_storage
 
@@ -28,6 +32,9 @@ STRANGERS = 60
 SEED = 11
 # Kinds after which the reading still equals the record once normalized.
 EQUAL_AFTER_NORMALIZATION = {"formatting", "cyrillic"}
+# Kinds that are always strong evidence, and kinds that are typos (weak unless one of the exceptions below).
+ALWAYS_ALARM = {"confusable", "missing_prefix"}
+TYPOS = {"substitution", "two_substitutions", "insertion", "deletion", "transposition"}
 MIN_TOP1_SHARE = 0.9
 BULK_BATCH_SIZE = 100  # checks answered together, as a bulk check does
 
@@ -118,7 +125,27 @@ def test_true_report_ranks_first_for_nearly_every_reading(queries, answers):
     assert min(shares.values()) >= MIN_TOP1_SHARE, shares
 
 
+def strong_evidence(kind: str, reading: str, registered: str) -> bool:
+    """What the grading promises for a reading of ``registered`` damaged by ``kind``: an alarm for
+    look-alikes, a missing maker code, a selective tail (the running number and two characters
+    before it), a typed swap outside the running number; a similar serial for any other typo."""
+    q, r = normalize(reading), normalize(registered)
+    start, end = running_number(r)
+    if kind in ALWAYS_ALARM:
+        return True
+    if skeleton(q) == skeleton(r):  # a substitution that happened to be a look-alike
+        return True
+    if len(q) < len(r) and skeleton(r).endswith(skeleton(q)):  # a tail, or a deletion of the first character
+        return len(q) - (len(r) - start) >= SELECTIVE_TAIL_FIXED_CHARACTERS
+    if kind == "transposition":
+        swapped = next(i for i, (a, b) in enumerate(zip(q, r)) if a != b)
+        return not (start <= swapped and swapped + 1 < end)
+    assert kind in TYPOS, kind
+    return False
+
+
 def test_verdicts_follow_the_kind_of_damage(queries, answers):
+    graded = Counter()
     for q, a in zip(queries, answers):
         if not q["external_ref"]:
             continue
@@ -126,12 +153,19 @@ def test_verdicts_follow_the_kind_of_damage(queries, answers):
         if q["kind"] in EQUAL_AFTER_NORMALIZATION:
             assert a["verdict"] == "hit" and top["match_type"] == "normalized", q
         elif top["external_ref"] == q["external_ref"]:
-            assert a["verdict"] == "possible_match" and top["match_type"] != "exact", q
+            alarm = strong_evidence(q["kind"], q["reading"], top["identifier"]["value"])
+            expected = ("possible_match", "alarm") if alarm else ("similar_serials", "similar")
+            assert (a["verdict"], top["tier"]) == expected and top["match_type"] != "exact", (q, top)
+            graded[q["kind"], top["tier"]] += 1
+    # every typo kind is mostly similar serials, and the strong kinds always alarms
+    assert graded["insertion", "alarm"] == 0, graded
+    assert all(graded[kind, "similar"] == 0 for kind in ALWAYS_ALARM), graded
+    assert all(graded[kind, "similar"] > graded[kind, "alarm"] for kind in TYPOS - {"transposition"}), graded
 
 
-def test_serials_never_reported_never_hit(queries, answers):
+def test_serials_never_reported_never_raise_an_alarm(queries, answers):
     verdicts = Counter(a["verdict"] for q, a in zip(queries, answers) if not q["external_ref"])
-    assert verdicts["hit"] == 0
+    assert verdicts["hit"] == verdicts["possible_match"] == 0, verdicts
     assert verdicts["no_match"] >= STRANGERS // 2, verdicts
 
 
@@ -141,7 +175,7 @@ def test_both_engines_agree_on_verdict_and_top_match(request, golden_runs, queri
 
     def summary(answer: dict) -> tuple:
         top = answer["matches"][0] if answer["matches"] else {}
-        return answer["verdict"], top.get("external_ref"), top.get("match_type"), top.get("score")
+        return answer["verdict"], top.get("external_ref"), top.get("match_type"), top.get("tier"), top.get("score")
 
     disagreements = [
         (q["reading"], {b: summary(runs[b][n]) for b in BACKENDS})

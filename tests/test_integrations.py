@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import time
@@ -20,6 +22,7 @@ from integrations.screening import ScreeningSource
 from integrations.simulator import DEFAULT_RECORDS, create_simulator
 from integrations.stolen_vehicles import StolenVehiclesSource
 from registry import create_app
+from registry.cli import exit_codes
 from search.query import CheckQuery
 from tests.conftest import (
     Browser,
@@ -31,6 +34,7 @@ from tests.conftest import (
     report_data,
     stored_check,
 )
+from tests.processes import irontrace
 
 SECRET = "s3cr3t-credential-do-not-leak-7f1e"
 KEY_VARIABLE = "IRONTRACE_TEST_SOURCE_KEY"
@@ -487,6 +491,56 @@ def test_a_bulk_check_waits_about_one_deadline_not_one_per_item(federated, simul
     assert results[-1]["match"]["source"] == "screening"  # the slow source timed out: the other one answered
 
 
+def test_an_answer_says_when_a_registry_did_not_answer(federated, simulator):
+    server = federated(source_entries(simulator, screening={"deadline_ms": 300}))
+    whole = check(server, identifier=NEVER_REPORTED)
+    assert (whole["verdict"], whole["complete"], whole["unanswered_sources"]) == ("no_match", True, [])
+    set_mode(simulator, "smv", "error")
+    set_mode(simulator, "screening", delay=2)
+    partial = check(server, identifier=NEVER_REPORTED + "1")
+    assert partial["verdict"] == "no_match"
+    assert (partial["complete"], partial["unanswered_sources"]) == (False, ["smv", "screening"])
+    assert {s["name"]: s["status"] for s in partial["sources"]} == {"smv": "error", "screening": "timeout"}
+
+
+def test_bulk_results_and_the_command_line_say_when_a_registry_did_not_answer(federated, simulator, tmp_path):
+    server = federated()
+    set_mode(simulator, "smv", "error")
+    inventory = f"serial;note\r\n{NEVER_REPORTED};a\r\n;no serial\r\n".encode()
+    synced = server.post("/v1/checks/bulk", data=inventory, headers={"Content-Type": "text/csv"}).json()
+    assert synced["incomplete_rows"] == 1 and synced["errors"] == 1
+    assert [(r["complete"], r["unanswered_sources"]) for r in synced["results"]] == [(False, ["smv"]), (None, [])]
+    created = server.post("/v1/bulk-checks", data=inventory, headers={"Content-Type": "text/csv"})
+    location = created.headers["Location"]
+    deadline = time.monotonic() + 60
+    while (job := server.get(location).json())["status"] != "done":
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+    assert job["incomplete_rows"] == 1
+    as_csv = server.get(location + "/results", headers={"Accept": "text/csv"}).content.decode("utf-8-sig")
+    first, unchecked = csv.DictReader(io.StringIO(as_csv), delimiter=";")
+    assert (first["verdict"], first["complete"], first["unanswered_sources"]) == ("no_match", "no", "smv")
+    assert unchecked["complete"] == ""
+
+    key = issue_key(server.app, "border")
+    remote = irontrace("check", NEVER_REPORTED + "2", "--server", server.url, env={"IRONTRACE_KEY": key})
+    assert remote.returncode == exit_codes.INCOMPLETE, remote.stderr
+    assert "verdict: NO_MATCH" in remote.stdout and "INCOMPLETE: smv did not answer" in remote.stdout
+    env = {"IRONTRACE_DB": server.app.config["IRONTRACE"]["DB"],
+           "IRONTRACE_SOURCES": json.dumps({"sources": source_entries(simulator)}), KEY_VARIABLE: SECRET}
+    local = irontrace("check", NEVER_REPORTED + "3", "--json", env=env)
+    assert local.returncode == exit_codes.INCOMPLETE, local.stderr
+    assert json.loads(local.stdout)["unanswered_sources"] == ["smv"]
+    source = tmp_path / "stock.csv"
+    source.write_bytes(inventory)
+    bulk = irontrace("bulk-check", str(source), env=env)
+    assert bulk.returncode == exit_codes.UNCHECKED_ROWS, bulk.stderr  # a row without a serial outranks it
+    assert "checked without every external registry answering 1" in bulk.stderr
+    set_mode(simulator, "smv")
+    assert irontrace("check", NEVER_REPORTED + "4", env=env).returncode == exit_codes.NO_MATCH
+    assert irontrace("check", STOLEN_PIN, env=env).returncode == exit_codes.HIT
+
+
 def test_sources_endpoint_probes_health_and_shows_circuits(federated, simulator):
     server = federated(source_entries(simulator, smv={"failures_to_open": 1}))
     assert server.get("/v1/sources").json() == [
@@ -511,7 +565,8 @@ def test_a_dealer_asks_only_the_screening_service_and_sees_its_reference_only(fe
     skipped = {"status": "skipped", "detail": "not asked for dealer checks"}
     assert by_name(result)["smv"] == {**by_name(result)["smv"], **skipped}
     [screened] = result["matches"]
-    assert set(screened) == {"external_ref", "active", "reporting_agency", "source", "reference"}
+    assert set(screened) == {"external_ref", "status", "active", "match_type", "tier", "reporting_agency", "source",
+                             "reference"}
     assert screened["source"] == "screening" and screened["reference"].startswith("SCR-")
     for detail in ("WA470-8", "Komatsu", "explanation", "score"):
         assert detail not in answer.text

@@ -74,7 +74,7 @@ def test_inactive_equal_report_does_not_turn_an_active_near_match_into_a_hit(sta
         make_report("new", "CAT0320DLEJK01284"),  # one substitution: fuzzy
     ]
     outcome = rank(CheckQuery(identifier=PIN), candidates)
-    assert outcome.verdict == "possible_match"
+    assert outcome.verdict == "similar_serials"
     # active reports come first even when an inactive one scores higher
     assert ids(outcome) == ["new", "old"]
     assert outcome.matches[0].score < outcome.matches[1].score
@@ -87,11 +87,17 @@ def test_active_equal_report_is_a_hit_next_to_inactive_ones():
     assert ids(outcome)[0] == "new"
 
 
-@pytest.mark.parametrize("reading", ["CATO320DLEJK01234", "CAT0320DLEJK01284", PIN[-8:]])
-def test_near_match_of_active_report_is_only_possible(reading):
+@pytest.mark.parametrize("reading", ["CATO320DLEJK01234", PIN[-8:]])
+def test_strong_near_match_of_active_report_is_only_possible(reading):
     outcome = rank(CheckQuery(identifier=reading), [make_report("r1")])
     assert outcome.verdict == "possible_match"
-    assert outcome.matches[0].match_type in {"confusable", "fuzzy", "partial"}
+    assert outcome.matches[0].match_type in {"confusable", "partial"}
+
+
+def test_weak_near_match_of_active_report_is_a_similar_serial():
+    outcome = rank(CheckQuery(identifier="CAT0320DLEJK01284"), [make_report("r1")])
+    assert outcome.verdict == "similar_serials"
+    assert outcome.matches[0].match_type == "fuzzy"
 
 
 def test_nothing_found_is_no_match():
@@ -115,9 +121,9 @@ EXCAVATOR = make_report(
 )
 
 
-def test_description_only_query_can_be_a_possible_match():
+def test_description_only_query_lists_similar_reports():
     outcome = rank(CheckQuery(description="yellow excavator hydraulic hammer"), [EXCAVATOR])
-    assert outcome.verdict == "possible_match"
+    assert outcome.verdict == "similar_serials"
     (match,) = outcome.matches
     assert match.match_type == "description"
     assert match.identifier is None
@@ -131,7 +137,7 @@ def test_description_never_hits_even_when_every_word_matches():
         category="excavator",
     )
     outcome = rank(query, [EXCAVATOR])
-    assert outcome.verdict == "possible_match"
+    assert outcome.verdict == "similar_serials"
     assert outcome.matches[0].score < NORMALIZED_SCORE
 
 
@@ -158,12 +164,12 @@ def test_identifier_match_is_preferred_over_description_match():
 # --- ordering -------------------------------------------------------------------------
 
 
-LADDER = [
+LADDER = [  # best first: equal, then alarms, then similar serials
     make_report("exact", PIN),
     make_report("normalized", "cat 0320d lejk 01234"),
     make_report("confusable", "CATO320DLEJK01234"),
-    make_report("fuzzy", "CAT0320DLEJK01284"),
-    make_report("partial", "XYZWCAT0320DLEJK01234"),
+    make_report("partial", "XYZWCAT0320DLEJK01234"),  # the reading is its selective tail: an alarm
+    make_report("fuzzy", "CAT0320DLEJK01284"),  # one typo in the running number: a similar serial
 ]
 
 
@@ -171,8 +177,9 @@ def test_matches_are_ordered_best_first():
     shuffled = LADDER[:]
     random.Random(7).shuffle(shuffled)
     outcome = rank(CheckQuery(identifier=PIN), shuffled)
-    assert ids(outcome) == ["exact", "normalized", "confusable", "fuzzy", "partial"]
+    assert ids(outcome) == ["exact", "normalized", "confusable", "partial", "fuzzy"]
     assert [m.match_type for m in outcome.matches] == ids(outcome)
+    assert [m.tier for m in outcome.matches] == ["alarm"] * 4 + ["similar"]
     scores = [m.score for m in outcome.matches]
     assert scores == sorted(scores, reverse=True)
 

@@ -67,7 +67,9 @@ def test_metrics_sum_every_worker_and_survive_a_killed_one(served):
                                                                "Connection": "close"}, timeout=30)
                for _ in range(5)]
     for scrape in scrapes:  # whichever worker answers, it reports every worker's checks
-        assert scrape.status_code == 200 and scrape.headers["Content-Type"].startswith("text/plain")
+        errors = [line for line in server.log_lines() if line.get("level") in ("error", "critical")]
+        assert scrape.status_code == 200, (scrape.text[:2000], errors)
+        assert scrape.headers["Content-Type"].startswith("text/plain")
         assert sample(NO_MATCH_SAMPLE, scrape.text) == CHECKS
         assert sample(CHECK_REQUESTS_SAMPLE, scrape.text) == CHECKS
         for series in ("irontrace_http_request_duration_seconds_bucket", "irontrace_bulk_jobs{status=\"queued\"}",

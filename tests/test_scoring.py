@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from search.matching import POSSIBLE_MATCH_MIN_SCORE
+from search.matching import MIN_SIMILARITY
 from search.normalize import confusable, normalize, skeleton
 from search.policy import MAX_EDITS
 from search.scoring import align, compare, typos_at_least, within_reach
@@ -285,7 +285,7 @@ def test_pin_without_its_manufacturer_prefix_is_found():
     comparison = compare(PIN[3:], PIN, "pin")
     assert comparison is not None
     assert comparison.match_type in {"partial", "fuzzy"}
-    assert comparison.score >= POSSIBLE_MATCH_MIN_SCORE
+    assert comparison.score >= MIN_SIMILARITY
     assert "CAT" in comparison.explanation
 
 
@@ -293,7 +293,7 @@ def test_pin_without_its_manufacturer_prefix_is_found():
 def test_pin_missing_one_or_two_leading_characters_is_found(missing):
     comparison = compare(PIN[missing:], PIN, "pin")
     assert comparison is not None and comparison.match_type in {"partial", "fuzzy"}
-    assert comparison.score >= POSSIBLE_MATCH_MIN_SCORE
+    assert comparison.score >= MIN_SIMILARITY
 
 
 def test_longer_tail_scores_higher():

@@ -73,14 +73,31 @@ def test_a_border_officer_checks_the_excavator_typed_on_a_russian_keyboard(app, 
     assert answer.status_code == 200
     page = answer.text
     assert 'class="verdict verdict-possible_match"' in page and "Possible match" in page
+    assert 'class="tier tier-alarm">Strong evidence<' in page and 'id="similar-serials"' not in page
     assert 'KMTPC300C55A17<mark class="differs"' in page  # the 0 read as O, marked in the registered PIN
     words = text_of(page)
     assert "query has O where the record has 0 at position 15 (often misread)" in words
     assert "Case KZ-TRK-2026-008741/2" in words and "Criminal Police Division" in words
     [check] = audit(tulkubas, action="check", principal=f"user:{officer}")
-    assert check["details"]["query"] == {"identifier": RUSSIAN_KEYBOARD_READING}
+    assert check["details"]["query"] == {"identifier": RUSSIAN_KEYBOARD_READING, "reading_source": "typed"}
     assert check["actor"]["address"] == "127.0.0.1"
     assert [e["action"] for e in audit(tulkubas, subject=officer)] == ["user.create", "user.sign_in"]
+
+
+def test_similar_serials_are_no_alarm_and_listed_apart_in_the_readers_language(app, web):
+    browser = Browser(web)
+    browser.sign_in(create_user(app, "border"))
+    page = browser.submit("/", {"identifier": "KMTPC300C55A17045"}).text  # the excavator's neighbour in its series
+    assert 'class="verdict verdict-similar_serials"' in page and "Possible match" not in page
+    similar = page[page.index('id="similar-serials"'):]
+    assert "KZ-TRK-2026-008741/2" in similar and 'class="tier tier-similar">Similar serial<' in similar
+    words = text_of(page)
+    assert "Similar serials: no alarm" in words
+    assert "a difference in the running number (17044) is as likely a neighbouring machine as a misreading" in words
+    browser.get("/language/ru?next=/")
+    words = text_of(browser.submit("/", {"identifier": "KMTPC300C55A17045"}).text)
+    assert "Похожие номера: тревоги нет" in words and "Похожий номер" in words
+    assert "различие в порядковом номере (17044) с той же вероятностью означает соседнюю машину" in words
 
 
 def test_no_match_says_what_was_searched_and_how_current_the_registry_is(app, web):

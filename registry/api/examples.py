@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from registry.files.results import csv_lines
+
 REPORT_ID = "01a21362-b95b-7a3e-99d2-01ddabfc8f0d"
 AGENCY = {"name": "Police Department of Turkestan Region", "country": "KZ",
           "contact": "Criminal Police Division, duty officer, stolen-equipment@trk.police.example"}
@@ -33,29 +35,31 @@ CHECK_REQUEST: dict[str, Any] = {"identifier": "КМТ РС300 С55А17О44", "m
 MATCH: dict[str, Any] = {
     "report_id": REPORT_ID, "external_ref": "KZ-TRK-2026-008741/2", "status": "stolen", "active": True,
     "identifier": {"type": "pin", "value": "KMTPC300C55A17044"}, "score": 0.9757, "match_type": "confusable",
-    "explanation": "query has O where the record has 0 at position 15 (often misread)",
+    "tier": "alarm", "explanation": "query has O where the record has 0 at position 15 (often misread)",
     "category": "excavator", "manufacturer": "Komatsu", "model": "PC300-8", "reporting_agency": AGENCY,
     "source": "local",
 }
 CHECK_RESULT: dict[str, Any] = {
     "check_id": "01a21362-bb18-77cc-98a1-e9ba1f390f21", "checked_at": "2026-11-25T15:46:07.256Z",
-    "verdict": "possible_match", "matches": [MATCH], "hit_sources": [], "sources": [],
+    "verdict": "possible_match", "matches": [MATCH], "hit_sources": [], "sources": [], "complete": True,
+    "unanswered_sources": [], "notes": [],
 }
 
 JOB: dict[str, Any] = {
     "id": "01a21370-0c1e-7d2a-8f3b-5e6f7a8b9c0d", "status": "running", "created_at": "2026-11-25T16:02:11.031Z",
     "started_at": "2026-11-25T16:02:11.412Z", "finished_at": None, "format": "csv", "filename": "inventory.csv",
-    "rows_total": 12000, "rows_done": 4500, "hits": 1, "possible_matches": 3, "no_matches": 4490, "errors": 6,
-    "eta_seconds": 14.2, "error": None,
+    "rows_total": 12000, "rows_done": 4500, "hits": 1, "possible_matches": 3, "similar_serials": 2,
+    "no_matches": 4488, "errors": 6, "incomplete_rows": 0, "eta_seconds": 14.2, "error": None,
 }
 JOB_PAGE: dict[str, Any] = {"items": [JOB], "next_cursor": None}
 ROW_RESULT: dict[str, Any] = {"row": 2, "input": {"serial": "KMTPC300C55A17044", "lot": "17"}, "verdict": "hit",
                               "match": {**MATCH, "score": 1.0, "match_type": "exact", "explanation": "exact"},
-                              "matches": 1, "error": None}
-SYNC_RESULT: dict[str, Any] = {"rows_total": 1, "hits": 1, "possible_matches": 0, "no_matches": 0, "errors": 0,
-                               "results": [ROW_RESULT]}
-RESULTS_CSV = "serial,lot,row,verdict,score,match_type,matched_external_ref\nKMTPC300C55A17044,17,2,hit,1.0,exact," \
-              "KZ-TRK-2026-008741/2\n"
+                              "matches": 1, "similar_serials": 0, "notes": [], "complete": True,
+                              "unanswered_sources": [], "error": None}
+SYNC_RESULT: dict[str, Any] = {"rows_total": 1, "hits": 1, "possible_matches": 0, "similar_serials": 0,
+                               "no_matches": 0, "errors": 0, "incomplete_rows": 0, "results": [ROW_RESULT]}
+# UTF-8 with a BOM, in the upload's delimiter: what Excel opens by double-click in any locale.
+RESULTS_CSV = "".join(csv_lines([ROW_RESULT], list(ROW_RESULT["input"])))
 
 SOURCES: list[dict[str, Any]] = [{"name": "smv", "status": "ok", "circuit": "closed"}]
 

@@ -13,6 +13,7 @@ import click
 
 from registry.access import Actor
 from registry.cli.common import local_services, or_fail
+from registry.config import load_settings
 from registry.errors import IronTraceError
 from registry.records import AuditFilter
 from registry.stamps import iso
@@ -38,8 +39,8 @@ def keys_commands() -> None:
 def keys_create(role: str, agency: str | None, expires: str | None, label: str | None,
                 daily_rows: int | None) -> None:
     """Issue a key; it is printed once, alone on the last line."""
-    key, record = or_fail(lambda: local_services().keys.create(Actor.operator(), role, agency, expires, label,
-                                                              daily_rows))
+    key, record = or_fail(lambda: local_services(create=True).keys.create(Actor.operator(), role, agency, expires,
+                                                                          label, daily_rows))
     click.echo(f"key id {record['key_id']}, role {role}"
                + (f", agency {record['agency']}" if record["agency"] else "")
                + (f", {daily_rows} rows a day" if daily_rows else "")
@@ -80,7 +81,8 @@ def _password(prompt: str) -> str:
 def users_create(username: str, role: str, agency: str | None) -> None:
     """Create an account; the password comes from IRONTRACE_PASSWORD, or is asked for."""
     password = _password("Password")
-    user = or_fail(lambda: local_services().users.create(Actor.operator(), username, role, password, agency))
+    user = or_fail(lambda: local_services(create=True).users.create(Actor.operator(), username, role, password,
+                                                                    agency))
     click.echo(f"created user {user['username']}, role {user['role']}"
                + (f", agency {user['agency']}" if user["agency"] else ""))
 
@@ -182,18 +184,19 @@ def es_commands() -> None:
     """Elasticsearch indices (needs IRONTRACE_ES_URL)."""
 
 
-def _on_elasticsearch(operation: Callable[[IndexAdmin], T]) -> T:
+def _on_elasticsearch(operation: Callable[[IndexAdmin], T], create: bool = False) -> T:
     """Run an index operation on the configured cluster; errors become a clean CLI failure."""
-    admin = local_services().engine.admin
-    if admin is None:
+    if not load_settings().get("ES_URL"):
         raise click.ClickException("Set IRONTRACE_ES_URL: these commands work on Elasticsearch only.")
+    admin = local_services(create=create).engine.admin
+    assert admin is not None, "an Elasticsearch engine has index administration"
     return or_fail(lambda: operation(admin))
 
 
 @es_commands.command("init")
 def es_init() -> None:
     """Create the missing indices and aliases (safe to repeat)."""
-    created = _on_elasticsearch(lambda admin: admin.init())
+    created = _on_elasticsearch(lambda admin: admin.init(), create=True)
     click.echo(f"created {', '.join(created)}" if created else "indices already in place")
 
 

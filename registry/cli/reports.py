@@ -13,10 +13,12 @@ from typing import IO, Any, cast
 import click
 
 from registry.access import Actor
-from registry.cli.common import local_services
+from registry.cli.common import local_services, or_fail
 from registry.config import load_settings
 from registry.errors import IronTraceError, NotFound
-from registry.files.reports import FORMATS, detect_format, read_reports, write_reports
+from registry.files.reports import FORMATS, read_reports, write_reports
+from registry.files.tables import FORMATS as TABLE_FORMATS
+from registry.files.tables import detect_format
 from registry.services import Services
 from registry.services.imports import ImportSummary, RowError
 from registry.vocabulary import ADMIN, AGENCY, AUDITOR, BORDER, DEALER
@@ -31,24 +33,28 @@ IMPORT_WORKERS = max(1, (os.cpu_count() or 1) - 1)  # validating processes; one 
 
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "file_format", type=click.Choice(FORMATS), help="Default: from the name or content.")
+@click.option("--format", "file_format", type=click.Choice(TABLE_FORMATS), help="Default: from the content or name.")
 @click.option("--errors", "errors_file", type=click.File("w"), help="Write every rejected row here (NDJSON).")
 @click.option("--workers", default=IMPORT_WORKERS, show_default=True, help="Processes validating rows.")
 def import_(file: Path, file_format: str | None, errors_file: IO[str] | None, workers: int) -> None:
-    """Create or update reports from NDJSON, a JSON array or CSV (idempotent)."""
+    """Create or update reports from NDJSON, a JSON array, CSV or an .xlsx workbook (idempotent).
+
+    Files are read as bulk checks read them: UTF-8 (with or without BOM), UTF-16
+    or Windows-1251; comma, semicolon or tab separated.  Creates the registry
+    if there is none, and says where."""
     with file.open("rb") as raw:
-        file_format = file_format or detect_format(file, raw.peek(64))
+        file_format = file_format or or_fail(lambda: detect_format(raw, file.name))
         size = file.stat().st_size
+        services = local_services(create=True)
         with click.progressbar(length=size, label=f"Importing {file.name}", file=sys.stderr) as bar:
             done = 0
 
             def advance() -> None:
                 nonlocal done
-                position = raw.tell()
+                position = max(done, min(size, raw.tell()))  # a workbook is read out of order
                 bar.update(position - done)
                 done = position
 
-            services = local_services()
             try:
                 summary = services.imports.import_rows(
                     Actor.operator(), read_reports(raw, file_format), on_batch=advance, workers=workers,
@@ -93,8 +99,8 @@ def _print_rejections(rejected: list[RowError], errors_file: IO[str] | None) -> 
 @click.option("-o", "--output", type=click.File("w"), default="-", help="Default: standard output.")
 @click.option("--format", "file_format", type=click.Choice(FORMATS), default="ndjson", show_default=True)
 def export(output: IO[str], file_format: str) -> None:
-    """Write every report (NDJSON is lossless and re-importable)."""
-    count = write_reports(local_services().reports.export(Actor.operator()), output, file_format)
+    """Write every report (NDJSON is lossless and re-importable; CSV cells are spreadsheet-safe)."""
+    count = or_fail(lambda: write_reports(local_services().reports.export(Actor.operator()), output, file_format))
     click.echo(f"exported {count} reports", err=True)
 
 
@@ -104,7 +110,7 @@ def demo(count: int) -> None:
     """Load a realistic demo registry, including the Tulkubas impound-lot case; print a key and an account per role."""
     from registry.demo import demo_reports
 
-    services = local_services()
+    services = local_services(create=True)
     summary = services.imports.import_rows(Actor.operator(), enumerate(demo_reports(count), start=1), source="demo")
     services.imports.record(Actor.operator(), summary)
     click.echo(
@@ -153,7 +159,7 @@ def feed_pull(names: tuple[str, ...]) -> None:
     unknown = set(names) - {f.name for f in feeds}
     if unknown or not feeds:
         raise click.ClickException(f"no such feed configured: {', '.join(sorted(unknown)) or '(none configured)'}")
-    services = local_services()  # a feed pull asks no source
+    services = local_services(create=True)  # a feed pull asks no source
     state = FeedState(settings["FEED_STATE"])
     failed = False
     try:
@@ -174,7 +180,6 @@ def feed_pull(names: tuple[str, ...]) -> None:
         services.close()
     if failed:
         sys.exit(1)
-
 
 
 COMMANDS = [import_, export, demo, feed_commands]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import re
 import signal
+import sys
 from pathlib import Path
 
 import click
@@ -10,19 +14,48 @@ import click
 from integrations.simulator import DEFAULT_API_KEY as SIMULATOR_API_KEY
 from integrations.simulator import DEFAULT_PORT as SIMULATOR_PORT
 from integrations.webhook_receiver import receiver
+from registry.cli.common import local_services
 from registry.config import load_settings
-from registry.services import open_services
 from registry.services.bulk_worker import BulkWorker
+
+GUNICORN_CONFIG = "registry.gunicorn_config"
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Run the development server (use gunicorn in production, see README)."""
-    from registry import create_app
+@click.option("--host", help="Address to listen on (default: from IRONTRACE_BIND, else 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default: from IRONTRACE_BIND, else 8000).")
+@click.option("--dev", is_flag=True, help="Flask's development server, one process: for development only.")
+def serve(host: str | None, port: int | None, dev: bool) -> None:
+    """Serve the API with gunicorn: as many workers as IRONTRACE_WORKERS, else as CPUs this container may use."""
+    default_host, _, default_port = load_settings()["BIND"].rpartition(":")
+    if dev:
+        from registry import create_app
 
-    create_app().run(host=host, port=port, threaded=True)
+        _plain_logs_unless_terminal()
+        create_app().run(host=host or default_host, port=port or int(default_port), threaded=True)
+        return
+    # Without --host or --port, gunicorn's settings read IRONTRACE_BIND (a unix: socket too).
+    bind = ["--bind", f"{host or default_host}:{port or default_port}"] if host or port else []
+    os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "--config", f"python:{GUNICORN_CONFIG}", *bind,
+                              "registry:create_app()"])
+
+
+def _plain_logs_unless_terminal() -> None:
+    """The development server colours its request log with ANSI codes; a log file or a
+    collector gets plain text.  A handler of our own keeps werkzeug from adding its own."""
+    if sys.stderr.isatty():
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_PlainFormatter())
+    werkzeug_log = logging.getLogger("werkzeug")
+    werkzeug_log.setLevel(logging.INFO)
+    werkzeug_log.addHandler(handler)
+
+
+class _PlainFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return ANSI_ESCAPE.sub("", super().format(record))
 
 
 @click.command()
@@ -30,9 +63,8 @@ def serve(host: str, port: int) -> None:
               help="Check batches in this many child processes (up to one per core); 0: in this one.")
 def worker(processes: int) -> None:
     """Run bulk-check jobs until stopped (SIGTERM or Ctrl-C); any number may run at once."""
-    settings = load_settings()
-    services = open_services(settings)
-    bulk_worker = BulkWorker(services.bulk, processes, settings)
+    services = local_services()
+    bulk_worker = BulkWorker(services.bulk, processes, load_settings())
     signal.signal(signal.SIGTERM, lambda *_: bulk_worker.stopping.set())
     click.echo(f"bulk-check worker {bulk_worker.owner} on {services.engine.name}", err=True)
     services.maintenance.start()

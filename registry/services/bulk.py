@@ -10,43 +10,51 @@ left of the day is refused whole, before anything is checked.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from registry.access import CHECK, Actor
 from registry.errors import Conflict, NotFound, PayloadTooLarge
+from registry.files.tables import Limits
 from registry.files.uploads import Upload, read_upload
 from registry.metrics import BULK_ROWS_CHECKED
 from registry.records import Document, Job, Page
 from registry.services.audit import AuditService
+from registry.services.batches import batched
 from registry.services.checks import CheckService
 from registry.services.usage import UsageService
 from registry.stamps import new_id, utc_now
 from registry.storage.interfaces import JobStore
 from registry.storage.leases import shown_status
-from registry.vocabulary import ACTIVE_JOB_STATUSES, STALLED
+from registry.vocabulary import ACTIVE_JOB_STATUSES, HIT, NO_MATCH, POSSIBLE_MATCH, SIMILAR_SERIALS, STALLED
 
 SYNC_MAX_ROWS = 1000  # POST /v1/checks/bulk answers at once up to this many rows
-Counter = Literal["hits", "possible_matches", "no_matches", "errors"]  # a job's counting fields
-VERDICT_COUNTERS: dict[str, Counter] = {"hit": "hits", "possible_match": "possible_matches", "no_match": "no_matches"}
-COUNTERS: tuple[Counter, ...] = (*VERDICT_COUNTERS.values(), "errors")  # what a job counts, row by row
-PRIVATE_FIELDS = ("lease_owner", "lease_expires", "run_started", "run_started_rows", "columns", "owner")
+Counter = Literal["hits", "possible_matches", "similar_serials", "no_matches", "errors",
+                  "incomplete_rows"]  # a job's counting fields
+VERDICT_COUNTERS: dict[str, Counter] = {HIT: "hits", POSSIBLE_MATCH: "possible_matches",
+                                        SIMILAR_SERIALS: "similar_serials", NO_MATCH: "no_matches"}
+COUNTERS: tuple[Counter, ...] = (*VERDICT_COUNTERS.values(), "errors")  # one of these per row: they add up to the rows
+INCOMPLETE: Counter = "incomplete_rows"  # also counted: rows checked while an external registry did not answer
+JOB_COUNTERS: tuple[Counter, ...] = (*COUNTERS, INCOMPLETE)
+PRIVATE_FIELDS = ("lease_owner", "lease_expires", "run_started", "run_started_rows", "columns", "owner", "delimiter")
+RESULT_PAGE_ROWS = 1000  # rows read back at once to join each result with its uploaded cells
 
 
 @dataclass(frozen=True)
 class BulkSettings:
     max_bytes: int
     max_rows: int
+    max_columns: int
     batch_size: int
     lease_seconds: float
     poll_seconds: float
 
     @classmethod
     def of(cls, settings: dict[str, Any]) -> BulkSettings:
-        return cls(settings["BULK_MAX_BYTES"], settings["BULK_MAX_ROWS"], settings["BULK_BATCH_SIZE"],
-                   settings["BULK_LEASE_SECONDS"], settings["BULK_POLL_SECONDS"])
+        return cls(settings["BULK_MAX_BYTES"], settings["BULK_MAX_ROWS"], settings["BULK_MAX_COLUMNS"],
+                   settings["BULK_BATCH_SIZE"], settings["BULK_LEASE_SECONDS"], settings["BULK_POLL_SECONDS"])
 
 
 def new_job(upload: Upload, filename: str | None, owner: Actor) -> Job:
@@ -54,35 +62,48 @@ def new_job(upload: Upload, filename: str | None, owner: Actor) -> Job:
         "id": new_id(), "owner": owner.as_record(), "status": "queued",
         "created_at": utc_now(), "started_at": None, "finished_at": None,
         "format": upload.file_format, "filename": filename, "columns": upload.columns,
-        "rows_total": len(upload.rows), "rows_done": 0,
+        "delimiter": upload.delimiter, "rows_total": len(upload.rows), "rows_done": 0,
         "error": None, "lease_owner": None, "lease_expires": 0.0,
     }
-    for name in COUNTERS:
+    for name in JOB_COUNTERS:
         job[name] = 0
     return job
 
 
 def tally(results: list[dict[str, Any]]) -> dict[str, int]:
-    """How many rows were hits, possible matches, no matches, or could not be checked."""
-    counts: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+    """How many rows were hits, possible matches, similar serials, no matches, or could not be checked
+    (these add up to the rows), and how many were checked while an external registry did not answer."""
+    counts: dict[str, int] = dict.fromkeys(JOB_COUNTERS, 0)
     for result in results:
         counts["errors" if result["error"] else VERDICT_COUNTERS[result["verdict"]]] += 1
+        counts[INCOMPLETE] += result["complete"] is False
     return counts
+
+
+def stored_result(result: dict[str, Any]) -> dict[str, Any]:
+    """A row's result as a job keeps it: without the uploaded cells, which its row holds."""
+    return {name: value for name, value in result.items() if name != "input"}
 
 
 def advanced(job: Job, results: list[dict[str, Any]]) -> Job:
     """The job after a batch: checkpoint moved past its rows, each verdict (or error) counted."""
-    counts = tally(results)
+    counts, before = tally(results), counters(job)
     moved: Job = {**job, "rows_done": job["rows_done"] + len(results)}
-    for name in COUNTERS:
-        moved[name] = job[name] + counts[name]
+    for name in JOB_COUNTERS:
+        moved[name] = before[name] + counts[name]
     return moved
+
+
+def counters(job: Mapping[str, Any]) -> dict[str, int]:
+    """A job's counts; a counter added after the job was queued (``similar_serials``,
+    ``incomplete_rows``) reads zero."""
+    return {name: job.get(name, 0) for name in JOB_COUNTERS}
 
 
 def job_view(job: Job, now: float) -> dict[str, Any]:
     """A job as its owner sees it at ``now``: no lease internals, ``stalled`` while nobody renews
     its lease, an ETA while it runs."""
-    view = {k: v for k, v in job.items() if k not in PRIVATE_FIELDS}
+    view = {**{k: v for k, v in job.items() if k not in PRIVATE_FIELDS}, **counters(job)}
     view["status"] = shown_status(job, now)
     view["eta_seconds"] = None
     done_this_run = job["rows_done"] - job.get("run_started_rows", 0)
@@ -101,10 +122,10 @@ def matched_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def readings(rows: list[Document]) -> list[str]:
+def readings(rows: Iterable[Document]) -> Iterator[str]:
     """What each checkable row of an upload asks about: its identifier, or its description."""
-    return [r["query"].get("identifier") or r["query"].get("description") or "" for r in rows
-            if r["query"] is not None]
+    return (r["query"].get("identifier") or r["query"].get("description") or "" for r in rows
+            if r["query"] is not None)
 
 
 def job_owner(job: Job) -> Actor:
@@ -123,47 +144,53 @@ class BulkCheckService:
         self.jobs = jobs
         self.settings = settings
 
-    def read(self, data: bytes, file_format: str, max_rows: int) -> Upload:
-        """An upload within the limits; ``PayloadTooLarge`` naming the limit otherwise."""
-        if len(data) > self.settings.max_bytes:
+    def read(self, file: IO[bytes], file_format: str, max_rows: int) -> Upload:
+        """An upload (a seekable file) within the limits; ``PayloadTooLarge`` naming the limit otherwise.
+        The caller closes it."""
+        if file.seek(0, os.SEEK_END) > self.settings.max_bytes:
             raise self.too_large()
-        return read_upload(data, file_format, max_rows)
+        return read_upload(file, file_format, max_rows, Limits(max_columns=self.settings.max_columns))
 
     def too_large(self) -> PayloadTooLarge:
         limit = self.settings.max_bytes
         return PayloadTooLarge(f"The file is larger than {limit} bytes.", limit=limit, unit="bytes")
 
-    def submit(self, actor: Actor, data: bytes, file_format: str, filename: str | None) -> Job:
+    def submit(self, actor: Actor, file: IO[bytes], file_format: str, filename: str | None) -> Job:
         """Queue a job for every row of the file (its rows counted against the key's day now);
-        a worker picks it up."""
+        a worker picks it up.  Nothing is stored from a file that is refused: it is read whole,
+        and its rows counted, before the job is stored with its rows and its audit entry."""
         actor.require(CHECK)
-        upload = self.read(data, file_format, self.settings.max_rows)
-        self.usage.charge(actor, readings(upload.rows))
-        job = new_job(upload, filename, actor)
-        self.jobs.create_job(job, upload.rows, self.audit.entry(actor, "bulk_check.submit", job["id"], {
-            "filename": filename, "format": upload.file_format, "rows_total": job["rows_total"],
-            "sha256": hashlib.sha256(data).hexdigest(),
-        }))
+        upload = self.read(file, file_format, self.settings.max_rows)
+        try:
+            self.usage.charge(actor, readings(upload.rows))
+            job = new_job(upload, filename, actor)
+            self.jobs.create_job(job, iter(upload.rows), self.audit.entry(actor, "bulk_check.submit", job["id"], {
+                "filename": filename, "format": upload.file_format, "rows_total": job["rows_total"],
+                "sha256": upload.sha256,
+            }))
+        finally:
+            upload.close()
         return job
 
-    def check_now(self, actor: Actor, data: bytes, file_format: str) -> tuple[Upload, list[dict[str, Any]]]:
+    def check_now(self, actor: Actor, file: IO[bytes], file_format: str) -> tuple[Upload, list[dict[str, Any]]]:
         """Check a small file while the caller waits; the audit log keeps one entry for it."""
         actor.require(CHECK)
-        upload = self.read(data, file_format, min(SYNC_MAX_ROWS, self.settings.max_rows))
-        self.usage.charge(actor, readings(upload.rows))
-        size = self.settings.batch_size
-        results = [result for start in range(0, len(upload.rows), size)
-                   for result in self.checks.check_rows(actor, upload.rows[start:start + size])]
+        upload = self.read(file, file_format, min(SYNC_MAX_ROWS, self.settings.max_rows))
+        try:
+            self.usage.charge(actor, readings(upload.rows))
+            results = [result for rows in batched(upload.rows, self.settings.batch_size)
+                       for result in self.checks.check_rows(actor, rows)]
+        finally:
+            upload.close()
         BULK_ROWS_CHECKED.labels("sync").inc(len(results))
-        self.record_checked(actor, data, results)
+        self.record_checked(actor, upload.sha256, results)
         return upload, results
 
-    def record_checked(self, actor: Actor, data: bytes, results: list[dict[str, Any]]) -> None:
+    def record_checked(self, actor: Actor, sha256: str, results: list[dict[str, Any]]) -> None:
         """One audit entry for a file checked while its sender waited: its digest, the counts,
         and every row that matched."""
         self.audit.record(actor, "bulk_check.sync", None, {
-            "rows_total": len(results), **tally(results), "sha256": hashlib.sha256(data).hexdigest(),
-            "matched": matched_rows(results),
+            "rows_total": len(results), **tally(results), "sha256": sha256, "matched": matched_rows(results),
         })
 
     def get(self, actor: Actor, job_id: str) -> Job:
@@ -199,6 +226,14 @@ class BulkCheckService:
         return job
 
     def results(self, actor: Actor, job_id: str) -> tuple[Job, Iterator[Document]]:
-        """The job and the results of every row checked so far, in input order."""
+        """The job and the results of every row checked so far, in input order, each with the
+        cells uploaded in its row."""
         job = self.get(actor, job_id)
-        return job, self.jobs.iter_results(job_id, job["rows_done"])
+        return job, self._with_input(job_id, job["rows_done"])
+
+    def _with_input(self, job_id: str, count: int) -> Iterator[Document]:
+        results = self.jobs.iter_results(job_id, count)
+        for start in range(0, count, RESULT_PAGE_ROWS):
+            for row in self.jobs.job_rows(job_id, start, min(RESULT_PAGE_ROWS, count - start)):
+                result = next(results)
+                yield {"row": result["row"], "input": row["cells"], **result}

@@ -26,8 +26,9 @@ from registry.access import Actor
 from registry.errors import IronTraceError
 from registry.metrics import BULK_ROWS_CHECKED
 from registry.records import Document, Job
-from registry.services.bulk import COUNTERS, BulkCheckService, advanced, job_owner, matched_rows
+from registry.services.bulk import BulkCheckService, advanced, counters, job_owner, matched_rows, stored_result
 from registry.services.checks import CheckService
+from registry.services.pools import child_pool
 from registry.services.webhooks import Audience
 from registry.stamps import utc_now
 
@@ -69,8 +70,7 @@ class BulkWorker:
     def _new_pool(self) -> ProcessPoolExecutor:
         # Spawned, not forked: a child must not share the parent's connections.
         assert self._process_settings is not None, "checking processes open the registry from settings"
-        return ProcessPoolExecutor(self._processes, get_context("spawn"), initializer=_open_process_checks,
-                                   initargs=(self._process_settings,))
+        return child_pool(self._processes, get_context("spawn"), _open_process_checks, (self._process_settings,))
 
     def run(self) -> None:
         """Poll for jobs until ``stop``; storage outages are waited out, not fatal."""
@@ -119,15 +119,15 @@ class BulkWorker:
             lease_until = time.time() + self.settings.lease_seconds
             entry = self.bulk.audit.entry(job_owner(job), "bulk_check.batch", job["id"], {
                 "rows": [first_row, job["rows_done"]], "matched": matched_rows(results)})
-            if not self.jobs.commit_batch(job, self.owner, results, lease_until, entry):
+            if not self.jobs.commit_batch(job, self.owner, [stored_result(r) for r in results], lease_until, entry):
                 log.info("bulk check %s was cancelled or taken over", job["id"])
                 return
             BULK_ROWS_CHECKED.labels("job").inc(len(results))
         done = self.bulk.audit.entry(job_owner(job), "bulk_check.done", job["id"], {
-            "rows_total": job["rows_total"], **{name: job[name] for name in COUNTERS}})
+            "rows_total": job["rows_total"], **counters(job)})
         webhooks = self.bulk.checks.webhooks
         finished: dict[str, Any] = {"id": job["id"], "status": "done", "rows_total": job["rows_total"],
-                    **{name: job[name] for name in COUNTERS}}
+                                    **counters(job)}
         owner = Audience.of(principals=[job["owner"]["principal"]])
         deliveries = webhooks.deliveries_for("bulk_check.finished", owner, finished) if webhooks else []
         if self.jobs.update_job(job["id"], self.owner, {"status": "done", "finished_at": utc_now()},

@@ -37,6 +37,7 @@ from registry.services.usage import UsageService
 from registry.services.webhooks import Audience, WebhookService
 from registry.stamps import Clock, clock_from, iso_at, new_id
 from registry.storage.interfaces import CandidateIndex, CheckLog, Lookup
+from registry.vocabulary import COPIED
 from search.keys import query_keys, reading_terms
 from search.matching import CheckOutcome, Match, rank
 from search.query import CheckQuery
@@ -44,6 +45,8 @@ from search.vocabulary import NO_MATCH
 
 if TYPE_CHECKING:
     from integrations.federation import Federation
+
+FILE_READING_SOURCE = COPIED  # how an uploaded file's identifiers were obtained, unless a row says otherwise
 
 
 class CheckService:
@@ -162,9 +165,12 @@ class CheckService:
 
     def check_rows(self, actor: Actor, rows: Sequence[Document]) -> list[dict[str, Any]]:
         """Results of uploaded rows in order, the checkable ones checked as one batch, shown at the
-        detail ``actor`` may see.  The caller records them (a bulk job, or one audit entry)."""
-        decided = iter(self.decide(actor, [CheckQuery(**r["query"]) for r in rows if r["query"] is not None]))
-        return [bulk_row_result(r, next(decided).outcome if r["query"] is not None else None, actor.match_detail)
+        detail ``actor`` may see.  The caller records them (a bulk job, or one audit entry).  A row's
+        identifier was copied from a file unless the row says how it was read."""
+        queries = [CheckQuery(**{"reading_source": FILE_READING_SOURCE, **r["query"]})
+                   for r in rows if r["query"] is not None]
+        decided = iter(self.decide(actor, queries))
+        return [bulk_row_result(r, next(decided) if r["query"] is not None else None, actor.match_detail)
                 for r in rows]
 
     def sources_health(self, actor: Actor) -> list[dict[str, Any]]:

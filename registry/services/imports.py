@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,8 @@ from registry.audit_chain import IMPORT_BATCH_ACTION
 from registry.errors import IronTraceError, ValidationFailed
 from registry.records import ImportOutcome, Report, agency_key
 from registry.services.audit import AuditService
+from registry.services.batches import batched
+from registry.services.pools import child_pool
 from registry.services.reports import without_server_fields
 from registry.stamps import new_id, utc_now
 from registry.storage.interfaces import PreparedBatch, ReportStore
@@ -116,11 +118,11 @@ def prepare_import_batch(rows: list[Row], prepare: Callable[[list[Report]], Prep
 def _prepared_batches(rows: Iterable[Row], workers: int, prepare: Callable[[list[Report]], PreparedBatch]
                       ) -> Iterator[tuple[PreparedBatch, list[RowError]]]:
     """Prepared batches in input order, at most a few in flight so memory stays flat."""
-    batches = _batches(rows, IMPORT_BATCH_SIZE)
+    batches = batched(rows, IMPORT_BATCH_SIZE)
     if workers < 1:
         yield from (prepare_import_batch(batch, prepare) for batch in batches)
         return
-    with ProcessPoolExecutor(workers) as pool:
+    with child_pool(workers) as pool:
         pending: deque[Future[tuple[PreparedBatch, list[RowError]]]] = deque()
         for batch in batches:
             pending.append(pool.submit(prepare_import_batch, batch, prepare))
@@ -128,17 +130,6 @@ def _prepared_batches(rows: Iterable[Row], workers: int, prepare: Callable[[list
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
-
-
-def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
-    batch: list[Row] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _ref_of(data: Any) -> str | None:

@@ -16,15 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 from registry.access import CONTACT_ONLY
 from registry.records import Document
-from registry.vocabulary import HIT_MATCH_TYPES
+from registry.vocabulary import HIT_MATCH_TYPES, SIMILAR, UNANSWERED_SOURCE_STATUSES
 from search.matching import CheckOutcome, Match
 
 if TYPE_CHECKING:
     from integrations.federation import SourceAnswer
 
 LOCAL_SOURCE = "local"  # the ``source`` of a match from this registry
-# What a dealer sees of a match: that the item is reported, and whom to call.
-CONTACT_ONLY_FIELDS = ("external_ref", "active", "reporting_agency", "source", "reference")
+# What a dealer sees of a match: that the item is reported, how it matched and whether it is an
+# alarm (a recovered machine reads as recovered), and whom to call; never what the investigation holds.
+CONTACT_ONLY_FIELDS = ("external_ref", "status", "active", "match_type", "tier", "reporting_agency", "source",
+                       "reference")
 
 
 @dataclass(frozen=True)
@@ -50,15 +52,19 @@ class CheckResult:
 
     def to_dict(self, explain: Callable[[Match], str] | None = None) -> dict[str, Any]:
         """What a check answers: the verdict, its matches at the detail the asker may see,
-        where hits came from and how each source did.  ``explain`` words each match's
-        explanation (in the reader's language); by default it is search's English."""
+        where hits came from, how each source did and whether every one answered, and notes
+        on what the reading let the check look for.  ``explain`` words each match's explanation
+        (in the reader's language); by default it is search's English."""
+        sources = self.record.get("sources", [])
         return {
             "check_id": self.record["check_id"],
             "checked_at": self.record["checked_at"],
             "verdict": self.outcome.verdict,
             "matches": [match_view(m, self.detail, explain) for m in self.outcome.matches],
             "hit_sources": self.record["hit_sources"],
-            "sources": self.record.get("sources", []),
+            "sources": sources,
+            **coverage(sources),
+            "notes": self.outcome.notes,
         }
 
 
@@ -86,6 +92,13 @@ def source_view(answer: SourceAnswer) -> dict[str, Any]:
     return view
 
 
+def coverage(sources: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Whether every configured external registry answered (``complete``), and the names of those
+    that failed, timed out or were unavailable: a ``no_match`` then vouches for less."""
+    unanswered = [s["name"] for s in sources if s["status"] in UNANSWERED_SOURCE_STATUSES]
+    return {"complete": not unanswered, "unanswered_sources": unanswered}
+
+
 def match_view(match: Match, detail: str, explain: Callable[[Match], str] | None = None) -> dict[str, Any]:
     """One matched report, local or external, at ``detail``, its explanation worded by ``explain``
     (search's English when none)."""
@@ -99,6 +112,7 @@ def match_view(match: Match, detail: str, explain: Callable[[Match], str] | None
         "identifier": _identifier(match),
         "score": match.score,
         "match_type": match.match_type,
+        "tier": match.tier,
         "explanation": explain(match) if explain else english_explanation(match),
         "category": report.get("category"),
         "manufacturer": report.get("manufacturer"),
@@ -130,15 +144,23 @@ def _identifier(match: Match) -> dict[str, str] | None:
     return {"type": identifier["type"], "value": identifier["value"]} if identifier else None
 
 
-def bulk_row_result(row: Document, outcome: CheckOutcome | None, detail: str) -> dict[str, Any]:
-    """What a bulk check answers about one uploaded row: its cells echoed, the verdict and
-    the best match (at ``detail``), or the row's error."""
-    best = outcome.matches[0] if outcome and outcome.matches else None
+def bulk_row_result(row: Document, decision: Decision | None, detail: str) -> dict[str, Any]:
+    """What a bulk check answers about one uploaded row: its cells echoed, the verdict, the
+    best match (at ``detail``), how many of the matches are similar serials rather than alarms,
+    notes, and whether every external registry answered; or the row's error."""
+    if decision is None:
+        return {"row": row["number"], "input": row["cells"], "verdict": None, "match": None, "matches": 0,
+                "similar_serials": 0, "notes": [], "complete": None, "unanswered_sources": [], "error": row["error"]}
+    outcome = decision.outcome
+    matches = outcome.matches
     return {
         "row": row["number"],
         "input": row["cells"],
-        "verdict": outcome.verdict if outcome else None,
-        "match": match_view(best, detail) if best else None,
-        "matches": len(outcome.matches) if outcome else 0,
+        "verdict": outcome.verdict,
+        "match": match_view(matches[0], detail) if matches else None,
+        "matches": len(matches),
+        "similar_serials": sum(m.tier == SIMILAR for m in matches),
+        "notes": outcome.notes,
+        **coverage([source_view(answer) for answer in decision.answers]),
         "error": row["error"],
     }

@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable
+from itertools import islice
 from typing import Any
 
 from registry.access import Actor
 from registry.errors import QuotaExceeded, StorageUnavailable
 from registry.metering import Allowance, Rate, charge_rows, peek, take
 from registry.records import Document
-from registry.scanning import observe
+from registry.scanning import MAX_OBSERVED, observe
 from registry.services.audit import AuditService
 from registry.stamps import SECONDS_PER_DAY, Clock, day_of, iso_at, next_midnight
 from registry.storage.interfaces import Counters
@@ -102,22 +103,26 @@ class UsageService:
         """Rows ``actor`` may check a UTC day: its key's own quota, else its role's; ``None``: no quota."""
         return actor.daily_rows if actor.daily_rows is not None else self.daily_rows.get(actor.role)
 
-    def charge(self, actor: Actor, readings: Sequence[str]) -> None:
+    def charge(self, actor: Actor, readings: Iterable[str]) -> None:
         """Count the rows of a check (one per reading) against the actor's day, all or none;
-        ``QuotaExceeded`` when they do not fit.  Readings are watched for scans either way."""
+        ``QuotaExceeded`` when they do not fit.  Readings are watched for scans either way (the
+        first ``MAX_OBSERVED`` of a file: only those are held in memory, however long it is)."""
         limit = self.daily_limit(actor)
         if limit is None:
             return
+        remaining = iter(readings)
+        observed = list(islice(remaining, MAX_OBSERVED))
+        requested = len(observed) + sum(1 for _ in remaining)
         now = self.clock()
         outcome: dict[str, Any] = {}
 
         def change(state: Document | None) -> Document:
             state = state or {"rows": 0, "refused": 0, "scan": None}
-            charged = charge_rows(state["rows"], len(readings), limit)
-            scan, flagged = observe(state["scan"], readings)
+            charged = charge_rows(state["rows"], requested, limit)
+            scan, flagged = observe(state["scan"], observed)
             alert = scan["flagged"] >= self.scan_alert_readings and not scan["alerted"]
             outcome.update(charged=charged, alert=alert, scan=scan, flagged=len(flagged))
-            return {"rows": charged.used, "refused": state["refused"] + (0 if charged.allowed else len(readings)),
+            return {"rows": charged.used, "refused": state["refused"] + (0 if charged.allowed else requested),
                     "scan": {**scan, "alerted": scan["alerted"] or alert}}
 
         day = day_of(now)

@@ -17,10 +17,25 @@ from registry.storage.interfaces import Engine
 
 def open_engine(settings: dict[str, Any]) -> Engine:
     """Elasticsearch when ``ES_URL`` is set, else the embedded SQLite file ``DB``."""
+    engine: Engine = _engine_module(settings).open_from_settings(settings)
+    return engine
+
+
+def registry_exists(settings: dict[str, Any]) -> bool:
+    """Whether the configured engine already holds a registry (opening one creates it if not)."""
+    return _engine_module(settings).registry_exists(settings)
+
+
+def registry_location(settings: dict[str, Any]) -> str:
+    """Where the configured registry lives, for messages: a file, or a cluster and index prefix."""
+    return _engine_module(settings).registry_location(settings)
+
+
+def _engine_module(settings: dict[str, Any]) -> Any:
     if settings.get("ES_URL"):
         from registry.storage import elasticsearch
 
-        return elasticsearch.open_from_settings(settings)
+        return elasticsearch
     from registry.storage import sqlite
 
-    return sqlite.open_from_settings(settings)
+    return sqlite

@@ -32,7 +32,7 @@ becomes of the caller).  A delivery is sent later, never during the write.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -255,8 +255,9 @@ class JobStore(Protocol):
     kept exactly once, in input order.
     """
 
-    def create_job(self, job: Job, rows: list[Document], audit: AuditEntry) -> None:
-        """Store a new job with its input rows (row index = position in ``rows``) and its ``audit`` entry."""
+    def create_job(self, job: Job, rows: Iterable[Document], audit: AuditEntry) -> None:
+        """Store a new job with its input rows (row index = position in ``rows``) and its ``audit``
+        entry; ``rows`` are read as they come, so an upload of any size is stored with bounded memory."""
 
     def get_job(self, job_id: str) -> Job:
         """The job as stored now; ``NotFound`` otherwise."""

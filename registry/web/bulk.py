@@ -12,7 +12,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from registry.errors import IronTraceError
 from registry.files.results import csv_lines
-from registry.files.uploads import detect_upload_format
+from registry.files.tables import detect_format
 from registry.services.bulk import job_view
 from registry.web.forms import ActionForm, UploadForm
 from registry.web.session import services, signed_in_actor, viewed
@@ -32,9 +32,10 @@ def jobs() -> ResponseReturnValue:
     try:
         form = UploadForm()
         if form.validate_on_submit():
-            data = form.file.data.read()
-            name = form.file.data.filename
-            job = bulk.submit(signed_in_actor(), data, detect_upload_format(form.file.data.mimetype, name, data), name)
+            upload = form.file.data  # werkzeug keeps the file in a seekable spool (on disk when large)
+            name = upload.filename
+            job = bulk.submit(signed_in_actor(), upload.stream, detect_format(upload.stream, name, upload.mimetype),
+                              name)
             return redirect(url_for("web.bulk.job", job_id=job["id"]))
     except RequestEntityTooLarge:
         error = bulk.too_large().detail
@@ -61,7 +62,7 @@ def progress(job_id: str) -> dict[str, Any]:
     """What the job page's script polls: status, rows done, counts, ETA (counts only, no row data)."""
     found = job_view(services().bulk.get(signed_in_actor(), job_id), time.time())
     return {name: found.get(name) for name in ("status", "rows_total", "rows_done", "hits", "possible_matches",
-                                               "no_matches", "errors", "eta_seconds")}
+                                               "similar_serials", "no_matches", "errors", "eta_seconds")}
 
 
 @blp.route("/<job_id>/results.csv")
@@ -69,7 +70,8 @@ def progress(job_id: str) -> dict[str, Any]:
 def results(job_id: str) -> Response:
     found, rows = services().bulk.results(signed_in_actor(), job_id)
     viewed(job_id, rows_done=found["rows_done"])
-    response = Response(stream_with_context(csv_lines(rows, found["columns"])), mimetype="text/csv")
+    lines = csv_lines(rows, found["columns"], found.get("delimiter", ","))  # Excel opens it as it opened the upload
+    response = Response(stream_with_context(lines), mimetype="text/csv", content_type="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="bulk-check-{job_id}.csv"'
     return response
 

@@ -17,7 +17,10 @@ LABELS: dict[str, Any] = {
     # verdicts
     "hit": _l("Hit: reported stolen or missing"),
     "possible_match": _l("Possible match: check the plate again"),
+    "similar_serials": _l("Similar serials: no alarm"),
     "no_match": _l("No match"),
+    # tiers of a match
+    "alarm": _l("Strong evidence"), "similar": _l("Similar serial"),
     # report statuses (and job statuses)
     "stolen": _l("Stolen"), "missing": _l("Missing"), "recovered": _l("Recovered"), "cancelled": _l("Cancelled"),
     "queued": _l("Queued"), "running": _l("Running"), "done": _l("Done"), "failed": _l("Failed"),

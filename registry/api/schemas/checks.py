@@ -5,9 +5,29 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from registry.validation import CheckRequestSchema, IncidentSchema, ValueSchema
-from registry.vocabulary import CIRCUIT_STATES, MATCH_TYPES, SOURCE_STATUSES, STATUSES, VERDICTS
+from registry.vocabulary import CIRCUIT_STATES, MATCH_TYPES, SOURCE_STATUSES, STATUSES, TIERS, VERDICTS
 
-__all__ = ["CheckRequestSchema", "CheckResultSchema", "MatchSchema", "SourceHealthSchema"]
+__all__ = ["CheckRequestSchema", "CheckResultSchema", "MatchSchema", "SourceHealthSchema", "COMPLETE_DOC",
+           "UNANSWERED_DOC", "VERDICT_DOC"]
+
+COMPLETE_DOC = ("False when a configured external registry failed, timed out or was unavailable: the answer then "
+                "covers less than it should (`unanswered_sources` names them)")
+UNANSWERED_DOC = "External registries that did not answer this check"
+VERDICT_DOC = (
+    "What to do. `hit`: the identifier is registered as stolen or missing (case, separators and "
+    "look-alike letters aside): stop the item and call the reporting agency. `possible_match`: strong "
+    "evidence that this is a reported machine with its plate misread (look-alike characters only, a "
+    "selective tail, a missing maker code): stop and confirm with the agency before acting. "
+    "`similar_serials`: no alarm; reported machines have serials close to this one (a typo apart, or "
+    "the same short tail), which in a numbered series is as likely a neighbouring machine: the list "
+    "is for reference; re-read the plate if in doubt. `no_match`: nothing reported resembles it "
+    "(recovered and cancelled reports may still be listed, as information)."
+)
+TIER_DOC = (
+    "`alarm`: strong evidence that the item is this report's machine (the check's verdict is then "
+    "`hit` or `possible_match`); `similar`: a similar serial, as likely another machine of the same "
+    "series: listed for reference, never an alarm"
+)
 
 
 class MatchedIdentifierSchema(Schema):
@@ -22,17 +42,18 @@ class MatchAgencySchema(Schema):
 
 
 class MatchSchema(Schema):
-    """A matched report.  Dealers see only ``external_ref``, ``active``, ``reporting_agency``,
-    ``source`` and, for an external record, ``reference``."""
+    """A matched report.  Dealers see only ``external_ref``, ``status``, ``active``, ``match_type``, ``tier``,
+    ``reporting_agency``, ``source`` and, for an external record, ``reference``."""
 
     report_id = fields.String(allow_none=True, metadata={"description": "Null for a record of an external source"})
     external_ref = fields.String()
     status = fields.String(validate=validate.OneOf(STATUSES))
     active = fields.Boolean(metadata={"description": "False for recovered or cancelled reports: information only"})
     identifier = fields.Nested(MatchedIdentifierSchema, allow_none=True)
-    score = fields.Float()
+    score = fields.Float(metadata={"description": "0..1; every alarm scores above every similar serial"})
     match_type = fields.String(validate=validate.OneOf(MATCH_TYPES))
-    explanation = fields.String()
+    tier = fields.String(validate=validate.OneOf(TIERS), metadata={"description": TIER_DOC})
+    explanation = fields.String(metadata={"description": "What differs, and why that is strong or weak evidence"})
     category = fields.String()
     manufacturer = fields.String(allow_none=True)
     model = fields.String(allow_none=True)
@@ -67,11 +88,16 @@ class SourceHealthSchema(Schema):
 class CheckResultSchema(Schema):
     check_id = fields.String()
     checked_at = fields.String(metadata={"format": "date-time"})
-    verdict = fields.String(validate=validate.OneOf(VERDICTS))
-    matches = fields.List(fields.Nested(MatchSchema))
+    verdict = fields.String(validate=validate.OneOf(VERDICTS), metadata={"description": VERDICT_DOC})
+    matches = fields.List(fields.Nested(MatchSchema), metadata={
+        "description": "Best first: active reports, then by score, so alarms before similar serials"})
     hit_sources = fields.List(
         fields.String(), metadata={"description": "Where the hit came from: 'local' and/or external source names"}
     )
     sources = fields.List(
         fields.Nested(SourceStatusSchema), metadata={"description": "Every configured external source, and how it did"}
     )
+    complete = fields.Boolean(metadata={"description": COMPLETE_DOC})
+    unanswered_sources = fields.List(fields.String(), metadata={"description": UNANSWERED_DOC})
+    notes = fields.List(fields.String(), metadata={
+        "description": "What the reading let the check look for, e.g. that one too short was matched only exactly"})

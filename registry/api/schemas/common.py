@@ -49,7 +49,11 @@ class ProblemSchema(Schema):
     current_version = fields.Integer(metadata={"description": "412: the version stored now"})
     job_status = fields.String(metadata={"description": "409: the status of the bulk check that cannot change"})
     limit = fields.Integer(metadata={"description": "413: the limit exceeded"})
-    unit = fields.String(metadata={"description": "413: what the limit counts (bytes or rows)"})
+    unit = fields.String(metadata={
+        "description": "413: what the limit counts (bytes, rows, columns, characters per line, bytes unpacked)"})
+    line = fields.Integer(metadata={"description": "413 for a line too long: the line of the file it starts on"})
+    recognized_headers = fields.Dict(metadata={
+        "description": "422 for a file without an identifier column: the column names understood, by field"})
     reason = fields.String(metadata={"description": "503 from /readyz: `storage_full` when storage is full"})
 
 

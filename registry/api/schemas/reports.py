@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from registry.validation import CountryCode, ReportInputSchema, text_field
-from registry.vocabulary import CATEGORIES, STATUSES
+from registry.validation import Category, CountryCode, ReportInputSchema, text_field
+from registry.vocabulary import STATUSES
 
 
 class ReportSchema(ReportInputSchema):
@@ -29,7 +29,7 @@ class ReportPatchSchema(ReportInputSchema):
 
 class ReportListArgsSchema(Schema):
     status = fields.String(validate=validate.OneOf(STATUSES))
-    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    category = Category()
     manufacturer = text_field()
     country = CountryCode()
     q = text_field(500, metadata={"description": "Full-text search in descriptions"})

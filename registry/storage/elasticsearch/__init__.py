@@ -62,5 +62,21 @@ def open_cluster(cluster: Cluster, clock: Clock, outbox_grace_seconds: float) ->
 
 
 def open_from_settings(settings: dict[str, Any]) -> Engine:
-    cluster = Cluster(client_from_settings(settings), settings["ES_INDEX_PREFIX"], settings["ES_REFRESH_INTERVAL"])
-    return open_cluster(cluster, clock_from(settings), settings["AUDIT_OUTBOX_GRACE_SECONDS"])
+    return open_cluster(_cluster(settings), clock_from(settings), settings["AUDIT_OUTBOX_GRACE_SECONDS"])
+
+
+def registry_exists(settings: dict[str, Any]) -> bool:
+    """Whether the cluster holds a registry under the configured prefix (nothing is created)."""
+    cluster = _cluster(settings)
+    try:
+        return cluster.holds_registry()
+    finally:
+        cluster.close()
+
+
+def registry_location(settings: dict[str, Any]) -> str:
+    return f"Elasticsearch {settings['ES_URL']}, indices {settings['ES_INDEX_PREFIX']}-*"
+
+
+def _cluster(settings: dict[str, Any]) -> Cluster:
+    return Cluster(client_from_settings(settings), settings["ES_INDEX_PREFIX"], settings["ES_REFRESH_INTERVAL"])

@@ -194,6 +194,11 @@ class Cluster:
     def close(self) -> None:
         self.client.close()
 
+    def holds_registry(self) -> bool:
+        """Whether the registry's reports index exists (looked at, never created)."""
+        with self.translate_errors():
+            return bool(self.client.indices.exists_alias(name=self.reports_alias))
+
     def ping(self) -> None:
         """Red health, or an index blocked for a full disk, means the registry cannot serve."""
         aliases = [alias for alias, _, _ in self.indices]

@@ -23,13 +23,14 @@ or it holds the changes (a final status never changes again).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import cast
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
 from registry.errors import NotFound, StorageUnavailable
 from registry.records import AuditEntry, Delivery, Document, Job, Page
+from registry.storage.chunks import numbered_chunks
 from registry.storage.cursors import decode_pair, encode_cursor
 from registry.storage.elasticsearch.cluster import Cluster, bulk_items, refusal
 from registry.storage.elasticsearch.deliveries import write_with_deliveries
@@ -37,7 +38,7 @@ from registry.storage.elasticsearch.outbox import Outbox
 from registry.storage.leases import at_checkpoint, claimable, holds_lease
 from registry.vocabulary import ACTIVE_JOB_STATUSES
 
-ROWS_PER_REQUEST = 2000  # rows or results per bulk or mget call
+ROWS_PER_REQUEST = 2000  # rows or results per bulk or mget call (an upload's rows: also at most a few MB)
 CLAIM_CANDIDATES = 20  # active jobs looked at per claim, oldest first
 ACTIVE_JOBS_MAX = 10_000  # active jobs read for the queue's metrics
 NEWEST_FIRST = [{"created_at": "desc"}, {"job_id": "desc"}]
@@ -59,9 +60,10 @@ class ElasticsearchJobStore:
         self.results_alias = cluster.job_results_alias
         outbox.register("job", self._stored)
 
-    def create_job(self, job: Job, rows: list[Document], audit: AuditEntry) -> None:
+    def create_job(self, job: Job, rows: Iterable[Document], audit: AuditEntry) -> None:
         with self.cluster.session() as es:
-            self._write_rows(es, self.rows_alias, job["id"], 0, rows)
+            for chunk in numbered_chunks(rows, ROWS_PER_REQUEST):
+                self._write_rows(es, self.rows_alias, job["id"], chunk[0][0], [row for _, row, _ in chunk])
         with self.outbox.recorded(f"job:{job['id']}", "job", audit, {"job_id": job["id"]}) as pending, \
                 self.cluster.session() as es:
             # Searchable at once, so the next worker polling finds it; its rows are already stored.
@@ -158,10 +160,17 @@ class ElasticsearchJobStore:
         return Page(jobs, encode_cursor(hits[-1]["sort"]) if more else None)
 
     def active_jobs(self) -> list[Job]:
+        """Found by a search, read by id: the search lags a claim or a finish by up to a refresh, the read
+        does not (a job claimed a moment ago is running, or stalled, not queued)."""
         with self.cluster.session() as es:
             hits = es.search(index=self.jobs_alias, query={"terms": {"status": list(ACTIVE_JOB_STATUSES)}},
-                             size=ACTIVE_JOBS_MAX, track_total_hits=False)["hits"]["hits"]
-        return [cast(Job, hit["_source"]["document"]) for hit in hits]
+                             size=ACTIVE_JOBS_MAX, source=False, track_total_hits=False)["hits"]["hits"]
+            if not hits:
+                return []
+            docs = es.mget(index=self.jobs_alias, ids=[hit["_id"] for hit in hits])["docs"]
+        jobs = [cast(Job, doc["_source"]["document"]) for doc in docs if doc.get("found")]
+        return [job for job in jobs if job["status"] in ACTIVE_JOB_STATUSES]
+
     def _stored(self, es: Elasticsearch, probe: Document, entry: AuditEntry) -> AuditEntry | None:
         """Probe: the job exists and holds the changes written (a checkpoint at least as far)."""
         try:

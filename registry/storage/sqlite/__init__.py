@@ -9,6 +9,7 @@ gunicorn workers: see ``database``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from registry.storage.interfaces import Engine
@@ -61,3 +62,13 @@ def open_sqlite(path: str, cache_mb: int = 256, max_size_mb: int = 0, reserve_mb
 def open_from_settings(settings: dict[str, Any]) -> Engine:
     return open_sqlite(settings["DB"], settings["SQLITE_CACHE_MB"], settings["SQLITE_MAX_SIZE_MB"],
                        settings["DISK_RESERVE_MB"])
+
+
+def registry_exists(settings: dict[str, Any]) -> bool:
+    """Whether the registry's file is there (opening a missing one would create it empty)."""
+    path = Path(settings["DB"]).expanduser()
+    return path.is_file() and path.stat().st_size > 0
+
+
+def registry_location(settings: dict[str, Any]) -> str:
+    return f"SQLite file {Path(settings['DB']).expanduser().resolve()}"

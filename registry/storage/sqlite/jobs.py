@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import cast
 
 from registry.errors import NotFound
 from registry.records import AuditEntry, Delivery, Document, Job, Page
+from registry.storage.chunks import numbered_chunks
 from registry.storage.cursors import decode_cursor, encode_cursor
 from registry.storage.leases import at_checkpoint, claimable, holds_lease
 from registry.storage.sqlite.audit import append_in
@@ -36,15 +37,16 @@ class SQLiteJobStore:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def create_job(self, job: Job, rows: list[Document], audit: AuditEntry) -> None:
-        """Rows first, in transactions of ``ROWS_PER_TRANSACTION`` serialized beforehand, so a
-        large upload never holds the one write lock for long; the job last, so no worker sees
-        it before all its rows exist (rows of an upload that failed midway are never read)."""
-        stored = [(job["id"], index, json.dumps(row, ensure_ascii=False)) for index, row in enumerate(rows)]
-        for start in range(0, len(stored), ROWS_PER_TRANSACTION):
+    def create_job(self, job: Job, rows: Iterable[Document], audit: AuditEntry) -> None:
+        """Rows first, in short transactions of ``ROWS_PER_TRANSACTION`` rows (or a few
+        megabytes), so a large upload never holds the one write lock for long nor a chunk much
+        memory; then the job with its ``audit`` entry in one transaction, so no worker sees it
+        before all its rows exist (rows of an upload that failed midway are never read) and it
+        never exists without its entry."""
+        for chunk in numbered_chunks(rows, ROWS_PER_TRANSACTION):
             with self.database.transaction() as db:
                 db.executemany("INSERT INTO bulk_rows (job_id, row_index, data) VALUES (?, ?, ?)",
-                               stored[start:start + ROWS_PER_TRANSACTION])
+                               ((job["id"], index, text) for index, _, text in chunk))
         with self.database.transaction() as db:
             db.execute("INSERT INTO bulk_jobs (id, status, document) VALUES (?, ?, ?)",
                        (job["id"], job["status"], json.dumps(job)))

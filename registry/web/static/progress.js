@@ -8,7 +8,7 @@
   }
   var numbers = new Intl.NumberFormat(job.dataset.locale);
   var fields = { rows_done: "rows-done", hits: "hits", possible_matches: "possible-matches",
-                 no_matches: "no-matches", errors: "errors" };
+                 similar_serials: "similar-serials", no_matches: "no-matches", errors: "errors" };
   function show(progress) {
     Object.keys(fields).forEach(function (name) {
       document.getElementById(fields[name]).textContent = numbers.format(progress[name]);
