@@ -24,6 +24,12 @@ READ_AUDIT: Final = "audit:read"
 MANAGE_KEYS: Final = "keys:manage"
 READ_METRICS: Final = "metrics:read"  # /metrics: counts of checks and verdicts are the registry's business
 MANAGE_USERS: Final = "users:manage"
+# Acting on a hit.  A confirmation request is read only by those it concerns (the owning agency,
+# the checker who asked, admins): to anyone else it does not exist (``services.confirmations``).
+CONFIRMATIONS: Final = "confirmations"  # ask for (as the checker) and list the requests one is party to
+ANSWER_CONFIRMATIONS: Final = "confirmations:answer"  # agencies only for their own reports
+WEBHOOKS: Final = "webhooks"  # register webhooks; each receives only events within its owner's rights
+READ_SIGHTINGS: Final = "sightings:read"  # where a report's item was checked before: agencies their own
 PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     READ_REPORTS: frozenset({ADMIN, AGENCY, BORDER}),
     WRITE_REPORTS: frozenset({ADMIN, AGENCY}),
@@ -32,6 +38,10 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     MANAGE_KEYS: frozenset({ADMIN}),
     READ_METRICS: frozenset({ADMIN}),
     MANAGE_USERS: frozenset({ADMIN}),
+    CONFIRMATIONS: frozenset({ADMIN, AGENCY, BORDER, DEALER}),
+    ANSWER_CONFIRMATIONS: frozenset({ADMIN, AGENCY}),
+    WEBHOOKS: frozenset({ADMIN, AGENCY, BORDER, DEALER}),
+    READ_SIGHTINGS: frozenset({ADMIN, AGENCY}),
 }
 
 # How much of a matched report a check shows each role.  Dealers learn that an
@@ -79,6 +89,11 @@ class Actor:
         return cls(principal=f"cli:{_os_user()}", role=ADMIN, address="local")
 
     @classmethod
+    def system(cls) -> Actor:
+        """The registry itself, for what happens when its time comes (a request falling overdue)."""
+        return cls(principal="system:irontrace", role=ADMIN)
+
+    @classmethod
     def of(cls, record: ActorRecord) -> Actor:
         return cls(**record)
 
@@ -118,6 +133,10 @@ class Actor:
         """Whether something submitted by ``owner`` (a bulk job) is this actor's to see: its own, or an admin's."""
         return self.role == ADMIN or owner["principal"] == self.principal
 
+    def speaks_for(self, report: Report) -> bool:
+        """Whether this actor acts for the agency that owns ``report`` (admins act for every agency)."""
+        return self.role == ADMIN or (self.role == AGENCY and agency_key(report) == name_key(self.agency or ""))
+
     def as_record(self) -> ActorRecord:
         return {"principal": self.principal, "role": self.role, "agency": self.agency, "address": self.address}
 
@@ -132,4 +151,4 @@ def _os_user() -> str:
 
 __all__ = ["ADMIN", "AGENCY", "AUDITOR", "BORDER", "DEALER", "Actor", "PERMISSIONS", "READ_REPORTS",
            "WRITE_REPORTS", "CHECK", "READ_AUDIT", "MANAGE_KEYS", "READ_METRICS", "MANAGE_USERS", "FULL_DETAILS",
-           "CONTACT_ONLY"]
+           "CONTACT_ONLY", "CONFIRMATIONS", "ANSWER_CONFIRMATIONS", "WEBHOOKS", "READ_SIGHTINGS"]

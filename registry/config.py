@@ -78,6 +78,17 @@ DEFAULTS: dict[str, Any] = {
     "BULK_LEASE_SECONDS": 60,  # a job whose worker stops renewing this long is resumed by another
     "BULK_POLL_SECONDS": 1.0,  # how often an idle worker looks for a job
     "BULK_WORKER_THREADS": -1,  # per app process; -1: one on SQLite, none on Elasticsearch
+    # Acting on a hit: when the owning agency must answer a confirmation request.
+    "CONFIRMATION_URGENT_MINUTES": 10,  # NCIC's answer time for an urgent request
+    "CONFIRMATION_ROUTINE_MINUTES": 60,
+    # Webhooks: each app process sends due deliveries, retrying with exponential backoff.
+    "WEBHOOK_POLL_SECONDS": 0.5,  # how often a process looks for deliveries due (its own are sent at once)
+    "WEBHOOK_TIMEOUT_SECONDS": 5.0,  # a receiver slower than this counts as a failed attempt
+    "WEBHOOK_RETRY_HOURS": 24.0,  # a delivery is retried at least this long before it is marked failed
+    "WEBHOOK_RETRY_BASE_SECONDS": 5.0,  # the first retry; each next waits twice as long...
+    "WEBHOOK_RETRY_MAX_SECONDS": 3600.0,  # ...up to this
+    # Seen before: a new report is matched against the checks of this many past days.
+    "SIGHTINGS_DAYS": 180,
 }
 
 # The smallest value each numeric setting may take.
@@ -88,6 +99,9 @@ MINIMUMS: dict[str, float] = {
     "BULK_BATCH_SIZE": 1, "BULK_LEASE_SECONDS": 1, "BULK_POLL_SECONDS": 0.01, "BULK_WORKER_THREADS": -1,
     "AUTH_FAILURES_PER_MINUTE": 1, "AUTH_FAILURE_BURST": 1, "SCAN_ALERT_READINGS": 1,
     "AUDIT_OUTBOX_GRACE_SECONDS": 1, "MAINTENANCE_SECONDS": 0.01,
+    "CONFIRMATION_URGENT_MINUTES": 1, "CONFIRMATION_ROUTINE_MINUTES": 1, "WEBHOOK_POLL_SECONDS": 0.01,
+    "WEBHOOK_TIMEOUT_SECONDS": 0.1, "WEBHOOK_RETRY_HOURS": 0, "WEBHOOK_RETRY_BASE_SECONDS": 0.01,
+    "WEBHOOK_RETRY_MAX_SECONDS": 0.01, "SIGHTINGS_DAYS": 1,
 }
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")

@@ -153,6 +153,76 @@ class Job(TypedDict, total=False):
     run_started_rows: int
 
 
+class Confirmation(TypedDict, total=False):
+    """A request to the owning agency to confirm a hit (``registry.services.confirmations``).
+
+    ``status`` as stored: ``open``, ``overdue`` (its notice went out) or the answer's outcome;
+    ``due`` is ``due_at`` as Unix seconds, for the sweep that finds the overdue ones.
+    """
+
+    id: str
+    version: int
+    check_id: str
+    report_id: str
+    external_ref: str  # the report's case number (what a dealer is shown of it)
+    agency: str  # the owning agency's name, as in the report
+    agency_key: str
+    checker: ActorRecord
+    priority: str
+    location: str
+    note: str | None
+    status: str
+    requested_at: str
+    due_at: str
+    due: float
+    answer: dict[str, Any] | None
+
+
+class Webhook(TypedDict, total=False):
+    """Where an owner wants events sent, and the secret deliveries are signed with (kept: signing needs it)."""
+
+    id: str
+    owner: ActorRecord
+    url: str
+    events: list[str]
+    secret: str
+    created_at: str
+    deleted_at: str | None
+
+
+class Delivery(TypedDict, total=False):
+    """One event for one webhook: an outbox row written with the event, sent until delivered.
+
+    ``id`` is the ``webhook-id`` every attempt carries (receivers drop repeats by it);
+    ``body`` is the exact JSON sent and signed; ``next_attempt`` and ``retry_until`` are Unix seconds.
+    """
+
+    id: str
+    webhook_id: str
+    type: str
+    body: str
+    status: str
+    attempts: int
+    created_at: str
+    next_attempt: float
+    retry_until: float
+    last_attempt_at: str | None
+    last_response: str | None
+    delivered_at: str | None
+
+
+@dataclass(frozen=True)
+class ConfirmationFilter:
+    """Requests an actor may see: of ``agency_key`` or asked by ``checker`` (either, when both are
+    set; all when neither), in one of ``statuses``, due before/at-or-after a moment (Unix seconds)."""
+
+    agency_key: str | None = None
+    checker: str | None = None
+    statuses: tuple[str, ...] = ()
+    due_before: float | None = None
+    due_from: float | None = None
+
+
 @dataclass(frozen=True)
 class ReportFilter:
     status: str | None = None

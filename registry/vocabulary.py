@@ -35,6 +35,8 @@ __all__ = [
     "STATUSES", "CATEGORIES", "IDENTIFIER_TYPES", "ROLES", "ADMIN", "AGENCY", "BORDER", "DEALER", "AUDITOR",
     "ACTIVE_JOB_STATUSES", "FINAL_JOB_STATUSES", "JOB_STATUSES", "STALLED", "SOURCE_STATUSES",
     "UNANSWERED_SOURCE_STATUSES", "CIRCUIT_STATES", "KEY_STATES", "AUDIT_ACTIONS", "canonical_category",
+    "PRIORITIES", "CONFIRMATION_OUTCOMES", "CONFIRMATION_STATUSES", "WEBHOOK_EVENTS", "DELIVERY_STATUSES", "OPEN",
+    "OVERDUE",
 ]
 
 # Reports.
@@ -77,4 +79,15 @@ AUDIT_ACTIONS: Final = (
     "report.create", "report.update", "reports.import", "reports.import.batch", "key.create", "key.revoke",
     "user.create", "user.password_reset", "user.disable", "user.enable",
     "user.sign_in", "user.sign_in_failed", "user.sign_out", "page.view", "alert.scanning",
+    "confirmation.request", "confirmation.answer", "confirmation.overdue", "webhook.create", "webhook.delete",
+    "webhook.redeliver", "report.seen_before",
 )
+
+# Acting on a hit: confirmation requests, and the events webhooks receive.
+PRIORITIES: Final = ("urgent", "routine")
+CONFIRMATION_OUTCOMES: Final = ("confirmed", "not_confirmed", "record_outdated")
+OPEN, OVERDUE = "open", "overdue"
+CONFIRMATION_STATUSES: Final = (OPEN, OVERDUE, *CONFIRMATION_OUTCOMES)
+WEBHOOK_EVENTS: Final = ("check.matched", "confirmation.requested", "confirmation.answered", "confirmation.overdue",
+                         "bulk_check.finished", "report.seen_before")
+DELIVERY_STATUSES: Final = ("pending", "delivered", "failed")

@@ -223,3 +223,30 @@ def unswapped_class_keys(value: str) -> set[str]:
         if value[i] != value[i + 1]:
             keys |= class_keys(value[:i] + value[i + 1] + value[i] + value[i + 2 :])
     return keys
+
+
+# Seen before: a new report is matched against the checks already made.  A check is kept
+# under its reading's index keys and, as ``t:``, its skeleton; a report looks them up with its
+# identifiers' query keys and, as ``t:``, each trailing part of a skeleton long enough to be a
+# legible tail, so a check finds a later report as it would have found it registered
+# (substitutions, swaps, a missing or extra character, a worn tail).  The verdict is
+# ``search.matching.rank`` of the check's own query, as at the check.
+TAIL_PREFIX = "t:"
+
+
+def reading_terms(value: str) -> tuple[str, ...]:
+    """Keys a check record is kept under, for reports registered after it."""
+    keys = index_keys(value)
+    return tuple(sorted({*keys.terms, TAIL_PREFIX + keys.skeleton}))
+
+
+def sighting_terms(values: Iterable[str]) -> tuple[str, ...]:
+    """Keys a new report's identifiers look up among the checks made before it."""
+    terms: set[str] = set()
+    for value in values:
+        keys = query_keys(value)
+        terms.update(keys.terms)
+        skel = keys.skeleton
+        terms.update(TAIL_PREFIX + skel[start:] for start in range(len(skel) - MIN_PARTIAL_LENGTH + 1))
+        terms.add(TAIL_PREFIX + skel)
+    return tuple(sorted(terms))

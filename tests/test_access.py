@@ -33,6 +33,9 @@ ROLES = (ADMIN, AGENCY, BORDER, DEALER, AUDITOR)
 CALLERS = (*ROLES, NO_KEY, REVOKED, EXPIRED)
 EVERYONE = frozenset(CALLERS)
 PUBLIC = EVERYONE
+CHECKERS = frozenset({ADMIN, AGENCY, BORDER, DEALER})
+CONFIRMATION_REQUEST = {"priority": "urgent", "location": "Zhibek Zholy border post"}
+WEBHOOK = {"url": "http://127.0.0.1:9/hooks", "events": ["check.matched"]}  # nothing listens: deliveries wait
 
 # What a dealer must never see of a matched report: its investigation details.
 RESTRICTED_FIELDS = ("incident", "value", "description", "identifier", "identifiers", "explanation", "score",
@@ -71,6 +74,36 @@ class Caller:
         answer = self.server.post("/v1/bulk-checks", data=INVENTORY, headers={"Content-Type": "text/csv"})
         assert answer.status_code == 202, answer.text
         return answer.json()["id"]
+
+    def admin_check(self) -> str:
+        """A check by the admin that hits the report."""
+        answer = self.server.post("/v1/checks", json={"identifier": PIN})
+        assert answer.status_code == 200, answer.text
+        return answer.json()["check_id"]
+
+    def own_check(self) -> str:
+        """A check by this caller that hits the report; the admin's, for a caller that may not check."""
+        answer = self.post("/v1/checks", json={"identifier": PIN})
+        return answer.json()["check_id"] if answer.status_code == 200 else self.admin_check()
+
+    def admin_confirmation(self) -> str:
+        """A new confirmation request the admin asked of the report's agency (``OWN_AGENCY``)."""
+        answer = self.server.post(f"/v1/checks/{self.admin_check()}/confirmations", json=CONFIRMATION_REQUEST
+                                  | {"report_id": self.report["id"]})
+        assert answer.status_code == 201, answer.text
+        return answer.json()["id"]
+
+    def admin_webhook(self) -> str:
+        answer = self.server.post("/v1/webhooks", json=WEBHOOK)
+        assert answer.status_code == 201, answer.text
+        return answer.json()["id"]
+
+    def admin_delivery(self) -> tuple[str, str]:
+        """A webhook of the admin's and a delivery of it (the admin's webhooks receive every event)."""
+        webhook_id = self.admin_webhook()
+        self.admin_check()
+        [delivery] = self.server.get(f"/v1/webhooks/{webhook_id}/deliveries").json()["items"]
+        return webhook_id, delivery["id"]
 
     def get(self, path: str, **kwargs):
         return call(self.server, "GET", path, self.headers, **kwargs)
@@ -150,6 +183,28 @@ CASES = (
     Case("POST /v1/keys", lambda c: c.post("/v1/keys", json={"role": "dealer"}), frozenset({ADMIN}), 201),
     Case("DELETE /v1/keys/{id}", lambda c: c.delete(f"/v1/keys/{issue_key(c.keys.app, DEALER).split('_')[1]}"),
          frozenset({ADMIN})),
+    Case("POST /v1/checks/{id}/confirmations",
+         lambda c: c.post(f"/v1/checks/{c.own_check()}/confirmations",
+                          json=CONFIRMATION_REQUEST | {"report_id": c.report["id"]}), CHECKERS, 201),
+    Case("GET /v1/confirmations", lambda c: c.get("/v1/confirmations"), CHECKERS),
+    # A request is read by the owning agency, its checker (here the admin) and admins: to anyone else it does not exist.
+    Case("GET /v1/confirmations/{id}", lambda c: c.get(f"/v1/confirmations/{c.admin_confirmation()}"),
+         frozenset({ADMIN, AGENCY}), denied=404),
+    Case("POST /v1/confirmations/{id}/answer",
+         lambda c: c.post(f"/v1/confirmations/{c.admin_confirmation()}/answer", json={"outcome": "confirmed"}),
+         frozenset({ADMIN, AGENCY}), denied=404),
+    Case("POST /v1/webhooks", lambda c: c.post("/v1/webhooks", json=WEBHOOK), CHECKERS, 201),
+    Case("GET /v1/webhooks", lambda c: c.get("/v1/webhooks"), CHECKERS),
+    # A webhook is its owner's (here the admin's): to any other key it does not exist.
+    Case("DELETE /v1/webhooks/{id}", lambda c: c.delete(f"/v1/webhooks/{c.admin_webhook()}"), frozenset({ADMIN}),
+         denied=404),
+    Case("GET /v1/webhooks/{id}/deliveries", lambda c: c.get(f"/v1/webhooks/{c.admin_webhook()}/deliveries"),
+         frozenset({ADMIN}), denied=404),
+    Case("POST /v1/webhooks/{id}/deliveries/{id}/redeliver",
+         lambda c: c.post("/v1/webhooks/{}/deliveries/{}/redeliver".format(*c.admin_delivery())), frozenset({ADMIN}),
+         202, denied=404),
+    Case("GET /v1/reports/{id}/sightings", lambda c: c.get(f"/v1/reports/{c.report['id']}/sightings"),
+         frozenset({ADMIN, AGENCY})),
     Case("GET /v1/audit", lambda c: c.get("/v1/audit"), frozenset({ADMIN, AUDITOR})),
     Case("GET /v1/audit/export", lambda c: c.get("/v1/audit/export"), frozenset({ADMIN, AUDITOR})),
     Case("GET /v1/audit/verify", lambda c: c.get("/v1/audit/verify"), frozenset({ADMIN, AUDITOR})),

@@ -356,7 +356,8 @@ def test_an_index_of_an_older_release_gains_the_fields_added_since(es_url: str) 
 def test_init_is_idempotent_and_ping_reports_health(storage: Engine) -> None:
     prefix = es_cluster(storage).prefix
     aliases = [f"{prefix}-{kind}" for kind in ("audit", "audit-outbox", "bulk-jobs", "bulk-results", "bulk-rows",
-                                               "checks", "counters", "keys", "reports", "users")]
+                                               "checks", "confirmations", "counters", "keys", "reports", "sightings",
+                                               "users", "webhook-deliveries", "webhooks")]
     assert storage.admin is not None
     assert sorted(storage.admin.init()) == sorted(f"{alias}-v1" for alias in aliases)
     assert storage.admin.init() == []
@@ -404,6 +405,10 @@ def every_call(storage: Engine) -> list:
         lambda: candidates(storage, query_keys("CAT0336DLTJF00123"), "excavator"),
         lambda: storage.checks.save({"check_id": new_id(), "checked_at": utc_now(), "verdict": "no_match",
                                      "matched_report_ids": []}, audit_entry("check")),
+        lambda: storage.checks.get(new_id()),
+        lambda: storage.confirmations.get(new_id()),
+        lambda: storage.webhooks.subscribed("check.matched"),
+        lambda: storage.sightings.get(new_id()),
         lambda: storage.keys.get("0123456789abcdef"),
         lambda: storage.audit.list(AuditFilter(), 10, None),
         lambda: storage.jobs.get_job(new_id()),

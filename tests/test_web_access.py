@@ -8,6 +8,7 @@ coverage test also requires a row here for every page).
 from __future__ import annotations
 
 import io
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import requests
 
 from registry.access import ADMIN, AGENCY, AUDITOR, BORDER, DEALER, Actor
 from registry.api.extension import EXTENSION_KEY
+from search.query import CheckQuery
 from tests.conftest import Browser, create_user, issue_key, report_data
 
 OWN_AGENCY = "Police Department of Turkestan Region"  # the agency of ``report_data``
@@ -58,6 +60,18 @@ class Visit:
     def version(self) -> str:
         return str(self.app.extensions[EXTENSION_KEY].reports.get(Actor.operator(), self.report["id"])["version"])
 
+    def own_check(self) -> str:
+        """A check of ``PIN`` by this caller through the check page (a made-up id for one who may not check)."""
+        found = re.search(r'action="/checks/([0-9a-f-]{36})/confirmations"', self.post("/", {"identifier": PIN}).text)
+        return found[1] if found else str(uuid.uuid4())
+
+    def admin_confirmation(self) -> str:
+        """A confirmation request the operator asked of the report's agency, from a check of its own."""
+        services = self.app.extensions[EXTENSION_KEY]
+        check = services.checks.check(Actor.operator(), CheckQuery(identifier=PIN))
+        return services.confirmations.request(Actor.operator(), check.record["check_id"], "urgent",
+                                              "Zhibek Zholy border post", report_id=self.report["id"])["id"]
+
     def some_user(self) -> str:
         return create_user(self.app, DEALER)
 
@@ -81,6 +95,15 @@ WEB_PAGES = (
     Page("GET /assets/{id}", lambda v: v.get("/assets/irontrace.css"), PUBLIC),
     Page("GET /", lambda v: v.get("/"), CHECKERS, denied=302),  # auditors start at the audit log
     Page("POST /", lambda v: v.post("/", {"identifier": PIN}), CHECKERS, denied=302),
+    Page("GET /confirmations", lambda v: v.get("/confirmations"), CHECKERS),
+    Page("POST /checks/{id}/confirmations",
+         lambda v: v.post(f"/checks/{v.own_check()}/confirmations",
+                          {"report_id": v.report["id"], "priority": "urgent", "location": "post 7"}),
+         CHECKERS, success=302),
+    # A request is read and answered by the owning agency and admins: to anyone else it does not exist.
+    Page("POST /confirmations/{id}/answer",
+         lambda v: v.post(f"/confirmations/{v.admin_confirmation()}/answer", {"outcome": "confirmed"}),
+         frozenset({ADMIN, AGENCY}), success=302, denied=404),
     Page("GET /bulk", lambda v: v.get("/bulk"), CHECKERS),
     Page("POST /bulk", lambda v: v.post("/bulk", files={"file": ("stock.csv", io.BytesIO(INVENTORY), "text/csv")}),
          CHECKERS, success=302),

@@ -89,3 +89,52 @@ READY: dict[str, Any] = {"status": "ready", "storage": "sqlite"}
 METRICS_TEXT = ('# HELP irontrace_checks_total Readings checked (single and bulk), by verdict and the best match\'s '
                 'type\n# TYPE irontrace_checks_total counter\n'
                 'irontrace_checks_total{match_type="confusable",verdict="possible_match"} 1.0\n')
+
+# Acting on a hit: the Tulkubas excavator, checked at the border, confirmed by its agency.
+CHECK_ID = "01a21d5e-0c3b-7f41-8a2e-6b1f0d3c9e77"
+CONFIRMATION_ID = "01a21d5f-47a0-7c12-9b55-0e2d7a61c3f4"
+BORDER_POST = {"principal": "key:5f2c1a9e8b7d6c4a", "role": "border", "agency": None, "address": "10.20.0.7"}
+CONFIRMATION_REQUEST: dict[str, Any] = {
+    "report_id": REPORT_ID, "priority": "urgent", "location": "Zhibek Zholy border post, lane 3",
+    "note": "Plate read off the boom; the driver holds a sale contract from Shymkent.",
+}
+CONFIRMATION: dict[str, Any] = {
+    "id": CONFIRMATION_ID, "check_id": CHECK_ID, "report_id": REPORT_ID,
+    "external_ref": REPORT_INPUT["external_ref"], "agency": AGENCY["name"],
+    "checker": BORDER_POST, "priority": "urgent", "location": CONFIRMATION_REQUEST["location"],
+    "note": CONFIRMATION_REQUEST["note"], "status": "open", "requested_at": "2026-11-27T09:14:05.331Z",
+    "due_at": "2026-11-27T09:24:05.331Z", "answer": None,
+}
+CONFIRMATION_ANSWER: dict[str, Any] = {"outcome": "confirmed"}
+CONFIRMATION_ANSWERED: dict[str, Any] = {
+    **CONFIRMATION, "status": "confirmed",
+    "answer": {"outcome": "confirmed", "reason": None, "answered_at": "2026-11-27T09:19:40.012Z",
+               "answered_by": {"principal": "key:9a0b1c2d3e4f5a6b", "role": "agency", "agency": AGENCY["name"],
+                               "address": "10.1.4.22"}},
+}
+CONFIRMATION_PAGE: dict[str, Any] = {"items": [CONFIRMATION], "next_cursor": None}
+WEBHOOK_CREATE: dict[str, Any] = {"url": "https://hooks.trk.police.example/irontrace",
+                                  "events": ["check.matched", "confirmation.requested"]}
+WEBHOOK: dict[str, Any] = {
+    "id": "01a21c40-9d1e-7b33-a0f2-55c8e9d10a6b", **WEBHOOK_CREATE,
+    "owner": {"principal": "key:9a0b1c2d3e4f5a6b", "role": "agency", "agency": AGENCY["name"], "address": "10.1.4.22"},
+    "created_at": "2026-11-26T10:02:11.870Z", "deleted_at": None,
+}
+WEBHOOK_CREATED: dict[str, Any] = {**WEBHOOK, "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw1Fzr4U0lV0M="}
+WEBHOOK_LIST: dict[str, Any] = {"items": [WEBHOOK]}
+WEBHOOK_DELETED: dict[str, Any] = {**WEBHOOK, "deleted_at": "2026-11-28T16:40:00.000Z"}
+DELIVERY: dict[str, Any] = {
+    "id": "01a21d5e-0c41-7aa0-8d13-2f6c51b0e9a2", "webhook_id": WEBHOOK["id"], "type": "check.matched",
+    "body": '{"type":"check.matched","timestamp":"2026-11-27T09:13:58.102Z","data":{"check_id":"' + CHECK_ID + '"}}',
+    "status": "delivered", "attempts": 1, "created_at": "2026-11-27T09:13:58.102Z",
+    "last_attempt_at": "2026-11-27T09:13:58.102Z", "last_response": "204", "delivered_at": "2026-11-27T09:13:58.102Z",
+    "next_attempt_at": None,
+}
+DELIVERY_PAGE: dict[str, Any] = {"items": [DELIVERY], "next_cursor": None}
+DELIVERY_REDELIVERED: dict[str, Any] = {**DELIVERY, "status": "pending", "next_attempt_at": "2026-11-28T08:00:00.000Z"}
+SIGHTINGS: dict[str, Any] = {
+    "report_id": REPORT_ID, "found_at": "2026-11-25T15:40:02.118Z",
+    "sightings": [{"check_id": CHECK_ID, "checked_at": "2026-11-03T11:52:40.004Z", "reading": "KMTPC300C55A17O44",
+                   "verdict_now": "hit", "match_type": "confusable", "score": 0.99,
+                   "checker": {"role": "border", "agency": None}}],
+}

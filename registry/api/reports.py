@@ -12,6 +12,7 @@ from flask.views import MethodView
 from registry.api import examples
 from registry.api.bodies import Blueprint
 from registry.api.extension import services
+from registry.api.schemas.hits import SightingsSchema
 from registry.api.schemas.reports import ReportListArgsSchema, ReportPageSchema, ReportPatchSchema, ReportSchema
 from registry.api.security import current_actor
 from registry.errors import InvalidRequest, PreconditionFailed, PreconditionRequired
@@ -100,3 +101,13 @@ class Report(MethodView):
         version = expected_version(report_id)
         report = services().reports.update(current_actor(), report_id, json_object_body(), version)
         return report, 200, {"ETag": etag(report)}
+
+
+@blp.route("/<report_id>/sightings")
+class Sightings(MethodView):
+    @blp.doc(operationId="getReportSightings")
+    @blp.response(200, SightingsSchema, example=examples.SIGHTINGS)
+    def get(self, report_id: str):
+        """Where and when the item was checked before the report was registered (the checks of the
+        last 180 days that match it), for the reporting agency."""
+        return services().reports.sightings_of(current_actor(), report_id)

@@ -1,5 +1,5 @@
 """The ``irontrace`` command.  Each group of commands lives in a module of its own:
-``serving`` (serve, worker, simulator), ``reports`` (import, export, demo, feed),
+``serving`` (serve, worker, simulator, receiver), ``reports`` (import, export, demo, feed),
 ``checks`` (check, bulk-check), ``admin`` (keys, audit, es)."""
 
 from __future__ import annotations

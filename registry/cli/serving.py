@@ -1,4 +1,4 @@
-"""``irontrace serve``, ``worker`` and ``simulator``: long-running processes."""
+"""``irontrace serve``, ``worker``, ``simulator`` and ``receiver`` (of webhooks): long-running processes."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import click
 
 from integrations.simulator import DEFAULT_API_KEY as SIMULATOR_API_KEY
 from integrations.simulator import DEFAULT_PORT as SIMULATOR_PORT
+from integrations.webhook_receiver import receiver
 from registry.cli.common import local_services
 from registry.config import load_settings
 from registry.services.bulk_worker import BulkWorker
@@ -90,4 +91,5 @@ def simulator(host: str, port: int, data: Path | None, api_key: str) -> None:
     serve(host, port, data, api_key)
 
 
-COMMANDS = [serve, worker, simulator]
+
+COMMANDS = [serve, worker, simulator, receiver]

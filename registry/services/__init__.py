@@ -18,14 +18,18 @@ from registry.services.audit import AuditService
 from registry.services.bulk import BulkCheckService, BulkSettings
 from registry.services.bulk_worker import BulkWorker
 from registry.services.checks import CheckService
+from registry.services.confirmations import ConfirmationService
+from registry.services.deliverer import Deliverer
 from registry.services.feeds import FeedService
 from registry.services.imports import ImportService
 from registry.services.keys import KeyService
 from registry.services.maintenance import Maintenance
 from registry.services.metrics import MetricsService
 from registry.services.reports import ReportService
+from registry.services.sightings import SightingService
 from registry.services.usage import UsageService
 from registry.services.users import LockPolicy, UserService, password_hasher
+from registry.services.webhooks import WebhookService
 from registry.stamps import clock_from
 from registry.storage import open_engine
 from registry.storage.interfaces import Engine
@@ -49,19 +53,25 @@ class Services:
     metrics: MetricsService
     usage: UsageService
     maintenance: Maintenance
+    confirmations: ConfirmationService
+    webhooks: WebhookService
+    deliverer: Deliverer
     federation: Federation | None = None
     workers: list[BulkWorker] = field(default_factory=list)
 
     def start_workers(self, count: int) -> None:
-        """Background threads of a long-running process: ``count`` running bulk-check jobs, and the
-        maintenance round (audit recovery and head, counters)."""
+        """Background threads of a long-running process: ``count`` running bulk-check jobs, the
+        maintenance round (audit recovery and head, counters) and the webhook deliverer (which also
+        marks overdue confirmation requests)."""
         self.workers += [BulkWorker(self.bulk).start() for _ in range(count)]
         self.maintenance.start()
+        self.deliverer.start()
 
     def stop_workers(self) -> None:
         for worker in self.workers:
             worker.stop()
         self.maintenance.stop()
+        self.deliverer.stop()
 
     def close(self) -> None:
         """Stop the workers, then release external sources and storage."""
@@ -76,15 +86,20 @@ def services_over(engine: Engine, settings: dict[str, Any], federation: Federati
     clock = clock_from(settings)
     audit = AuditService(engine.audit, HeadsFile(settings["AUDIT_HEADS_FILE"]))
     usage = UsageService(engine.counters, audit, settings, clock)
-    reports = ReportService(engine.reports, audit)
+    webhooks = WebhookService(engine.webhooks, audit, clock, settings)
+    reports = ReportService(engine.reports, audit, SightingService(engine.checks, engine.sightings, webhooks, clock,
+                                                                   settings))
     imports = ImportService(engine.reports, audit)
-    checks = CheckService(engine.candidates, engine.checks, audit, usage, federation)
+    checks = CheckService(engine.candidates, engine.checks, audit, usage, federation, webhooks, clock)
     bulk = BulkCheckService(checks, audit, usage, engine.jobs, BulkSettings.of(settings))
     maintenance = Maintenance(audit, engine.counters, clock, settings["MAINTENANCE_SECONDS"])
+    confirmations = ConfirmationService(engine.confirmations, engine.checks, engine.reports, webhooks, clock, settings)
+    deliverer = Deliverer(engine.webhooks, webhooks.handoff, clock, settings, confirmations.sweep_overdue)
     return Services(engine, reports, imports, FeedService(reports, imports), checks,
                     KeyService(engine.keys, audit), UserService(engine.users, audit, LockPolicy.of(settings),
                                                                 hasher=password_hasher(settings)),
-                    audit, bulk, MetricsService(engine, bulk), usage, maintenance, federation)
+                    audit, bulk, MetricsService(engine, bulk), usage, maintenance, confirmations, webhooks, deliverer,
+                    federation)
 
 
 def open_services(settings: dict[str, Any], with_sources: bool = True) -> Services:

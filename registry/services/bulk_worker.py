@@ -29,6 +29,7 @@ from registry.records import Document, Job
 from registry.services.bulk import BulkCheckService, advanced, counters, job_owner, matched_rows, stored_result
 from registry.services.checks import CheckService
 from registry.services.pools import child_pool
+from registry.services.webhooks import Audience
 from registry.stamps import utc_now
 
 log = logging.getLogger(__name__)
@@ -124,9 +125,16 @@ class BulkWorker:
             BULK_ROWS_CHECKED.labels("job").inc(len(results))
         done = self.bulk.audit.entry(job_owner(job), "bulk_check.done", job["id"], {
             "rows_total": job["rows_total"], **counters(job)})
+        webhooks = self.bulk.checks.webhooks
+        finished: dict[str, Any] = {"id": job["id"], "status": "done", "rows_total": job["rows_total"],
+                                    **counters(job)}
+        owner = Audience.of(principals=[job["owner"]["principal"]])
+        deliveries = webhooks.deliveries_for("bulk_check.finished", owner, finished) if webhooks else []
         if self.jobs.update_job(job["id"], self.owner, {"status": "done", "finished_at": utc_now()},
-                                lambda _: done) is None:
+                                lambda _: done, deliveries) is None:
             return  # cancelled after its last batch, or taken over: not this worker's to finish
+        if webhooks:
+            webhooks.stored(deliveries)
 
     def _checked_batches(self, job: Job) -> Iterator[list[dict[str, Any]]]:
         """Results of the job's batches after its checkpoint, in order; with processes, the

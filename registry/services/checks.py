@@ -15,13 +15,14 @@ may not be told of.  Every check counts against the key's daily rows
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from registry.access import CHECK, READ_REPORTS, Actor
+from registry.access import CHECK, FULL_DETAILS, READ_REPORTS, Actor
 from registry.errors import Forbidden
 from registry.metrics import CHECKS
-from registry.records import Document
+from registry.records import Delivery, Document
 from registry.services.audit import AuditService
 from registry.services.results import (
     CheckResult,
@@ -29,15 +30,18 @@ from registry.services.results import (
     bulk_row_result,
     external_source,
     hit_sources,
+    match_view,
     source_view,
 )
 from registry.services.usage import UsageService
-from registry.stamps import clock_from, new_id, utc_now
+from registry.services.webhooks import Audience, WebhookService
+from registry.stamps import Clock, clock_from, iso_at, new_id
 from registry.storage.interfaces import CandidateIndex, CheckLog, Lookup
 from registry.vocabulary import COPIED
-from search.keys import query_keys
-from search.matching import rank
+from search.keys import query_keys, reading_terms
+from search.matching import CheckOutcome, Match, rank
 from search.query import CheckQuery
+from search.vocabulary import NO_MATCH
 
 if TYPE_CHECKING:
     from integrations.federation import Federation
@@ -47,12 +51,15 @@ FILE_READING_SOURCE = COPIED  # how an uploaded file's identifiers were obtained
 
 class CheckService:
     def __init__(self, candidates: CandidateIndex, log: CheckLog, audit: AuditService, usage: UsageService,
-                 federation: Federation | None = None) -> None:
+                 federation: Federation | None = None, webhooks: WebhookService | None = None,
+                 clock: Clock = time.time) -> None:
         self.candidates = candidates
         self.log = log
         self.audit = audit
         self.usage = usage
         self.federation = federation
+        self.webhooks = webhooks
+        self.clock = clock
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> CheckService:
@@ -75,12 +82,15 @@ class CheckService:
         outcome = decision.outcome
         record: Document = {
             "check_id": new_id(),
-            "checked_at": utc_now(),
+            "checked_at": iso_at(self.clock()),
             "query": {k: v for k, v in vars(query).items() if v is not None},
             "verdict": outcome.verdict,
             "matched_report_ids": [m.report["id"] for m in outcome.matches if not external_source(m)],
             "hit_sources": hit_sources(outcome),
+            "checker": actor.as_record(),
         }
+        if query.identifier:
+            record["terms"] = list(reading_terms(query.identifier))
         if decision.answers:
             record["sources"] = [source_view(answer) for answer in decision.answers]
             record["external_matches"] = [
@@ -88,9 +98,32 @@ class CheckService:
                 for m in outcome.matches if external_source(m)
             ]
         entry = self.audit.entry(actor, "check", record["check_id"],
-                                 {k: v for k, v in record.items() if k not in ("check_id", "checked_at")})
-        self.log.save(record, entry)
+                                 {k: v for k, v in record.items() if k not in ("check_id", "checked_at", "terms",
+                                                                               "checker")})
+        deliveries = self._matched_events(actor, record, outcome)
+        self.log.save(record, entry, deliveries)
+        if self.webhooks is not None:
+            self.webhooks.stored(deliveries)
         return CheckResult(record, outcome, actor.match_detail)
+
+    def _matched_events(self, actor: Actor, record: Document, outcome: CheckOutcome) -> list[Delivery]:
+        """``check.matched`` for each agency whose reports the check matched: where (the kind of
+        checker, its agency and address), when, what was read, the verdict, and that agency's own
+        reports among the matches (every detail of its own reports is within its rights)."""
+        if self.webhooks is None or outcome.verdict == NO_MATCH:
+            return []
+        by_agency: dict[str, list[Match]] = {}
+        for match in outcome.matches:
+            if not external_source(match):
+                by_agency.setdefault(match.report["reporting_agency"]["name"], []).append(match)
+        deliveries: list[Delivery] = []
+        for agency, matches in by_agency.items():
+            data = {"check_id": record["check_id"], "checked_at": record["checked_at"], "verdict": outcome.verdict,
+                    "reading": record["query"], "agency": agency,
+                    "checker": {"role": actor.role, "agency": actor.agency, "address": actor.address},
+                    "matches": [match_view(m, FULL_DETAILS) for m in matches]}
+            deliveries += self.webhooks.deliveries_for("check.matched", Audience.of([agency]), data)
+        return deliveries
 
     def require_checkable(self, actor: Actor, queries: Sequence[CheckQuery]) -> None:
         """``Forbidden`` unless ``actor`` may check, and may check these queries.

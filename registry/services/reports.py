@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from registry.access import CHECK, READ_REPORTS, WRITE_REPORTS, Actor
-from registry.records import Page, Report, ReportFilter
+from registry.access import CHECK, READ_REPORTS, READ_SIGHTINGS, WRITE_REPORTS, Actor
+from registry.errors import NotFound
+from registry.records import Document, Page, Report, ReportFilter
 from registry.services.audit import AuditService
+from registry.services.sightings import SightingService
 from registry.stamps import new_id, utc_now
 from registry.storage.interfaces import ReportStore
 from registry.validation import validate_report
@@ -38,9 +40,10 @@ def without_server_fields(data: Any) -> Any:
 class ReportService:
     """Registers, reads, changes and lists reports for an actor; every write is in the audit log."""
 
-    def __init__(self, reports: ReportStore, audit: AuditService) -> None:
+    def __init__(self, reports: ReportStore, audit: AuditService, sightings: SightingService | None = None) -> None:
         self.reports = reports
         self.audit = audit
+        self.sightings = sightings
 
     def create(self, actor: Actor, report: Report) -> Report:
         """Store a report already validated (``registry.validation.ReportInputSchema``)."""
@@ -48,12 +51,22 @@ class ReportService:
         actor.require_same_source(None, report)
         now = utc_now()
         new: Report = {**report, "id": new_id(), "version": 1, "created_at": now, "updated_at": now}
-        return self.reports.create(new, self.audit.entry(actor, "report.create", new["id"],
-                                                         {"before": None, "after": new}))
+        created = self.reports.create(new, self.audit.entry(actor, "report.create", new["id"],
+                                                            {"before": None, "after": new}))
+        if self.sightings is not None:
+            self.sightings.look(actor, created)
+        return created
 
     def get(self, actor: Actor, report_id: str) -> Report:
         actor.require(READ_REPORTS)
         return self.reports.get(report_id)
+
+    def sightings_of(self, actor: Actor, report_id: str) -> Document:
+        """Where a report's item was checked before it was registered (``SightingService``)."""
+        actor.require(READ_SIGHTINGS)
+        if self.sightings is None:
+            raise NotFound("Sightings are not kept here.")
+        return self.sightings.get(actor, self.reports.get(report_id))
 
     def update(self, actor: Actor, report_id: str, patch: dict[str, Any], expected_version: int) -> Report:
         """Apply a merge patch to the version the client saw; the whole result is revalidated.
@@ -77,7 +90,10 @@ class ReportService:
         actor.require_write(report)
         actor.require_same_source(stored, report)
         entry = self.audit.entry(actor, "report.update", report_id, {"before": stored, "after": report})
-        return self.reports.replace(report, expected_version, entry)
+        replaced = self.reports.replace(report, expected_version, entry)
+        if self.sightings is not None and _values(replaced) - _values(stored):  # it gained an identifier
+            self.sightings.look(actor, replaced)
+        return replaced
 
     def list(self, actor: Actor, filters: ReportFilter, limit: int, cursor: str | None) -> Page[Report]:
         """Listing and text search enumerate the registry: only roles that read reports may."""
@@ -94,3 +110,7 @@ class ReportService:
         """Every report, oldest first (``irontrace export``)."""
         actor.require(READ_REPORTS)
         return self.reports.iter_all()
+
+
+def _values(report: Report) -> set[str]:
+    return {identifier["value"] for identifier in report.get("identifiers", ())}

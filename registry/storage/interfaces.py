@@ -21,10 +21,17 @@ first stores a durable *intent* holding the entry, then writes, then
 appends the entry and drops the intent; ``AuditLog.complete_pending``
 finishes what a crash or an outage interrupted, appending the entry exactly
 when the write is found stored.
+
+Writes and their events.  A write that raises webhook events takes the
+``Delivery`` rows of those events (the webhook outbox) and stores them with
+the write: SQLite in the same transaction, Elasticsearch in the same bulk
+request as the write (one request, which the cluster completes whatever
+becomes of the caller).  A delivery is sent later, never during the write.
 """
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -32,6 +39,9 @@ from typing import Any, Protocol
 from registry.records import (
     AuditEntry,
     AuditFilter,
+    Confirmation,
+    ConfirmationFilter,
+    Delivery,
     Document,
     ImportOutcome,
     Job,
@@ -41,6 +51,7 @@ from registry.records import (
     ReportFilter,
     StoredAuditEntry,
     UserRecord,
+    Webhook,
 )
 from search.keys import IdentifierKeys
 
@@ -89,8 +100,83 @@ class CandidateIndex(Protocol):
 class CheckLog(Protocol):
     """The record of every check: who asked what, and the answer."""
 
-    def save(self, record: Document, audit: AuditEntry) -> None:
-        """Keep one check record and its ``audit`` entry (neither needs an fsync of its own)."""
+    def save(self, record: Document, audit: AuditEntry, deliveries: Sequence[Delivery] = ()) -> None:
+        """Keep one check record, its ``audit`` entry and its events' ``deliveries`` (none needs an
+        fsync of its own).  ``record["terms"]``, if any, are the reading's lookup keys
+        (``search.keys.reading_terms``), under which ``sightings`` finds the check."""
+
+    def get(self, check_id: str) -> Document:
+        """The check record; ``NotFound`` otherwise."""
+
+    def sightings(self, terms: Sequence[str], since: str, limit: int) -> list[Document]:
+        """Check records made at or after ``since`` whose reading shares one of ``terms``
+        (``search.keys.sighting_terms`` of a report), newest first, at most ``limit``."""
+
+
+class ConfirmationStore(Protocol):
+    """Requests to confirm a hit, and their answers."""
+
+    def create(self, request: Confirmation, audit: AuditEntry, deliveries: Sequence[Delivery]) -> None:
+        """Store a new request with its entry and its events' deliveries."""
+
+    def get(self, request_id: str) -> Confirmation:
+        """The request; ``NotFound`` otherwise."""
+
+    def replace(self, request: Confirmation, expected_version: int, audit: AuditEntry,
+                deliveries: Sequence[Delivery]) -> bool:
+        """Store a changed request (its version already advanced) with its entry and deliveries, only
+        if the stored one is ``expected_version``; ``False`` (nothing written) if it is not."""
+
+    def list(self, filters: ConfirmationFilter, limit: int, cursor: str | None) -> Page[Confirmation]:
+        """Requests newest first, one page at a time, as stored now."""
+
+
+class WebhookStore(Protocol):
+    """Webhooks and the outbox of their deliveries."""
+
+    def create(self, webhook: Webhook, audit: AuditEntry) -> None:
+        """Store a new webhook with its entry."""
+
+    def get(self, webhook_id: str) -> Webhook:
+        """The webhook (deleted ones too); ``NotFound`` otherwise."""
+
+    def replace(self, webhook: Webhook, audit: AuditEntry) -> None:
+        """Store a changed webhook (a deletion) with its entry."""
+
+    def list(self, owner: str | None) -> builtins.list[Webhook]:
+        """Webhooks not deleted, of the principal ``owner`` (every one for ``None``), oldest first."""
+
+    def subscribed(self, event: str) -> builtins.list[Webhook]:
+        """Webhooks not deleted that asked for ``event``, as stored now (a new one gets the next event)."""
+
+    def add_deliveries(self, deliveries: Sequence[Delivery]) -> None:
+        """Store deliveries of an event that records no write of its own (none: nothing is written)."""
+
+    def get_delivery(self, delivery_id: str) -> Delivery:
+        """The delivery; ``NotFound`` otherwise."""
+
+    def deliveries(self, webhook_id: str, limit: int, cursor: str | None) -> Page[Delivery]:
+        """A webhook's deliveries, newest first, as stored now."""
+
+    def claim(self, delivery_ids: Sequence[str], due_by: float, limit: int, change: Callable[[Delivery], Delivery]
+              ) -> builtins.list[Delivery]:
+        """Take pending deliveries whose ``next_attempt`` is at or before ``due_by`` (those of
+        ``delivery_ids`` first, then the oldest due), at most ``limit``, storing ``change`` of each
+        (its attempt counted and its next one set) by compare-and-set: two processes never take the
+        same delivery for the same attempt.  The changed deliveries taken."""
+
+    def update_delivery(self, delivery: Delivery, audit: AuditEntry | None = None) -> None:
+        """Store a delivery's outcome (or its reset, for a redelivery, with that ``audit`` entry)."""
+
+
+class SightingLog(Protocol):
+    """What a new report was found to have been checked as before (``report.seen_before``)."""
+
+    def save(self, report_id: str, sightings: Document, audit: AuditEntry, deliveries: Sequence[Delivery]) -> None:
+        """Keep a report's sightings with their entry and their event's deliveries."""
+
+    def get(self, report_id: str) -> Document | None:
+        """A report's sightings, or ``None`` if none were found."""
 
 
 class KeyStore(Protocol):
@@ -192,10 +278,11 @@ class JobStore(Protocol):
         does not (cancelled, or taken over): nothing is written then."""
 
     def update_job(self, job_id: str, owner: str | None, changes: Job,
-                   audit: Callable[[Job], AuditEntry] | None = None) -> Job | None:
+                   audit: Callable[[Job], AuditEntry] | None = None,
+                   deliveries: Sequence[Delivery] = ()) -> Job | None:
         """Apply ``changes`` to the stored job if ``owner`` holds its lease (``None``: if it is
-        still active, for cancelling), with the entry ``audit`` makes of the updated job, if any;
-        the updated job, or ``None`` if it was not applied."""
+        still active, for cancelling), with the entry ``audit`` makes of the updated job, if any,
+        and the ``deliveries`` of its event; the updated job, or ``None`` if it was not applied."""
 
     def iter_results(self, job_id: str, count: int) -> Iterator[Document]:
         """Results of rows ``0`` to ``count``, in input order, fetched a page at a time."""
@@ -250,6 +337,9 @@ class Engine:
     audit: AuditLog
     jobs: JobStore
     counters: Counters
+    confirmations: ConfirmationStore
+    webhooks: WebhookStore
+    sightings: SightingLog
     ping: Callable[[], None]  # raise ``StorageUnavailable`` unless the engine can serve requests
     close: Callable[[], None]  # release connections
     in_process_workers: int  # bulk-check worker threads an app process runs by default

@@ -6,6 +6,7 @@ log are the API's.  One blueprint per area, all under the ``web`` blueprint:
 
 ``auth``     sign in and out, the language switch
 ``check``    the start page: check a reading
+``confirmations``  ask the owning agency to confirm a hit, and answer (agency)
 ``bulk``     upload a file, follow the job, download the results
 ``reports``  list, read, register and edit reports (agency, admin)
 ``audit``    browse and verify the audit log (auditor, admin)
@@ -67,9 +68,9 @@ web.register_error_handler(CSRFError, _csrf_page)
 
 
 def _register_areas() -> None:
-    from registry.web import admin, audit, auth, bulk, check, reports
+    from registry.web import admin, audit, auth, bulk, check, confirmations, reports
 
-    for area in (auth, check, bulk, reports, audit, admin):
+    for area in (auth, check, confirmations, bulk, reports, audit, admin):
         web.register_blueprint(area.blp)
 
 

@@ -9,12 +9,12 @@ from flask.typing import ResponseReturnValue
 from flask_login import login_required
 from marshmallow import ValidationError
 
-from registry.access import CHECK, READ_AUDIT
+from registry.access import CHECK, CONFIRMATIONS, READ_AUDIT
 from registry.explanations import explain, highlighted
 from registry.languages import translated
 from registry.services.results import CheckResult
 from registry.validation import CheckRequestSchema
-from registry.web.forms import CheckForm
+from registry.web.forms import CheckForm, ConfirmationForm
 from registry.web.session import services, signed_in_actor
 from search.normalize import normalize
 from search.query import CheckQuery
@@ -43,6 +43,7 @@ def index() -> ResponseReturnValue:
         return render_template("check.html", form=form), 400
     result = services().checks.check(actor, query)
     return render_template("check.html", form=form, result=result.to_dict(), matches=shown_matches(result, query),
+                           ask=ConfirmationForm() if actor.may(CONFIRMATIONS) else None,
                            searched=normalize(query.identifier or ""),
                            last_registered=services().reports.last_registered(actor))
 

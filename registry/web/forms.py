@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from registry.services.users import MIN_PASSWORD_LENGTH
 from registry.validation import MAX_IDENTIFIER_LENGTH
-from registry.vocabulary import CATEGORIES, ROLES
+from registry.vocabulary import CATEGORIES, CONFIRMATION_OUTCOMES, PRIORITIES, ROLES
 from registry.web.i18n import label
 
 FIELD_LENGTH = 200
@@ -82,3 +82,26 @@ class KeyForm(FlaskForm):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.role.choices = _choices(ROLES)
+
+
+class ConfirmationForm(FlaskForm):
+    """Ask the agency owning a matched report to confirm it (from the check's answer)."""
+
+    report_id = HiddenField(validators=[Optional()])
+    external_ref = HiddenField(validators=[Optional()])  # what a dealer's answer names a report by
+    priority = SelectField(_l("Priority"), validators=[DataRequired()])
+    location = StringField(_l("Where the item is"), validators=[DataRequired(), Length(max=500)])
+    note = StringField(_l("Note (optional)"), validators=[Optional(), Length(max=2000)])
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.priority.choices = _choices(PRIORITIES)
+
+
+class AnswerForm(FlaskForm):
+    outcome = SelectField(_l("Answer"), validators=[DataRequired()])
+    reason = StringField(_l("Reason (needed when not confirmed)"), validators=[Optional(), Length(max=2000)])
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.outcome.choices = _choices(CONFIRMATION_OUTCOMES)

@@ -41,6 +41,10 @@ LABELS: dict[str, Any] = {
     # accounts and keys
     "active": _l("Active"), "disabled": _l("Disabled"), "locked": _l("Locked"), "expired": _l("Expired"),
     "revoked": _l("Revoked"),
+    # confirmation requests
+    "urgent": _l("Urgent (10 minutes)"), "routine": _l("Routine (1 hour)"), "open": _l("Awaiting an answer"),
+    "overdue": _l("Overdue"), "confirmed": _l("Confirmed: the item is wanted"),
+    "not_confirmed": _l("Not confirmed"), "record_outdated": _l("Record outdated"),
 }
 
 

@@ -15,11 +15,14 @@ from registry.storage.elasticsearch.audit import ElasticsearchAuditLog
 from registry.storage.elasticsearch.candidates import ElasticsearchCandidateIndex
 from registry.storage.elasticsearch.checks import ElasticsearchCheckLog
 from registry.storage.elasticsearch.cluster import Cluster, client_from_settings
+from registry.storage.elasticsearch.confirmations import ElasticsearchConfirmationStore
 from registry.storage.elasticsearch.counters import ElasticsearchCounters
+from registry.storage.elasticsearch.deliveries import ElasticsearchWebhookStore
 from registry.storage.elasticsearch.documents import key_index, user_index
 from registry.storage.elasticsearch.jobs import ElasticsearchJobStore
 from registry.storage.elasticsearch.outbox import Outbox
 from registry.storage.elasticsearch.reports import ElasticsearchReportStore
+from registry.storage.elasticsearch.sightings import ElasticsearchSightingLog
 from registry.storage.interfaces import Engine
 
 NAME = "elasticsearch"
@@ -48,6 +51,9 @@ def open_cluster(cluster: Cluster, clock: Clock, outbox_grace_seconds: float) ->
         audit=audit,
         jobs=ElasticsearchJobStore(cluster, outbox),
         counters=ElasticsearchCounters(cluster),
+        confirmations=ElasticsearchConfirmationStore(cluster, outbox),
+        webhooks=ElasticsearchWebhookStore(cluster, outbox),
+        sightings=ElasticsearchSightingLog(cluster, outbox),
         ping=cluster.ping,
         close=close,
         in_process_workers=IN_PROCESS_WORKERS,

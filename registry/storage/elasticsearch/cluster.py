@@ -2,8 +2,8 @@
 
 Layout.  Each kind of record has an index ``{prefix}-{kind}-v{N}`` behind the
 alias ``{prefix}-{kind}`` (reports, checks, keys, users, audit, bulk jobs, their rows
-and results); code only ever names the aliases, so ``admin.reindex`` can
-build ``v{N+1}`` and swap the alias atomically.
+and results, confirmation requests, webhooks, their deliveries, sightings); code only ever
+names the aliases, so ``admin.reindex`` can build ``v{N+1}`` and swap the alias atomically.
 
 Description analysis.  A reports index built by other description analysis
 code (``mappings.ANALYSIS_META``), or before description terms existed, gets
@@ -35,7 +35,9 @@ from registry.storage.elasticsearch.mappings import (
     ANALYSIS_META,
     AUDIT_MAPPINGS,
     CHECKS_MAPPINGS,
+    CONFIRMATIONS_MAPPINGS,
     COUNTERS_MAPPINGS,
+    DELIVERIES_MAPPINGS,
     INDEX_SETTINGS,
     JOB_ROWS_MAPPINGS,
     JOBS_MAPPINGS,
@@ -43,7 +45,9 @@ from registry.storage.elasticsearch.mappings import (
     KEYWORD,
     OUTBOX_MAPPINGS,
     REPORTS_MAPPINGS,
+    SIGHTINGS_MAPPINGS,
     USERS_MAPPINGS,
+    WEBHOOKS_MAPPINGS,
 )
 from search.text import ANALYSIS_VERSION
 
@@ -102,6 +106,10 @@ class Cluster:
         self.job_results_alias = f"{index_prefix}-bulk-results"
         self.outbox_alias = f"{index_prefix}-audit-outbox"
         self.counters_alias = f"{index_prefix}-counters"
+        self.confirmations_alias = f"{index_prefix}-confirmations"
+        self.webhooks_alias = f"{index_prefix}-webhooks"
+        self.deliveries_alias = f"{index_prefix}-webhook-deliveries"
+        self.sightings_alias = f"{index_prefix}-sightings"
         # Counters change on every request and matter for a day at most: no fsync per update.
         counters_settings = {**self.index_settings, "translog": {"durability": "async"}}
         self.indices: tuple[tuple[str, Document, Document], ...] = (
@@ -115,6 +123,10 @@ class Cluster:
             (self.jobs_alias, JOBS_MAPPINGS, self.index_settings),
             (self.job_rows_alias, JOB_ROWS_MAPPINGS, self.index_settings),
             (self.job_results_alias, JOB_ROWS_MAPPINGS, self.index_settings),
+            (self.confirmations_alias, CONFIRMATIONS_MAPPINGS, self.index_settings),
+            (self.webhooks_alias, WEBHOOKS_MAPPINGS, self.index_settings),
+            (self.deliveries_alias, DELIVERIES_MAPPINGS, self.index_settings),
+            (self.sightings_alias, SIGHTINGS_MAPPINGS, self.index_settings),
         )
         self._indices_ready = False
         self._seq_lock = threading.Lock()

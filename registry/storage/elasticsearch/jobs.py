@@ -23,16 +23,17 @@ or it holds the changes (a final status never changes again).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import cast
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
 from registry.errors import NotFound, StorageUnavailable
-from registry.records import AuditEntry, Document, Job, Page
+from registry.records import AuditEntry, Delivery, Document, Job, Page
 from registry.storage.chunks import numbered_chunks
 from registry.storage.cursors import decode_pair, encode_cursor
 from registry.storage.elasticsearch.cluster import Cluster, bulk_items, refusal
+from registry.storage.elasticsearch.deliveries import write_with_deliveries
 from registry.storage.elasticsearch.outbox import Outbox
 from registry.storage.leases import at_checkpoint, claimable, holds_lease
 from registry.vocabulary import ACTIVE_JOB_STATUSES
@@ -110,10 +111,13 @@ class ElasticsearchJobStore:
             return pending.written
 
     def update_job(self, job_id: str, owner: str | None, changes: Job,
-                   audit: Callable[[Job], AuditEntry] | None = None) -> Job | None:
+                   audit: Callable[[Job], AuditEntry] | None = None,
+                   deliveries: Sequence[Delivery] = ()) -> Job | None:
         """A lost compare-and-set is retried on a fresh read: a cancel racing a worker's
         checkpoint still applies, and the lease decides again who may write.  With ``audit``, each
-        attempt goes through the outbox with the entry of the job it would write."""
+        attempt goes through the outbox with the entry of the job it would write.  ``deliveries``
+        are written right after the job, in the same outbox block (a crash between the two
+        requests loses them: the one event not written in its write's own request)."""
         for _ in range(UPDATE_ATTEMPTS):
             with self.cluster.session() as es:
                 current = self._read(es, job_id)
@@ -131,6 +135,8 @@ class ElasticsearchJobStore:
                 pending.written = self._replace(es, current, job)
                 if not pending.written:
                     pending.entry = None
+                elif deliveries:
+                    write_with_deliveries(es, self.cluster, [], deliveries)
             if pending.written:
                 return job
         raise StorageUnavailable("The bulk check kept changing while it was being updated; retry.")

@@ -57,6 +57,7 @@ CHECKS_MAPPINGS: Final[dict[str, Any]] = {
         "checked_at": {"type": "date"},
         "verdict": KEYWORD,
         "matched_report_ids": KEYWORD,
+        "terms": KEYWORD,  # the reading's lookup keys (``search.keys.reading_terms``), for sightings
         "document": STORED_ONLY,
     },
 }
@@ -104,4 +105,25 @@ JOBS_MAPPINGS: Final[dict[str, Any]] = {
 JOB_ROWS_MAPPINGS: Final[dict[str, Any]] = {
     "dynamic": "strict",
     "properties": {"job_id": KEYWORD, "data": STORED_ONLY},
+}
+
+# Acting on a hit: confirmation requests, webhooks, their deliveries (the webhook outbox), sightings.
+CONFIRMATIONS_MAPPINGS: Final[dict[str, Any]] = {
+    "dynamic": "strict",
+    "properties": {"agency_key": KEYWORD, "checker": KEYWORD, "status": KEYWORD, "due": {"type": "double"},
+                   "seq": {"type": "long"}, "document": STORED_ONLY},
+}
+WEBHOOKS_MAPPINGS: Final[dict[str, Any]] = {
+    "dynamic": "strict",
+    "properties": {"owner": KEYWORD, "events": KEYWORD, "deleted": {"type": "boolean"}, "seq": {"type": "long"},
+                   "document": STORED_ONLY},
+}
+DELIVERIES_MAPPINGS: Final[dict[str, Any]] = {
+    "dynamic": "strict",
+    "properties": {"webhook_id": KEYWORD, "status": KEYWORD, "next_attempt": {"type": "double"},
+                   "seq": {"type": "long"}, "document": STORED_ONLY},
+}
+SIGHTINGS_MAPPINGS: Final[dict[str, Any]] = {
+    "dynamic": "strict",
+    "properties": {"document": STORED_ONLY},
 }

@@ -16,12 +16,15 @@ from registry.storage.interfaces import Engine
 from registry.storage.sqlite.audit import SQLiteAuditLog
 from registry.storage.sqlite.candidates import SQLiteCandidateIndex
 from registry.storage.sqlite.checks import SQLiteCheckLog
+from registry.storage.sqlite.confirmations import SQLiteConfirmationStore
 from registry.storage.sqlite.counters import SQLiteCounters
 from registry.storage.sqlite.database import Database
+from registry.storage.sqlite.deliveries import SQLiteWebhookStore
 from registry.storage.sqlite.descriptions import ensure_description_terms
 from registry.storage.sqlite.documents import key_table, user_table
 from registry.storage.sqlite.jobs import SQLiteJobStore
 from registry.storage.sqlite.reports import SQLiteReportStore
+from registry.storage.sqlite.sightings import SQLiteSightingLog
 
 NAME = "sqlite"
 IN_PROCESS_WORKERS = 1  # a bulk-check worker thread in each app process: nothing else to run
@@ -47,6 +50,9 @@ def open_sqlite(path: str, cache_mb: int = 256, max_size_mb: int = 0, reserve_mb
         audit=SQLiteAuditLog(database),
         jobs=SQLiteJobStore(database),
         counters=counters,
+        confirmations=SQLiteConfirmationStore(database),
+        webhooks=SQLiteWebhookStore(database),
+        sightings=SQLiteSightingLog(database),
         ping=database.ping,
         close=close,
         in_process_workers=IN_PROCESS_WORKERS,

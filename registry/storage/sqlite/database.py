@@ -76,6 +76,43 @@ CREATE TABLE IF NOT EXISTS checks (
     verdict TEXT NOT NULL,
     document TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS checks_by_time ON checks (checked_at);
+CREATE TABLE IF NOT EXISTS check_terms (
+    term INTEGER NOT NULL,
+    check_seq INTEGER NOT NULL,
+    PRIMARY KEY (term, check_seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS confirmations (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    agency_key TEXT NOT NULL,
+    checker TEXT NOT NULL,
+    status TEXT NOT NULL,
+    due REAL NOT NULL,
+    version INTEGER NOT NULL,
+    document TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS confirmations_by_agency ON confirmations (agency_key, seq);
+CREATE INDEX IF NOT EXISTS confirmations_by_checker ON confirmations (checker, seq);
+CREATE INDEX IF NOT EXISTS confirmations_by_status ON confirmations (status, due);
+CREATE TABLE IF NOT EXISTS webhooks (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    owner TEXT NOT NULL,
+    deleted INTEGER NOT NULL,
+    document TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    webhook_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    next_attempt REAL NOT NULL,
+    document TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON webhook_deliveries (status, next_attempt);
+CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON webhook_deliveries (webhook_id, seq);
+CREATE TABLE IF NOT EXISTS sightings (report_id TEXT PRIMARY KEY, document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS api_keys (key_id TEXT PRIMARY KEY, document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY, document TEXT NOT NULL);

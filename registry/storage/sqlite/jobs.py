@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import cast
 
 from registry.errors import NotFound
-from registry.records import AuditEntry, Document, Job, Page
+from registry.records import AuditEntry, Delivery, Document, Job, Page
 from registry.storage.chunks import numbered_chunks
 from registry.storage.cursors import decode_cursor, encode_cursor
 from registry.storage.leases import at_checkpoint, claimable, holds_lease
 from registry.storage.sqlite.audit import append_in
 from registry.storage.sqlite.database import Database
+from registry.storage.sqlite.deliveries import insert_deliveries
 from registry.vocabulary import ACTIVE_JOB_STATUSES
 
 RESULTS_PAGE_SIZE = 1000
@@ -88,7 +89,8 @@ class SQLiteJobStore:
         return True
 
     def update_job(self, job_id: str, owner: str | None, changes: Job,
-                   audit: Callable[[Job], AuditEntry] | None = None) -> Job | None:
+                   audit: Callable[[Job], AuditEntry] | None = None,
+                   deliveries: Sequence[Delivery] = ()) -> Job | None:
         with self.database.transaction() as db:
             job = _job(db, job_id)
             if not holds_lease(job, owner):
@@ -97,6 +99,7 @@ class SQLiteJobStore:
             _store(db, job)
             if audit is not None:
                 append_in(db, audit(job))
+            insert_deliveries(db, deliveries)
         return job
 
     def iter_results(self, job_id: str, count: int) -> Iterator[Document]:

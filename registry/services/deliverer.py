@@ -1,0 +1,140 @@
+"""The background thread of every long-running process that sends webhook deliveries.
+
+Each round it takes what is due (deliveries this process just stored first,
+then any pending one whose time came: another process's, or a retry), sends
+each signed the Standard Webhooks way, and stores the outcome; then it marks
+the confirmation requests that passed their due time as overdue (which raises
+``confirmation.overdue``).  Taking a delivery counts the attempt and sets the
+next one *before* sending, so a process killed mid-send leaves the delivery
+to be retried at that time by any process: at least once, under a stable id.
+Retries back off exponentially (``WEBHOOK_RETRY_BASE_SECONDS`` doubling up to
+``WEBHOOK_RETRY_MAX_SECONDS``) until ``WEBHOOK_RETRY_HOURS`` have passed.
+Time is the configured clock (``registry.stamps.clock_from``); the signature's
+timestamp is the real time of sending, which receivers hold to their own clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from standardwebhooks.webhooks import Webhook as Signer
+
+from registry.errors import IronTraceError, NotFound
+from registry.records import Delivery, Webhook
+from registry.stamps import Clock, iso_at
+from registry.storage.interfaces import WebhookStore
+
+log = logging.getLogger(__name__)
+
+BATCH = 20  # deliveries taken per round
+STOP_TIMEOUT_SECONDS = 30
+USER_AGENT = "IronTrace-Webhooks/1"
+
+
+def signed_headers(webhook: Webhook, delivery: Delivery, sent_at: dt.datetime) -> dict[str, str]:
+    """The Standard Webhooks headers of one attempt: ``webhook-id`` (stable), ``webhook-timestamp`` and
+    ``webhook-signature`` (``v1,`` and base64 HMAC-SHA256 of ``id.timestamp.body``)."""
+    return {
+        "webhook-id": delivery["id"],
+        "webhook-timestamp": str(int(sent_at.timestamp())),
+        "webhook-signature": Signer(webhook["secret"]).sign(delivery["id"], sent_at, delivery["body"]),
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+    }
+
+
+class Deliverer:
+    def __init__(self, store: WebhookStore, handoff: queue.SimpleQueue[str], clock: Clock, settings: dict[str, Any],
+                 sweep: Callable[[float], int] | None = None) -> None:
+        self.store = store
+        self.handoff = handoff
+        self.clock = clock
+        self.sweep = sweep
+        self.poll_seconds: float = settings["WEBHOOK_POLL_SECONDS"]
+        self.timeout: float = settings["WEBHOOK_TIMEOUT_SECONDS"]
+        self.base: float = settings["WEBHOOK_RETRY_BASE_SECONDS"]
+        self.ceiling: float = settings["WEBHOOK_RETRY_MAX_SECONDS"]
+        self.stopping = threading.Event()
+        self.http = requests.Session()
+        self._thread: threading.Thread | None = None
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds between attempt ``attempts`` and the next."""
+        return float(min(self.base * 2 ** (attempts - 1), self.ceiling))
+
+    def run_once(self) -> int:
+        """One round; how many deliveries were attempted."""
+        named = []
+        while True:
+            try:
+                named.append(self.handoff.get_nowait())
+            except queue.Empty:
+                break
+        now = self.clock()
+        taken = self.store.claim(named, now, BATCH, lambda d: self._attempt(d, now))
+        hooks: dict[str, Webhook | None] = {}
+        for delivery in taken:
+            if delivery["webhook_id"] not in hooks:
+                hooks[delivery["webhook_id"]] = self._webhook(delivery["webhook_id"])
+            self._send(hooks[delivery["webhook_id"]], delivery, now)
+        if self.sweep is not None:
+            self.sweep(now)
+        return len(taken)
+
+    def _attempt(self, delivery: Delivery, now: float) -> Delivery:
+        attempts = delivery["attempts"] + 1
+        return {**delivery, "attempts": attempts, "next_attempt": now + self.backoff(attempts),
+                "last_attempt_at": iso_at(now)}
+
+    def _webhook(self, webhook_id: str) -> Webhook | None:
+        try:
+            webhook = self.store.get(webhook_id)
+        except NotFound:
+            return None
+        return None if webhook.get("deleted_at") else webhook
+
+    def _send(self, webhook: Webhook | None, delivery: Delivery, now: float) -> None:
+        if webhook is None:
+            self.store.update_delivery({**delivery, "status": "failed", "last_response": "webhook deleted"})
+            return
+        try:
+            answer = self.http.post(webhook["url"], data=delivery["body"].encode(), timeout=self.timeout,
+                                    headers=signed_headers(webhook, delivery, dt.datetime.now(dt.UTC)),
+                                    allow_redirects=False)
+            outcome, delivered = f"{answer.status_code}", 200 <= answer.status_code < 300
+        except requests.RequestException as exc:
+            outcome, delivered = type(exc).__name__, False
+        if delivered:
+            self.store.update_delivery({**delivery, "status": "delivered", "delivered_at": iso_at(now),
+                                        "last_response": outcome})
+        else:
+            failed = now >= delivery["retry_until"]
+            self.store.update_delivery({**delivery, "status": "failed" if failed else "pending",
+                                        "last_response": outcome})
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.run_once()
+            except IronTraceError as exc:
+                log.warning("webhook deliveries: %s", exc.detail)
+            self.stopping.wait(self.poll_seconds)
+
+    def start(self) -> Deliverer:
+        """Run in a background thread (once, however often this is called)."""
+        if self._thread is None or not self._thread.is_alive():
+            self.stopping.clear()
+            self._thread = threading.Thread(target=self.run, name="irontrace-webhooks", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self._thread is not None:
+            self._thread.join(STOP_TIMEOUT_SECONDS)

@@ -1,0 +1,29 @@
+"""A report's sightings (the checks it was found to match when registered) in the embedded engine."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from registry.records import AuditEntry, Delivery, Document
+from registry.storage.sqlite.audit import append_in
+from registry.storage.sqlite.database import Database
+from registry.storage.sqlite.deliveries import insert_deliveries
+
+
+class SQLiteSightingLog:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def save(self, report_id: str, sightings: Document, audit: AuditEntry, deliveries: Sequence[Delivery]) -> None:
+        with self.database.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO sightings (report_id, document) VALUES (?, ?)",
+                       (report_id, json.dumps(sightings, ensure_ascii=False)))
+            insert_deliveries(db, deliveries)
+            append_in(db, audit)
+
+    def get(self, report_id: str) -> Document | None:
+        row = self.database.connection().execute("SELECT document FROM sightings WHERE report_id = ?",
+                                                 (report_id,)).fetchone()
+        found: Document | None = json.loads(row[0]) if row else None
+        return found
