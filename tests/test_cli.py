@@ -226,7 +226,7 @@ def test_commands_that_read_the_registry_refuse_one_that_is_not_there(tmp_path, 
     inventory = tmp_path / "stock.csv"
     inventory.write_text("serial\nCAT0336DLTJF00123\n")
     for command in (("check", "CAT0336DLTJF00123"), ("bulk-check", str(inventory)), ("export",),
-                    ("audit", "verify"), ("keys", "list")):
+                    ("audit", "verify"), ("audit", "export"), ("keys", "list"), ("users", "list")):
         refused = irontrace(*command, env=env)
         assert refused.returncode == exit_codes.FAILED, (command, refused.stdout)
         assert str(path) in refused.stderr and "IRONTRACE_DB" in refused.stderr, command

@@ -17,9 +17,11 @@ from collections import defaultdict
 import pytest
 import requests
 
+from registry import create_app
 from registry.access import DEALER
 from registry.api.problems import TITLES
-from tests.conftest import bearer, issue_key, report_data
+from registry.vocabulary import FINAL_JOB_STATUSES
+from tests.conftest import LiveServer, backend_settings, bearer, close_storage, issue_key, report_data, wait_until
 from tests.test_access import routes
 
 NESTED = "[" * 100_000
@@ -69,15 +71,28 @@ def test_hostile_json_on_every_json_endpoint_is_a_400(server, report, value):
     assert server.get("/v1/keys").json()["items"][-1]["role"] == "admin"  # no key was issued
 
 
+@pytest.fixture
+def job_server(backend, tmp_path, request):
+    """A server that runs jobs in its own process on Elasticsearch too (by default `irontrace worker` does)."""
+    app = create_app({**backend_settings(backend, tmp_path, request), "BULK_WORKER_THREADS": 1})
+    with LiveServer(app, issue_key(app)) as live:
+        yield live
+    close_storage(app)
+
+
 @pytest.mark.parametrize("value", [NESTED, HUGE_INTEGER, LONE_SURROGATE], ids=["nested", "5000 digits", "surrogate"])
 @pytest.mark.parametrize("path", ["/v1/bulk-checks", "/v1/checks/bulk"])
-def test_hostile_json_uploads_are_refused_or_answered_row_by_row(server, value, path):
+def test_hostile_json_uploads_are_refused_or_answered_row_by_row(job_server, value, path):
+    server = job_server
     as_array = server.post(path, data=f'[{{"serial": {value}}}]'.encode(), headers={"Content-Type": "application/json"})
     assert "not valid JSON" in assert_problem(as_array, 400)["detail"]
     lines = f'{{"serial": "CAT0336DLTJF00123"}}\n{{"serial": {value}}}\n'.encode()
     as_ndjson = server.post(path, data=lines, headers={"Content-Type": "application/x-ndjson"})
     if path == "/v1/bulk-checks":  # a job: the bad line is a row with an error, the file goes ahead
         assert as_ndjson.status_code == 202, as_ndjson.text
+        job = wait_until(lambda: server.get(as_ndjson.headers["Location"]).json(),
+                         lambda job: job["status"] in FINAL_JOB_STATUSES, "the job's end")
+        assert (job["status"], job["rows_done"], job["errors"]) == ("done", 2, 1), job
     else:
         assert as_ndjson.status_code == 200, as_ndjson.text
         first, second = as_ndjson.json()["results"]

@@ -18,6 +18,7 @@ import requests
 import yaml
 
 from registry.config import ConfigurationError, load_settings
+from tests.conftest import Browser
 from tests.processes import BIN, GUNICORN_CONFIG, Gunicorn, free_port, irontrace
 
 ROOT = GUNICORN_CONFIG.parent
@@ -108,6 +109,30 @@ def test_one_json_line_per_request_with_its_request_id_and_never_the_key(served)
     text = server.log_text()
     assert key.split("_", 2)[2] not in text and "secretthatmustnotleak" not in text and "Bearer" not in text
     assert {"irontrace.request", "gunicorn.error"} <= {line["logger"] for line in lines}
+
+
+def logged_requests(server: Gunicorn, request_id: str) -> list[dict]:
+    """The access log's lines of one request, once written (after its answer has been sent)."""
+    deadline = time.monotonic() + 10
+    while not (lines := [line for line in server.log_lines() if line.get("request_id") == request_id]):
+        assert time.monotonic() < deadline, f"no line for request {request_id}"
+        time.sleep(0.05)
+    return lines
+
+
+def test_a_signed_in_persons_pages_are_logged_with_their_name_and_role_and_never_their_password(served):
+    server, _, _ = served
+    password = "PlateWornSmooth-at-the-Border-7"  # one token: it would show as sent, not encoded
+    created = irontrace("users", "create", "officer-7", "--role", "border", env={**server.env,
+                                                                                 "IRONTRACE_PASSWORD": password})
+    assert created.returncode == 0, created.stderr
+    browser = Browser(server)
+    assert browser.sign_in("officer-7", password).url == server.url + "/"
+    page = browser.get("/", headers={"X-Request-ID": "officer-7:0001"})
+    assert page.status_code == 200
+    [line] = logged_requests(server, "officer-7:0001")
+    assert line["principal"] == "user:officer-7" and line["role"] == "border" and line["status"] == 200
+    assert password not in server.log_text()
 
 
 def test_metrics_are_for_admins_only(served, tmp_path):

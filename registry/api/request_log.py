@@ -2,7 +2,8 @@
 
 The line is the service's access log (``irontrace.request``, JSON through
 ``registry.logs.JsonFormatter`` under gunicorn): request id, method, path,
-endpoint, status, duration, the key id and role that acted, the client
+endpoint, status, duration, the key id (or the signed-in user, whose pages
+set ``g.actor`` too: ``registry.web``) and role that acted, the client
 address.  Never a key, a query string or a body: the path and the key id
 (which is no secret) are all that is written of what was sent.  A client's
 ``X-Request-ID`` is kept when it is a plain token, else one is made; the

@@ -20,7 +20,8 @@ works without JavaScript.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, render_template, request
+from flask import Blueprint, Flask, Response, g, render_template, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from registry.errors import IronTraceError, http_status
@@ -41,6 +42,13 @@ def _protect_forms() -> None:
     """Every form the web app receives carries the session's CSRF token (the API's bearer keys need none)."""
     if request.method in UNSAFE_METHODS:
         csrf.protect()
+
+
+@web.before_request
+def _act_as_signed_in() -> None:
+    """The signed-in person is the request's actor, so the access log names them as it names an API key."""
+    if current_user.is_authenticated:
+        g.actor = current_user.actor
 
 
 @web.after_request
