@@ -16,18 +16,17 @@ are paused.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
 from registry.errors import Conflict, StorageUnavailable
-from registry.storage.elasticsearch.cluster import Cluster, bulk_items, versioned_index
+from registry.storage.elasticsearch.cluster import Cluster, aliased_index, bulk_items, index_version, versioned_index
 from registry.storage.elasticsearch.mappings import REPORTS_MAPPINGS
 from registry.storage.elasticsearch.reports import ElasticsearchReportStore, ref_id, report_fields
+from registry.storage.elasticsearch.snapshots import Snapshots
 
-INDEX_VERSION = re.compile(r"-v(\d+)$")
 COPY_BATCH_SIZE = 1000  # reports per bulk request while copying
 
 
@@ -39,11 +38,12 @@ class ReindexResult:
 
 
 class ElasticsearchIndexAdmin:
-    """``irontrace es init`` and ``irontrace es reindex``."""
+    """``irontrace es init``, ``es reindex``, and (``snapshots``) ``es snapshot`` and ``es restore``."""
 
-    def __init__(self, cluster: Cluster, reports: ElasticsearchReportStore) -> None:
+    def __init__(self, cluster: Cluster, reports: ElasticsearchReportStore, snapshots: Snapshots) -> None:
         self.cluster = cluster
         self.reports = reports
+        self.snapshots = snapshots
 
     def init(self) -> list[str]:
         """Create the missing indices and aliases (idempotent); the names of those created."""
@@ -86,22 +86,6 @@ class ElasticsearchIndexAdmin:
         if operations:
             _send(self.cluster.client, operations)
         return copied
-
-
-def aliased_index(es: Elasticsearch, alias: str) -> str:
-    """The one concrete index behind ``alias``."""
-    indices = list(es.indices.get_alias(name=alias))
-    if len(indices) != 1:
-        raise StorageUnavailable(f"Alias {alias} points to {len(indices)} indices, not one: {sorted(indices)}.")
-    return indices[0]
-
-
-def index_version(index: str) -> int:
-    """The N of ``{alias}-v{N}``."""
-    match = INDEX_VERSION.search(index)
-    if match is None:
-        raise StorageUnavailable(f"Index {index} is not named {{alias}}-v{{N}}; cannot tell its version.")
-    return int(match[1])
 
 
 def _send(es: Elasticsearch, operations: list[dict[str, Any]]) -> None:
