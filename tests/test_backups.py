@@ -97,8 +97,9 @@ def destroy(app, backend: str) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(settings["DB"] + suffix).unlink(missing_ok=True)
         return
+    app.extensions[EXTENSION_KEY].stop_workers()  # the service is down while its cluster is rebuilt
     cluster = es_cluster(app.extensions[EXTENSION_KEY].engine)
-    cluster.client.indices.delete(index=f"{cluster.prefix}-*")
+    cluster.client.indices.delete(index=",".join(cluster.client.indices.get(index=f"{cluster.prefix}-*")))
 
 
 def restore_command(backend: str, backup: str, *options: str) -> list[str]:

@@ -134,10 +134,11 @@ class Snapshots:
         self.cluster.indices_moved()
 
     def _move(self, moves: tuple[tuple[str, str | None, str | None], ...]) -> None:
-        actions: builtins.list[dict[str, dict[str, str]]] = []
-        for alias, old, new in moves:
-            if old:
-                actions.append({"remove": {"index": old, "alias": alias}})
+        """Every alias to its new index (or none), in one atomic call; the alias leaves any version of its
+        index, even one a live process created meanwhile, so it never ends up on two."""
+        actions: builtins.list[dict[str, dict[str, str | bool]]] = []
+        for alias, _, new in moves:
+            actions.append({"remove": {"index": f"{alias}-v*", "alias": alias, "must_exist": False}})
             if new:
                 actions.append({"add": {"index": new, "alias": alias}})
         if actions:
