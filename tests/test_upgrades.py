@@ -1,4 +1,5 @@
-"""Upgrades of the embedded registry: a file written by the previous release is migrated at open.
+"""Upgrades: a SQLite file written by the previous release is migrated at open; an Elasticsearch reindex
+keeps the writes made while it runs.
 
 ``tests/fixtures/registry-schema1.db.gz`` was written by the release before
 schema 2 (commit 3b3c8df, before check records were indexed under their
@@ -16,6 +17,7 @@ from __future__ import annotations
 import gzip
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -29,7 +31,16 @@ from registry.storage.sqlite.database import Database
 from registry.storage.sqlite.migrations import REGISTRY_STEPS, registry_version
 from search.keys import sighting_terms
 from search.query import CheckQuery
-from tests.conftest import close_storage
+from tests.conftest import (
+    LiveServer,
+    close_storage,
+    es_cluster,
+    issue_key,
+    report_data,
+    settings_for,
+    upsert,
+    wait_until,
+)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "registry-schema1.db.gz"
 
@@ -90,3 +101,56 @@ def test_a_failed_migration_leaves_the_file_as_it_was(old_registry):
     assert version_of(old_registry) == "1"
     with sqlite3.connect(old_registry) as db:
         assert db.execute("SELECT count(*) FROM check_terms").fetchone()[0] == 0  # step 2 was rolled back too
+
+
+def test_writes_made_during_an_elasticsearch_reindex_are_kept(es_url):
+    """Reports created, changed and moved to a new case number over HTTP while ``reindex`` runs are all
+    in the new index at the version each write acknowledged (a write refused while the old index is
+    blocked for the swap answers 503 and is retried, as a client would)."""
+    app = create_app(settings_for(es_url, MAINTENANCE_SECONDS=3600))
+    services = app.extensions[EXTENSION_KEY]
+    upsert(services.engine, [dict(report_data(f"BASE-{n:04d}", identifiers=[{"type": "pin", "value": f"BASE{n:08d}"}]),
+                                  id=f"base-{n}", version=1, created_at="2025-11-20T00:00:00Z",
+                                  updated_at="2025-11-20T00:00:00Z") for n in range(600)])
+    acknowledged: dict[str, int] = {}
+    stopping = threading.Event()
+    try:
+        with LiveServer(app, issue_key(app)) as live:
+            def write(method: str, path: str, **kwargs) -> dict:
+                while True:
+                    response = live.http.request(method, live.url + path, timeout=30, **kwargs)
+                    if response.status_code != 503:
+                        assert response.status_code in (200, 201), response.text
+                        return response.json()
+
+            def writer() -> None:
+                n = 0
+                while not stopping.is_set():
+                    created = write("POST", "/v1/reports", json=report_data(
+                        f"DURING-{n:04d}", identifiers=[{"type": "pin", "value": f"DURING{n:08d}"}]))
+                    changed = write("PATCH", f"/v1/reports/base-{n}", json={"color": f"red {n}"},
+                                    headers={"If-Match": "*"})
+                    moved = write("PATCH", f"/v1/reports/{created['id']}", json={"external_ref": f"MOVED-{n:04d}"},
+                                  headers={"If-Match": "*"})
+                    acknowledged.update({changed["id"]: changed["version"], moved["id"]: moved["version"]})
+                    n += 1
+
+            thread = threading.Thread(target=writer, daemon=True)
+            thread.start()
+            wait_until(lambda: len(acknowledged), lambda count: count >= 2, "writes before the reindex")
+            before = len(acknowledged)
+            result = services.engine.admin.reindex()
+            during = len(acknowledged) - before
+            stopping.set()
+            thread.join(timeout=60)
+            assert result.new_index.endswith("-v2") and during > 0
+            stored = {report_id: live.get(f"/v1/reports/{report_id}").json() for report_id in acknowledged}
+            assert {report_id: report["version"] for report_id, report in stored.items()} == acknowledged
+            assert all(report["external_ref"].startswith("MOVED-") for report in stored.values()
+                       if not report["id"].startswith("base-"))
+        cluster = es_cluster(services.engine)
+        left_behind = cluster.client.count(index=cluster.reports_alias, query={"prefix": {"external_ref": "DURING-"}})
+        assert left_behind["count"] == 0  # the copies under the old case numbers were deleted from the new index
+    finally:
+        stopping.set()
+        close_storage(app)

@@ -213,7 +213,7 @@ def es_init() -> None:
 
 @es_commands.command("reindex")
 def es_reindex() -> None:
-    """Rebuild the reports index with the current mapping and switch the alias (pause writes first)."""
+    """Rebuild the reports index with the current mapping and switch the alias; writes made meanwhile are kept."""
     result = on_elasticsearch(lambda admin: admin.reindex())
     click.echo(f"copied {result.copied} reports from {result.old_index} to {result.new_index}; alias switched")
 
