@@ -88,20 +88,13 @@ def migrate(db: sqlite3.Connection, steps: Steps, path: str) -> int:
     found = stored_version(db)
     assert found is not None, "the row was just inserted"
     refuse_newer(db, steps, path)  # a newer release may have migrated it while this process waited
-    for step in steps[found - FIRST_VERSION:]:
-        step(db)
-    db.execute("UPDATE meta SET value = ? WHERE name = ?", (str(current_version(steps)), VERSION_ROW))
+    if found < current_version(steps):
+        for step in steps[found - FIRST_VERSION:]:
+            step(db)
+        db.execute("UPDATE meta SET value = ? WHERE name = ?", (str(current_version(steps)), VERSION_ROW))
     return found
 
 
-def schema_version_of(path: str) -> int | None:
-    """The version of a registry file, read without opening it for writing (for restores)."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return stored_version(db)
-    finally:
-        db.close()
-
-
 def registry_version() -> int:
+    """The version this release writes."""
     return current_version(REGISTRY_STEPS)
