@@ -51,15 +51,17 @@ def back_up(database: str, target: str) -> Copy:
     """Copy the registry at ``database`` (which may be serving) to ``target``, atomically."""
     if not Path(database).is_file():
         raise StorageUnavailable(f"No registry database at {database}.")
+    _refuse_same_file(target, database)
     partial = f"{target}.partial"
     try:
         with closing(_connect(database, "rw")) as source:
             _copy(source, partial)
-        copy = _checked(partial)
+        with closing(_checked(partial)) as copy:
+            fields = _fields(copy)
         _durably_rename(partial, target)
     finally:
         _remove(partial)
-    return Copy(target, *_fields(copy))
+    return Copy(target, *fields)
 
 
 def restore(backup: str, database: str, anchors_up_to: Callable[[int], Iterable[Anchor]], replace: bool = False
@@ -73,6 +75,7 @@ def restore(backup: str, database: str, anchors_up_to: Callable[[int], Iterable[
     """
     if not Path(backup).is_file():
         raise StorageUnavailable(f"No backup at {backup}.")
+    _refuse_same_file(backup, database)
     target = Path(database)
     exists = target.is_file() and target.stat().st_size > 0
     if exists and not replace:
@@ -82,9 +85,9 @@ def restore(backup: str, database: str, anchors_up_to: Callable[[int], Iterable[
     try:
         with closing(_connect(backup, "ro")) as source:
             _copy(source, partial)
-        copy = _checked(partial)
-        with closing(_connect(partial, "ro")) as db:
-            chain = verify_chain(stored_entries(db), anchors_up_to(newest_entry(db)[0]))
+        with closing(_checked(partial)) as copy:
+            fields = _fields(copy)
+            chain = verify_chain(stored_entries(copy), anchors_up_to(fields[-1][0]))
         if not chain.intact:
             raise Conflict(f"The backup's audit chain is broken at entry {chain.broken_at}: {chain.reason}. "
                            f"Nothing was restored.")
@@ -92,7 +95,12 @@ def restore(backup: str, database: str, anchors_up_to: Callable[[int], Iterable[
             _durably_rename(partial, database)
     finally:
         _remove(partial)
-    return Copy(database, *_fields(copy)), chain
+    return Copy(database, *fields), chain
+
+
+def _refuse_same_file(other: str, database: str) -> None:
+    if Path(other).resolve() == Path(database).resolve():
+        raise Conflict(f"{other} is the registry itself.")
 
 
 def _connect(path: str, mode: str) -> sqlite3.Connection:
@@ -137,10 +145,10 @@ def _checked(path: str) -> sqlite3.Connection:
 
 
 def _fields(db: sqlite3.Connection) -> tuple[int, int, int, tuple[int, str]]:
-    with closing(db):
-        pages, page_size = (db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "page_size"))
-        reports = db.execute("SELECT count(*) FROM reports").fetchone()[0]
-        return pages * page_size, stored_version(db) or 0, reports, newest_entry(db)
+    """A copy's size, schema version, reports and audit head (``Copy``'s fields after its path)."""
+    pages, page_size = (db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "page_size"))
+    reports = db.execute("SELECT count(*) FROM reports").fetchone()[0]
+    return pages * page_size, stored_version(db) or 0, reports, newest_entry(db)
 
 @contextmanager
 def _retired(database: str) -> Iterator[None]:
