@@ -8,9 +8,10 @@ import click
 
 from registry.cli.admin import elasticsearch_engine, on_elasticsearch
 from registry.cli.common import or_fail
-from registry.config import load_settings
+from registry.config import ENV_PREFIX, load_settings
 from registry.services.backups import Restored, back_up_file, restore_file, restore_snapshot
 from registry.stamps import clock_from
+from registry.storage import registry_exists, registry_location
 from registry.storage.interfaces import SnapshotAdmin
 
 
@@ -25,7 +26,11 @@ def _embedded_settings() -> dict[str, Any]:
 @click.argument("target", type=click.Path(dir_okay=False, writable=True))
 def backup(target: str) -> None:
     """Copy the registry (IRONTRACE_DB) to TARGET while it keeps serving; TARGET appears whole or not at all."""
-    copy = or_fail(lambda: back_up_file(_embedded_settings(), target))
+    settings = _embedded_settings()
+    if not registry_exists(settings):
+        raise click.ClickException(f"No registry at {registry_location(settings)}. Set {ENV_PREFIX}DB to the "
+                                   f"registry's file.")
+    copy = or_fail(lambda: back_up_file(settings, target))
     click.echo(f"backed up {copy.reports} reports ({copy.bytes // 1024} KiB, schema {copy.schema_version}) to "
                f"{copy.path}; audit head {copy.head[0]}:{copy.head[1]}")
 
