@@ -102,6 +102,28 @@ def destroy(app, backend: str) -> None:
     cluster.client.indices.delete(index=",".join(cluster.client.indices.get(index=f"{cluster.prefix}-*")))
 
 
+def refuses_a_backup_that_contradicts_a_published_head(app, backend: str, backup: str, env: dict[str, str],
+                                                        report: dict) -> None:
+    """A head published for entry 2 that the backup's entry 2 does not match: the restore is refused
+    (on Elasticsearch after the aliases moved: they move back) and the registry serves on unchanged."""
+    services = app.extensions[EXTENSION_KEY]
+    heads = Path(app.config["IRONTRACE"]["AUDIT_HEADS_FILE"])
+    held = heads.read_bytes() if heads.exists() else b""
+    indices = sorted(es_cluster(services.engine).client.indices.get(index=f"{es_cluster(services.engine).prefix}-*")
+                     ) if backend == "elasticsearch" else []
+    heads.write_bytes(held + json.dumps({"seq": 2, "hash": "f" * 64, "at": "2026-11-26T08:00:00Z"}).encode() + b"\n")
+    try:
+        refused = command(*restore_command(backend, backup, "--force"), env=env)
+    finally:
+        heads.write_bytes(held)
+    assert refused.exit_code == 1 and "audit chain is broken at entry 2" in refused.output, refused.output
+    assert "differs from the head published at 2026-11-26T08:00:00Z" in refused.output
+    assert services.reports.get(Actor.operator(), report["id"])["version"] == report["version"]
+    if backend == "elasticsearch":
+        cluster = es_cluster(services.engine)
+        assert sorted(cluster.client.indices.get(index=f"{cluster.prefix}-*")) == indices
+
+
 def restore_command(backend: str, backup: str, *options: str) -> list[str]:
     return ["restore", *options, backup] if backend == "sqlite" else ["es", "restore", *options, backup]
 
@@ -122,6 +144,7 @@ def test_restore_drill(app, backend, tmp_path):
 
     refused = command(*restore_command(backend, backup), env=env)
     assert refused.exit_code == 1 and "--force" in refused.output  # a registry is there
+    refuses_a_backup_that_contradicts_a_published_head(app, backend, backup, env, reports[0])
 
     destroy(app, backend)
     restored = command(*restore_command(backend, backup), env=env)

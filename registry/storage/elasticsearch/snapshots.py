@@ -32,6 +32,9 @@ from registry.errors import Conflict, NotFound, StorageUnavailable
 from registry.storage.elasticsearch.cluster import Cluster, aliased_index, index_version, versioned_index
 
 PREFIX_META = "irontrace_prefix"
+# A snapshot or restore is waited for in one request, which may take far longer than the usual
+# ES_TIMEOUT_SECONDS (minutes for a large registry): this is its own bound.
+WAIT_SECONDS = 6 * 3600
 VERSIONED = r"(.+)-v[0-9]+"  # what the restore renames: ``{alias}-v{N}`` -> ``{alias}-v{M}``
 
 
@@ -77,9 +80,9 @@ class Snapshots:
                        if es.indices.exists_alias(name=alias)]
             if not indices:
                 raise NotFound(f"No registry under the prefix {self.cluster.prefix} to snapshot.")
-            done = es.snapshot.create(repository=self.repository, snapshot=name, indices=",".join(indices),
-                                      include_global_state=False, wait_for_completion=True,
-                                      metadata={PREFIX_META: self.cluster.prefix})["snapshot"]
+            done = es.options(request_timeout=WAIT_SECONDS).snapshot.create(
+                repository=self.repository, snapshot=name, indices=",".join(indices), include_global_state=False,
+                wait_for_completion=True, metadata={PREFIX_META: self.cluster.prefix})["snapshot"]
         if done["state"] != "SUCCESS":
             raise StorageUnavailable(f"Snapshot {name} ended {done['state']}: {done.get('failures')}")
         return Snapshot(name, self.repository, tuple(sorted(done["indices"])), done["start_time"])
@@ -109,9 +112,10 @@ class Snapshots:
                 raise Conflict(f"Snapshot {snapshot.name} holds indices of no alias of this registry: {foreign}.")
             existing = list(es.indices.get(index=f"{self.cluster.prefix}-*", expand_wildcards="all"))
             version = max(index_version(i) for i in [*existing, *snapshot.indices] if _alias_of(i) in aliases) + 1
-            es.snapshot.restore(repository=self.repository, snapshot=snapshot.name, indices=",".join(snapshot.indices),
-                                include_aliases=False, include_global_state=False, wait_for_completion=True,
-                                rename_pattern=VERSIONED, rename_replacement=f"$1-v{version}")
+            es.options(request_timeout=WAIT_SECONDS).snapshot.restore(
+                repository=self.repository, snapshot=snapshot.name, indices=",".join(snapshot.indices),
+                include_aliases=False, include_global_state=False, wait_for_completion=True,
+                rename_pattern=VERSIONED, rename_replacement=f"$1-v{version}")
             restored = {_alias_of(index): versioned_index(_alias_of(index), version) for index in snapshot.indices}
             moves = tuple((alias, current[alias], restored.get(alias)) for alias in aliases
                           if current[alias] or restored.get(alias))
