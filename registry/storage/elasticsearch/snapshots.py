@@ -7,15 +7,15 @@ and see the same directory (a shared volume on a cluster); a relative
 location is taken under the node's first ``path.repo``.
 
 Snapshot.  One snapshot holds the concrete index behind each of the
-registry's aliases (``{prefix}-{kind}-v{N}``), each as of the moment its
-shard was snapshotted; the snapshot records the prefix in its metadata, so
-several registries can share a repository.
+registry's aliases (``{prefix}-{kind}-v{N}``) that holds anything, each as of
+the moment its shard was snapshotted; the snapshot records the prefix in its
+metadata, so several registries can share a repository.
 
 Restore.  Never over the live indices: the snapshot's indices are restored
 under a new version, ``{prefix}-{kind}-v{M}`` with ``M`` above every version
-there is, and then every alias moves to its restored index in one atomic
-``update_aliases`` call (an alias whose kind the snapshot lacks is left with
-no index, and is created empty on first use).  The replaced indices are kept
+there is (an index the snapshot lacks, empty then or of a newer kind, is
+created empty there), and then every alias moves to its new index in one
+atomic ``update_aliases`` call.  The replaced indices are kept
 until the caller has verified the restored audit chain: ``finish`` deletes
 them, ``undo`` moves the aliases back and deletes the restored ones.
 """
@@ -76,10 +76,11 @@ class Snapshots:
         name = name or f"{self.cluster.prefix}-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S-%f}"
         with self.cluster.translate_errors():
             self._ensure_repository()
-            indices = [aliased_index(es, alias) for alias, _, _ in self.cluster.indices
-                       if es.indices.exists_alias(name=alias)]
-            if not indices:
+            if not es.indices.exists_alias(name=self.cluster.reports_alias):
                 raise NotFound(f"No registry under the prefix {self.cluster.prefix} to snapshot.")
+            # Empty indices are left out (a restore creates them empty): each costs a restore seconds.
+            indices = [aliased_index(es, alias) for alias, _, _ in self.cluster.indices
+                       if es.indices.exists_alias(name=alias) and es.count(index=alias)["count"]]
             done = es.options(request_timeout=WAIT_SECONDS).snapshot.create(
                 repository=self.repository, snapshot=name, indices=",".join(indices), include_global_state=False,
                 wait_for_completion=True, metadata={PREFIX_META: self.cluster.prefix})["snapshot"]
@@ -116,11 +117,12 @@ class Snapshots:
                 repository=self.repository, snapshot=snapshot.name, indices=",".join(snapshot.indices),
                 include_aliases=False, include_global_state=False, wait_for_completion=True,
                 rename_pattern=VERSIONED, rename_replacement=f"$1-v{version}")
-            restored = {_alias_of(index): versioned_index(_alias_of(index), version) for index in snapshot.indices}
-            moves = tuple((alias, current[alias], restored.get(alias)) for alias in aliases
-                          if current[alias] or restored.get(alias))
+            in_snapshot = {_alias_of(index) for index in snapshot.indices}
+            for alias, mappings, settings in self.cluster.indices:  # empty when snapshotted, or newer kinds
+                if alias not in in_snapshot:
+                    es.indices.create(index=versioned_index(alias, version), mappings=mappings, settings=settings)
+            moves = tuple((alias, current[alias], versioned_index(alias, version)) for alias in aliases)
             self._move(moves)
-        self.cluster.indices_moved()  # kinds the snapshot lacked are created on next use
         return Swap(snapshot.name, moves)
 
     def finish(self, swap: Swap) -> None:
