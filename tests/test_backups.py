@@ -31,6 +31,7 @@ from registry.files.heads import HeadsFile
 from tests.conftest import LiveServer, close_storage, es_cluster, issue_key, report_data, store_env, wait_until
 from tests.processes import irontrace
 
+SLOW_SECONDS = 120  # cluster-state changes (deleting indices, snapshots) on a busy shared node
 PINS = [f"CAT0336DLTJF{n:05d}" for n in range(100, 106)]
 READINGS = [*PINS, "CAT0336DLTJFOO101", "CAT0336DLTJF0102", "ZZZ9999999"]  # exact, misread, shortened, none
 
@@ -99,7 +100,8 @@ def destroy(app, backend: str) -> None:
         return
     app.extensions[EXTENSION_KEY].stop_workers()  # the service is down while its cluster is rebuilt
     cluster = es_cluster(app.extensions[EXTENSION_KEY].engine)
-    cluster.client.indices.delete(index=",".join(cluster.client.indices.get(index=f"{cluster.prefix}-*")))
+    es = cluster.client.options(request_timeout=SLOW_SECONDS)
+    es.indices.delete(index=",".join(es.indices.get(index=f"{cluster.prefix}-*")))
 
 
 def refuses_a_backup_that_contradicts_a_published_head(app, backend: str, backup: str, env: dict[str, str],
@@ -170,7 +172,7 @@ def test_restore_drill(app, backend, tmp_path):
     finally:
         if backend == "elasticsearch":
             cluster = es_cluster(again.extensions[EXTENSION_KEY].engine)
-            cluster.client.snapshot.delete(repository=app.config["IRONTRACE"]["ES_SNAPSHOT_REPOSITORY"],
+            cluster.client.options(request_timeout=SLOW_SECONDS).snapshot.delete(repository=app.config["IRONTRACE"]["ES_SNAPSHOT_REPOSITORY"],
                                            snapshot=backup)
             again.extensions[EXTENSION_KEY].close()  # the fixture drops the indices
         else:

@@ -26,14 +26,14 @@ import builtins
 import datetime as dt
 from dataclasses import dataclass
 
-from elasticsearch import ApiError, NotFoundError
+from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from registry.errors import Conflict, NotFound, StorageUnavailable
 from registry.storage.elasticsearch.cluster import Cluster, aliased_index, index_version, versioned_index
 
 PREFIX_META = "irontrace_prefix"
 # A snapshot or restore is waited for in one request, which may take far longer than the usual
-# ES_TIMEOUT_SECONDS (minutes for a large registry): this is its own bound.
+# ES_TIMEOUT_SECONDS (minutes for a large registry): this is its own bound, for every call they make.
 WAIT_SECONDS = 6 * 3600
 VERSIONED = r"(.+)-v[0-9]+"  # what the restore renames: ``{alias}-v{N}`` -> ``{alias}-v{M}``
 
@@ -72,7 +72,7 @@ class Snapshots:
 
     def create(self, name: str | None = None) -> Snapshot:
         """Snapshot every index behind the registry's aliases; waits until the snapshot is complete."""
-        es = self.cluster.client
+        es = self._client()
         name = name or f"{self.cluster.prefix}-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S-%f}"
         with self.cluster.translate_errors():
             self._ensure_repository()
@@ -81,7 +81,7 @@ class Snapshots:
             # Empty indices are left out (a restore creates them empty): each costs a restore seconds.
             indices = [aliased_index(es, alias) for alias, _, _ in self.cluster.indices
                        if es.indices.exists_alias(name=alias) and es.count(index=alias)["count"]]
-            done = es.options(request_timeout=WAIT_SECONDS).snapshot.create(
+            done = es.snapshot.create(
                 repository=self.repository, snapshot=name, indices=",".join(indices), include_global_state=False,
                 wait_for_completion=True, metadata={PREFIX_META: self.cluster.prefix})["snapshot"]
         if done["state"] != "SUCCESS":
@@ -92,7 +92,7 @@ class Snapshots:
         """This registry's snapshots in the repository, oldest first."""
         with self.cluster.translate_errors():
             self._ensure_repository()
-            found = self.cluster.client.snapshot.get(repository=self.repository, snapshot="*")["snapshots"]
+            found = self._client().snapshot.get(repository=self.repository, snapshot="*")["snapshots"]
         return [Snapshot(s["snapshot"], self.repository, tuple(sorted(s["indices"])), s["start_time"])
                 for s in sorted(found, key=lambda s: s["start_time_in_millis"])
                 if (s.get("metadata") or {}).get(PREFIX_META) == self.cluster.prefix and s["state"] == "SUCCESS"]
@@ -100,7 +100,7 @@ class Snapshots:
     def restore(self, name: str | None, replace: bool) -> Swap:
         """Restore snapshot ``name`` (default: the newest) under new index versions and move every alias
         to it; ``replace`` must be given if the registry has indices now."""
-        es, aliases = self.cluster.client, [alias for alias, _, _ in self.cluster.indices]
+        es, aliases = self._client(), [alias for alias, _, _ in self.cluster.indices]
         snapshot = self._named(name)
         with self.cluster.translate_errors():
             current = {alias: aliased_index(es, alias) if es.indices.exists_alias(name=alias) else None
@@ -113,7 +113,7 @@ class Snapshots:
                 raise Conflict(f"Snapshot {snapshot.name} holds indices of no alias of this registry: {foreign}.")
             existing = list(es.indices.get(index=f"{self.cluster.prefix}-*", expand_wildcards="all"))
             version = max(index_version(i) for i in [*existing, *snapshot.indices] if _alias_of(i) in aliases) + 1
-            es.options(request_timeout=WAIT_SECONDS).snapshot.restore(
+            es.snapshot.restore(
                 repository=self.repository, snapshot=snapshot.name, indices=",".join(snapshot.indices),
                 include_aliases=False, include_global_state=False, wait_for_completion=True,
                 rename_pattern=VERSIONED, rename_replacement=f"$1-v{version}")
@@ -129,14 +129,14 @@ class Snapshots:
         """The restore stands: delete the indices it replaced."""
         if swap.replaced:
             with self.cluster.translate_errors():
-                self.cluster.client.indices.delete(index=",".join(swap.replaced))
+                self._client().indices.delete(index=",".join(swap.replaced))
 
     def undo(self, swap: Swap) -> None:
         """The restore is refused: the aliases go back to the indices before it, and the restored ones go."""
         with self.cluster.translate_errors():
             self._move(tuple((alias, new, old) for alias, old, new in swap.moves))
             if swap.restored:
-                self.cluster.client.indices.delete(index=",".join(swap.restored))
+                self._client().indices.delete(index=",".join(swap.restored))
         self.cluster.indices_moved()
 
     def _move(self, moves: tuple[tuple[str, str | None, str | None], ...]) -> None:
@@ -148,7 +148,12 @@ class Snapshots:
             if new:
                 actions.append({"add": {"index": new, "alias": alias}})
         if actions:
-            self.cluster.client.indices.update_aliases(actions=actions)
+            self._client().indices.update_aliases(actions=actions)
+
+    def _client(self) -> Elasticsearch:
+        """The client for the operator's long operations: the snapshot or restore itself, and the index
+        creations and alias moves around it (cluster-state changes, slow on a busy cluster)."""
+        return self.cluster.client.options(request_timeout=WAIT_SECONDS)
 
     def _named(self, name: str | None) -> Snapshot:
         found = self.list()
@@ -162,7 +167,7 @@ class Snapshots:
 
     def _ensure_repository(self) -> None:
         """Register the filesystem repository (the same settings again change nothing)."""
-        es = self.cluster.client
+        es = self._client()
         try:
             es.snapshot.get_repository(name=self.repository)
             return
