@@ -28,6 +28,10 @@ DEFAULTS: dict[str, Any] = {
     "ES_INDEX_PREFIX": "irontrace",
     "ES_TIMEOUT_SECONDS": 10,
     "ES_REFRESH_INTERVAL": "1s",
+    # `irontrace es snapshot`/`restore`: a filesystem repository; every node's path.repo must hold the location
+    # (a relative location is taken under the node's first path.repo).
+    "ES_SNAPSHOT_REPOSITORY": "irontrace-backups",
+    "ES_SNAPSHOT_LOCATION": "irontrace-backups",
     # External registries (integrations.config): a TOML file and/or JSON; neither means none is called.
     "SOURCES_FILE": None,
     "SOURCES": None,

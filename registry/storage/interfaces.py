@@ -314,8 +314,31 @@ class Counters(Protocol):
         """Drop expired documents; how many."""
 
 
+class SnapshotAdmin(Protocol):
+    """Snapshots of an engine's indices, restored under new index versions (``irontrace es snapshot``)."""
+
+    def create(self, name: str | None = None) -> Any:
+        """Take a snapshot (named, or after the time); what it holds."""
+
+    def list(self) -> builtins.list[Any]:
+        """This registry's snapshots, oldest first."""
+
+    def restore(self, name: str | None, replace: bool) -> Any:
+        """Restore a snapshot (default: the newest) and move the aliases to it; a swap to finish or undo."""
+
+    def finish(self, swap: Any) -> None:
+        """Keep a restore: drop what it replaced."""
+
+    def undo(self, swap: Any) -> None:
+        """Refuse a restore: put back what it replaced."""
+
+
 class IndexAdmin(Protocol):
     """Index administration, for engines that have indices to manage (``irontrace es``)."""
+
+    @property
+    def snapshots(self) -> SnapshotAdmin:
+        """Snapshots of the indices, and restores from them."""
 
     def init(self) -> list[str]:
         """Create the missing indices (safe to repeat); the names of those created."""

@@ -61,6 +61,10 @@ class PublishedHeadSchema(Schema):
     seq = fields.Integer()
     hash = fields.String()
     at = fields.String(metadata={"format": "date-time"})
+    restored_from = fields.String(metadata={"description": "Set when a restore published this head: the backup "
+                                                           "or snapshot restored"})
+    rolled_back_from = fields.Integer(metadata={"description": "A restore's: the newest head published before it, "
+                                                               "when the restore rolled the log back past it"})
 
 
 class ChainReportSchema(Schema):

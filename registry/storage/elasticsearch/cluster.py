@@ -21,6 +21,7 @@ failures.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -52,6 +53,8 @@ from registry.storage.elasticsearch.mappings import (
 from search.text import ANALYSIS_VERSION
 
 log = logging.getLogger(__name__)
+
+INDEX_VERSION = re.compile(r"-v(\d+)$")
 
 FIRST_VERSION = 1
 MAX_RETRIES = 2  # connection refused or 502/503/504 may succeed on another node; timeouts are never retried
@@ -185,6 +188,10 @@ class Cluster:
                         "description checks miss reports until `irontrace es reindex` rebuilds it.",
                         built_with, ANALYSIS_VERSION)
 
+    def indices_moved(self) -> None:
+        """Aliases were moved or dropped (a restore): check the indices again on next use."""
+        self._indices_ready = False
+
     def next_seq(self) -> int:
         """Creation order: wall-clock nanoseconds, strictly increasing within this process."""
         with self._seq_lock:
@@ -274,3 +281,19 @@ class ReadPosition(TypedDict):
 def read_position(hit: Document) -> ReadPosition:
     """Optimistic concurrency: the write applies only if the document is still as read."""
     return {"if_seq_no": hit["_seq_no"], "if_primary_term": hit["_primary_term"]}
+
+
+def aliased_index(es: Elasticsearch, alias: str) -> str:
+    """The one concrete index behind ``alias``."""
+    indices = list(es.indices.get_alias(name=alias))
+    if len(indices) != 1:
+        raise StorageUnavailable(f"Alias {alias} points to {len(indices)} indices, not one: {sorted(indices)}.")
+    return indices[0]
+
+
+def index_version(index: str) -> int:
+    """The N of ``{alias}-v{N}``."""
+    match = INDEX_VERSION.search(index)
+    if match is None:
+        raise StorageUnavailable(f"Index {index} is not named {{alias}}-v{{N}}; cannot tell its version.")
+    return int(match[1])
