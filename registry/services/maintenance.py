@@ -15,26 +15,24 @@ next round.
 from __future__ import annotations
 
 import logging
-import threading
 
 from registry.errors import IronTraceError
 from registry.services.audit import AuditService
+from registry.services.periodic import PeriodicTask
 from registry.stamps import Clock
 from registry.storage.interfaces import Counters
 
 log = logging.getLogger(__name__)
 
-STOP_TIMEOUT_SECONDS = 30
 
+class Maintenance(PeriodicTask):
+    thread_name = "irontrace-maintenance"
 
-class Maintenance:
     def __init__(self, audit: AuditService, counters: Counters, clock: Clock, interval_seconds: float) -> None:
+        super().__init__(interval_seconds)
         self.audit = audit
         self.counters = counters
         self.clock = clock
-        self.interval_seconds = interval_seconds
-        self.stopping = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def run_once(self) -> None:
         """One round: recover, publish, purge; each step goes on whatever happened to the one before."""
@@ -43,21 +41,3 @@ class Maintenance:
                 step(self.clock())
             except IronTraceError as exc:
                 log.warning("maintenance: %s failed: %s", step.__name__, exc.detail)
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            self.run_once()
-            self.stopping.wait(self.interval_seconds)
-
-    def start(self) -> Maintenance:
-        """Run in a background thread (once, however often this is called)."""
-        if self._thread is None or not self._thread.is_alive():
-            self.stopping.clear()
-            self._thread = threading.Thread(target=self.run, name="irontrace-maintenance", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stopping.set()
-        if self._thread is not None:
-            self._thread.join(STOP_TIMEOUT_SECONDS)

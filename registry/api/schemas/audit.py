@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from registry.api.schemas.common import Instant
+from registry.api.schemas.common import Instant, PageSchema
 from registry.validation import text_field
 from registry.vocabulary import AUDIT_ACTIONS
 
@@ -42,9 +42,8 @@ class AuditEntrySchema(Schema):
     hash = fields.String()
 
 
-class AuditPageSchema(Schema):
+class AuditPageSchema(PageSchema):
     items = fields.List(fields.Nested(AuditEntrySchema))
-    next_cursor = fields.String(allow_none=True)
 
 
 ANCHOR_PATTERN = r"^[0-9]{1,18}:[0-9a-f]{64}$"

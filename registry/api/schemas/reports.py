@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
+from registry.api.schemas.common import PageArgsSchema, PageSchema
 from registry.validation import Category, CountryCode, ReportInputSchema, text_field
 from registry.vocabulary import STATUSES
 
@@ -27,7 +28,7 @@ class ReportPatchSchema(ReportInputSchema):
         super().__init__(partial=True, **kwargs)
 
 
-class ReportListArgsSchema(Schema):
+class ReportListArgsSchema(PageArgsSchema):
     status = fields.String(validate=validate.OneOf(STATUSES))
     category = Category()
     manufacturer = text_field()
@@ -35,10 +36,7 @@ class ReportListArgsSchema(Schema):
     q = text_field(500, metadata={"description": "Full-text search in descriptions"})
     source = text_field(100, metadata={"description": "Reports imported from this feed"})
     agency = text_field(metadata={"description": "Reports of this reporting agency (case and spacing ignored)"})
-    limit = fields.Integer(validate=validate.Range(min=1, max=500), load_default=50)
-    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
 
 
-class ReportPageSchema(Schema):
+class ReportPageSchema(PageSchema):
     items = fields.List(fields.Nested(ReportSchema))
-    next_cursor = fields.String(allow_none=True)

@@ -25,6 +25,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypedDict
 
@@ -165,12 +166,11 @@ class Cluster:
 
     def init_indices(self) -> list[str]:
         """Create each missing index with its alias; safe when every worker does it at once."""
-        created = []
         with self.translate_errors():
-            for alias, mappings, settings in self.indices:
-                index = create_aliased_index(self.client, alias, mappings, settings)
-                if index:
-                    created.append(index)
+            # All at once: the master batches the cluster-state updates, one by one each waits its turn.
+            with ThreadPoolExecutor(max_workers=len(self.indices)) as pool:
+                created = [index for index in pool.map(
+                    lambda spec: create_aliased_index(self.client, *spec), self.indices) if index]
             if versioned_index(self.reports_alias, FIRST_VERSION) not in created:
                 self._check_analysis_version()
         self._indices_ready = True
