@@ -264,6 +264,15 @@ def wait_until(fetch: Callable[[], Any], done: Callable[[Any], bool], what: str,
         time.sleep(0.05)
 
 
+RECOVERY = {"date": "2026-11-26", "place": "Zhibek Zholy border post", "country": "KZ",
+            "agency": "Border Service of Kazakhstan", "note": "On a low-loader bound for the border."}
+
+
+def without_review(report: dict) -> dict:
+    """A report as stored: without the review date and flag the API shows with it."""
+    return {k: v for k, v in report.items() if k not in ("review_at", "review_due")}
+
+
 def report_data(ref: str = "KZ-TRK-2025-000001", **overrides) -> dict:
     """A valid report as an agency would submit it; override any top-level field."""
     data = {

@@ -36,6 +36,7 @@ from search.keys import query_keys
 from search.policy import KEY_CANDIDATE_LIMIT
 from search.query import CheckQuery
 from tests.conftest import (
+    RECOVERY,
     audit_entry,
     bearer,
     candidates,
@@ -110,7 +111,7 @@ def test_replace_checks_the_version(storage: Engine) -> None:
     reports = services(storage).reports
     created = reports.create(OPERATOR, validate_report(report_data("KZ-2")))
 
-    updated = reports.update(OPERATOR, created["id"], {"status": "recovered"}, 1)
+    updated = reports.update(OPERATOR, created["id"], {"status": "recovered", "recovery": RECOVERY}, 1)
 
     assert updated["version"] == 2
     assert storage.reports.get(created["id"]) == updated
