@@ -28,8 +28,10 @@ from tests.conftest import (
     close_storage,
     issue_key,
     report_data,
+    store_env,
     wait_until,
 )
+from tests.processes import irontrace
 from tests.test_hits import TURKESTAN, Party, received, register_webhook
 
 PIN = "CAT0336DLTJF00123"
@@ -232,3 +234,17 @@ def test_retention_purges_only_what_is_past_its_period_and_audits_each_purge(lif
         ("checks", 1, 30)]
     assert all(e["actor"]["role"] == Actor.system().role for e in entries)
     assert audit(live, "check")  # the audit log itself is kept: the purged checks' entries too
+
+
+def test_irontrace_purge_removes_old_check_records_by_the_configured_clock(life_app, live, clock):
+    live.post("/v1/reports", json=report_data())
+    old_check = live.post("/v1/checks", json={"identifier": PIN}).json()["check_id"]
+    clock.advance(31 * DAY)
+    env = {**store_env(life_app), "IRONTRACE_CLOCK_FILE": str(clock.path), "IRONTRACE_CHECK_RETENTION_DAYS": "30"}
+    purged = irontrace("purge", env=env)
+    assert purged.returncode == 0, purged.stderr
+    assert "checks: 1 purged" in purged.stdout
+    with pytest.raises(NotFound):
+        services(life_app).engine.checks.get(old_check)
+    [entry] = audit(live, "retention.purge")
+    assert (entry["actor"]["role"], entry["details"]["cutoff"]) == (Actor.operator().role, "2026-11-27T08:00:00.000Z")

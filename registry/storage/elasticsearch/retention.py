@@ -35,19 +35,19 @@ def purging(cluster: Cluster, outbox: Outbox, what: str, entry: AuditEntry, indi
 
 def delete_where(es: Elasticsearch, indices: Sequence[str], query: Document) -> int:
     """Delete every document of ``indices`` matching ``query``, visible to searches at once; how many."""
-    answer = es.delete_by_query(index=",".join(indices), query=query, conflicts="proceed", refresh=True,
+    answer = es.delete_by_query(index=list(indices), query=query, conflicts="proceed", refresh=True,
                                 slices="auto")
     deleted: int = answer["deleted"]
     return deleted
 
 
 def count_where(es: Elasticsearch, indices: Sequence[str], query: Document) -> int:
-    found: int = es.count(index=",".join(indices), query=query)["count"]
+    found: int = es.count(index=list(indices), query=query)["count"]
     return found
 
 
 def _purged(es: Elasticsearch, probe: Document, entry: AuditEntry) -> AuditEntry | None:
     """Probe: nothing the purge named is left (a real-time refresh first)."""
-    es.indices.refresh(index=",".join(probe["indices"]))
+    es.indices.refresh(index=list(probe["indices"]))
     return entry if count_where(es, probe["indices"], probe["query"]) == 0 else None
 
