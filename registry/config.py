@@ -87,6 +87,9 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_RETRY_HOURS": 24.0,  # a delivery is retried at least this long before it is marked failed
     "WEBHOOK_RETRY_BASE_SECONDS": 5.0,  # the first retry; each next waits twice as long...
     "WEBHOOK_RETRY_MAX_SECONDS": 3600.0,  # ...up to this
+    # A webhook may point at a loopback, private or link-local address only if this allows it (a receiver
+    # on the same host or network); otherwise such a url is refused, and checked again before each send.
+    "WEBHOOK_ALLOW_PRIVATE": False,
     # Seen before: a new report is matched against the checks of this many past days.
     "SIGHTINGS_DAYS": 180,
     # The life of a report: an agency validates each active report within this many months of its

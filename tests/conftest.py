@@ -139,7 +139,8 @@ def stored_check(engine: Engine, check_id: str) -> Document:
 
 # Tests call every endpoint with bad keys far more often than a client would, and do upkeep
 # (recovery, the published head) by calling it, not on a timer: tests of those set their own.
-TEST_LIMITS = {"AUTH_FAILURE_BURST": 100_000, "MAINTENANCE_SECONDS": 3600}
+# Webhook receivers in tests listen on 127.0.0.1, which production settings refuse.
+TEST_LIMITS = {"AUTH_FAILURE_BURST": 100_000, "MAINTENANCE_SECONDS": 3600, "WEBHOOK_ALLOW_PRIVATE": True}
 
 
 def backend_settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, Any]:

@@ -248,3 +248,32 @@ def test_irontrace_purge_removes_old_check_records_by_the_configured_clock(life_
         services(life_app).engine.checks.get(old_check)
     [entry] = audit(live, "retention.purge")
     assert (entry["actor"]["role"], entry["details"]["cutoff"]) == (Actor.operator().role, "2026-11-27T08:00:00.000Z")
+
+
+def test_a_webhook_to_a_private_address_is_refused_and_checked_again_before_each_delivery(
+        backend, tmp_path, request, receiver):
+    settings = {**backend_settings(backend, tmp_path, request), **LIFE_SETTINGS}
+    allowing = create_app(settings)  # the tests' setting: receivers listen on 127.0.0.1
+    with LiveServer(allowing, issue_key(allowing)) as server:
+        Party(server, issue_key(allowing, AGENCY, TURKESTAN)).post("/v1/reports", json=report_data())
+        hook = register_webhook(Party(server, issue_key(allowing, AGENCY, TURKESTAN)), receiver, ["check.matched"])
+    services(allowing).close()  # the registry stays; the next app serves it with the production default
+    refusing = create_app({**settings, "WEBHOOK_ALLOW_PRIVATE": False})
+    try:
+        with LiveServer(refusing, issue_key(refusing)) as server:
+            agency = Party(server, issue_key(refusing, AGENCY, TURKESTAN))
+            for url in ("http://127.0.0.1:9/hooks", "http://localhost/hooks", "https://10.1.2.3/", "http://[::1]:80/",
+                        "http://169.254.169.254/latest/meta-data", "http://[::ffff:192.168.0.1]/"):
+                refused = agency.post("/v1/webhooks", json={"url": url, "events": ["check.matched"]})
+                assert refused.status_code == 400, url
+                assert "not a public address" in refused.json()["detail"], refused.text
+            # The webhook made before (as if its name had resolved outward then) is refused at delivery time.
+            assert server.post("/v1/checks", json={"identifier": PIN}).json()["verdict"] == "hit"
+            [delivery] = wait_until(lambda: server.get(f"/v1/webhooks/{hook['id']}/deliveries").json()["items"],
+                                    lambda items: items and items[0]["attempts"] >= 1, "a refused attempt", timeout=30)
+            assert delivery["status"] == "pending"  # retried later, in case the name resolves outward again
+            assert delivery["last_response"] == (
+                "refused: 127.0.0.1 resolves to 127.0.0.1, which is not a public address")
+            assert received(receiver) == []
+    finally:
+        close_storage(refusing)

@@ -27,6 +27,7 @@ from standardwebhooks.webhooks import Webhook as Signer
 
 from registry.errors import IronTraceError, NotFound
 from registry.records import Delivery, Webhook
+from registry.services.webhooks import private_destination
 from registry.stamps import Clock, iso_at
 from registry.storage.interfaces import WebhookStore
 
@@ -60,6 +61,7 @@ class Deliverer:
         self.timeout: float = settings["WEBHOOK_TIMEOUT_SECONDS"]
         self.base: float = settings["WEBHOOK_RETRY_BASE_SECONDS"]
         self.ceiling: float = settings["WEBHOOK_RETRY_MAX_SECONDS"]
+        self.allow_private: bool = settings["WEBHOOK_ALLOW_PRIVATE"]
         self.stopping = threading.Event()
         self.http = requests.Session()
         self._thread: threading.Thread | None = None
@@ -103,13 +105,11 @@ class Deliverer:
         if webhook is None:
             self.store.update_delivery({**delivery, "status": "failed", "last_response": "webhook deleted"})
             return
-        try:
-            answer = self.http.post(webhook["url"], data=delivery["body"].encode(), timeout=self.timeout,
-                                    headers=signed_headers(webhook, delivery, dt.datetime.now(dt.UTC)),
-                                    allow_redirects=False)
-            outcome, delivered = f"{answer.status_code}", 200 <= answer.status_code < 300
-        except requests.RequestException as exc:
-            outcome, delivered = type(exc).__name__, False
+        refused = None if self.allow_private else private_destination(webhook["url"])
+        if refused:
+            outcome, delivered = f"refused: {refused}", False
+        else:
+            outcome, delivered = self._post(webhook, delivery)
         if delivered:
             self.store.update_delivery({**delivery, "status": "delivered", "delivered_at": iso_at(now),
                                         "last_response": outcome})
@@ -117,6 +117,16 @@ class Deliverer:
             failed = now >= delivery["retry_until"]
             self.store.update_delivery({**delivery, "status": "failed" if failed else "pending",
                                         "last_response": outcome})
+
+    def _post(self, webhook: Webhook, delivery: Delivery) -> tuple[str, bool]:
+        """One signed attempt: what the receiver answered (or how it failed), and whether it took it."""
+        try:
+            answer = self.http.post(webhook["url"], data=delivery["body"].encode(), timeout=self.timeout,
+                                    headers=signed_headers(webhook, delivery, dt.datetime.now(dt.UTC)),
+                                    allow_redirects=False)
+        except requests.RequestException as exc:
+            return type(exc).__name__, False
+        return f"{answer.status_code}", 200 <= answer.status_code < 300
 
     def run(self) -> None:
         while not self.stopping.is_set():
