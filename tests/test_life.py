@@ -9,6 +9,7 @@ an hour, so it never races the test).
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from registry.access import AGENCY, BORDER, DEALER, Actor
 from registry.api.extension import EXTENSION_KEY
 from registry.errors import NotFound
 from registry.services import Services
+from registry.services.reviews import add_months
 from tests import test_hits
 from tests.conftest import (
     RECOVERY,
@@ -277,3 +279,14 @@ def test_a_webhook_to_a_private_address_is_refused_and_checked_again_before_each
             assert received(receiver) == []
     finally:
         close_storage(refusing)
+
+
+@pytest.mark.parametrize(("start", "months", "review"), [
+    ("2026-11-26T08:00:00+00:00", 12, "2027-11-26T08:00:00+00:00"),
+    ("2027-01-31T23:59:59+00:00", 1, "2027-02-28T23:59:59+00:00"),
+    ("2028-02-29T00:00:00+00:00", 12, "2029-02-28T00:00:00+00:00"),
+    ("2026-12-15T00:00:00+00:00", 1, "2027-01-15T00:00:00+00:00"),
+    ("2027-01-15T00:00:00+00:00", -1, "2026-12-15T00:00:00+00:00"),
+])
+def test_review_dates_count_calendar_months(start, months, review):
+    assert add_months(dt.datetime.fromisoformat(start), months) == dt.datetime.fromisoformat(review)
