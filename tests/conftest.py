@@ -177,7 +177,8 @@ def stored_check(engine: Engine, check_id: str) -> Document:
 
 # Tests call every endpoint with bad keys far more often than a client would, and do upkeep
 # (recovery, the published head) by calling it, not on a timer: tests of those set their own.
-TEST_LIMITS = {"AUTH_FAILURE_BURST": 100_000, "MAINTENANCE_SECONDS": 3600}
+# Webhook receivers in tests listen on 127.0.0.1, which production settings refuse.
+TEST_LIMITS = {"AUTH_FAILURE_BURST": 100_000, "MAINTENANCE_SECONDS": 3600, "WEBHOOK_ALLOW_PRIVATE": True}
 
 
 def backend_settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
@@ -300,6 +301,15 @@ def wait_until(fetch: Callable[[], Any], done: Callable[[Any], bool], what: str,
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not happen within {timeout} s: {value}")
         time.sleep(0.05)
+
+
+RECOVERY = {"date": "2026-11-26", "place": "Zhibek Zholy border post", "country": "KZ",
+            "agency": "Border Service of Kazakhstan", "note": "On a low-loader bound for the border."}
+
+
+def without_review(report: dict) -> dict:
+    """A report as stored: without the review date and flag the API shows with it."""
+    return {k: v for k, v in report.items() if k not in ("review_at", "review_due")}
 
 
 def report_data(ref: str = "KZ-TRK-2025-000001", **overrides) -> dict:

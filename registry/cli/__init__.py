@@ -1,6 +1,6 @@
 """The ``irontrace`` command.  Each group of commands lives in a module of its own:
 ``serving`` (serve, worker, simulator, receiver), ``reports`` (import, export, demo, feed),
-``checks`` (check, bulk-check), ``admin`` (keys, audit, es), ``backups`` (backup, restore,
+``checks`` (check, bulk-check), ``admin`` (keys, users, audit, es, purge), ``backups`` (backup, restore,
 es snapshot, es restore)."""
 
 from __future__ import annotations

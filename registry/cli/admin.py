@@ -218,4 +218,14 @@ def es_reindex() -> None:
     click.echo(f"copied {result.copied} reports from {result.old_index} to {result.new_index}; alias switched")
 
 
-COMMANDS = [keys_commands, users_commands, audit_commands, es_commands]
+@click.command("purge")
+def purge() -> None:
+    """Remove what is past its retention period now (CHECK_RETENTION_DAYS, BULK_JOB_RETENTION_DAYS,
+    BULK_RESULT_RETENTION_DAYS), as every process's maintenance round does; each purge is audited."""
+    services = local_services()
+    counts = or_fail(lambda: services.retention.purge(services.maintenance.clock(), Actor.operator()))
+    for what, count in counts.items():
+        click.echo(f"{what}: {count} purged")
+
+
+COMMANDS = [keys_commands, users_commands, audit_commands, es_commands, purge]

@@ -27,6 +27,7 @@ from standardwebhooks.webhooks import Webhook as Signer
 from registry.errors import NotFound
 from registry.records import Delivery, Webhook
 from registry.services.periodic import PeriodicTask
+from registry.services.webhooks import private_destination
 from registry.stamps import Clock, iso_at
 from registry.storage.interfaces import WebhookStore
 
@@ -61,6 +62,7 @@ class Deliverer(PeriodicTask):
         self.timeout: float = settings["WEBHOOK_TIMEOUT_SECONDS"]
         self.base: float = settings["WEBHOOK_RETRY_BASE_SECONDS"]
         self.ceiling: float = settings["WEBHOOK_RETRY_MAX_SECONDS"]
+        self.allow_private: bool = settings["WEBHOOK_ALLOW_PRIVATE"]
         self.http = requests.Session()
 
     def backoff(self, attempts: int) -> float:
@@ -102,13 +104,11 @@ class Deliverer(PeriodicTask):
         if webhook is None:
             self.store.update_delivery({**delivery, "status": "failed", "last_response": "webhook deleted"})
             return
-        try:
-            answer = self.http.post(webhook["url"], data=delivery["body"].encode(), timeout=self.timeout,
-                                    headers=signed_headers(webhook, delivery, dt.datetime.now(dt.UTC)),
-                                    allow_redirects=False)
-            outcome, delivered = f"{answer.status_code}", 200 <= answer.status_code < 300
-        except requests.RequestException as exc:
-            outcome, delivered = type(exc).__name__, False
+        refused = None if self.allow_private else private_destination(webhook["url"])
+        if refused:
+            outcome, delivered = f"refused: {refused}", False
+        else:
+            outcome, delivered = self._post(webhook, delivery)
         if delivered:
             self.store.update_delivery({**delivery, "status": "delivered", "delivered_at": iso_at(now),
                                         "last_response": outcome})
@@ -116,3 +116,14 @@ class Deliverer(PeriodicTask):
             failed = now >= delivery["retry_until"]
             self.store.update_delivery({**delivery, "status": "failed" if failed else "pending",
                                         "last_response": outcome})
+
+    def _post(self, webhook: Webhook, delivery: Delivery) -> tuple[str, bool]:
+        """One signed attempt: what the receiver answered (or how it failed), and whether it took it."""
+        try:
+            answer = self.http.post(webhook["url"], data=delivery["body"].encode(), timeout=self.timeout,
+                                    headers=signed_headers(webhook, delivery, dt.datetime.now(dt.UTC)),
+                                    allow_redirects=False)
+        except requests.RequestException as exc:
+            return type(exc).__name__, False
+        return f"{answer.status_code}", 200 <= answer.status_code < 300
+

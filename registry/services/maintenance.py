@@ -5,6 +5,8 @@
   recovery, afterwards the sweep.
 - Publish the audit log's head to the heads file (``AuditService.publish_head``).
 - Forget counters that expired (rate-limit state, yesterday's rows).
+- Raise ``report.review_due`` for reports past their review date (``reviews.ReviewService``).
+- Purge what is past its retention period (``retention.RetentionService``).
 
 Several processes doing this at once is harmless: recovery never appends an
 entry twice, the heads file takes a head only when it moved on, and purging
@@ -15,6 +17,7 @@ next round.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 
 from registry.errors import IronTraceError
 from registry.services.audit import AuditService
@@ -28,15 +31,18 @@ log = logging.getLogger(__name__)
 class Maintenance(PeriodicTask):
     thread_name = "irontrace-maintenance"
 
-    def __init__(self, audit: AuditService, counters: Counters, clock: Clock, interval_seconds: float) -> None:
+    def __init__(self, audit: AuditService, counters: Counters, clock: Clock, interval_seconds: float,
+                 steps: Sequence[Callable[[float], object]] = ()) -> None:
         super().__init__(interval_seconds)
         self.audit = audit
         self.counters = counters
+        self.steps = (audit.log.complete_pending, audit.publish_head, counters.purge, *steps)
         self.clock = clock
 
     def run_once(self) -> None:
-        """One round: recover, publish, purge; each step goes on whatever happened to the one before."""
-        for step in (self.audit.log.complete_pending, self.audit.publish_head, self.counters.purge):
+        """One round: recover, publish, forget, then the further steps (reviews, retention); each step
+        goes on whatever happened to the one before."""
+        for step in self.steps:
             try:
                 step(self.clock())
             except IronTraceError as exc:

@@ -16,6 +16,13 @@ class ReportSchema(ReportInputSchema):
     version = fields.Integer(dump_only=True)
     created_at = fields.String(dump_only=True, metadata={"format": "date-time"})
     updated_at = fields.String(dump_only=True, metadata={"format": "date-time"})
+    validated_at = fields.String(dump_only=True, metadata={
+        "format": "date-time", "description": "When the agency last validated the report (POST .../validation)"})
+    review_at = fields.String(dump_only=True, allow_none=True, metadata={
+        "format": "date-time",
+        "description": "When the report is due for review: REPORT_REVIEW_MONTHS after registration or the last "
+                       "validation; null once recovered or cancelled"})
+    review_due = fields.Boolean(dump_only=True, metadata={"description": "The review date has passed"})
 
 
 class ReportPatchSchema(ReportInputSchema):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from registry.stamps import Clock, clock_from
+from registry.storage.elasticsearch import retention
 from registry.storage.elasticsearch.admin import ElasticsearchIndexAdmin
 from registry.storage.elasticsearch.audit import ElasticsearchAuditLog
 from registry.storage.elasticsearch.candidates import ElasticsearchCandidateIndex
@@ -40,6 +41,7 @@ def open_cluster(cluster: Cluster, clock: Clock, outbox_grace_seconds: float,
     outbox = Outbox(cluster, audit, clock, outbox_grace_seconds)
     audit.outbox = outbox
     reports = ElasticsearchReportStore(cluster, outbox)
+    retention.register(outbox)
 
     def close() -> None:
         outbox.flush()  # finished intents this process would otherwise leave to recovery
@@ -58,6 +60,7 @@ def open_cluster(cluster: Cluster, clock: Clock, outbox_grace_seconds: float,
         confirmations=ElasticsearchConfirmationStore(cluster, outbox),
         webhooks=ElasticsearchWebhookStore(cluster, outbox),
         sightings=ElasticsearchSightingLog(cluster, outbox),
+        review_notices=ElasticsearchSightingLog(cluster, outbox, "review_notices"),
         ping=cluster.ping,
         close=close,
         in_process_workers=IN_PROCESS_WORKERS,

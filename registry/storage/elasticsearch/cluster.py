@@ -2,7 +2,7 @@
 
 Layout.  Each kind of record has an index ``{prefix}-{kind}-v{N}`` behind the
 alias ``{prefix}-{kind}`` (reports, checks, keys, users, audit, bulk jobs, their rows
-and results, confirmation requests, webhooks, their deliveries, sightings); code only ever
+and results, confirmation requests, webhooks, their deliveries, sightings, review notices); code only ever
 names the aliases, so ``admin.reindex`` can build ``v{N+1}`` and swap the alias atomically.
 
 Description analysis.  A reports index built by other description analysis
@@ -114,6 +114,7 @@ class Cluster:
         self.webhooks_alias = f"{index_prefix}-webhooks"
         self.deliveries_alias = f"{index_prefix}-webhook-deliveries"
         self.sightings_alias = f"{index_prefix}-sightings"
+        self.review_notices_alias = f"{index_prefix}-review-notices"
         # Counters change on every request and matter for a day at most: no fsync per update.
         counters_settings = {**self.index_settings, "translog": {"durability": "async"}}
         self.indices: tuple[tuple[str, Document, Document], ...] = (
@@ -131,6 +132,7 @@ class Cluster:
             (self.webhooks_alias, WEBHOOKS_MAPPINGS, self.index_settings),
             (self.deliveries_alias, DELIVERIES_MAPPINGS, self.index_settings),
             (self.sightings_alias, SIGHTINGS_MAPPINGS, self.index_settings),
+            (self.review_notices_alias, SIGHTINGS_MAPPINGS, self.index_settings),
         )
         self._indices_ready = False
         self._seq_lock = threading.Lock()

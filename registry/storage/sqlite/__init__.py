@@ -53,6 +53,7 @@ def open_sqlite(path: str, cache_mb: int = 256, max_size_mb: int = 0, reserve_mb
         confirmations=SQLiteConfirmationStore(database),
         webhooks=SQLiteWebhookStore(database),
         sightings=SQLiteSightingLog(database),
+        review_notices=SQLiteSightingLog(database, "review_notices"),
         ping=database.ping,
         close=close,
         in_process_workers=IN_PROCESS_WORKERS,

@@ -54,6 +54,8 @@ CREATE INDEX IF NOT EXISTS reports_by_manufacturer ON reports (manufacturer_key)
 CREATE INDEX IF NOT EXISTS reports_by_country ON reports (country);
 CREATE INDEX IF NOT EXISTS reports_by_source ON reports (json_extract(document, '$.source'))
     WHERE json_extract(document, '$.source') IS NOT NULL;
+CREATE INDEX IF NOT EXISTS reports_by_review ON reports (
+    status, coalesce(json_extract(document, '$.validated_at'), json_extract(document, '$.created_at')));
 CREATE TABLE IF NOT EXISTS identifier_terms (
     term INTEGER NOT NULL,
     report_seq INTEGER NOT NULL,
@@ -118,6 +120,7 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_due ON webhook_deliveries (status, next_attempt);
 CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON webhook_deliveries (webhook_id, seq);
 CREATE TABLE IF NOT EXISTS sightings (report_id TEXT PRIMARY KEY, document TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS review_notices (report_id TEXT PRIMARY KEY, document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS api_keys (key_id TEXT PRIMARY KEY, document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY, document TEXT NOT NULL);
