@@ -34,7 +34,7 @@ from registry.storage.chunks import numbered_chunks
 from registry.storage.cursors import decode_pair, encode_cursor
 from registry.storage.elasticsearch import retention
 from registry.storage.elasticsearch.cluster import Cluster, bulk_items, read_position, refusal
-from registry.storage.elasticsearch.deliveries import write_with_deliveries
+from registry.storage.elasticsearch.deliveries import delivery_operations, write_operations
 from registry.storage.elasticsearch.outbox import Outbox
 from registry.storage.elasticsearch.retention import AuditOf
 from registry.storage.leases import at_checkpoint, claimable, holds_lease
@@ -119,8 +119,9 @@ class ElasticsearchJobStore:
         """A lost compare-and-set is retried on a fresh read: a cancel racing a worker's
         checkpoint still applies, and the lease decides again who may write.  With ``audit``, each
         attempt goes through the outbox with the entry of the job it would write.  ``deliveries``
-        are written right after the job, in the same outbox block (a crash between the two
-        requests loses them: the one event not written in its write's own request)."""
+        are written right after the job (not in its request: a lost compare-and-set must not leave
+        them), and travel in the intent, so recovery makes them if a crash came between the two."""
+        follow_up = delivery_operations(self.cluster, deliveries)
         for _ in range(UPDATE_ATTEMPTS):
             with self.cluster.session() as es:
                 current = self._read(es, job_id)
@@ -133,13 +134,13 @@ class ElasticsearchJobStore:
                         return job
                     continue
             probe = {"job_id": job_id, "changes": changes}
-            with self.outbox.recorded(f"job:{job_id}", "job", audit(job), probe) as pending, \
+            with self.outbox.recorded(f"job:{job_id}", "job", audit(job), probe, follow_up) as pending, \
                     self.cluster.session() as es:
                 pending.written = self._replace(es, current, job)
                 if not pending.written:
                     pending.entry = None
-                elif deliveries:
-                    write_with_deliveries(es, self.cluster, [], deliveries)
+                elif follow_up:
+                    write_operations(es, follow_up)
             if pending.written:
                 return job
         raise StorageUnavailable("The bulk check kept changing while it was being updated; retry.")
