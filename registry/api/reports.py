@@ -62,7 +62,7 @@ class Reports(MethodView):
         """List reports, newest first, with filters and cursor pagination."""
         limit, cursor = args.pop("limit"), args.pop("cursor", None)
         page = services().reports.list(current_actor(), ReportFilter(**args), limit, cursor)
-        return {"items": page.items, "next_cursor": page.next_cursor}
+        return {"items": [services().reviews.view(report) for report in page.items], "next_cursor": page.next_cursor}
 
     @blp.doc(operationId="createReport")
     @blp.arguments(ReportInputSchema, example=examples.REPORT_INPUT)

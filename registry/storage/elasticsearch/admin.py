@@ -19,6 +19,7 @@ alias, and the new one is dropped.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,8 @@ COPY_BATCH_SIZE = 1000  # reports per bulk request while copying
 CATCH_UP_ROUNDS = 5  # copies of what was written meanwhile before writes are blocked for the last one
 CATCH_UP_QUIET = 100  # ... or fewer once a round copies no more than this
 WRITE_BLOCK = "index.blocks.write"
+IN_FLIGHT_TIMEOUT_SECONDS = 30.0  # how long the last round waits for writes admitted before the block
+IN_FLIGHT_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -69,12 +72,14 @@ class ElasticsearchIndexAdmin:
                 es.indices.delete(index=new)
             es.indices.create(index=new, mappings=REPORTS_MAPPINGS, settings=self.cluster.index_settings)
             try:
-                marks = _max_seq_nos(es, old)
+                marks = _checkpoints(es, old)
+                es.indices.refresh(index=old)  # every write up to the marks is in the copy
                 copied = self._copy(self.reports.scan(old), new)
                 for _ in range(CATCH_UP_ROUNDS):  # while writers go on
                     if self._catch_up(old, new, marks) <= CATCH_UP_QUIET:
                         break
                 es.indices.put_settings(index=old, settings={WRITE_BLOCK: True})
+                _wait_for_writes_in_flight(es, old)
                 self._catch_up(old, new, marks)
                 self._drop_deleted(old, new)
                 es.indices.refresh(index=new)
@@ -107,15 +112,19 @@ class ElasticsearchIndexAdmin:
         return copied
 
     def _catch_up(self, source: str, target: str, marks: dict[int, int]) -> int:
-        """Copy the reports of ``source`` written since ``marks`` (each shard's sequence number, moved on);
-        how many were copied."""
+        """Copy the reports of ``source`` written since ``marks`` (each shard's checkpoint, moved on to
+        the one taken now); how many were copied.
+
+        Only up to a checkpoint taken before the refresh: a sequence number is given before its write
+        is visible, so a later write can show while an earlier one is still being indexed, and a
+        round that went past it would skip that one for good."""
         es = self.cluster.client
+        now = _checkpoints(es, source)
         es.indices.refresh(index=source)
         copied = 0
         for shard, mark in marks.items():
-            changed = list(_written_since(es, source, shard, mark))
-            copied += self._copy(changed, target)
-            marks[shard] = max([mark, *(hit["_seq_no"] for hit in changed)])
+            copied += self._copy(list(_written_between(es, source, shard, mark, now[shard])), target)
+            marks[shard] = now[shard]
         return copied
 
     def _drop_deleted(self, source: str, target: str) -> None:
@@ -134,18 +143,35 @@ class ElasticsearchIndexAdmin:
                 _send(es, [{"delete": {"_index": target, "_id": doc_id}} for doc_id in gone])
 
 
-def _max_seq_nos(es: Elasticsearch, index: str) -> dict[int, int]:
-    """Each primary shard's highest sequence number: what the copy is sure to include."""
+def _shard_seq_nos(es: Elasticsearch, index: str) -> dict[int, dict[str, int]]:
+    """Each primary shard's sequence-number stats (``max_seq_no``, ``global_checkpoint``...)."""
     shards = es.indices.stats(index=index, level="shards")["indices"][index]["shards"]
-    return {int(number): next(copy["seq_no"]["max_seq_no"] for copy in copies if copy["routing"]["primary"])
+    return {int(number): next(copy["seq_no"] for copy in copies if copy["routing"]["primary"])
             for number, copies in shards.items()}
 
 
-def _written_since(es: Elasticsearch, index: str, shard: int, mark: int) -> Iterator[Document]:
-    """The reports of one shard written after sequence number ``mark``, in order, a page at a time."""
+def _checkpoints(es: Elasticsearch, index: str) -> dict[int, int]:
+    """Each primary shard's global checkpoint: every write at or below it is done, on every copy."""
+    return {shard: stats["global_checkpoint"] for shard, stats in _shard_seq_nos(es, index).items()}
+
+
+def _wait_for_writes_in_flight(es: Elasticsearch, index: str) -> None:
+    """Once writes are blocked: wait until the writes admitted before the block are done (each
+    shard's checkpoint has reached its highest sequence number), so the last round copies them."""
+    deadline = time.monotonic() + IN_FLIGHT_TIMEOUT_SECONDS
+    while any(stats["global_checkpoint"] < stats["max_seq_no"] for stats in _shard_seq_nos(es, index).values()):
+        if time.monotonic() > deadline:
+            raise StorageUnavailable("Writes to the old reports index did not finish; the alias did not move.")
+        time.sleep(IN_FLIGHT_POLL_SECONDS)
+
+
+def _written_between(es: Elasticsearch, index: str, shard: int, mark: int, upto: int) -> Iterator[Document]:
+    """The reports of one shard last written after sequence number ``mark`` and at or before ``upto``,
+    in order, a page at a time."""
     after: list[Any] | None = None
     while True:
-        hits = es.search(index=index, preference=f"_shards:{shard}", query={"range": {"_seq_no": {"gt": mark}}},
+        hits = es.search(index=index, preference=f"_shards:{shard}",
+                         query={"range": {"_seq_no": {"gt": mark, "lte": upto}}},
                          sort=[{"_seq_no": "asc"}], seq_no_primary_term=True, size=COPY_BATCH_SIZE,
                          source_includes=SOURCE_FIELDS, search_after=after)["hits"]["hits"]
         yield from hits
