@@ -31,9 +31,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from registry.cli import admin, checks, reports, serving
+    from registry.cli import admin, checks, replica, reports, serving
 
-    for module in (serving, reports, checks, admin):
+    for module in (serving, reports, checks, admin, replica):
         for command in module.COMMANDS:
             main.add_command(command)
 

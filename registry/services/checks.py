@@ -16,11 +16,11 @@ may not be told of.  Every check counts against the key's daily rows
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from registry.access import CHECK, FULL_DETAILS, READ_REPORTS, Actor
-from registry.errors import Forbidden
+from registry.access import CHECK, FORWARD_CHECKS, FULL_DETAILS, READ_REPORTS, Actor
+from registry.errors import Forbidden, NotFound
 from registry.metrics import CHECKS
 from registry.records import Delivery, Document
 from registry.services.audit import AuditService
@@ -52,7 +52,7 @@ FILE_READING_SOURCE = COPIED  # how an uploaded file's identifiers were obtained
 class CheckService:
     def __init__(self, candidates: CandidateIndex, log: CheckLog, audit: AuditService, usage: UsageService,
                  federation: Federation | None = None, webhooks: WebhookService | None = None,
-                 clock: Clock = time.time) -> None:
+                 clock: Clock = time.time, replica: Callable[[], Document | None] | None = None) -> None:
         self.candidates = candidates
         self.log = log
         self.audit = audit
@@ -60,6 +60,7 @@ class CheckService:
         self.federation = federation
         self.webhooks = webhooks
         self.clock = clock
+        self.replica = replica  # on a replica: how current its copy is (``services.changes.ReplicaStatus``)
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> CheckService:
@@ -91,6 +92,9 @@ class CheckService:
         }
         if query.identifier:
             record["terms"] = list(reading_terms(query.identifier))
+        answered_by_replica = self.replica() if self.replica is not None else None
+        if answered_by_replica is not None:
+            record["replica"] = answered_by_replica
         if decision.answers:
             record["sources"] = [source_view(answer) for answer in decision.answers]
             record["external_matches"] = [
@@ -99,12 +103,44 @@ class CheckService:
             ]
         entry = self.audit.entry(actor, "check", record["check_id"],
                                  {k: v for k, v in record.items() if k not in ("check_id", "checked_at", "terms",
-                                                                               "checker")})
+                                                                               "checker", "replica")})
         deliveries = self._matched_events(actor, record, outcome)
         self.log.save(record, entry, deliveries)
         if self.webhooks is not None:
             self.webhooks.stored(deliveries)
         return CheckResult(record, outcome, actor.match_detail)
+
+    def record_forwarded(self, actor: Actor, answered: Document) -> bool:
+        """Keep a check a replica answered (its record as the replica kept it) in this registry's
+        log, with its entry and the same ``check.matched`` events a check made here raises, unless
+        it is already kept (``False``): a replica resending after a lost answer changes nothing.
+        The matches are found again here, among the reports the replica named."""
+        actor.require(FORWARD_CHECKS)
+        try:
+            self.log.get(answered["check_id"])
+            return False
+        except NotFound:
+            pass
+        query = CheckQuery(**answered["query"])
+        lookup: Lookup = (query_keys(query.identifier) if query.identifier else None, query.description)
+        named = set(answered["matched_report_ids"])
+        found = [r for r in self.candidates.find_candidates_many([lookup])[0] if r["id"] in named]
+        outcome = CheckOutcome(answered["verdict"], rank(query, found).matches)
+        record: Document = {
+            **{k: v for k, v in answered.items() if k not in ("checker", "replica")},
+            "checker": actor.as_record(),
+            "answered_by": {"replica": actor.principal, "checker": answered["checker"],
+                            "checked_at": answered["checked_at"],
+                            "registry_as_of": (answered.get("replica") or {}).get("registry_as_of")},
+            "forwarded_at": iso_at(self.clock()),
+        }
+        entry = self.audit.entry(actor, "check.forwarded", record["check_id"], {
+            k: v for k, v in record.items() if k not in ("check_id", "terms", "checker")})
+        deliveries = self._matched_events(actor, record, outcome)
+        self.log.save(record, entry, deliveries)
+        if self.webhooks is not None:
+            self.webhooks.stored(deliveries)
+        return True
 
     def _matched_events(self, actor: Actor, record: Document, outcome: CheckOutcome) -> list[Delivery]:
         """``check.matched`` for each agency whose reports the check matched: where (the kind of

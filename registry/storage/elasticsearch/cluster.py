@@ -34,6 +34,7 @@ from registry.records import Document
 from registry.storage.elasticsearch.mappings import (
     ANALYSIS_META,
     AUDIT_MAPPINGS,
+    CHANGES_MAPPINGS,
     CHECKS_MAPPINGS,
     CONFIRMATIONS_MAPPINGS,
     COUNTERS_MAPPINGS,
@@ -110,6 +111,7 @@ class Cluster:
         self.webhooks_alias = f"{index_prefix}-webhooks"
         self.deliveries_alias = f"{index_prefix}-webhook-deliveries"
         self.sightings_alias = f"{index_prefix}-sightings"
+        self.changes_alias = f"{index_prefix}-changes"
         # Counters change on every request and matter for a day at most: no fsync per update.
         counters_settings = {**self.index_settings, "translog": {"durability": "async"}}
         self.indices: tuple[tuple[str, Document, Document], ...] = (
@@ -127,6 +129,8 @@ class Cluster:
             (self.webhooks_alias, WEBHOOKS_MAPPINGS, self.index_settings),
             (self.deliveries_alias, DELIVERIES_MAPPINGS, self.index_settings),
             (self.sightings_alias, SIGHTINGS_MAPPINGS, self.index_settings),
+            # One shard, always: the feed's order is that shard's sequence numbers (``changes``).
+            (self.changes_alias, CHANGES_MAPPINGS, {**self.index_settings, "number_of_shards": 1}),
         )
         self._indices_ready = False
         self._seq_lock = threading.Lock()

@@ -71,6 +71,7 @@ class Pending:
 
     entry: AuditEntry | None
     written: bool = False
+    unfinished: str | None = None  # why a stored write's follow-up failed: the intent stays for recovery
 
 
 class Outbox:
@@ -99,13 +100,18 @@ class Outbox:
         try:
             yield pending
         except BaseException as exc:
-            if pending.written:
+            if pending.unfinished:
+                log.warning("a write of %s is left to recovery to finish: %s", slot, pending.unfinished)
+            elif pending.written:
                 self._complete(slot, position, intent, pending.entry, started)
             elif _outcome_unknown(exc):
                 log.warning("a write of %s may or may not be stored; recovery will tell: %s", slot, exc)
             else:
                 self._drop(slot, position)  # at once: the subject's next writer may be in another process
             raise
+        if pending.unfinished:
+            log.warning("a write of %s is left to recovery to finish: %s", slot, pending.unfinished)
+            return
         self._complete(slot, position, intent, pending.entry, started)
 
     def _announce(self, slot: str, intent: Document) -> ReadPosition:

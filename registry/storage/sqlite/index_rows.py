@@ -18,6 +18,7 @@ import zlib
 from dataclasses import dataclass
 
 from registry.records import Report, agency_key, manufacturer_key
+from registry.storage.sqlite.changes import note_changes
 from search.keys import report_keys
 from search.text import description_terms, report_text
 
@@ -105,6 +106,7 @@ def insert_rows(db: sqlite3.Connection, reports: list[IndexedReport]) -> None:
         for report in reports
     ]
     _index(db, indexed)
+    note_changes(db, (report.report_id for report in reports))
 
 
 def update_rows(db: sqlite3.Connection, seq: int, stored: Report, report: Report) -> None:
@@ -117,6 +119,14 @@ def update_rows(db: sqlite3.Connection, seq: int, stored: Report, report: Report
         (*indexed.columns, seq),
     )
     _index(db, [(seq, indexed)])
+    note_changes(db, [report["id"]])
+
+
+def delete_rows(db: sqlite3.Connection, seq: int, stored: Report) -> None:
+    """Remove a report and its index rows (a replica dropping a report it may no longer hold)."""
+    _unindex(db, seq, IndexedReport.of(stored))
+    db.execute("DELETE FROM reports WHERE seq = ?", (seq,))
+    note_changes(db, [stored["id"]])
 
 
 def _index(db: sqlite3.Connection, indexed: list[tuple[int | None, IndexedReport]]) -> None:

@@ -1,0 +1,81 @@
+"""The change feed (``GET /v1/changes``), on both engines, over real HTTP: commit order, removals,
+resuming, forged cursors, who may read it, and the audit entry of every read."""
+
+from __future__ import annotations
+
+import pytest
+
+from registry.access import Actor
+from registry.storage.cursors import encode_cursor
+from registry.vocabulary import REPLICA
+from tests.conftest import bearer, issue_key, report_data
+
+
+def read_all(server, headers: dict[str, str], after: str | None = None, limit: int = 2) -> tuple[list[dict], str]:
+    """Every change after ``after``, a page of ``limit`` at a time; the last ``next``."""
+    changes: list[dict] = []
+    while True:
+        page = server.get("/v1/changes", params={"limit": limit, **({"after": after} if after else {})},
+                          headers=headers)
+        assert page.status_code == 200, page.text
+        body = page.json()
+        changes += body["changes"]
+        after = body["next"]
+        if not body["more"]:
+            return changes, after
+
+
+def test_feed_in_commit_order_with_removals_and_resume(server, app) -> None:
+    replica = bearer(issue_key(app, REPLICA))
+    created = [server.post("/v1/reports", json=report_data(f"KZ-FEED-{i}", identifiers=[
+        {"type": "serial", "value": f"FEEDSER{i:05d}"}])).json() for i in range(5)]
+    first, cursor = read_all(server, replica)
+    assert [c["report_id"] for c in first] == [r["id"] for r in created]
+    assert all(c["op"] == "upsert" and c["report"]["version"] == 1 for c in first)
+
+    # The second report changes, the fourth is recovered: they move to the end, the fourth as a removal.
+    second, fourth = created[1], created[3]
+    assert server.patch(f"/v1/reports/{second['id']}", json={"color": "red"},
+                        headers={"If-Match": '"1"'}).status_code == 200
+    assert server.patch(f"/v1/reports/{fourth['id']}", json={"status": "recovered"},
+                        headers={"If-Match": '"1"'}).status_code == 200
+    later, cursor_after = read_all(server, replica, cursor)
+    assert [(c["op"], c["report_id"]) for c in later] == [("upsert", second["id"]), ("remove", fourth["id"])]
+    assert later[0]["report"]["color"] == "red" and "report" not in later[1]
+
+    # Nothing new: the same cursor comes back, and nothing is read twice.
+    assert read_all(server, replica, cursor_after) == ([], cursor_after)
+    # From the start, the feed holds each report once, at its newest write.
+    everything, _ = read_all(server, replica, limit=100)
+    assert [c["report_id"] for c in everything] == [created[i]["id"] for i in (0, 2, 4, 1, 3)]
+
+
+def test_forged_cursors_are_refused(server, app) -> None:
+    replica = bearer(issue_key(app, REPLICA))
+    server.post("/v1/reports", json=report_data())
+    _, cursor = read_all(server, replica)
+    for forged in ("not-a-cursor", encode_cursor("x"), encode_cursor(-1), encode_cursor(10**6), encode_cursor(2**70)):
+        answer = server.get("/v1/changes", params={"after": forged}, headers=replica)
+        assert answer.status_code == 400, (forged, answer.text)
+    assert server.get("/v1/changes", params={"after": cursor}, headers=replica).status_code == 200
+
+
+@pytest.mark.parametrize("role", ["border", "dealer", "auditor"])
+def test_only_replicas_and_admins_read_the_feed(server, app, role: str) -> None:
+    answer = server.get("/v1/changes", headers=bearer(issue_key(app, role)))
+    assert answer.status_code == 403
+
+
+def test_every_read_is_audited(server, app, services) -> None:
+    key = issue_key(app, REPLICA)
+    server.post("/v1/reports", json=report_data())
+    read_all(server, bearer(key), limit=1)
+    reads = services.audit.list(Actor.operator(), _filter("changes.read"), 100, None).items
+    assert [r["details"]["upserts"] for r in reads] == [1]
+    assert all(r["actor"]["role"] == REPLICA for r in reads)
+
+
+def _filter(action: str):
+    from registry.records import AuditFilter
+
+    return AuditFilter(action=action)
