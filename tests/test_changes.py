@@ -3,12 +3,16 @@ resuming, forged cursors, who may read it, and the audit entry of every read."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from registry.access import Actor
 from registry.storage.cursors import encode_cursor
 from registry.vocabulary import REPLICA
 from tests.conftest import bearer, issue_key, report_data
+
+PIN = "CAT0336DLTJF00123"  # the first identifier of ``report_data``
 
 
 def read_all(server, headers: dict[str, str], after: str | None = None, limit: int = 2) -> tuple[list[dict], str]:
@@ -79,3 +83,30 @@ def _filter(action: str):
     from registry.records import AuditFilter
 
     return AuditFilter(action=action)
+
+
+def forwarded_check(check_id: str, report_id: str) -> dict:
+    """A hit as a replica recorded it."""
+    return {"check_id": check_id, "checked_at": "2026-11-26T08:00:00.000Z", "query": {"identifier": PIN},
+            "verdict": "hit", "matched_report_ids": [report_id], "hit_sources": ["local"],
+            "checker": {"principal": "key:post7", "role": "border", "agency": None, "address": "10.0.0.7"},
+            "terms": [], "replica": {"centre": "http://centre", "registry_as_of": "2026-11-26T07:59:00.000Z",
+                                     "stale": False, "warning": None}}
+
+
+def test_forwarded_checks_are_kept_once_with_their_events(server, app, services) -> None:
+    report = server.post("/v1/reports", json=report_data()).json()
+    webhook = server.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/hooks", "events": ["check.matched"]}
+                          ).json()
+    replica = bearer(issue_key(app, REPLICA))
+    batch = {"checks": [forwarded_check("fwd-1", report["id"]), forwarded_check("fwd-2", report["id"])]}
+    first = server.post("/v1/changes/checks", json=batch, headers=replica)
+    assert first.json() == {"recorded": ["fwd-1", "fwd-2"], "already_recorded": []}
+    again = server.post("/v1/changes/checks", json=batch, headers=replica)  # a sync that lost the answer
+    assert again.json() == {"recorded": [], "already_recorded": ["fwd-1", "fwd-2"]}
+    entries = services.audit.list(Actor.operator(), _filter("check.forwarded"), 100, None).items
+    assert sorted(e["subject"] for e in entries) == ["fwd-1", "fwd-2"]
+    assert entries[0]["details"]["answered_by"]["checker"]["principal"] == "key:post7"
+    deliveries = server.get(f"/v1/webhooks/{webhook['id']}/deliveries").json()["items"]
+    assert sorted(json.loads(d["body"])["data"]["check_id"] for d in deliveries) == ["fwd-1", "fwd-2"]
+    assert server.post("/v1/changes/checks", json=batch).status_code == 403  # admins do not forward
