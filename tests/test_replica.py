@@ -24,8 +24,9 @@ import requests
 
 from registry.access import Actor
 from registry.api.extension import EXTENSION_KEY
+from registry.stamps import new_id, utc_now
 from registry.vocabulary import BORDER, REPLICA
-from tests.conftest import FileClock, bearer, report_data, store_env, wait_until
+from tests.conftest import FileClock, bearer, report_data, store_env, upsert, wait_until
 from tests.processes import BIN, Gunicorn, irontrace
 
 PIN = "CAT0336DLTJF00123"
@@ -140,8 +141,10 @@ def test_border_post_replica(tmp_path: Path, clock: FileClock) -> None:
 def test_sync_killed_mid_feed_resumes_without_loss_or_duplicates(app, tmp_path: Path, clock: FileClock) -> None:
     services = app.extensions[EXTENSION_KEY]
     operator = Actor.operator()
-    created = [services.reports.create(operator, report_data(f"KZ-KILL-{i:04d}", identifiers=[
-        {"type": "serial", "value": f"KILLSER{i:05d}"}])) for i in range(60)]
+    now = utc_now()
+    created = [{**report_data(f"KZ-KILL-{i:04d}", identifiers=[{"type": "serial", "value": f"KILLSER{i:05d}"}]),
+                "id": new_id(), "version": 1, "created_at": now, "updated_at": now} for i in range(60)]
+    upsert(services.engine, created)  # as an import stores them: one batch
     centre_settings = centre_env(app, clock)
     replica_db = tmp_path / "replica.db"
     replica_env = {"IRONTRACE_DB": str(replica_db), "IRONTRACE_AUDIT_HEADS_FILE": str(tmp_path / "heads.ndjson"),

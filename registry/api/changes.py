@@ -37,7 +37,4 @@ class ForwardedChecks(MethodView):
     def post(self, data: dict):
         """Checks a replica answered, into the centre's log once each (by check id), with the same
         notifications as a check made here."""
-        actor, checks = current_actor(), services().checks
-        recorded = {c["check_id"]: checks.record_forwarded(actor, c) for c in data["checks"]}
-        return {"recorded": [i for i, new in recorded.items() if new],
-                "already_recorded": [i for i, new in recorded.items() if not new]}
+        return services().checks.record_forwarded(current_actor(), data["checks"])

@@ -110,12 +110,19 @@ class CheckService:
             self.webhooks.stored(deliveries)
         return CheckResult(record, outcome, actor.match_detail)
 
-    def record_forwarded(self, actor: Actor, answered: Document) -> bool:
-        """Keep a check a replica answered (its record as the replica kept it) in this registry's
-        log, with its entry and the same ``check.matched`` events a check made here raises, unless
-        it is already kept (``False``): a replica resending after a lost answer changes nothing.
-        The matches are found again here, among the reports the replica named."""
+    def record_forwarded(self, actor: Actor, answered: Sequence[Document]) -> dict[str, list[str]]:
+        """Keep the checks a replica answered (records as the replica kept them) in this registry's
+        log, each with its entry and the same ``check.matched`` events a check made here raises,
+        unless it is already kept: a replica resending after a lost answer changes nothing.  The ids
+        ``recorded`` now and ``already_recorded``."""
         actor.require(FORWARD_CHECKS)
+        kept = {record["check_id"]: self._record_forwarded(actor, record) for record in answered}
+        return {"recorded": [i for i, new in kept.items() if new],
+                "already_recorded": [i for i, new in kept.items() if not new]}
+
+    def _record_forwarded(self, actor: Actor, answered: Document) -> bool:
+        """One forwarded check; whether it was new.  Its matches are found again here, among the
+        reports the replica named."""
         try:
             self.log.get(answered["check_id"])
             return False
