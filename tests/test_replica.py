@@ -22,11 +22,26 @@ from pathlib import Path
 import pytest
 import requests
 
+from registry import create_app
 from registry.access import Actor
 from registry.api.extension import EXTENSION_KEY
-from registry.stamps import new_id, utc_now
+from registry.stamps import iso_at, new_id, utc_now
+from registry.storage.sqlite import open_sqlite
 from registry.vocabulary import BORDER, REPLICA
-from tests.conftest import FileClock, bearer, report_data, store_env, upsert, wait_until
+from tests.conftest import (
+    TEST_LIMITS,
+    Browser,
+    FileClock,
+    LiveServer,
+    audit_entry,
+    bearer,
+    close_storage,
+    create_user,
+    report_data,
+    store_env,
+    upsert,
+    wait_until,
+)
 from tests.processes import BIN, Gunicorn, irontrace
 
 PIN = "CAT0336DLTJF00123"
@@ -175,3 +190,30 @@ def test_sync_killed_mid_feed_resumes_without_loss_or_duplicates(app, tmp_path: 
     assert held == active  # nothing lost, nothing recovered left behind, every change at its newest version
     # Each applied page starts where the one before ended: none applied twice, none skipped.
     assert [s["after"] for s in syncs[1:]] == [s["next"] for s in syncs[:-1]]
+
+
+def test_check_page_shows_how_current_the_replica_is(tmp_path: Path, clock: FileClock) -> None:
+    """A border officer at the post's web app is told the answer came from the replica, and warned once
+    its copy is older than IRONTRACE_REPLICA_STALE_MINUTES."""
+    settings = {"DB": str(tmp_path / "replica.db"), "CLOCK_FILE": str(clock.path), "REPLICA_STALE_MINUTES": 60,
+                "AUDIT_HEADS_FILE": str(tmp_path / "heads.ndjson"), **TEST_LIMITS}
+    engine = open_sqlite(settings["DB"])
+    assert engine.replica is not None
+    engine.replica.follow("https://centre.example")
+    now = utc_now()
+    report = {**report_data(), "id": new_id(), "version": 1, "created_at": now, "updated_at": now}
+    engine.replica.apply([report], [], "MQ", iso_at(clock.now), audit_entry("replica.sync"))
+    engine.close()
+    app = create_app(settings)
+    try:
+        with LiveServer(app) as live:
+            browser = Browser(live)
+            browser.sign_in(create_user(app, BORDER))
+            fresh = browser.submit("/", {"identifier": PIN}).text
+            assert 'id="replica-note"' in fresh and "https://centre.example" in fresh
+            assert "out of date" not in fresh
+            clock.advance(61 * 60)
+            stale = browser.submit("/", {"identifier": PIN}).text
+            assert "out of date" in stale and "notice-error" in stale
+    finally:
+        close_storage(app)
