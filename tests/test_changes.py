@@ -4,13 +4,15 @@ resuming, forged cursors, who may read it, and the audit entry of every read."""
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 
 from registry.access import Actor
 from registry.storage.cursors import encode_cursor
+from registry.storage.sqlite import open_sqlite
 from registry.vocabulary import REPLICA
-from tests.conftest import bearer, issue_key, report_data
+from tests.conftest import bearer, es_cluster, issue_key, report_data, sqlite_path
 
 PIN = "CAT0336DLTJF00123"  # the first identifier of ``report_data``
 
@@ -110,3 +112,21 @@ def test_forwarded_checks_are_kept_once_with_their_events(server, app, services)
     deliveries = server.get(f"/v1/webhooks/{webhook['id']}/deliveries").json()["items"]
     assert sorted(json.loads(d["body"])["data"]["check_id"] for d in deliveries) == ["fwd-1", "fwd-2"]
     assert server.post("/v1/changes/checks", json=batch).status_code == 403  # admins do not forward
+
+
+def test_a_registry_made_before_the_feed_enters_its_reports(app, services) -> None:
+    """SQLite enters them when the file is opened; Elasticsearch when `irontrace es init` runs."""
+    report = services.reports.create(Actor.operator(), report_data())
+    engine = services.engine
+    if engine.admin is None:
+        with sqlite3.connect(sqlite_path(engine)) as db:
+            db.execute("DELETE FROM report_feed")
+        reopened = open_sqlite(sqlite_path(engine))
+        changes = reopened.changes.read(0, 10)
+        reopened.close()
+    else:
+        cluster = es_cluster(engine)
+        cluster.client.indices.delete(index=f"{cluster.changes_alias}-v1")
+        engine.admin.init()
+        changes = engine.changes.read(0, 10)
+    assert [(c.report_id, c.report["version"]) for c in changes] == [(report["id"], 1)]

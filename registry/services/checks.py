@@ -134,7 +134,9 @@ class CheckService:
         found = [r for r in self.candidates.find_candidates_many([lookup])[0] if r["id"] in named]
         outcome = CheckOutcome(answered["verdict"], rank(query, found).matches)
         record: Document = {
-            **{k: v for k, v in answered.items() if k not in ("checker", "replica")},
+            **{k: v for k, v in answered.items() if k not in ("checker", "replica", "terms")},
+            # Sightings find checks by these: computed here, never taken from the replica.
+            **({"terms": list(reading_terms(query.identifier))} if query.identifier else {}),
             "checker": actor.as_record(),
             "answered_by": {"replica": actor.principal, "checker": answered["checker"],
                             "checked_at": answered["checked_at"],

@@ -23,6 +23,8 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from registry.errors import Conflict, StorageUnavailable
+from registry.records import Report
+from registry.storage.elasticsearch.changes import ElasticsearchChangeFeed, touch
 from registry.storage.elasticsearch.cluster import Cluster, bulk_items, versioned_index
 from registry.storage.elasticsearch.mappings import REPORTS_MAPPINGS
 from registry.storage.elasticsearch.reports import ElasticsearchReportStore, ref_id, report_fields
@@ -46,8 +48,20 @@ class ElasticsearchIndexAdmin:
         self.reports = reports
 
     def init(self) -> list[str]:
-        """Create the missing indices and aliases (idempotent); the names of those created."""
-        return self.cluster.init_indices()
+        """Create the missing indices and aliases (idempotent); the names of those created.  An empty
+        change feed of a registry that holds reports (made before the feed existed) gets every report
+        entered (``changes.touch``: safe beside writers, and to repeat)."""
+        created = self.cluster.init_indices()
+        if ElasticsearchChangeFeed(self.cluster).head() == 0:
+            with self.cluster.session() as es:
+                batch: list[Report] = []
+                for report in self.reports.iter_all():
+                    batch.append(report)
+                    if len(batch) == COPY_BATCH_SIZE:
+                        touch(self.cluster, es, batch)
+                        batch = []
+                touch(self.cluster, es, batch)
+        return created
 
     def reindex(self) -> ReindexResult:
         """Rebuild the reports index with the current mapping and switch the alias to it."""

@@ -174,6 +174,9 @@ class Cluster:
                     created.append(index)
             if versioned_index(self.reports_alias, FIRST_VERSION) not in created:
                 self._check_analysis_version()
+                if versioned_index(self.changes_alias, FIRST_VERSION) in created:
+                    log.warning("The change feed was created for a registry that holds reports: run "
+                                "`irontrace es init` to enter them, or replicas will miss them.")
         self._indices_ready = True
         return created
 
