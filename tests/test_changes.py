@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 
 import pytest
 
@@ -130,3 +131,23 @@ def test_a_registry_made_before_the_feed_enters_its_reports(app, services) -> No
         engine.admin.init()
         changes = engine.changes.read(0, 10)
     assert [(c.report_id, c.report["version"]) for c in changes] == [(report["id"], 1)]
+
+
+@pytest.mark.parametrize("backend", ["elasticsearch"])
+def test_a_write_the_feed_could_not_take_reaches_it_through_recovery(app, services) -> None:
+    """Elasticsearch: the feed's touch is part of the write's intent; while the feed refuses it the
+    intent stays, and recovery enters the report before appending the write's entry (once)."""
+    operator, engine = Actor.operator(), services.engine
+    report = services.reports.create(operator, report_data())
+    cluster = es_cluster(engine)
+    cluster.client.indices.put_settings(index=cluster.changes_alias, settings={"index.blocks.write": True})
+    try:
+        services.reports.update(operator, report["id"], {"status": "recovered"}, 1)  # stored: the answer is 200
+    finally:
+        cluster.client.indices.put_settings(index=cluster.changes_alias, settings={"index.blocks.write": False})
+    assert [c.report["status"] for c in engine.changes.read(0, 10)] == ["stolen"]
+    assert engine.audit.pending() == 1
+    assert engine.audit.complete_pending(time.time() + 3600) == 1
+    assert [c.report["status"] for c in engine.changes.read(0, 10)] == ["recovered"]
+    updates = services.audit.list(operator, _filter("report.update"), 10, None).items
+    assert [u["subject"] for u in updates] == [report["id"]] and engine.audit.pending() == 0
