@@ -64,7 +64,11 @@ def check_latency(db: Path, readings: list[str]) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> dict:
-    work = Path(tempfile.mkdtemp(prefix="replica-bench-"))
+    with tempfile.TemporaryDirectory(prefix="replica-bench-") as work:
+        return measure(args, Path(work))
+
+
+def measure(args: argparse.Namespace, work: Path) -> dict:
     registry, centre_db, replica_db = work / "registry.ndjson", work / "centre.db", work / "replica.db"
     write_registry(registry, args.reports, seed=42)
     centre_env = {"IRONTRACE_DB": str(centre_db), **UNLIMITED}

@@ -67,10 +67,9 @@ def test_forged_cursors_are_refused(server, app) -> None:
     assert server.get("/v1/changes", params={"after": cursor}, headers=replica).status_code == 200
 
 
-@pytest.mark.parametrize("role", ["border", "dealer", "auditor"])
-def test_only_replicas_and_admins_read_the_feed(server, app, role: str) -> None:
-    answer = server.get("/v1/changes", headers=bearer(issue_key(app, role)))
-    assert answer.status_code == 403
+def test_only_replicas_and_admins_read_the_feed(server, app) -> None:
+    for role in ("border", "dealer", "auditor"):  # a border post's people check; they do not hold copies
+        assert server.get("/v1/changes", headers=bearer(issue_key(app, role))).status_code == 403
 
 
 def test_every_read_is_audited(server, app, services) -> None:

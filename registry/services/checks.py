@@ -103,7 +103,7 @@ class CheckService:
             ]
         entry = self.audit.entry(actor, "check", record["check_id"],
                                  {k: v for k, v in record.items() if k not in ("check_id", "checked_at", "terms",
-                                                                               "checker", "replica")})
+                                                                               "checker")})
         deliveries = self._matched_events(actor, record, outcome)
         self.log.save(record, entry, deliveries)
         if self.webhooks is not None:

@@ -258,7 +258,8 @@ class ElasticsearchReportStore:
         """Touch the change feed for reports just stored; if it cannot take them now, the write's intent
         stays and recovery enters them (``_stored`` touches what it finds stored)."""
         try:
-            touch(self.cluster, es, reports)
+            with self.cluster.translate_errors():  # a lost connection too, not only a refusal
+                touch(self.cluster, es, reports)
         except StorageUnavailable as exc:
             pending.unfinished = exc.detail
 
