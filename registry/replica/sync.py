@@ -12,6 +12,7 @@ centre's ``as_of`` of the last page that left nothing waiting.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,23 +84,33 @@ class Replica:
         self.actor = Actor.operator()
 
     def sync(self) -> SyncSummary:
-        """Forward this replica's checks, then apply every change the centre has."""
+        """Forward this replica's checks, then apply every change the centre has.  The next page is
+        fetched while this one is applied: the centre's work and the replica's overlap."""
         summary = SyncSummary(forwarded=self.forward())
-        while True:
-            state = self.store.state() or {}
-            page = self.centre.changes(state.get("cursor"), self.page_size)
-            upserts, removed = apply_order(page["changes"])
-            as_of = None if page["more"] else page["as_of"]
-            entry = self.audit.entry(self.actor, "replica.sync", self.centre.url, {
-                "after": state.get("cursor"), "next": page["next"], "upserts": len(upserts),
-                "removals": len(removed), "as_of": as_of})
-            self.store.apply(upserts, removed, page["next"], as_of, entry)
-            summary.upserts += len(upserts)
-            summary.removals += len(removed)
-            summary.pages += 1
-            if not page["more"]:
-                summary.as_of = as_of
-                return summary
+        with ThreadPoolExecutor(max_workers=1) as fetcher:
+            cursor = (self.store.state() or {}).get("cursor")
+            coming = fetcher.submit(self.centre.changes, cursor, self.page_size)
+            while True:
+                page = coming.result()
+                if page["more"]:
+                    coming = fetcher.submit(self.centre.changes, page["next"], self.page_size)
+                self._apply(cursor, page, summary)
+                cursor = page["next"]
+                if not page["more"]:
+                    return summary
+
+    def _apply(self, cursor: str | None, page: Document, summary: SyncSummary) -> None:
+        """One page, its cursor and its audit entry, in one transaction."""
+        upserts, removed = apply_order(page["changes"])
+        as_of = None if page["more"] else page["as_of"]
+        entry = self.audit.entry(self.actor, "replica.sync", self.centre.url, {
+            "after": cursor, "next": page["next"], "upserts": len(upserts), "removals": len(removed),
+            "as_of": as_of})
+        self.store.apply(upserts, removed, page["next"], as_of, entry)
+        summary.upserts += len(upserts)
+        summary.removals += len(removed)
+        summary.pages += 1
+        summary.as_of = as_of
 
     def forward(self) -> int:
         """Hand the centre every check answered here that it does not hold yet; how many were sent."""
