@@ -28,6 +28,10 @@ DEFAULTS: dict[str, Any] = {
     "ES_INDEX_PREFIX": "irontrace",
     "ES_TIMEOUT_SECONDS": 10,
     "ES_REFRESH_INTERVAL": "1s",
+    # `irontrace es snapshot`/`restore`: a filesystem repository; every node's path.repo must hold the location
+    # (a relative location is taken under the node's first path.repo).
+    "ES_SNAPSHOT_REPOSITORY": "irontrace-backups",
+    "ES_SNAPSHOT_LOCATION": "irontrace-backups",
     # External registries (integrations.config): a TOML file and/or JSON; neither means none is called.
     "SOURCES_FILE": None,
     "SOURCES": None,
@@ -92,8 +96,19 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_RETRY_HOURS": 24.0,  # a delivery is retried at least this long before it is marked failed
     "WEBHOOK_RETRY_BASE_SECONDS": 5.0,  # the first retry; each next waits twice as long...
     "WEBHOOK_RETRY_MAX_SECONDS": 3600.0,  # ...up to this
+    # A webhook may point at a loopback, private or link-local address only if this allows it (a receiver
+    # on the same host or network); otherwise such a url is refused, and checked again before each send.
+    "WEBHOOK_ALLOW_PRIVATE": False,
     # Seen before: a new report is matched against the checks of this many past days.
     "SIGHTINGS_DAYS": 180,
+    # The life of a report: an agency validates each active report within this many months of its
+    # registration or last validation; past it the report is shown as due for review.
+    "REPORT_REVIEW_MONTHS": 12,
+    # Retention: what is purged (by the maintenance round, or ``irontrace purge``) once this many days
+    # old; 0 keeps it for ever.  The audit log is never purged.
+    "CHECK_RETENTION_DAYS": 730,  # check records (who checked what); sightings look back SIGHTINGS_DAYS
+    "BULK_JOB_RETENTION_DAYS": 365,  # finished bulk-check jobs, with their rows and results
+    "BULK_RESULT_RETENTION_DAYS": 90,  # the uploaded rows and results of finished jobs (the job stays)
 }
 
 # The smallest value each numeric setting may take.
@@ -107,6 +122,8 @@ MINIMUMS: dict[str, float] = {
     "CONFIRMATION_URGENT_MINUTES": 1, "CONFIRMATION_ROUTINE_MINUTES": 1, "WEBHOOK_POLL_SECONDS": 0.01,
     "WEBHOOK_TIMEOUT_SECONDS": 0.1, "WEBHOOK_RETRY_HOURS": 0, "WEBHOOK_RETRY_BASE_SECONDS": 0.01,
     "WEBHOOK_RETRY_MAX_SECONDS": 0.01, "SIGHTINGS_DAYS": 1,
+    "REPORT_REVIEW_MONTHS": 1, "CHECK_RETENTION_DAYS": 0, "BULK_JOB_RETENTION_DAYS": 0,
+    "BULK_RESULT_RETENTION_DAYS": 0,
 }
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")

@@ -50,10 +50,15 @@ class Report(TypedDict, total=False):
     value: dict[str, Any]
     reporting_agency: Agency
     source: str
+    recovery: dict[str, str]  # how it was found (``RecoverySchema``), once recovered
+    cancellation: dict[str, str]  # why it was cancelled (``CancellationSchema``)
     id: str
     version: int
     created_at: str
     updated_at: str
+    validated_at: str  # the agency's last validation (``registry.services.reviews``)
+    review_at: str | None  # shown, never stored: when the report is due for review
+    review_due: bool  # shown, never stored
 
 
 class ActorRecord(TypedDict):
@@ -151,6 +156,7 @@ class Job(TypedDict, total=False):
     lease_expires: float
     run_started: float
     run_started_rows: int
+    results_purged: bool  # its rows and results are gone (``BULK_RESULT_RETENTION_DAYS``)
 
 
 class Confirmation(TypedDict, total=False):
@@ -232,6 +238,9 @@ class ReportFilter:
     q: str | None = None
     source: str | None = None
     agency: str | None = None  # the reporting agency's name, compared as ``name_key``
+    # Reports not validated since this ISO time (validated last, or never validated and registered,
+    # at or before it): due for review.
+    unreviewed_since: str | None = None
 
 
 @dataclass(frozen=True)

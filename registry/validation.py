@@ -110,6 +110,22 @@ class AgencySchema(Schema):
     contact = text_field()
 
 
+class RecoverySchema(Schema):
+    """How a report's item was found: required when the report is marked recovered."""
+
+    date = IsoDate(required=True)
+    place = text_field(required=True)
+    country = CountryCode(required=True)
+    agency = text_field(required=True, metadata={"description": "The agency that recovered the item"})
+    note = text_field(MAX_TEXT_LENGTH)
+
+
+class CancellationSchema(Schema):
+    """Why a report was cancelled: required when it is."""
+
+    reason = text_field(MAX_TEXT_LENGTH, required=True)
+
+
 class ReportInputSchema(Schema):
     """What an agency submits for one missing item."""
 
@@ -129,6 +145,10 @@ class ReportInputSchema(Schema):
     value = fields.Nested(ValueSchema)
     reporting_agency = fields.Nested(AgencySchema, required=True)
     source = text_field(100, metadata={"description": "The feed this report was imported from; set by feed imports"})
+    recovery = fields.Nested(RecoverySchema, metadata={
+        "description": "Required when the status changes to recovered: date, place, country, recovering agency, note"})
+    cancellation = fields.Nested(CancellationSchema, metadata={
+        "description": "Required when the status changes to cancelled: the reason"})
 
     @validates_schema
     def _identifiable(self, data: dict, partial=None, **_) -> None:

@@ -81,7 +81,8 @@ AUDIT_ACTIONS: Final = (
     "user.create", "user.password_reset", "user.disable", "user.enable",
     "user.sign_in", "user.sign_in_failed", "user.sign_out", "page.view", "alert.scanning",
     "confirmation.request", "confirmation.answer", "confirmation.overdue", "webhook.create", "webhook.delete",
-    "webhook.redeliver", "report.seen_before", "changes.read", "check.forwarded", "replica.sync",
+    "webhook.redeliver", "report.seen_before", "report.validate", "report.review_due", "retention.purge",
+    "changes.read", "check.forwarded", "replica.sync",
 )
 
 # Acting on a hit: confirmation requests, and the events webhooks receive.
@@ -90,5 +91,5 @@ CONFIRMATION_OUTCOMES: Final = ("confirmed", "not_confirmed", "record_outdated")
 OPEN, OVERDUE = "open", "overdue"
 CONFIRMATION_STATUSES: Final = (OPEN, OVERDUE, *CONFIRMATION_OUTCOMES)
 WEBHOOK_EVENTS: Final = ("check.matched", "confirmation.requested", "confirmation.answered", "confirmation.overdue",
-                         "bulk_check.finished", "report.seen_before")
+                         "bulk_check.finished", "report.review_due", "report.seen_before")
 DELIVERY_STATUSES: Final = ("pending", "delivered", "failed")

@@ -40,24 +40,62 @@ BACKENDS = ("sqlite", "elasticsearch")
 TEST_REFRESH_INTERVAL = "100ms"  # writes wait for a refresh; keep that wait short in tests
 
 
+ES_URL_VARIABLE = "IRONTRACE_TEST_ES_URL"
+ES_FAILURE_VARIABLE = "IRONTRACE_TEST_ES_FAILURE"  # why the shared node did not start (set for workers)
+
+
+def _start_node() -> Any:
+    sys.path.insert(0, str(SCRIPTS))
+    from es_node import start_node
+
+    return start_node()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, start one Elasticsearch node in the controller for every worker.
+
+    Workers inherit its URL (or the reason it did not start) through the environment, so two
+    workers never start two nodes on two cores.
+    """
+    parallel = getattr(config.option, "numprocesses", None)
+    if hasattr(config, "workerinput") or not parallel or os.environ.get(ES_URL_VARIABLE):
+        return
+    try:
+        node = _start_node()
+    except Exception as exc:  # fetch, JDK, start-up: any reason the node is not there
+        os.environ[ES_FAILURE_VARIABLE] = f"cannot start an Elasticsearch node: {exc}"
+        return
+    config.add_cleanup(node.stop)
+    os.environ[ES_URL_VARIABLE] = node.url
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with a test marked ``slow`` first: under ``--dist loadfile`` a long file started last
+    would leave the other workers idle while it runs."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
 @pytest.fixture(scope="session")
 def es_url() -> Iterator[str]:
-    """A real cluster for the session: ``IRONTRACE_TEST_ES_URL``, else a node started here.
+    """A real cluster for the session: ``IRONTRACE_TEST_ES_URL`` (set by the controller under
+    xdist), else a node started here.
 
     Under ``CI=true`` a node that cannot start fails the run with the reason;
     elsewhere the Elasticsearch half of the suite is skipped, saying why.
     """
-    url = os.environ.get("IRONTRACE_TEST_ES_URL")
+    url = os.environ.get(ES_URL_VARIABLE)
     if url:
         yield url
         return
-    sys.path.insert(0, str(SCRIPTS))
-    from es_node import start_node
-
-    try:
-        node = start_node()
-    except Exception as exc:  # fetch, JDK, start-up: any reason the node is not there
-        reason = f"cannot start an Elasticsearch node: {exc}"
+    node = None
+    reason = os.environ.get(ES_FAILURE_VARIABLE)
+    if reason is None:
+        try:
+            node = _start_node()
+        except Exception as exc:  # fetch, JDK, start-up: any reason the node is not there
+            reason = f"cannot start an Elasticsearch node: {exc}"
+    if node is None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)  # only outside CI: under CI=true the run failed just above
@@ -139,7 +177,8 @@ def stored_check(engine: Engine, check_id: str) -> Document:
 
 # Tests call every endpoint with bad keys far more often than a client would, and do upkeep
 # (recovery, the published head) by calling it, not on a timer: tests of those set their own.
-TEST_LIMITS = {"AUTH_FAILURE_BURST": 100_000, "MAINTENANCE_SECONDS": 3600}
+# Webhook receivers in tests listen on 127.0.0.1, which production settings refuse.
+TEST_LIMITS = {"AUTH_FAILURE_BURST": 100_000, "MAINTENANCE_SECONDS": 3600, "WEBHOOK_ALLOW_PRIVATE": True}
 
 
 def backend_settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
@@ -262,6 +301,15 @@ def wait_until(fetch: Callable[[], Any], done: Callable[[Any], bool], what: str,
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not happen within {timeout} s: {value}")
         time.sleep(0.05)
+
+
+RECOVERY = {"date": "2026-11-26", "place": "Zhibek Zholy border post", "country": "KZ",
+            "agency": "Border Service of Kazakhstan", "note": "On a low-loader bound for the border."}
+
+
+def without_review(report: dict) -> dict:
+    """A report as stored: without the review date and flag the API shows with it."""
+    return {k: v for k, v in report.items() if k not in ("review_at", "review_due")}
 
 
 def report_data(ref: str = "KZ-TRK-2025-000001", **overrides) -> dict:

@@ -162,6 +162,8 @@ CASES = (
     Case("GET /v1/reports/{id}", lambda c: c.get(f"/v1/reports/{c.report['id']}"), frozenset({ADMIN, AGENCY, BORDER})),
     Case("PATCH /v1/reports/{id}", lambda c: c.patch(f"/v1/reports/{c.report['id']}", json={"color": "red"}),
          frozenset({ADMIN, AGENCY})),
+    Case("POST /v1/reports/{id}/validation", lambda c: c.post(f"/v1/reports/{c.report['id']}/validation"),
+         frozenset({ADMIN, AGENCY})),
     Case("POST /v1/checks", lambda c: c.post("/v1/checks", json={"identifier": PIN}),
          frozenset({ADMIN, AGENCY, BORDER, DEALER})),
     Case("POST /v1/checks (description only)", lambda c: c.post("/v1/checks", json={"description": "excavator"}),

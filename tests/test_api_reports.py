@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import report_data
+from tests.conftest import RECOVERY, report_data
 
 PROBLEM = "application/problem+json"
 
@@ -94,7 +94,7 @@ def test_patch_with_current_etag_updates_and_bumps_version(server):
     location = created.headers["Location"]
     response = server.patch(
         location,
-        json={"status": "recovered", "incident": {"place": "found at Zhibek Zholy crossing"}},
+        json={"status": "recovered", "incident": {"place": "found at Zhibek Zholy crossing"}, "recovery": RECOVERY},
         headers={"If-Match": created.headers["ETag"]},
     )
     assert response.status_code == 200, response.text

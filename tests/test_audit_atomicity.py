@@ -28,8 +28,10 @@ from registry.access import Actor
 from registry.api.extension import EXTENSION_KEY
 from registry.audit_chain import IMPORT_BATCH_ACTION
 from registry.demo import generate_reports
+from registry.errors import StorageUnavailable
 from registry.records import AuditFilter
 from registry.services import Services
+from registry.services.bulk_worker import BulkWorker
 from registry.storage.sqlite.counters import counters_path
 from tests.conftest import (
     FileClock,
@@ -237,6 +239,39 @@ def test_elasticsearch_recovery_completes_what_a_crash_left_exactly_once(audited
     assert [e["action"] for e in log] == ["report.create", "report.update", "report.update"]
     assert [e["details"]["after"]["color"] for e in log[1:]] == ["red", "blue"]
     assert_every_write_has_its_entry(services)
+
+
+@pytest.mark.parametrize("backend", ["elasticsearch"])
+def test_elasticsearch_a_job_finished_just_before_a_crash_still_raises_its_event(audited, clock):
+    """The event's delivery cannot share the finished job's request (a lost compare-and-set must not
+    leave it), so it travels in the job's intent: here the delivery's write fails after the job's, as a
+    crash between the two would leave it, and recovery makes it, once."""
+    app, server = audited
+    services: Services = app.extensions[EXTENSION_KEY]
+    cluster = es_cluster(services.engine)
+    hook = server.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/hooks",
+                                             "events": ["bulk_check.finished"]}).json()
+    job = server.post("/v1/bulk-checks", data=b"serial\nA1\n", headers={"Content-Type": "text/csv"}).json()
+    blocked = {"index.blocks.write": True}
+    cluster.client.indices.put_settings(index=cluster.deliveries_alias, settings=blocked)
+    try:
+        with pytest.raises(StorageUnavailable):
+            BulkWorker(services.bulk).run_once()
+    finally:
+        cluster.client.indices.put_settings(index=cluster.deliveries_alias, settings={"index.blocks.write": None})
+    assert server.get(f"/v1/bulk-checks/{job['id']}").json()["status"] == "done"
+
+    def deliveries() -> list[dict]:
+        cluster.client.indices.refresh(index=cluster.deliveries_alias)
+        return server.get(f"/v1/webhooks/{hook['id']}/deliveries").json()["items"]
+
+    assert deliveries() == []
+    clock.advance(GRACE_SECONDS + 1)
+    services.audit.log.complete_pending(clock.now)
+    services.audit.log.complete_pending(clock.now)  # a second round replays nothing more
+    assert [d["type"] for d in deliveries()] == ["bulk_check.finished"]
+    assert [e["action"] for e in entries(services, subject=job["id"])].count("bulk_check.done") == 1
+    assert services.audit.log.pending() == 0
 
 
 # -- a full disk ---------------------------------------------------------------------------

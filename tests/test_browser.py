@@ -282,6 +282,10 @@ def test_an_agency_registers_a_report_and_an_edit_conflict_loses_nothing(site, c
         other.page.get_by_role("button", name="Save").click()  # saving again keeps both changes
         expect(other.page.get_by_role("status")).to_contain_text("version 3")
         expect(other.page.locator(".facts")).to_contain_text("L 580 XPower, yellow")
+        other.page.get_by_label("Recovered on").fill("2026-11-26")
+        other.page.get_by_label("Place of recovery").fill("Zhibek Zholy border post")
+        other.page.get_by_label("Country of recovery").fill("KZ")
+        other.page.get_by_label("Recovering agency").fill("Border Service, Zhibek Zholy post")
         other.page.get_by_role("button", name="Mark recovered").click()
         expect(other.page.locator("h1 .status")).to_have_text("Recovered")
     finally:

@@ -13,7 +13,7 @@ from registry.access import Actor
 from registry.storage.cursors import encode_cursor
 from registry.storage.sqlite import open_sqlite
 from registry.vocabulary import REPLICA
-from tests.conftest import bearer, es_cluster, issue_key, report_data, sqlite_path
+from tests.conftest import RECOVERY, bearer, es_cluster, issue_key, report_data, sqlite_path
 
 PIN = "CAT0336DLTJF00123"  # the first identifier of ``report_data``
 
@@ -44,7 +44,7 @@ def test_feed_in_commit_order_with_removals_and_resume(server, app) -> None:
     second, fourth = created[1], created[3]
     assert server.patch(f"/v1/reports/{second['id']}", json={"color": "red"},
                         headers={"If-Match": '"1"'}).status_code == 200
-    assert server.patch(f"/v1/reports/{fourth['id']}", json={"status": "recovered"},
+    assert server.patch(f"/v1/reports/{fourth['id']}", json={"status": "recovered", "recovery": RECOVERY},
                         headers={"If-Match": '"1"'}).status_code == 200
     later, cursor_after = read_all(server, replica, cursor)
     assert [(c["op"], c["report_id"]) for c in later] == [("upsert", second["id"]), ("remove", fourth["id"])]
@@ -115,12 +115,14 @@ def test_forwarded_checks_are_kept_once_with_their_events(server, app, services)
 
 
 def test_a_registry_made_before_the_feed_enters_its_reports(app, services) -> None:
-    """SQLite enters them when the file is opened; Elasticsearch when `irontrace es init` runs."""
+    """SQLite enters them when the file is opened (a migration step); Elasticsearch when `irontrace es
+    init` runs."""
     report = services.reports.create(Actor.operator(), report_data())
     engine = services.engine
     if engine.admin is None:
         with sqlite3.connect(sqlite_path(engine)) as db:
-            db.execute("DELETE FROM report_feed")
+            db.execute("DELETE FROM report_feed")  # as a file of schema 2, written before the feed
+            db.execute("UPDATE meta SET value = '2' WHERE name = 'schema_version'")
         reopened = open_sqlite(sqlite_path(engine))
         changes = reopened.changes.read(0, 10)
         reopened.close()
@@ -141,7 +143,8 @@ def test_a_write_the_feed_could_not_take_reaches_it_through_recovery(app, servic
     cluster = es_cluster(engine)
     cluster.client.indices.put_settings(index=cluster.changes_alias, settings={"index.blocks.write": True})
     try:
-        services.reports.update(operator, report["id"], {"status": "recovered"}, 1)  # stored: the answer is 200
+        # stored: the answer is 200
+        services.reports.update(operator, report["id"], {"status": "recovered", "recovery": RECOVERY}, 1)
     finally:
         cluster.client.indices.put_settings(index=cluster.changes_alias, settings={"index.blocks.write": False})
     assert [c.report["status"] for c in engine.changes.read(0, 10)] == ["stolen"]

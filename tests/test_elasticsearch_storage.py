@@ -36,6 +36,7 @@ from search.keys import query_keys
 from search.policy import KEY_CANDIDATE_LIMIT
 from search.query import CheckQuery
 from tests.conftest import (
+    RECOVERY,
     audit_entry,
     bearer,
     candidates,
@@ -110,7 +111,7 @@ def test_replace_checks_the_version(storage: Engine) -> None:
     reports = services(storage).reports
     created = reports.create(OPERATOR, validate_report(report_data("KZ-2")))
 
-    updated = reports.update(OPERATOR, created["id"], {"status": "recovered"}, 1)
+    updated = reports.update(OPERATOR, created["id"], {"status": "recovered", "recovery": RECOVERY}, 1)
 
     assert updated["version"] == 2
     assert storage.reports.get(created["id"]) == updated
@@ -356,8 +357,9 @@ def test_an_index_of_an_older_release_gains_the_fields_added_since(es_url: str) 
 def test_init_is_idempotent_and_ping_reports_health(storage: Engine) -> None:
     prefix = es_cluster(storage).prefix
     aliases = [f"{prefix}-{kind}" for kind in ("audit", "audit-outbox", "bulk-jobs", "bulk-results", "bulk-rows",
-                                               "checks", "confirmations", "counters", "keys", "reports", "sightings",
-                                               "users", "webhook-deliveries", "webhooks")]
+                                               "checks", "confirmations", "counters", "keys", "reports",
+                                               "review-notices", "sightings", "users", "webhook-deliveries",
+                                               "webhooks")]
     assert storage.admin is not None
     assert sorted(storage.admin.init()) == sorted(f"{alias}-v1" for alias in aliases)
     assert storage.admin.init() == []

@@ -355,6 +355,7 @@ def test_a_kill_9_between_a_check_and_its_delivery_loses_no_event(backend, tmp_p
         env = {"IRONTRACE_ES_URL": settings["ES_URL"], "IRONTRACE_ES_INDEX_PREFIX": settings["ES_INDEX_PREFIX"],
                "IRONTRACE_ES_REFRESH_INTERVAL": "100ms"}
     env |= {"IRONTRACE_CLOCK_FILE": str(clock.path), "IRONTRACE_WEBHOOK_POLL_SECONDS": "0.1",
+            "IRONTRACE_WEBHOOK_ALLOW_PRIVATE": "true",
             "IRONTRACE_AUDIT_HEADS_FILE": str(tmp_path / "heads.ndjson")}
     receiver.http.put(receiver.url + "/_control/mode", json={"mode": "unavailable"}, timeout=10)
     try:

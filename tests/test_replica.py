@@ -29,6 +29,7 @@ from registry.stamps import iso_at, new_id, utc_now
 from registry.storage.sqlite import open_sqlite
 from registry.vocabulary import BORDER, REPLICA
 from tests.conftest import (
+    RECOVERY,
     TEST_LIMITS,
     Browser,
     FileClock,
@@ -64,7 +65,8 @@ def replica_state(path: Path) -> dict | None:
 
 
 def centre_env(app, clock: FileClock) -> dict[str, str]:
-    return {**store_env(app), "IRONTRACE_CLOCK_FILE": str(clock.path), "IRONTRACE_WEBHOOK_POLL_SECONDS": "3600"}
+    return {**store_env(app), "IRONTRACE_CLOCK_FILE": str(clock.path), "IRONTRACE_WEBHOOK_POLL_SECONDS": "3600",
+            "IRONTRACE_WEBHOOK_ALLOW_PRIVATE": "true"}
 
 
 @pytest.fixture
@@ -77,7 +79,7 @@ def test_border_post_replica(tmp_path: Path, clock: FileClock) -> None:
     forwarding tests of ``test_changes`` on both engines, and by the killed sync below)."""
     centre_settings = {"IRONTRACE_DB": str(tmp_path / "centre.db"), "IRONTRACE_CLOCK_FILE": str(clock.path),
                        "IRONTRACE_AUDIT_HEADS_FILE": str(tmp_path / "centre-heads.ndjson"),
-                       "IRONTRACE_WEBHOOK_POLL_SECONDS": "3600"}
+                       "IRONTRACE_WEBHOOK_POLL_SECONDS": "3600", "IRONTRACE_WEBHOOK_ALLOW_PRIVATE": "true"}
     replica_db = tmp_path / "replica.db"
     replica_env = {"IRONTRACE_DB": str(replica_db), "IRONTRACE_CLOCK_FILE": str(clock.path),
                    "IRONTRACE_AUDIT_HEADS_FILE": str(tmp_path / "replica-heads.ndjson"),
@@ -116,8 +118,8 @@ def test_border_post_replica(tmp_path: Path, clock: FileClock) -> None:
     centre = Gunicorn(centre_settings, workers=1)
     centre.port, centre.url = centre_port, centre_url
     with centre.start():
-        recovered = centre.http.patch(f"{centre.url}/v1/reports/{stolen['id']}", json={"status": "recovered"},
-                                      headers={"If-Match": '"1"'})
+        recovered = centre.http.patch(f"{centre.url}/v1/reports/{stolen['id']}",
+                                      json={"status": "recovered", "recovery": RECOVERY}, headers={"If-Match": '"1"'})
         assert recovered.status_code == 200, recovered.text
         synced = irontrace("replica", "sync", env={**replica_env, "IRONTRACE_KEY": replica_key})
         assert synced.returncode == 0, synced.stderr
@@ -180,7 +182,7 @@ def test_sync_killed_mid_feed_resumes_without_loss_or_duplicates(app, tmp_path: 
                                    env={**os.environ, **replica_env, "IRONTRACE_REPLICA_PAGE_SIZE": "7"},
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for report in created[3::6]:
-            services.reports.update(operator, report["id"], {"status": "recovered"}, 1)
+            services.reports.update(operator, report["id"], {"status": "recovered", "recovery": RECOVERY}, 1)
         assert resumed.wait(timeout=120) == 0
         last = irontrace("replica", "sync", env=replica_env)
         assert last.returncode == 0, last.stderr

@@ -16,7 +16,8 @@ from werkzeug.exceptions import NotAcceptable, RequestEntityTooLarge
 from registry.api import examples
 from registry.api.bodies import Blueprint
 from registry.api.extension import services
-from registry.api.schemas.bulk import BulkCheckResultSchema, BulkJobListArgsSchema, BulkJobPageSchema, BulkJobSchema
+from registry.api.schemas.bulk import BulkCheckResultSchema, BulkJobPageSchema, BulkJobSchema
+from registry.api.schemas.common import PageArgsSchema
 from registry.api.security import current_actor
 from registry.errors import InvalidRequest
 from registry.files.results import XLSX_MAX_ROWS, csv_lines, file_chunks, ndjson_lines, spooled_xlsx
@@ -132,7 +133,7 @@ class BulkChecks(MethodView):
     accepts_files = True
 
     @blp.doc(operationId="listBulkChecks")
-    @blp.arguments(BulkJobListArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, BulkJobPageSchema, example=examples.JOB_PAGE)
     def get(self, args: dict):
         """The caller's bulk checks, newest first."""

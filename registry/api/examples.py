@@ -25,10 +25,17 @@ REPORT_INPUT: dict[str, Any] = {
     "reporting_agency": AGENCY,
 }
 REPORT: dict[str, Any] = {**REPORT_INPUT, "id": REPORT_ID, "version": 1, "created_at": "2026-11-25T15:40:02.118Z",
-                          "updated_at": "2026-11-25T15:40:02.118Z"}
-REPORT_PATCH: dict[str, Any] = {"status": "recovered", "description": None}
+                          "updated_at": "2026-11-25T15:40:02.118Z", "review_at": "2027-11-25T15:40:02.118Z",
+                          "review_due": False}
+RECOVERY: dict[str, Any] = {"date": "2026-11-26", "place": "Zhibek Zholy border post", "country": "KZ",
+                            "agency": "Border Service of Kazakhstan, Zhibek Zholy post",
+                            "note": "Found on a low-loader bound for Uzbekistan; the PIN plate had been ground off."}
+REPORT_PATCH: dict[str, Any] = {"status": "recovered", "recovery": RECOVERY, "description": None}
 REPORT_PATCHED: dict[str, Any] = {**{k: v for k, v in REPORT.items() if k != "description"}, "status": "recovered",
-                                  "version": 2, "updated_at": "2026-11-27T08:12:45.500Z"}
+                                  "recovery": RECOVERY, "version": 2, "updated_at": "2026-11-27T08:12:45.500Z",
+                                  "review_at": None}
+REPORT_VALIDATED: dict[str, Any] = {**REPORT, "version": 2, "updated_at": "2027-11-20T09:30:00.000Z",
+                                    "validated_at": "2027-11-20T09:30:00.000Z", "review_at": "2028-11-20T09:30:00.000Z"}
 REPORT_PAGE: dict[str, Any] = {"items": [REPORT], "next_cursor": "MTIz"}
 
 CHECK_REQUEST: dict[str, Any] = {"identifier": "КМТ РС300 С55А17О44", "manufacturer": "Komatsu"}
@@ -37,7 +44,7 @@ MATCH: dict[str, Any] = {
     "identifier": {"type": "pin", "value": "KMTPC300C55A17044"}, "score": 0.9757, "match_type": "confusable",
     "tier": "alarm", "explanation": "query has O where the record has 0 at position 15 (often misread)",
     "category": "excavator", "manufacturer": "Komatsu", "model": "PC300-8", "reporting_agency": AGENCY,
-    "source": "local",
+    "source": "local", "review_due": False, "recovery": None,
 }
 CHECK_RESULT: dict[str, Any] = {
     "check_id": "01a21362-bb18-77cc-98a1-e9ba1f390f21", "checked_at": "2026-11-25T15:46:07.256Z",

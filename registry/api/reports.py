@@ -73,7 +73,7 @@ class Reports(MethodView):
         """Register a stolen or missing item."""
         report = services().reports.create(current_actor(), data)
         location = url_for("reports.Report", report_id=report["id"])
-        return report, 201, {"Location": location, "ETag": etag(report)}
+        return services().reviews.view(report), 201, {"Location": location, "ETag": etag(report)}
 
 
 @blp.route("/<report_id>")
@@ -83,13 +83,15 @@ class Report(MethodView):
     def get(self, report_id: str):
         """One report; its ETag is the version to send back in If-Match."""
         report = services().reports.get(current_actor(), report_id)
-        return report, 200, {"ETag": etag(report)}
+        return services().reviews.view(report), 200, {"ETag": etag(report)}
 
     @blp.doc(operationId="updateReport", parameters=[IF_MATCH], requestBody={"required": True, "content": {
         "application/merge-patch+json": {"schema": ReportPatchSchema, "example": examples.REPORT_PATCH}}})
     @blp.response(200, ReportSchema, example=examples.REPORT_PATCHED,
                   headers=ETAG_HEADER)
     @blp.alt_response(409, description="Another report of the agency has this case number")
+    @blp.alt_response(422, description="Marked recovered without `recovery`, or cancelled without `cancellation` "
+                                       "(its reason), or another field is invalid")
     @blp.alt_response(412, description="If-Match is not the stored version; `current_version` is")
     @blp.alt_response(428, description="If-Match is missing")
     def patch(self, report_id: str):
@@ -100,7 +102,19 @@ class Report(MethodView):
         """
         version = expected_version(report_id)
         report = services().reports.update(current_actor(), report_id, json_object_body(), version)
-        return report, 200, {"ETag": etag(report)}
+        return services().reviews.view(report), 200, {"ETag": etag(report)}
+
+
+@blp.route("/<report_id>/validation")
+class Validation(MethodView):
+    @blp.doc(operationId="validateReport")
+    @blp.response(200, ReportSchema, example=examples.REPORT_VALIDATED, headers=ETAG_HEADER)
+    @blp.alt_response(409, description="The report is recovered or cancelled: there is nothing to review")
+    def post(self, report_id: str):
+        """The reporting agency (or an admin) confirms the report is current: its review date moves on
+        to REPORT_REVIEW_MONTHS from now (recorded in the audit log as `report.validate`)."""
+        report = services().reviews.validate(current_actor(), report_id)
+        return services().reviews.view(report), 200, {"ETag": etag(report)}
 
 
 @blp.route("/<report_id>/sightings")

@@ -8,8 +8,8 @@ from flask.views import MethodView
 from registry.api import examples
 from registry.api.bodies import Blueprint
 from registry.api.extension import services
+from registry.api.schemas.common import PageArgsSchema
 from registry.api.schemas.hits import (
-    DeliveryListArgsSchema,
     DeliveryPageSchema,
     DeliverySchema,
     WebhookCreatedSchema,
@@ -53,7 +53,7 @@ class Webhook(MethodView):
 @blp.route("/<webhook_id>/deliveries")
 class Deliveries(MethodView):
     @blp.doc(operationId="listDeliveries")
-    @blp.arguments(DeliveryListArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, DeliveryPageSchema, example=examples.DELIVERY_PAGE)
     def get(self, args: dict, webhook_id: str):
         """The webhook's deliveries, newest first: each attempt's outcome and the next one's time."""

@@ -1,6 +1,7 @@
 """The ``irontrace`` command.  Each group of commands lives in a module of its own:
 ``serving`` (serve, worker, simulator, receiver), ``reports`` (import, export, demo, feed),
-``checks`` (check, bulk-check), ``admin`` (keys, audit, es)."""
+``checks`` (check, bulk-check), ``admin`` (keys, users, audit, es, purge), ``backups`` (backup, restore,
+es snapshot, es restore)."""
 
 from __future__ import annotations
 
@@ -31,11 +32,13 @@ def main() -> None:
 
 
 def _register() -> None:
-    from registry.cli import admin, checks, replica, reports, serving
+    from registry.cli import admin, backups, checks, replica, reports, serving
 
-    for module in (serving, reports, checks, admin, replica):
+    for module in (serving, reports, checks, admin, backups, replica):
         for command in module.COMMANDS:
             main.add_command(command)
+    for command in backups.ES_COMMANDS:
+        admin.es_commands.add_command(command)
 
 
 _register()

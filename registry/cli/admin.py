@@ -17,7 +17,7 @@ from registry.config import load_settings
 from registry.errors import IronTraceError
 from registry.records import AuditFilter
 from registry.stamps import iso
-from registry.storage.interfaces import IndexAdmin
+from registry.storage.interfaces import Engine, IndexAdmin
 from registry.vocabulary import AUDIT_ACTIONS, ROLES
 
 T = TypeVar("T")
@@ -130,6 +130,10 @@ def audit_verify(anchor: str | None) -> None:
     report, published = verification.chain, verification.published
     held_to = f"; holds the head published at {published.at} ({published.seq})" if published else \
         "; no head published yet"
+    if published and published.restored_from:
+        held_to += f", a restore of {published.restored_from}" + (
+            f" that rolled the log back from the head {published.rolled_back_from}"
+            if published.rolled_back_from else "")
     pending = f"; {verification.pending} entries pending" if verification.pending else ""
     if report.intact:
         click.echo(f"audit log intact: {report.entries} entries; head {report.head_seq}:{report.head_hash}"
@@ -184,27 +188,44 @@ def es_commands() -> None:
     """Elasticsearch indices (needs IRONTRACE_ES_URL)."""
 
 
-def _on_elasticsearch(operation: Callable[[IndexAdmin], T], create: bool = False) -> T:
-    """Run an index operation on the configured cluster; errors become a clean CLI failure."""
+def elasticsearch_engine(create: bool = False) -> Engine:
+    """The configured Elasticsearch engine; a clean CLI failure when none is configured."""
     if not load_settings().get("ES_URL"):
         raise click.ClickException("Set IRONTRACE_ES_URL: these commands work on Elasticsearch only.")
-    admin = local_services(create=create).engine.admin
-    assert admin is not None, "an Elasticsearch engine has index administration"
+    engine = local_services(create=create).engine
+    assert engine.admin is not None, "an Elasticsearch engine has index administration"
+    return engine
+
+
+def on_elasticsearch(operation: Callable[[IndexAdmin], T], create: bool = False) -> T:
+    """Run an index operation on the configured cluster; errors become a clean CLI failure."""
+    admin = elasticsearch_engine(create).admin
+    assert admin is not None
     return or_fail(lambda: operation(admin))
 
 
 @es_commands.command("init")
 def es_init() -> None:
     """Create the missing indices and aliases (safe to repeat)."""
-    created = _on_elasticsearch(lambda admin: admin.init(), create=True)
+    created = on_elasticsearch(lambda admin: admin.init(), create=True)
     click.echo(f"created {', '.join(created)}" if created else "indices already in place")
 
 
 @es_commands.command("reindex")
 def es_reindex() -> None:
-    """Rebuild the reports index with the current mapping and switch the alias (pause writes first)."""
-    result = _on_elasticsearch(lambda admin: admin.reindex())
+    """Rebuild the reports index with the current mapping and switch the alias; writes made meanwhile are kept."""
+    result = on_elasticsearch(lambda admin: admin.reindex())
     click.echo(f"copied {result.copied} reports from {result.old_index} to {result.new_index}; alias switched")
 
 
-COMMANDS = [keys_commands, users_commands, audit_commands, es_commands]
+@click.command("purge")
+def purge() -> None:
+    """Remove what is past its retention period now (CHECK_RETENTION_DAYS, BULK_JOB_RETENTION_DAYS,
+    BULK_RESULT_RETENTION_DAYS), as every process's maintenance round does; each purge is audited."""
+    services = local_services()
+    counts = or_fail(lambda: services.retention.purge(services.maintenance.clock(), Actor.operator()))
+    for what, count in counts.items():
+        click.echo(f"{what}: {count} purged")
+
+
+COMMANDS = [keys_commands, users_commands, audit_commands, es_commands, purge]

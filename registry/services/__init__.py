@@ -27,6 +27,8 @@ from registry.services.keys import KeyService
 from registry.services.maintenance import Maintenance
 from registry.services.metrics import MetricsService
 from registry.services.reports import ReportService
+from registry.services.retention import RetentionService
+from registry.services.reviews import ReviewService
 from registry.services.sightings import SightingService
 from registry.services.usage import UsageService
 from registry.services.users import LockPolicy, UserService, password_hasher
@@ -57,14 +59,16 @@ class Services:
     confirmations: ConfirmationService
     webhooks: WebhookService
     deliverer: Deliverer
+    reviews: ReviewService
+    retention: RetentionService
     changes: ChangeService
     federation: Federation | None = None
     workers: list[BulkWorker] = field(default_factory=list)
 
     def start_workers(self, count: int) -> None:
         """Background threads of a long-running process: ``count`` running bulk-check jobs, the
-        maintenance round (audit recovery and head, counters) and the webhook deliverer (which also
-        marks overdue confirmation requests)."""
+        maintenance round (audit recovery and head, counters, review notices, retention) and the webhook
+        deliverer (which also marks overdue confirmation requests)."""
         self.workers += [BulkWorker(self.bulk).start() for _ in range(count)]
         self.maintenance.start()
         self.deliverer.start()
@@ -94,18 +98,23 @@ def services_over(engine: Engine, settings: dict[str, Any], federation: Federati
     usage = UsageService(engine.counters, audit, settings, clock)
     webhooks = WebhookService(engine.webhooks, audit, clock, settings)
     reports = ReportService(report_store, audit, SightingService(engine.checks, engine.sightings, webhooks, clock,
-                                                                   settings))
+                                                                   settings), clock)
+    reviews = ReviewService(engine.reports, engine.review_notices, webhooks, clock, settings)
     imports = ImportService(report_store, audit)
-    checks = CheckService(engine.candidates, engine.checks, audit, usage, federation, webhooks, clock, replica_status)
+    checks = CheckService(engine.candidates, engine.checks, audit, usage, federation, webhooks, clock,
+                          settings["REPORT_REVIEW_MONTHS"], replica_status)
     bulk = BulkCheckService(checks, audit, usage, engine.jobs, BulkSettings.of(settings))
-    maintenance = Maintenance(audit, engine.counters, clock, settings["MAINTENANCE_SECONDS"])
+    retention = RetentionService(engine.checks, engine.jobs, audit, settings)
+    # A replica's copy is reviewed at the centre: it raises no review notices of its own.
+    upkeep = (retention.purge,) if replica is not None else (reviews.sweep_due, retention.purge)
+    maintenance = Maintenance(audit, engine.counters, clock, settings["MAINTENANCE_SECONDS"], upkeep)
     confirmations = ConfirmationService(engine.confirmations, engine.checks, report_store, webhooks, clock, settings)
     deliverer = Deliverer(engine.webhooks, webhooks.handoff, clock, settings, confirmations.sweep_overdue)
     return Services(engine, reports, imports, FeedService(reports, imports), checks,
                     KeyService(engine.keys, audit), UserService(engine.users, audit, LockPolicy.of(settings),
                                                                 hasher=password_hasher(settings)),
                     audit, bulk, MetricsService(engine, bulk), usage, maintenance, confirmations, webhooks, deliverer,
-                    ChangeService(engine.changes, audit, clock), federation)
+                    reviews, retention, ChangeService(engine.changes, audit, clock), federation)
 
 
 def open_services(settings: dict[str, Any], with_sources: bool = True) -> Services:

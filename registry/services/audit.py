@@ -43,7 +43,7 @@ class Verification:
         return self.chain.intact
 
     def to_dict(self) -> dict[str, Any]:
-        published = vars(self.published) if self.published else None
+        published = self.published.as_dict() if self.published else None
         return {**vars(self.chain), "intact": self.chain.intact, "published": published, "pending": self.pending}
 
 
@@ -94,7 +94,7 @@ class AuditService:
         actor.require(READ_AUDIT)
         published = self.heads.latest()
         anchors = []
-        if published:
+        if published and published.seq > 0:
             anchors.append(Anchor(published.seq, published.hash, f"the head published at {published.at}"))
         if anchor:
             anchors.append(Anchor(*anchor, "the anchor given"))

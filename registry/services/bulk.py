@@ -25,7 +25,7 @@ from registry.services.audit import AuditService
 from registry.services.batches import batched
 from registry.services.checks import CheckService
 from registry.services.usage import UsageService
-from registry.stamps import new_id, utc_now
+from registry.stamps import iso_at, new_id, utc_now
 from registry.storage.interfaces import JobStore
 from registry.storage.leases import shown_status
 from registry.vocabulary import ACTIVE_JOB_STATUSES, HIT, NO_MATCH, POSSIBLE_MATCH, SIMILAR_SERIALS, STALLED
@@ -57,10 +57,10 @@ class BulkSettings:
                    settings["BULK_BATCH_SIZE"], settings["BULK_LEASE_SECONDS"], settings["BULK_POLL_SECONDS"])
 
 
-def new_job(upload: Upload, filename: str | None, owner: Actor) -> Job:
+def new_job(upload: Upload, filename: str | None, owner: Actor, created_at: str) -> Job:
     job: Job = {
         "id": new_id(), "owner": owner.as_record(), "status": "queued",
-        "created_at": utc_now(), "started_at": None, "finished_at": None,
+        "created_at": created_at, "started_at": None, "finished_at": None,
         "format": upload.file_format, "filename": filename, "columns": upload.columns,
         "delimiter": upload.delimiter, "rows_total": len(upload.rows), "rows_done": 0,
         "error": None, "lease_owner": None, "lease_expires": 0.0,
@@ -163,7 +163,7 @@ class BulkCheckService:
         upload = self.read(file, file_format, self.settings.max_rows)
         try:
             self.usage.charge(actor, readings(upload.rows))
-            job = new_job(upload, filename, actor)
+            job = new_job(upload, filename, actor, iso_at(self.checks.clock()))
             self.jobs.create_job(job, iter(upload.rows), self.audit.entry(actor, "bulk_check.submit", job["id"], {
                 "filename": filename, "format": upload.file_format, "rows_total": job["rows_total"],
                 "sha256": upload.sha256,
@@ -229,6 +229,9 @@ class BulkCheckService:
         """The job and the results of every row checked so far, in input order, each with the
         cells uploaded in its row."""
         job = self.get(actor, job_id)
+        if job.get("results_purged"):
+            raise NotFound(f"The results of bulk check {job_id} were purged: they are kept "
+                           f"BULK_RESULT_RETENTION_DAYS days.")
         return job, self._with_input(job_id, job["rows_done"])
 
     def _with_input(self, job_id: str, count: int) -> Iterator[Document]:

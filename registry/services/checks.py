@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from registry.access import CHECK, FORWARD_CHECKS, FULL_DETAILS, READ_REPORTS, Actor
+from registry.config import DEFAULTS
 from registry.errors import Forbidden, NotFound
 from registry.metrics import CHECKS
 from registry.records import Delivery, Document
@@ -33,6 +34,7 @@ from registry.services.results import (
     match_view,
     source_view,
 )
+from registry.services.reviews import review_due
 from registry.services.usage import UsageService
 from registry.services.webhooks import Audience, WebhookService
 from registry.stamps import Clock, clock_from, iso_at, new_id
@@ -52,7 +54,8 @@ FILE_READING_SOURCE = COPIED  # how an uploaded file's identifiers were obtained
 class CheckService:
     def __init__(self, candidates: CandidateIndex, log: CheckLog, audit: AuditService, usage: UsageService,
                  federation: Federation | None = None, webhooks: WebhookService | None = None,
-                 clock: Clock = time.time, replica: Callable[[], Document | None] | None = None) -> None:
+                 clock: Clock = time.time, review_months: int = DEFAULTS["REPORT_REVIEW_MONTHS"],
+                 replica: Callable[[], Document | None] | None = None) -> None:
         self.candidates = candidates
         self.log = log
         self.audit = audit
@@ -60,6 +63,7 @@ class CheckService:
         self.federation = federation
         self.webhooks = webhooks
         self.clock = clock
+        self.review_months = review_months
         self.replica = replica  # on a replica: how current its copy is (``services.changes.ReplicaStatus``)
 
     @classmethod
@@ -72,7 +76,8 @@ class CheckService:
         engine = open_engine(settings)
         audit = AuditService(engine.audit, HeadsFile(settings["AUDIT_HEADS_FILE"]))
         usage = UsageService(engine.counters, audit, settings, clock_from(settings))
-        return cls(engine.candidates, engine.checks, audit, usage, build_federation(settings))
+        return cls(engine.candidates, engine.checks, audit, usage, build_federation(settings),
+                   clock=clock_from(settings), review_months=settings["REPORT_REVIEW_MONTHS"])
 
     def check(self, actor: Actor, query: CheckQuery) -> CheckResult:
         """Check one reading (one row of the key's day), and record the check and who made it: the
@@ -200,10 +205,12 @@ class CheckService:
             for q in queries
         ]
         decided = []
+        now = self.clock()
         for query, found, lookup in zip(queries, self.candidates.find_candidates_many(lookups), pending):
             answers = lookup.collect() if lookup else []
             external = [match.as_report() for answer in answers for match in answer.matches]
-            outcome = rank(query, [*found, *external], actor.match_types)
+            local = [{**report, "review_due": review_due(report, self.review_months, now)} for report in found]
+            outcome = rank(query, [*local, *external], actor.match_types)
             CHECKS.labels(outcome.verdict, outcome.matches[0].match_type if outcome.matches else "none").inc()
             decided.append(Decision(outcome, answers))
         return decided

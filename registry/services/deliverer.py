@@ -18,22 +18,22 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import queue
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import requests
 from standardwebhooks.webhooks import Webhook as Signer
 
-from registry.errors import IronTraceError, NotFound
+from registry.errors import NotFound
 from registry.records import Delivery, Webhook
+from registry.services.periodic import PeriodicTask
+from registry.services.webhooks import private_destination
 from registry.stamps import Clock, iso_at
 from registry.storage.interfaces import WebhookStore
 
 log = logging.getLogger(__name__)
 
 BATCH = 20  # deliveries taken per round
-STOP_TIMEOUT_SECONDS = 30
 USER_AGENT = "IronTrace-Webhooks/1"
 
 
@@ -49,20 +49,21 @@ def signed_headers(webhook: Webhook, delivery: Delivery, sent_at: dt.datetime) -
     }
 
 
-class Deliverer:
+class Deliverer(PeriodicTask):
+    thread_name = "irontrace-webhooks"
+
     def __init__(self, store: WebhookStore, handoff: queue.SimpleQueue[str], clock: Clock, settings: dict[str, Any],
                  sweep: Callable[[float], int] | None = None) -> None:
+        super().__init__(settings["WEBHOOK_POLL_SECONDS"])
         self.store = store
         self.handoff = handoff
         self.clock = clock
         self.sweep = sweep
-        self.poll_seconds: float = settings["WEBHOOK_POLL_SECONDS"]
         self.timeout: float = settings["WEBHOOK_TIMEOUT_SECONDS"]
         self.base: float = settings["WEBHOOK_RETRY_BASE_SECONDS"]
         self.ceiling: float = settings["WEBHOOK_RETRY_MAX_SECONDS"]
-        self.stopping = threading.Event()
+        self.allow_private: bool = settings["WEBHOOK_ALLOW_PRIVATE"]
         self.http = requests.Session()
-        self._thread: threading.Thread | None = None
 
     def backoff(self, attempts: int) -> float:
         """Seconds between attempt ``attempts`` and the next."""
@@ -103,13 +104,11 @@ class Deliverer:
         if webhook is None:
             self.store.update_delivery({**delivery, "status": "failed", "last_response": "webhook deleted"})
             return
-        try:
-            answer = self.http.post(webhook["url"], data=delivery["body"].encode(), timeout=self.timeout,
-                                    headers=signed_headers(webhook, delivery, dt.datetime.now(dt.UTC)),
-                                    allow_redirects=False)
-            outcome, delivered = f"{answer.status_code}", 200 <= answer.status_code < 300
-        except requests.RequestException as exc:
-            outcome, delivered = type(exc).__name__, False
+        refused = None if self.allow_private else private_destination(webhook["url"])
+        if refused:
+            outcome, delivered = f"refused: {refused}", False
+        else:
+            outcome, delivered = self._post(webhook, delivery)
         if delivered:
             self.store.update_delivery({**delivery, "status": "delivered", "delivered_at": iso_at(now),
                                         "last_response": outcome})
@@ -118,23 +117,13 @@ class Deliverer:
             self.store.update_delivery({**delivery, "status": "failed" if failed else "pending",
                                         "last_response": outcome})
 
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.run_once()
-            except IronTraceError as exc:
-                log.warning("webhook deliveries: %s", exc.detail)
-            self.stopping.wait(self.poll_seconds)
+    def _post(self, webhook: Webhook, delivery: Delivery) -> tuple[str, bool]:
+        """One signed attempt: what the receiver answered (or how it failed), and whether it took it."""
+        try:
+            answer = self.http.post(webhook["url"], data=delivery["body"].encode(), timeout=self.timeout,
+                                    headers=signed_headers(webhook, delivery, dt.datetime.now(dt.UTC)),
+                                    allow_redirects=False)
+        except requests.RequestException as exc:
+            return type(exc).__name__, False
+        return f"{answer.status_code}", 200 <= answer.status_code < 300
 
-    def start(self) -> Deliverer:
-        """Run in a background thread (once, however often this is called)."""
-        if self._thread is None or not self._thread.is_alive():
-            self.stopping.clear()
-            self._thread = threading.Thread(target=self.run, name="irontrace-webhooks", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stopping.set()
-        if self._thread is not None:
-            self._thread.join(STOP_TIMEOUT_SECONDS)

@@ -74,7 +74,9 @@ class FeedService:
     def withdraw_missing(self, source: str, present: set[tuple[str, str]]) -> int:
         """Cancel the reports from ``source`` whose (agency, case number) is not ``present``; how many."""
         gone = [
-            report | {"status": WITHDRAWN_STATUS}  # an import ignores the server's fields
+            # An import ignores the server's fields; a cancellation says why, as every one must.
+            report | {"status": WITHDRAWN_STATUS,
+                      "cancellation": {"reason": f"Withdrawn from the feed {source}: no longer published."}}
             for report in self._reports_from(source)
             if report["status"] != WITHDRAWN_STATUS and (agency_key(report), report["external_ref"]) not in present
         ]

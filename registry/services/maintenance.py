@@ -5,6 +5,8 @@
   recovery, afterwards the sweep.
 - Publish the audit log's head to the heads file (``AuditService.publish_head``).
 - Forget counters that expired (rate-limit state, yesterday's rows).
+- Raise ``report.review_due`` for reports past their review date (``reviews.ReviewService``).
+- Purge what is past its retention period (``retention.RetentionService``).
 
 Several processes doing this at once is harmless: recovery never appends an
 entry twice, the heads file takes a head only when it moved on, and purging
@@ -15,49 +17,33 @@ next round.
 from __future__ import annotations
 
 import logging
-import threading
+from collections.abc import Callable, Sequence
 
 from registry.errors import IronTraceError
 from registry.services.audit import AuditService
+from registry.services.periodic import PeriodicTask
 from registry.stamps import Clock
 from registry.storage.interfaces import Counters
 
 log = logging.getLogger(__name__)
 
-STOP_TIMEOUT_SECONDS = 30
 
+class Maintenance(PeriodicTask):
+    thread_name = "irontrace-maintenance"
 
-class Maintenance:
-    def __init__(self, audit: AuditService, counters: Counters, clock: Clock, interval_seconds: float) -> None:
+    def __init__(self, audit: AuditService, counters: Counters, clock: Clock, interval_seconds: float,
+                 steps: Sequence[Callable[[float], object]] = ()) -> None:
+        super().__init__(interval_seconds)
         self.audit = audit
         self.counters = counters
+        self.steps = (audit.log.complete_pending, audit.publish_head, counters.purge, *steps)
         self.clock = clock
-        self.interval_seconds = interval_seconds
-        self.stopping = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def run_once(self) -> None:
-        """One round: recover, publish, purge; each step goes on whatever happened to the one before."""
-        for step in (self.audit.log.complete_pending, self.audit.publish_head, self.counters.purge):
+        """One round: recover, publish, forget, then the further steps (reviews, retention); each step
+        goes on whatever happened to the one before."""
+        for step in self.steps:
             try:
                 step(self.clock())
             except IronTraceError as exc:
                 log.warning("maintenance: %s failed: %s", step.__name__, exc.detail)
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            self.run_once()
-            self.stopping.wait(self.interval_seconds)
-
-    def start(self) -> Maintenance:
-        """Run in a background thread (once, however often this is called)."""
-        if self._thread is None or not self._thread.is_alive():
-            self.stopping.clear()
-            self._thread = threading.Thread(target=self.run, name="irontrace-maintenance", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stopping.set()
-        if self._thread is not None:
-            self._thread.join(STOP_TIMEOUT_SECONDS)

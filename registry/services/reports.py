@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from registry.access import CHECK, READ_REPORTS, READ_SIGHTINGS, WRITE_REPORTS, Actor
-from registry.errors import NotFound
+from registry.errors import NotFound, ValidationFailed
 from registry.records import Document, Page, Report, ReportFilter
 from registry.services.audit import AuditService
 from registry.services.sightings import SightingService
-from registry.stamps import new_id, utc_now
+from registry.stamps import Clock, iso_at, new_id
 from registry.storage.interfaces import ReportStore
 from registry.validation import validate_report
 
-SERVER_FIELDS = ("id", "version", "created_at", "updated_at")
+# Set by the registry, never by a client: a write ignores them (``review_at``/``review_due`` are only shown).
+SERVER_FIELDS = ("id", "version", "created_at", "updated_at", "validated_at", "review_at", "review_due")
+# What a report must say when it is marked recovered or cancelled, and how the problem names it.
+CLOSING_DETAILS = {
+    "recovered": ("recovery", "A report marked recovered needs its recovery: date, place, country and "
+                              "recovering agency (and a note, if any)."),
+    "cancelled": ("cancellation", "A report that is cancelled needs the reason: cancellation.reason."),
+}
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -40,16 +48,18 @@ def without_server_fields(data: Any) -> Any:
 class ReportService:
     """Registers, reads, changes and lists reports for an actor; every write is in the audit log."""
 
-    def __init__(self, reports: ReportStore, audit: AuditService, sightings: SightingService | None = None) -> None:
+    def __init__(self, reports: ReportStore, audit: AuditService, sightings: SightingService | None = None,
+                 clock: Clock = time.time) -> None:
         self.reports = reports
         self.audit = audit
         self.sightings = sightings
+        self.clock = clock
 
     def create(self, actor: Actor, report: Report) -> Report:
         """Store a report already validated (``registry.validation.ReportInputSchema``)."""
         actor.require_write(report)
         actor.require_same_source(None, report)
-        now = utc_now()
+        now = iso_at(self.clock())
         new: Report = {**report, "id": new_id(), "version": 1, "created_at": now, "updated_at": now}
         created = self.reports.create(new, self.audit.entry(actor, "report.create", new["id"],
                                                             {"before": None, "after": new}))
@@ -84,9 +94,11 @@ class ReportService:
             **merged,
             "id": stored["id"],
             "created_at": stored["created_at"],
+            **({"validated_at": stored["validated_at"]} if stored.get("validated_at") else {}),
             "version": expected_version + 1,
-            "updated_at": utc_now(),
+            "updated_at": iso_at(self.clock()),
         }
+        require_closing_details(stored, report)
         actor.require_write(report)
         actor.require_same_source(stored, report)
         entry = self.audit.entry(actor, "report.update", report_id, {"before": stored, "after": report})
@@ -110,6 +122,15 @@ class ReportService:
         """Every report, oldest first (``irontrace export``)."""
         actor.require(READ_REPORTS)
         return self.reports.iter_all()
+
+
+def require_closing_details(stored: Report, report: Report) -> None:
+    """A report marked recovered says how (``recovery``), one cancelled says why (``cancellation``)."""
+    if report["status"] == stored["status"] or report["status"] not in CLOSING_DETAILS:
+        return
+    field, message = CLOSING_DETAILS[report["status"]]
+    if not report.get(field):
+        raise ValidationFailed([{"field": field, "message": message}], message)
 
 
 def _values(report: Report) -> set[str]:

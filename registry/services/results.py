@@ -131,6 +131,8 @@ def match_view(match: Match, detail: str, explain: Callable[[Match], str] | None
         "value": report.get("value"),
         "reporting_agency": report["reporting_agency"],
         "source": source or LOCAL_SOURCE,
+        "review_due": report.get("review_due"),
+        "recovery": report.get("recovery"),
     }
     if source:
         full["reference"] = report.get("external_reference")  # what to quote to follow up

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import base64
 import builtins
+import ipaddress
 import json
 import queue
 import secrets
+import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,12 +66,16 @@ class WebhookService:
         self.audit = audit
         self.clock = clock
         self.retry_seconds = settings["WEBHOOK_RETRY_HOURS"] * 3600
+        self.allow_private: bool = settings["WEBHOOK_ALLOW_PRIVATE"]
         self.handoff: queue.SimpleQueue[str] = queue.SimpleQueue()  # deliveries this process just stored
 
     def create(self, actor: Actor, url: str, events: Sequence[str], secret: str | None = None) -> Webhook:
         """Register a webhook; the answer holds its secret (made here unless given), shown this once."""
         actor.require(WEBHOOKS)
         _require_url(url)
+        if not self.allow_private and (refused := private_destination(url)):
+            raise InvalidRequest(f"A webhook's url must reach a public address: {refused} "
+                                 f"(IRONTRACE_WEBHOOK_ALLOW_PRIVATE allows it).")
         if secret is not None:
             _require_secret(secret)
         webhook: Webhook = {"id": new_id(), "owner": actor.as_record(), "url": url,
@@ -155,6 +161,25 @@ def delivery_view(delivery: Delivery) -> dict[str, Any]:
     shown: dict[str, Any] = {k: v for k, v in delivery.items() if k not in ("next_attempt", "retry_until")}
     shown["next_attempt_at"] = iso_at(delivery["next_attempt"]) if delivery["status"] == "pending" else None
     return shown
+
+
+def private_destination(url: str) -> str | None:
+    """Why ``url`` must not be called from the registry's network (its host resolves to a loopback,
+    private, link-local, shared, reserved or multicast address, or not at all), or ``None``.  Asked
+    when a webhook is made and again before each delivery, so a name that later resolves inward (DNS
+    rebinding) is refused then."""
+    host = urlsplit(url).hostname or ""
+    try:
+        resolved = {str(info[4][0]) for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
+    except (OSError, UnicodeError):
+        return f"{host} does not resolve"
+    for text in sorted(resolved):
+        address = ipaddress.ip_address(text.split("%")[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if not address.is_global or address.is_multicast:
+            return f"{host} resolves to {address}, which is not a public address"
+    return None
 
 
 def _require_url(url: str) -> None:

@@ -108,6 +108,10 @@ class CheckLog(Protocol):
     def get(self, check_id: str) -> Document:
         """The check record; ``NotFound`` otherwise."""
 
+    def purge(self, before: str, audit: Callable[[int], AuditEntry]) -> int:
+        """Delete the check records made before ``before`` with the entry ``audit`` makes of how many
+        (no entry when there were none); how many."""
+
     def sightings(self, terms: Sequence[str], since: str, limit: int) -> list[Document]:
         """Check records made at or after ``since`` whose reading shares one of ``terms``
         (``search.keys.sighting_terms`` of a report), newest first, at most ``limit``."""
@@ -287,6 +291,12 @@ class JobStore(Protocol):
     def iter_results(self, job_id: str, count: int) -> Iterator[Document]:
         """Results of rows ``0`` to ``count``, in input order, fetched a page at a time."""
 
+    def purge_jobs(self, before: str, keep_jobs: bool, audit: Callable[[int], AuditEntry]) -> int:
+        """Delete the rows and results of finished jobs created before ``before``, and the jobs too
+        unless ``keep_jobs`` (then each is marked ``results_purged`` and not taken again), with the
+        entry ``audit`` makes of how many jobs (none when there were none); how many (Elasticsearch
+        takes at most a batch per call)."""
+
     def list_jobs(self, owner: str, limit: int, cursor: str | None) -> Page[Job]:
         """The jobs whose owner's principal is ``owner``, newest first, one page at a time, as
         stored now (not as a lagging search saw them)."""
@@ -362,10 +372,31 @@ class ReplicaStore(Protocol):
 
     def forwarded(self, seq: int) -> None:
         """Record that the centre holds every check up to position ``seq``."""
+class SnapshotAdmin(Protocol):
+    """Snapshots of an engine's indices, restored under new index versions (``irontrace es snapshot``)."""
+
+    def create(self, name: str | None = None) -> Any:
+        """Take a snapshot (named, or after the time); what it holds."""
+
+    def list(self) -> builtins.list[Any]:
+        """This registry's snapshots, oldest first."""
+
+    def restore(self, name: str | None, replace: bool) -> Any:
+        """Restore a snapshot (default: the newest) and move the aliases to it; a swap to finish or undo."""
+
+    def finish(self, swap: Any) -> None:
+        """Keep a restore: drop what it replaced."""
+
+    def undo(self, swap: Any) -> None:
+        """Refuse a restore: put back what it replaced."""
 
 
 class IndexAdmin(Protocol):
     """Index administration, for engines that have indices to manage (``irontrace es``)."""
+
+    @property
+    def snapshots(self) -> SnapshotAdmin:
+        """Snapshots of the indices, and restores from them."""
 
     def init(self) -> list[str]:
         """Create the missing indices (safe to repeat); the names of those created."""
@@ -391,6 +422,7 @@ class Engine:
     webhooks: WebhookStore
     sightings: SightingLog
     changes: ChangeFeed
+    review_notices: SightingLog  # per report, the last ``report.review_due`` sent (same shape, other table)
     ping: Callable[[], None]  # raise ``StorageUnavailable`` unless the engine can serve requests
     close: Callable[[], None]  # release connections
     in_process_workers: int  # bulk-check worker threads an app process runs by default

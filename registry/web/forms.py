@@ -53,8 +53,27 @@ class ActionForm(FlaskForm):
 
 
 class StatusForm(FlaskForm):
+    """Mark a report recovered (with how) or cancelled (with why); the report's rules check the details."""
+
     status = HiddenField(validators=[DataRequired()])
     version = HiddenField(validators=[DataRequired()])
+    recovered_on = StringField(_l("Recovered on"), validators=[Optional()])
+    place = StringField(_l("Place of recovery"), validators=[Optional()])
+    country = StringField(_l("Country of recovery"), validators=[Optional()])
+    agency = StringField(_l("Recovering agency"), validators=[Optional()])
+    note = StringField(_l("Note"), validators=[Optional()])
+    reason = StringField(_l("Reason for cancelling"), validators=[Optional()])
+
+    def details(self) -> dict[str, dict[str, str]]:
+        """The recovery or cancellation the marked status needs, from what was typed."""
+        if self.status.data == "cancelled":
+            return {"cancellation": _typed({"reason": self.reason.data})}
+        return {"recovery": _typed({"date": self.recovered_on.data, "place": self.place.data,
+                                    "country": self.country.data, "agency": self.agency.data, "note": self.note.data})}
+
+
+def _typed(values: dict[str, str | None]) -> dict[str, str]:
+    return {name: value.strip() for name, value in values.items() if value and value.strip()}
 
 
 class UserForm(FlaskForm):

@@ -22,12 +22,13 @@ from flask_login import login_required
 from werkzeug.datastructures import MultiDict
 
 from registry.access import WRITE_REPORTS, Actor
-from registry.errors import Forbidden, PreconditionFailed, ValidationFailed
+from registry.errors import Conflict, Forbidden, PreconditionFailed, ValidationFailed
 from registry.records import Report, ReportFilter, agency_key, name_key
 from registry.services.reports import without_server_fields
 from registry.validation import validate_report
-from registry.vocabulary import AGENCY, CATEGORIES, IDENTIFIER_TYPES, STATUSES
-from registry.web.forms import StatusForm
+from registry.vocabulary import ACTIVE_STATUSES, AGENCY, CATEGORIES, IDENTIFIER_TYPES, STATUSES
+from registry.web.forms import ActionForm, StatusForm
+from registry.web.i18n import when
 from registry.web.session import services, signed_in_actor, viewed
 
 blp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -73,8 +74,9 @@ def show(report_id: str) -> ResponseReturnValue:
     actor = signed_in_actor()
     report = services().reports.get(actor, report_id)
     viewed(report_id)
-    return render_template("report.html", report=report, may_write=may_write(actor, report),
-                           status_form=StatusForm(formdata=None), final_statuses=FINAL_STATUSES)
+    return render_template("report.html", report=services().reviews.view(report), may_write=may_write(actor, report),
+                           status_form=StatusForm(formdata=None), final_statuses=FINAL_STATUSES,
+                           validate_form=ActionForm(formdata=None), active=report["status"] in ACTIVE_STATUSES)
 
 
 @blp.route("/new", methods=["GET", "POST"])
@@ -135,11 +137,29 @@ def change_status(report_id: str) -> ResponseReturnValue:
     form = StatusForm()
     if form.validate_on_submit() and form.status.data in FINAL_STATUSES and (form.version.data or "").isdigit():
         try:
-            services().reports.update(signed_in_actor(), report_id, {"status": form.status.data},
+            services().reports.update(signed_in_actor(), report_id, {"status": form.status.data, **form.details()},
                                       int(form.version.data or 0))
             flash(gettext("Report marked %(status)s.", status=form.status.data))
         except PreconditionFailed:
             flash(gettext("Someone changed the report meanwhile: nothing was marked. Look at it again."), "error")
+        except ValidationFailed as invalid:
+            for error in cast(list[dict[str, str]], invalid.extra.get("errors", [])):
+                flash(gettext("Nothing was marked: %(field)s: %(message)s", field=error["field"],
+                              message=error["message"]), "error")
+    return redirect(url_for("web.reports.show", report_id=report_id))
+
+
+@blp.route("/<report_id>/validation", methods=["POST"])
+@login_required
+def validate(report_id: str) -> ResponseReturnValue:
+    """The agency says the report is current: a new review period begins."""
+    if ActionForm().validate_on_submit():
+        try:
+            report = services().reviews.validate(signed_in_actor(), report_id)
+            next_review = when(services().reviews.review_at(report))
+            flash(gettext("Report validated: next review by %(date)s.", date=next_review))
+        except Conflict:
+            flash(gettext("Only a stolen or missing report is validated."), "error")
     return redirect(url_for("web.reports.show", report_id=report_id))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from registry.api.schemas.common import Instant
+from registry.api.schemas.common import Instant, PageSchema
 from registry.validation import text_field
 from registry.vocabulary import AUDIT_ACTIONS
 
@@ -42,9 +42,8 @@ class AuditEntrySchema(Schema):
     hash = fields.String()
 
 
-class AuditPageSchema(Schema):
+class AuditPageSchema(PageSchema):
     items = fields.List(fields.Nested(AuditEntrySchema))
-    next_cursor = fields.String(allow_none=True)
 
 
 ANCHOR_PATTERN = r"^[0-9]{1,18}:[0-9a-f]{64}$"
@@ -61,6 +60,10 @@ class PublishedHeadSchema(Schema):
     seq = fields.Integer()
     hash = fields.String()
     at = fields.String(metadata={"format": "date-time"})
+    restored_from = fields.String(metadata={"description": "Set when a restore published this head: the backup "
+                                                           "or snapshot restored"})
+    rolled_back_from = fields.Integer(metadata={"description": "A restore's: the newest head published before it, "
+                                                               "when the restore rolled the log back past it"})
 
 
 class ChainReportSchema(Schema):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from registry.api.schemas.checks import COMPLETE_DOC, UNANSWERED_DOC, VERDICT_DOC, MatchSchema
+from registry.api.schemas.common import PageSchema
 from registry.vocabulary import JOB_STATUSES, VERDICTS
 
 INCOMPLETE_DOC = "Rows checked while an external registry did not answer (their `complete` is false)"
@@ -34,14 +35,8 @@ class BulkJobSchema(Schema):
     error = fields.String(allow_none=True, metadata={"description": "Why the job failed"})
 
 
-class BulkJobListArgsSchema(Schema):
-    limit = fields.Integer(validate=validate.Range(min=1, max=500), load_default=50)
-    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
-
-
-class BulkJobPageSchema(Schema):
+class BulkJobPageSchema(PageSchema):
     items = fields.List(fields.Nested(BulkJobSchema))
-    next_cursor = fields.String(allow_none=True)
 
 
 class BulkRowResultSchema(Schema):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from registry.validation import CheckRequestSchema, IncidentSchema, ValueSchema
+from registry.validation import CheckRequestSchema, IncidentSchema, RecoverySchema, ValueSchema
 from registry.vocabulary import CIRCUIT_STATES, MATCH_TYPES, SOURCE_STATUSES, STATUSES, TIERS, VERDICTS
 
 __all__ = ["CheckRequestSchema", "CheckResultSchema", "MatchSchema", "SourceHealthSchema", "COMPLETE_DOC",
@@ -67,6 +67,11 @@ class MatchSchema(Schema):
     reference = fields.String(
         allow_none=True, metadata={"description": "External sources: link or reference number for follow-up"}
     )
+    review_due = fields.Boolean(allow_none=True, metadata={
+        "description": "The report is past its review date unvalidated: the agency has not said for a year "
+                       "(REPORT_REVIEW_MONTHS) that it is current; null for an external record"})
+    recovery = fields.Nested(RecoverySchema, allow_none=True, metadata={
+        "description": "A recovered report: when, where and by whom the item was recovered"})
 
 
 class SourceStatusSchema(Schema):

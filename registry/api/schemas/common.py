@@ -1,10 +1,10 @@
-"""Schemas every part of the API shares: problems, health, instants."""
+"""Schemas every part of the API shares: problems, health, instants, paging."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from marshmallow import INCLUDE, Schema, ValidationError, fields
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 from registry.stamps import iso
 
@@ -26,6 +26,19 @@ class Instant(fields.String):
             return iso(moment)
         except OverflowError:  # year 1 east of UTC, or 9999 west of it: no such moment in UTC
             raise ValidationError("Not a moment between the years 1 and 9999 in UTC.") from None
+
+
+class PageArgsSchema(Schema):
+    """The query arguments of every paged list; a list's filters subclass it."""
+
+    limit = fields.Integer(validate=validate.Range(min=1, max=500), load_default=50)
+    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
+
+
+class PageSchema(Schema):
+    """One page of a list; subclasses say what ``items`` holds."""
+
+    next_cursor = fields.String(allow_none=True, metadata={"description": "null on the last page"})
 
 
 class FieldErrorSchema(Schema):

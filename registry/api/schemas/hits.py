@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from registry.api.schemas.common import PageArgsSchema, PageSchema
 from registry.validation import text_field
 from registry.vocabulary import (
     CONFIRMATION_OUTCOMES,
@@ -62,15 +63,12 @@ class ConfirmationSchema(Schema):
     answer = fields.Nested(GivenAnswerSchema, allow_none=True)
 
 
-class ConfirmationListArgsSchema(Schema):
+class ConfirmationListArgsSchema(PageArgsSchema):
     status = fields.String(validate=validate.OneOf(CONFIRMATION_STATUSES))
-    limit = fields.Integer(validate=validate.Range(min=1, max=500), load_default=50)
-    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
 
 
-class ConfirmationPageSchema(Schema):
+class ConfirmationPageSchema(PageSchema):
     items = fields.List(fields.Nested(ConfirmationSchema))
-    next_cursor = fields.String(allow_none=True)
 
 
 class WebhookCreateSchema(Schema):
@@ -112,14 +110,8 @@ class DeliverySchema(Schema):
     next_attempt_at = fields.String(allow_none=True, metadata={"format": "date-time"})
 
 
-class DeliveryListArgsSchema(Schema):
-    limit = fields.Integer(validate=validate.Range(min=1, max=500), load_default=50)
-    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
-
-
-class DeliveryPageSchema(Schema):
+class DeliveryPageSchema(PageSchema):
     items = fields.List(fields.Nested(DeliverySchema))
-    next_cursor = fields.String(allow_none=True)
 
 
 class SightingCheckerSchema(Schema):

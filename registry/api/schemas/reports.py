@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
+from registry.api.schemas.common import PageArgsSchema, PageSchema
 from registry.validation import Category, CountryCode, ReportInputSchema, text_field
 from registry.vocabulary import STATUSES
 
@@ -15,6 +16,13 @@ class ReportSchema(ReportInputSchema):
     version = fields.Integer(dump_only=True)
     created_at = fields.String(dump_only=True, metadata={"format": "date-time"})
     updated_at = fields.String(dump_only=True, metadata={"format": "date-time"})
+    validated_at = fields.String(dump_only=True, metadata={
+        "format": "date-time", "description": "When the agency last validated the report (POST .../validation)"})
+    review_at = fields.String(dump_only=True, allow_none=True, metadata={
+        "format": "date-time",
+        "description": "When the report is due for review: REPORT_REVIEW_MONTHS after registration or the last "
+                       "validation; null once recovered or cancelled"})
+    review_due = fields.Boolean(dump_only=True, metadata={"description": "The review date has passed"})
 
 
 class ReportPatchSchema(ReportInputSchema):
@@ -27,7 +35,7 @@ class ReportPatchSchema(ReportInputSchema):
         super().__init__(partial=True, **kwargs)
 
 
-class ReportListArgsSchema(Schema):
+class ReportListArgsSchema(PageArgsSchema):
     status = fields.String(validate=validate.OneOf(STATUSES))
     category = Category()
     manufacturer = text_field()
@@ -35,10 +43,7 @@ class ReportListArgsSchema(Schema):
     q = text_field(500, metadata={"description": "Full-text search in descriptions"})
     source = text_field(100, metadata={"description": "Reports imported from this feed"})
     agency = text_field(metadata={"description": "Reports of this reporting agency (case and spacing ignored)"})
-    limit = fields.Integer(validate=validate.Range(min=1, max=500), load_default=50)
-    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
 
 
-class ReportPageSchema(Schema):
+class ReportPageSchema(PageSchema):
     items = fields.List(fields.Nested(ReportSchema))
-    next_cursor = fields.String(allow_none=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from registry.stamps import Clock, clock_from
+from registry.storage.elasticsearch import retention
 from registry.storage.elasticsearch.admin import ElasticsearchIndexAdmin
 from registry.storage.elasticsearch.audit import ElasticsearchAuditLog
 from registry.storage.elasticsearch.candidates import ElasticsearchCandidateIndex
@@ -24,19 +25,24 @@ from registry.storage.elasticsearch.jobs import ElasticsearchJobStore
 from registry.storage.elasticsearch.outbox import Outbox
 from registry.storage.elasticsearch.reports import ElasticsearchReportStore
 from registry.storage.elasticsearch.sightings import ElasticsearchSightingLog
+from registry.storage.elasticsearch.snapshots import Snapshots
 from registry.storage.interfaces import Engine
 
 NAME = "elasticsearch"
 IN_PROCESS_WORKERS = 0  # bulk-check jobs run in `irontrace worker` processes, which scale apart from serving
 
 
-def open_cluster(cluster: Cluster, clock: Clock, outbox_grace_seconds: float) -> Engine:
+def open_cluster(cluster: Cluster, clock: Clock, outbox_grace_seconds: float,
+                 snapshot_repository: str = "irontrace-backups", snapshot_location: str = "irontrace-backups"
+                 ) -> Engine:
     """Every store of the Elasticsearch engine over one cluster connection, each audited write
-    through one outbox (whose intents ``clock`` dates and recovery takes after the grace period)."""
+    through one outbox (whose intents ``clock`` dates and recovery takes after the grace period);
+    snapshots go to the filesystem repository named, at the location given."""
     audit = ElasticsearchAuditLog(cluster)
     outbox = Outbox(cluster, audit, clock, outbox_grace_seconds)
     audit.outbox = outbox
     reports = ElasticsearchReportStore(cluster, outbox)
+    retention.register(outbox)
 
     def close() -> None:
         outbox.flush()  # finished intents this process would otherwise leave to recovery
@@ -56,15 +62,17 @@ def open_cluster(cluster: Cluster, clock: Clock, outbox_grace_seconds: float) ->
         webhooks=ElasticsearchWebhookStore(cluster, outbox),
         sightings=ElasticsearchSightingLog(cluster, outbox),
         changes=ElasticsearchChangeFeed(cluster),
+        review_notices=ElasticsearchSightingLog(cluster, outbox, "review_notices"),
         ping=cluster.ping,
         close=close,
         in_process_workers=IN_PROCESS_WORKERS,
-        admin=ElasticsearchIndexAdmin(cluster, reports),
+        admin=ElasticsearchIndexAdmin(cluster, reports, Snapshots(cluster, snapshot_repository, snapshot_location)),
     )
 
 
 def open_from_settings(settings: dict[str, Any]) -> Engine:
-    return open_cluster(_cluster(settings), clock_from(settings), settings["AUDIT_OUTBOX_GRACE_SECONDS"])
+    return open_cluster(_cluster(settings), clock_from(settings), settings["AUDIT_OUTBOX_GRACE_SECONDS"],
+                        settings["ES_SNAPSHOT_REPOSITORY"], settings["ES_SNAPSHOT_LOCATION"])
 
 
 def registry_exists(settings: dict[str, Any]) -> bool:

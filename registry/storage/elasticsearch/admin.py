@@ -7,30 +7,36 @@ The copy is done with ``search_after`` pages and ``bulk`` (this distribution
 has no ``_reindex``), and every indexed field is recomputed from the stored
 ``document``, so new derived fields are filled in too.
 
-Known limitation: writes made while the copy runs are not carried over.  A
-report created or deleted meanwhile makes the counts differ and the reindex
-aborts (the alias does not move; run it again); an update of an existing
-report meanwhile is lost from the new index.  Run it when imports and edits
-are paused.
+Writes go on during the copy, to the old index (behind the alias), and are
+not lost: each shard's sequence number is noted before the copy, and after it
+every report written since (``_seq_no`` above the mark) is copied again,
+round after round until few are left.  Then the old index is blocked for
+writes (a writer meanwhile gets 503 and retries), the last changes are copied,
+reports deleted meanwhile are deleted from the new index too, and the alias
+moves.  If anything fails, the old index is unblocked and stays behind the
+alias, and the new one is dropped.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
 from registry.errors import Conflict, StorageUnavailable
-from registry.records import Report
+from registry.records import Document, Report
 from registry.storage.elasticsearch.changes import ElasticsearchChangeFeed, touch
-from registry.storage.elasticsearch.cluster import Cluster, bulk_items, versioned_index
+from registry.storage.elasticsearch.cluster import Cluster, aliased_index, bulk_items, index_version, versioned_index
 from registry.storage.elasticsearch.mappings import REPORTS_MAPPINGS
-from registry.storage.elasticsearch.reports import ElasticsearchReportStore, ref_id, report_fields
+from registry.storage.elasticsearch.reports import SOURCE_FIELDS, ElasticsearchReportStore, ref_id, report_fields
+from registry.storage.elasticsearch.snapshots import Snapshots
 
-INDEX_VERSION = re.compile(r"-v(\d+)$")
 COPY_BATCH_SIZE = 1000  # reports per bulk request while copying
+CATCH_UP_ROUNDS = 5  # copies of what was written meanwhile before writes are blocked for the last one
+CATCH_UP_QUIET = 100  # ... or fewer once a round copies no more than this
+WRITE_BLOCK = "index.blocks.write"
 
 
 @dataclass(frozen=True)
@@ -41,11 +47,12 @@ class ReindexResult:
 
 
 class ElasticsearchIndexAdmin:
-    """``irontrace es init`` and ``irontrace es reindex``."""
+    """``irontrace es init``, ``es reindex``, and (``snapshots``) ``es snapshot`` and ``es restore``."""
 
-    def __init__(self, cluster: Cluster, reports: ElasticsearchReportStore) -> None:
+    def __init__(self, cluster: Cluster, reports: ElasticsearchReportStore, snapshots: Snapshots) -> None:
         self.cluster = cluster
         self.reports = reports
+        self.snapshots = snapshots
 
     def init(self) -> list[str]:
         """Create the missing indices and aliases (idempotent); the names of those created.  An empty
@@ -64,7 +71,8 @@ class ElasticsearchIndexAdmin:
         return created
 
     def reindex(self) -> ReindexResult:
-        """Rebuild the reports index with the current mapping and switch the alias to it."""
+        """Rebuild the reports index with the current mapping and switch the alias to it, carrying over
+        the writes made while it runs."""
         self.cluster.init_indices()
         es, alias = self.cluster.client, self.cluster.reports_alias
         with self.cluster.translate_errors():
@@ -73,23 +81,33 @@ class ElasticsearchIndexAdmin:
             if es.indices.exists(index=new):  # left by an interrupted reindex; never behind the alias
                 es.indices.delete(index=new)
             es.indices.create(index=new, mappings=REPORTS_MAPPINGS, settings=self.cluster.index_settings)
-            copied = self._copy(old, new)
-            es.indices.refresh(index=new)
-            if es.count(index=old)["count"] != copied or es.count(index=new)["count"] != copied:
+            try:
+                marks = _max_seq_nos(es, old)
+                copied = self._copy(self.reports.scan(old), new)
+                for _ in range(CATCH_UP_ROUNDS):  # while writers go on
+                    if self._catch_up(old, new, marks) <= CATCH_UP_QUIET:
+                        break
+                es.indices.put_settings(index=old, settings={WRITE_BLOCK: True})
+                self._catch_up(old, new, marks)
+                self._drop_deleted(old, new)
+                es.indices.refresh(index=new)
+                if es.count(index=old)["count"] != es.count(index=new)["count"]:
+                    raise Conflict("The new reports index does not hold what the old one does; the alias did not "
+                                   "move. Run it again.")
+                es.indices.update_aliases(
+                    actions=[{"remove": {"index": old, "alias": alias}}, {"add": {"index": new, "alias": alias}}])
+            except BaseException:
+                es.indices.put_settings(index=old, settings={WRITE_BLOCK: None})
                 es.indices.delete(index=new)
-                raise Conflict("Reports were created or deleted during the reindex; the alias did not move. "
-                               "Run it again.")
-            es.indices.update_aliases(
-                actions=[{"remove": {"index": old, "alias": alias}}, {"add": {"index": new, "alias": alias}}]
-            )
+                raise
             es.indices.delete(index=old)
         return ReindexResult(old, new, copied)
 
-    def _copy(self, source: str, target: str) -> int:
-        """Copy every report of ``source`` into ``target`` page by page; how many were copied."""
+    def _copy(self, hits: Iterable[Document], target: str) -> int:
+        """Copy reports (hits with ``document`` and ``seq``) into ``target``; how many were copied."""
         copied = 0
         operations: list[dict[str, Any]] = []
-        for hit in self.reports.scan(source):
+        for hit in hits:
             report = hit["_source"]["document"]
             operations += [{"index": {"_index": target, "_id": ref_id(report)}},
                            report_fields(report, hit["_source"]["seq"])]
@@ -101,21 +119,52 @@ class ElasticsearchIndexAdmin:
             _send(self.cluster.client, operations)
         return copied
 
+    def _catch_up(self, source: str, target: str, marks: dict[int, int]) -> int:
+        """Copy the reports of ``source`` written since ``marks`` (each shard's sequence number, moved on);
+        how many were copied."""
+        es = self.cluster.client
+        es.indices.refresh(index=source)
+        copied = 0
+        for shard, mark in marks.items():
+            changed = list(_written_since(es, source, shard, mark))
+            copied += self._copy(changed, target)
+            marks[shard] = max([mark, *(hit["_seq_no"] for hit in changed)])
+        return copied
 
-def aliased_index(es: Elasticsearch, alias: str) -> str:
-    """The one concrete index behind ``alias``."""
-    indices = list(es.indices.get_alias(name=alias))
-    if len(indices) != 1:
-        raise StorageUnavailable(f"Alias {alias} points to {len(indices)} indices, not one: {sorted(indices)}.")
-    return indices[0]
+    def _drop_deleted(self, source: str, target: str) -> None:
+        """Delete from ``target`` the reports no longer in ``source`` (deleted during the copy: a report
+        whose agency or case number changed moves to a new ``_id``)."""
+        es = self.cluster.client
+        es.indices.refresh(index=target)
+        if es.count(index=target)["count"] == es.count(index=source)["count"]:
+            return
+        ids = [hit["_id"] for hit in self.reports.scan(target)]
+        for start in range(0, len(ids), COPY_BATCH_SIZE):
+            chunk = ids[start:start + COPY_BATCH_SIZE]
+            found = es.mget(index=source, ids=chunk, source=False)["docs"]
+            gone = [doc["_id"] for doc in found if not doc.get("found")]
+            if gone:
+                _send(es, [{"delete": {"_index": target, "_id": doc_id}} for doc_id in gone])
 
 
-def index_version(index: str) -> int:
-    """The N of ``{alias}-v{N}``."""
-    match = INDEX_VERSION.search(index)
-    if match is None:
-        raise StorageUnavailable(f"Index {index} is not named {{alias}}-v{{N}}; cannot tell its version.")
-    return int(match[1])
+def _max_seq_nos(es: Elasticsearch, index: str) -> dict[int, int]:
+    """Each primary shard's highest sequence number: what the copy is sure to include."""
+    shards = es.indices.stats(index=index, level="shards")["indices"][index]["shards"]
+    return {int(number): next(copy["seq_no"]["max_seq_no"] for copy in copies if copy["routing"]["primary"])
+            for number, copies in shards.items()}
+
+
+def _written_since(es: Elasticsearch, index: str, shard: int, mark: int) -> Iterator[Document]:
+    """The reports of one shard written after sequence number ``mark``, in order, a page at a time."""
+    after: list[Any] | None = None
+    while True:
+        hits = es.search(index=index, preference=f"_shards:{shard}", query={"range": {"_seq_no": {"gt": mark}}},
+                         sort=[{"_seq_no": "asc"}], seq_no_primary_term=True, size=COPY_BATCH_SIZE,
+                         source_includes=SOURCE_FIELDS, search_after=after)["hits"]["hits"]
+        yield from hits
+        if len(hits) < COPY_BATCH_SIZE:
+            return
+        after = hits[-1]["sort"]
 
 
 def _send(es: Elasticsearch, operations: list[dict[str, Any]]) -> None:

@@ -9,9 +9,11 @@ from elasticsearch import Elasticsearch, NotFoundError
 
 from registry.errors import NotFound
 from registry.records import AuditEntry, Delivery, Document
+from registry.storage.elasticsearch import retention
 from registry.storage.elasticsearch.cluster import Cluster
 from registry.storage.elasticsearch.deliveries import write_with_deliveries
 from registry.storage.elasticsearch.outbox import Outbox
+from registry.storage.elasticsearch.retention import AuditOf
 
 
 class ElasticsearchCheckLog:
@@ -53,6 +55,19 @@ class ElasticsearchCheckLog:
             hits = es.search(index=self.cluster.checks_alias, query=query, sort=[{"checked_at": "desc"}], size=limit,
                              source_includes=["document"], track_total_hits=False)["hits"]["hits"]
         return [hit["_source"]["document"] for hit in hits]
+
+    def purge(self, before: str, audit: AuditOf) -> int:
+        """Check records made before ``before``, through ``retention.purging``."""
+        query = {"range": {"checked_at": {"lt": before}}}
+        indices = [self.cluster.checks_alias]
+        with self.cluster.session() as es:
+            es.indices.refresh(index=self.cluster.checks_alias)
+            count = retention.count_where(es, indices, query)
+        if not count:
+            return 0
+        with retention.purging(self.cluster, self.outbox, "checks", audit(count), indices, query) as es:
+            retention.delete_where(es, indices, query)
+        return count
 
     def _stored(self, es: Elasticsearch, probe: Document, entry: AuditEntry) -> AuditEntry | None:
         """Probe: the check record exists (a real-time read)."""

@@ -2,7 +2,7 @@
 
 Layout.  Each kind of record has an index ``{prefix}-{kind}-v{N}`` behind the
 alias ``{prefix}-{kind}`` (reports, checks, keys, users, audit, bulk jobs, their rows
-and results, confirmation requests, webhooks, their deliveries, sightings); code only ever
+and results, confirmation requests, webhooks, their deliveries, sightings, review notices); code only ever
 names the aliases, so ``admin.reindex`` can build ``v{N+1}`` and swap the alias atomically.
 
 Description analysis.  A reports index built by other description analysis
@@ -21,9 +21,11 @@ failures.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypedDict
 
@@ -53,6 +55,8 @@ from registry.storage.elasticsearch.mappings import (
 from search.text import ANALYSIS_VERSION
 
 log = logging.getLogger(__name__)
+
+INDEX_VERSION = re.compile(r"-v(\d+)$")
 
 FIRST_VERSION = 1
 MAX_RETRIES = 2  # connection refused or 502/503/504 may succeed on another node; timeouts are never retried
@@ -112,6 +116,7 @@ class Cluster:
         self.deliveries_alias = f"{index_prefix}-webhook-deliveries"
         self.sightings_alias = f"{index_prefix}-sightings"
         self.changes_alias = f"{index_prefix}-changes"
+        self.review_notices_alias = f"{index_prefix}-review-notices"
         # Counters change on every request and matter for a day at most: no fsync per update.
         counters_settings = {**self.index_settings, "translog": {"durability": "async"}}
         self.indices: tuple[tuple[str, Document, Document], ...] = (
@@ -131,6 +136,7 @@ class Cluster:
             (self.sightings_alias, SIGHTINGS_MAPPINGS, self.index_settings),
             # One shard, always: the feed's order is that shard's sequence numbers (``changes``).
             (self.changes_alias, CHANGES_MAPPINGS, {**self.index_settings, "number_of_shards": 1}),
+            (self.review_notices_alias, SIGHTINGS_MAPPINGS, self.index_settings),
         )
         self._indices_ready = False
         self._seq_lock = threading.Lock()
@@ -166,12 +172,11 @@ class Cluster:
 
     def init_indices(self) -> list[str]:
         """Create each missing index with its alias; safe when every worker does it at once."""
-        created = []
         with self.translate_errors():
-            for alias, mappings, settings in self.indices:
-                index = create_aliased_index(self.client, alias, mappings, settings)
-                if index:
-                    created.append(index)
+            # All at once: the master batches the cluster-state updates, one by one each waits its turn.
+            with ThreadPoolExecutor(max_workers=len(self.indices)) as pool:
+                created = [index for index in pool.map(
+                    lambda spec: create_aliased_index(self.client, *spec), self.indices) if index]
             if versioned_index(self.reports_alias, FIRST_VERSION) not in created:
                 self._check_analysis_version()
                 if versioned_index(self.changes_alias, FIRST_VERSION) in created:
@@ -191,6 +196,10 @@ class Cluster:
             log.warning("The reports index was built with description analysis %s, this code uses %s: "
                         "description checks miss reports until `irontrace es reindex` rebuilds it.",
                         built_with, ANALYSIS_VERSION)
+
+    def indices_moved(self) -> None:
+        """Aliases were moved or dropped (a restore): check the indices again on next use."""
+        self._indices_ready = False
 
     def next_seq(self) -> int:
         """Creation order: wall-clock nanoseconds, strictly increasing within this process."""
@@ -281,3 +290,19 @@ class ReadPosition(TypedDict):
 def read_position(hit: Document) -> ReadPosition:
     """Optimistic concurrency: the write applies only if the document is still as read."""
     return {"if_seq_no": hit["_seq_no"], "if_primary_term": hit["_primary_term"]}
+
+
+def aliased_index(es: Elasticsearch, alias: str) -> str:
+    """The one concrete index behind ``alias``."""
+    indices = list(es.indices.get_alias(name=alias))
+    if len(indices) != 1:
+        raise StorageUnavailable(f"Alias {alias} points to {len(indices)} indices, not one: {sorted(indices)}.")
+    return indices[0]
+
+
+def index_version(index: str) -> int:
+    """The N of ``{alias}-v{N}``."""
+    match = INDEX_VERSION.search(index)
+    if match is None:
+        raise StorageUnavailable(f"Index {index} is not named {{alias}}-v{{N}}; cannot tell its version.")
+    return int(match[1])

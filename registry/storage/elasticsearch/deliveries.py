@@ -43,7 +43,13 @@ def write_with_deliveries(es: Elasticsearch, cluster: Cluster, write: list[Docum
                           refresh: str | bool = False) -> Document:
     """One bulk request: ``write`` (an operation and its document) and the deliveries; the write's
     result.  A refused item raises ``StorageUnavailable`` (or ``StorageFull``)."""
-    items = bulk_items(es, [*write, *delivery_operations(cluster, deliveries)], require_alias=True, refresh=refresh)
+    return write_operations(es, [*write, *delivery_operations(cluster, deliveries)], refresh)
+
+
+def write_operations(es: Elasticsearch, operations: list[Document], refresh: str | bool = False) -> Document:
+    """One bulk request of ``operations``; the first one's result.  A refused item raises
+    ``StorageUnavailable`` (or ``StorageFull``)."""
+    items = bulk_items(es, operations, require_alias=True, refresh=refresh)
     failed = [item for item in items if item["status"] >= 300]
     if failed:
         raise refusal(failed, "Elasticsearch refused part of the write and its events.")

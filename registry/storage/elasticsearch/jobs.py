@@ -32,16 +32,19 @@ from registry.errors import NotFound, StorageUnavailable
 from registry.records import AuditEntry, Delivery, Document, Job, Page
 from registry.storage.chunks import numbered_chunks
 from registry.storage.cursors import decode_pair, encode_cursor
-from registry.storage.elasticsearch.cluster import Cluster, bulk_items, refusal
-from registry.storage.elasticsearch.deliveries import write_with_deliveries
+from registry.storage.elasticsearch import retention
+from registry.storage.elasticsearch.cluster import Cluster, bulk_items, read_position, refusal
+from registry.storage.elasticsearch.deliveries import delivery_operations, write_operations
 from registry.storage.elasticsearch.outbox import Outbox
+from registry.storage.elasticsearch.retention import AuditOf
 from registry.storage.leases import at_checkpoint, claimable, holds_lease
-from registry.vocabulary import ACTIVE_JOB_STATUSES
+from registry.vocabulary import ACTIVE_JOB_STATUSES, FINAL_JOB_STATUSES
 
 ROWS_PER_REQUEST = 2000  # rows or results per bulk or mget call (an upload's rows: also at most a few MB)
 CLAIM_CANDIDATES = 20  # active jobs looked at per claim, oldest first
 ACTIVE_JOBS_MAX = 10_000  # active jobs read for the queue's metrics
 NEWEST_FIRST = [{"created_at": "desc"}, {"job_id": "desc"}]
+PURGE_BATCH = 500  # jobs purged per round at most (the next round takes the rest)
 UPDATE_ATTEMPTS = 5  # an update racing another write to the job (a checkpoint, a cancel) re-reads and retries
 
 
@@ -116,8 +119,9 @@ class ElasticsearchJobStore:
         """A lost compare-and-set is retried on a fresh read: a cancel racing a worker's
         checkpoint still applies, and the lease decides again who may write.  With ``audit``, each
         attempt goes through the outbox with the entry of the job it would write.  ``deliveries``
-        are written right after the job, in the same outbox block (a crash between the two
-        requests loses them: the one event not written in its write's own request)."""
+        are written right after the job (not in its request: a lost compare-and-set must not leave
+        them), and travel in the intent, so recovery makes them if a crash came between the two."""
+        follow_up = delivery_operations(self.cluster, deliveries)
         for _ in range(UPDATE_ATTEMPTS):
             with self.cluster.session() as es:
                 current = self._read(es, job_id)
@@ -130,13 +134,13 @@ class ElasticsearchJobStore:
                         return job
                     continue
             probe = {"job_id": job_id, "changes": changes}
-            with self.outbox.recorded(f"job:{job_id}", "job", audit(job), probe) as pending, \
+            with self.outbox.recorded(f"job:{job_id}", "job", audit(job), probe, follow_up) as pending, \
                     self.cluster.session() as es:
                 pending.written = self._replace(es, current, job)
                 if not pending.written:
                     pending.entry = None
-                elif deliveries:
-                    write_with_deliveries(es, self.cluster, [], deliveries)
+                elif follow_up:
+                    write_operations(es, follow_up)
             if pending.written:
                 return job
         raise StorageUnavailable("The bulk check kept changing while it was being updated; retry.")
@@ -170,6 +174,34 @@ class ElasticsearchJobStore:
             docs = es.mget(index=self.jobs_alias, ids=[hit["_id"] for hit in hits])["docs"]
         jobs = [cast(Job, doc["_source"]["document"]) for doc in docs if doc.get("found")]
         return [job for job in jobs if job["status"] in ACTIVE_JOB_STATUSES]
+
+    def purge_jobs(self, before: str, keep_jobs: bool, audit: AuditOf) -> int:
+        """Finished jobs created before ``before``: their rows and results, and unless ``keep_jobs`` the
+        jobs too (a kept job is marked ``results_purged``), through ``retention.purging``."""
+        purged = [{"terms": {"status": list(FINAL_JOB_STATUSES)}}, {"range": {"created_at": {"lt": before}}}]
+        query = {"bool": {"filter": purged, "must_not": [{"term": {"results_purged": True}}] if keep_jobs else []}}
+        with self.cluster.session() as es:
+            es.indices.refresh(index=self.jobs_alias)
+            hits = es.search(index=self.jobs_alias, query=query, size=PURGE_BATCH, source_includes=["document"],
+                             seq_no_primary_term=True, track_total_hits=False)["hits"]["hits"]
+        if not hits:
+            return 0
+        ids = [hit["_id"] for hit in hits]
+        rows = {"terms": {"job_id": ids}}
+        indices = [self.rows_alias, self.results_alias] + ([] if keep_jobs else [self.jobs_alias])
+        what = "bulk_check_results" if keep_jobs else "bulk_checks"
+        with retention.purging(self.cluster, self.outbox, what, audit(len(ids)), indices, rows) as es:
+            retention.delete_where(es, [self.rows_alias, self.results_alias], rows)
+            if keep_jobs:
+                operations: list[Document] = []
+                for hit in hits:
+                    marked: Job = {**hit["_source"]["document"], "results_purged": True}
+                    operations += [{"index": {"_index": self.jobs_alias, "_id": hit["_id"], **read_position(hit)}},
+                                   _fields(marked)]
+                bulk_items(es, operations, refresh="wait_for")  # a job changed meanwhile is marked next round
+            else:
+                retention.delete_where(es, [self.jobs_alias], rows)
+        return len(ids)
 
     def _stored(self, es: Elasticsearch, probe: Document, entry: AuditEntry) -> AuditEntry | None:
         """Probe: the job exists and holds the changes written (a checkpoint at least as far)."""
@@ -225,4 +257,4 @@ class ElasticsearchJobStore:
 
 def _fields(job: Job) -> Document:
     return {"status": job["status"], "created_at": job["created_at"], "owner": job["owner"]["principal"],
-            "job_id": job["id"], "document": job}
+            "job_id": job["id"], **({"results_purged": True} if job.get("results_purged") else {}), "document": job}

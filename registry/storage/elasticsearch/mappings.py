@@ -40,6 +40,7 @@ REPORTS_MAPPINGS: Final[dict[str, Any]] = {
         "source": KEYWORD,
         "version": {"type": "integer"},
         "created_at": {"type": "date"},
+        "validated_at": {"type": "date"},  # the last validation, when there was one (review dates count from it)
         "seq": {"type": "long"},
         "terms": KEYWORD,
         "suffix_keys": KEYWORD,
@@ -100,7 +101,7 @@ COUNTERS_MAPPINGS: Final[dict[str, Any]] = {
 JOBS_MAPPINGS: Final[dict[str, Any]] = {
     "dynamic": "strict",
     "properties": {"status": KEYWORD, "created_at": {"type": "date"}, "owner": KEYWORD, "job_id": KEYWORD,
-                   "document": STORED_ONLY},
+                   "results_purged": {"type": "boolean"}, "document": STORED_ONLY},
 }
 JOB_ROWS_MAPPINGS: Final[dict[str, Any]] = {
     "dynamic": "strict",

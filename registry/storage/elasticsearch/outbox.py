@@ -8,7 +8,12 @@ write goes through ``Outbox.recorded``:
    ``job:<id>``...): a second writer of the same subject waits until the first
    is done, so nothing else changes the subject while an intent stands;
 2. the write is made;
-3. the entry is appended, tagged with the intent's id.  The finished intent is
+3. the entry is appended, tagged with the intent's id.  Writes that must
+   follow the first (the deliveries of the events it raised, when they
+   cannot share its request) travel in the intent as ``follow_up``
+   operations that create documents under fixed ids: recovery replays them
+   when it finds the write stored, and a replay of one already made is a
+   harmless conflict.  The finished intent is
    dropped in the same request that announces this process's next write (a
    bulk call: one fsync for both), so a write costs two more durable writes
    than it did, not three; a writer of the same subject in another process
@@ -33,7 +38,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -89,12 +94,15 @@ class Outbox:
         self.probes[kind] = probe
 
     @contextmanager
-    def recorded(self, slot: str, kind: str, entry: AuditEntry, probe: Document) -> Iterator[Pending]:
-        """Announce a write of ``slot`` (a subject) and its entry, let the block write, then append
-        the entry; see the module docstring for every way this can end."""
+    def recorded(self, slot: str, kind: str, entry: AuditEntry, probe: Document,
+                 follow_up: Sequence[Document] = ()) -> Iterator[Pending]:
+        """Announce a write of ``slot`` (a subject) and its entry, let the block write (and make the
+        ``follow_up`` bulk operations once it wrote), then append the entry; see the module docstring
+        for every way this can end."""
         intent = uuid.uuid4().hex
         position = self._announce(slot, {"intent": intent, "kind": kind, "created": self.clock(),
-                                         "document": {"entry": entry, "probe": probe}})
+                                         "document": {"entry": entry, "probe": probe,
+                                                      "follow_up": list(follow_up)}})
         started = time.monotonic()
         pending = Pending(entry)
         try:
@@ -103,7 +111,9 @@ class Outbox:
             if pending.unfinished:
                 log.warning("a write of %s is left to recovery to finish: %s", slot, pending.unfinished)
             elif pending.written:
-                self._complete(slot, position, intent, pending.entry, started)
+                # Written, but the block failed after: its follow-ups may be unmade, so the intent
+                # stays for recovery to replay them.
+                self._complete(slot, position, intent, pending.entry, started, keep_intent=bool(follow_up))
             elif _outcome_unknown(exc):
                 log.warning("a write of %s may or may not be stored; recovery will tell: %s", slot, exc)
             else:
@@ -164,7 +174,7 @@ class Outbox:
             self._drop(slot, position)
 
     def _complete(self, slot: str, position: ReadPosition, intent: str, entry: AuditEntry | None,
-                  started: float) -> None:
+                  started: float, keep_intent: bool = False) -> None:
         """Append the entry, then set the intent aside to be dropped; if the log cannot take the entry
         now, or the live writer is past its half of the grace period, recovery appends it instead
         (the write stands either way)."""
@@ -178,6 +188,8 @@ class Outbox:
                 AUDIT_APPEND_FAILURES.labels(entry["action"]).inc()
                 log.warning("the entry of %s is left to recovery: %s", slot, exc.detail)
                 return
+        if keep_intent:
+            return
         with self._lock:
             self._finished.append((slot, position))
 
@@ -210,20 +222,32 @@ class Outbox:
 
     def _complete_stale(self, es: Elasticsearch, stale: list[Document]) -> int:
         """Append the entry of each stale intent whose write is stored and whose entry is not in the
-        log yet; drop them all (each only as read, so a newer intent of the subject stays)."""
+        log yet, making its follow-ups; drop them all (each only as read, so a newer intent of the subject stays)."""
         done = self.audit.completed_intents([hit["_source"]["intent"] for hit in stale])
         appended = 0
         for hit in stale:
             source = hit["_source"]
-            if source["intent"] not in done:
+            follow_up = source["document"].get("follow_up", [])
+            if source["intent"] in done:
+                self._replay(es, follow_up)
+            else:
                 probe = self.probes[source["kind"]]
                 entry = probe(es, source["document"]["probe"], source["document"]["entry"])
                 if entry is not None:
+                    self._replay(es, follow_up)
                     self.audit.append(entry, intent=source["intent"])
                     appended += 1
                     log.warning("recovered the audit entry of %s (%s)", hit["_id"], source["kind"])
             self._drop(hit["_id"], read_position(hit))
         return appended
+
+    def _replay(self, es: Elasticsearch, follow_up: list[Document]) -> None:
+        """Make the follow-up writes of a stored write a crash may have cut off (409: already made)."""
+        if follow_up:
+            failed = [item for item in bulk_items(es, follow_up, require_alias=True)
+                      if item["status"] >= 300 and item["status"] != 409]
+            if failed:
+                raise refusal(failed, "Elasticsearch refused the writes that follow a recovered one.")
 
     def pending(self) -> int:
         """Intents whose entry is not in the log yet (finished ones a process has not dropped yet are not)."""

@@ -84,9 +84,19 @@ def report_fields(document: Report, seq: int, content: Document | None = None) -
         "id": document["id"],
         "version": document["version"],
         "created_at": document["created_at"],
+        **({"validated_at": document["validated_at"]} if document.get("validated_at") else {}),
         "seq": seq,
         "document": document,
     }
+
+
+def unreviewed_since(moment: str) -> Document:
+    """Reports last validated at or before ``moment``, or never validated and registered at or before it."""
+    return {"bool": {"minimum_should_match": 1, "should": [
+        {"range": {"validated_at": {"lte": moment}}},
+        {"bool": {"must_not": {"exists": {"field": "validated_at"}},
+                  "filter": {"range": {"created_at": {"lte": moment}}}}},
+    ]}}
 
 
 def content_fields(document: Report) -> Document:
@@ -306,6 +316,8 @@ class ElasticsearchReportStore:
             )
             if value
         ]
+        if filters.unreviewed_since:
+            clauses.append(unreviewed_since(filters.unreviewed_since))
         if filters.q:
             terms = text_terms(filters.q)
             if not terms:

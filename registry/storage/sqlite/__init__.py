@@ -15,7 +15,7 @@ from typing import Any
 from registry.storage.interfaces import Engine
 from registry.storage.sqlite.audit import SQLiteAuditLog
 from registry.storage.sqlite.candidates import SQLiteCandidateIndex
-from registry.storage.sqlite.changes import SQLiteChangeFeed, ensure_change_feed
+from registry.storage.sqlite.changes import SQLiteChangeFeed
 from registry.storage.sqlite.checks import SQLiteCheckLog
 from registry.storage.sqlite.confirmations import SQLiteConfirmationStore
 from registry.storage.sqlite.counters import SQLiteCounters
@@ -36,7 +36,6 @@ def open_sqlite(path: str, cache_mb: int = 256, max_size_mb: int = 0, reserve_mb
     """Every store of the embedded engine over one file (created if missing)."""
     database = Database(path, cache_mb, max_size_mb, reserve_mb)
     ensure_description_terms(database)
-    ensure_change_feed(database)
     counters = SQLiteCounters.beside(path)
 
     def close() -> None:
@@ -57,6 +56,7 @@ def open_sqlite(path: str, cache_mb: int = 256, max_size_mb: int = 0, reserve_mb
         webhooks=SQLiteWebhookStore(database),
         sightings=SQLiteSightingLog(database),
         changes=SQLiteChangeFeed(database),
+        review_notices=SQLiteSightingLog(database, "review_notices"),
         ping=database.ping,
         close=close,
         in_process_workers=IN_PROCESS_WORKERS,

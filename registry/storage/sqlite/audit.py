@@ -30,7 +30,7 @@ NEWEST = ("SELECT seq, CASE WHEN json_valid(entry) THEN json_extract(entry, '$.h
 
 def append_in(db: sqlite3.Connection, entry: AuditEntry) -> AuditEntry:
     """Seal ``entry`` after the newest one and insert it, inside the caller's write transaction."""
-    seq, prev_hash = _newest(db)
+    seq, prev_hash = newest_entry(db)
     sealed = seal(entry, seq + 1, prev_hash)
     db.execute(
         f"INSERT INTO audit_log ({', '.join(INDEXED_COLUMNS)}, entry) VALUES (?, ?, ?, ?, ?, ?)",
@@ -39,11 +39,19 @@ def append_in(db: sqlite3.Connection, entry: AuditEntry) -> AuditEntry:
     return sealed
 
 
-def _newest(db: sqlite3.Connection) -> tuple[int, str]:
+def newest_entry(db: sqlite3.Connection) -> tuple[int, str]:
+    """The newest entry's seq and hash (0 and the genesis hash for an empty log)."""
     last = db.execute(NEWEST).fetchone()
     if last is None:
         return 0, GENESIS_HASH
     return last[0], last[1] if isinstance(last[1], str) else GENESIS_HASH
+
+
+def stored_entries(db: sqlite3.Connection) -> Iterator[StoredAuditEntry]:
+    """Every entry as stored, oldest first, with the columns kept beside it (for ``verify_chain``)."""
+    rows = db.execute(f"SELECT {', '.join(INDEXED_COLUMNS)}, entry FROM audit_log ORDER BY seq")
+    for row in rows:
+        yield StoredAuditEntry(row[0], row[-1], dict(zip(INDEXED_COLUMNS, row[:-1])))
 
 
 class SQLiteAuditLog:
@@ -57,13 +65,10 @@ class SQLiteAuditLog:
             return append_in(db, entry)
 
     def iter_stored(self) -> Iterator[StoredAuditEntry]:
-        rows = self.database.connection().execute(
-            f"SELECT {', '.join(INDEXED_COLUMNS)}, entry FROM audit_log ORDER BY seq")
-        for row in rows:
-            yield StoredAuditEntry(row[0], row[-1], dict(zip(INDEXED_COLUMNS, row[:-1])))
+        return stored_entries(self.database.connection())
 
     def head(self) -> tuple[int, str]:
-        return _newest(self.database.connection())
+        return newest_entry(self.database.connection())
 
     def hash_at(self, seq: int) -> str | None:
         row = self.database.connection().execute("SELECT entry FROM audit_log WHERE seq = ?", (seq,)).fetchone()

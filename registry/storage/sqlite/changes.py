@@ -2,38 +2,20 @@
 
 ``report_feed`` holds one row per report, keyed by an ``AUTOINCREMENT``
 position: every write of a report (``index_rows.insert_rows`` and
-``update_rows``, whatever called them) replaces its row, which takes the next
+``update_rows``, whatever called them, through ``index_rows.note_changes``) replaces its row, which takes the next
 position.  Write transactions are serial (``BEGIN IMMEDIATE``) and
 ``AUTOINCREMENT`` never reuses a position, so positions follow commit order
 and a reader resuming after position P sees every write committed since, once.
-A file made before the feed existed has its reports entered, oldest first, at
-open.
+A file made before the feed existed has its reports entered, oldest first, by
+the migration step ``migrations.enter_reports_in_feed``.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterable
 
 from registry.storage.interfaces import Change
 from registry.storage.sqlite.database import Database
-
-
-def note_changes(db: sqlite3.Connection, report_ids: Iterable[str]) -> None:
-    """Give each report written in this transaction the next feed position."""
-    db.executemany("INSERT OR REPLACE INTO report_feed (report_id) VALUES (?)", ((i,) for i in report_ids))
-
-
-def ensure_change_feed(database: Database) -> None:
-    """Enter the reports of a file made before the feed existed (``database.SCHEMA`` creates it), once."""
-    db = database.connection()
-    if db.execute("SELECT 1 FROM report_feed LIMIT 1").fetchone() or not db.execute(
-            "SELECT 1 FROM reports LIMIT 1").fetchone():
-        return
-    with database.transaction() as writing:
-        if writing.execute("SELECT 1 FROM report_feed LIMIT 1").fetchone() is None:
-            writing.execute("INSERT INTO report_feed (report_id) SELECT id FROM reports ORDER BY seq")
 
 
 class SQLiteChangeFeed:

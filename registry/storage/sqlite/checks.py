@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from registry.errors import NotFound
 from registry.records import AuditEntry, Delivery, Document
@@ -37,6 +37,15 @@ class SQLiteCheckLog:
             raise NotFound(f"No check with id {check_id}.")
         found: Document = json.loads(row[0])
         return found
+
+    def purge(self, before: str, audit: Callable[[int], AuditEntry]) -> int:
+        with self.database.transaction() as db:
+            old = "SELECT seq FROM checks WHERE checked_at < ?"
+            db.execute(f"DELETE FROM check_terms WHERE check_seq IN ({old})", (before,))
+            count = db.execute("DELETE FROM checks WHERE checked_at < ?", (before,)).rowcount
+            if count:
+                append_in(db, audit(count))
+        return count
 
     def sightings(self, terms: Sequence[str], since: str, limit: int) -> list[Document]:
         hashes = json.dumps(sorted({term_hash(term) for term in terms}))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from registry.records import Document
 from registry.storage.sqlite.database import COUNTERS_SCHEMA, Database
+from registry.storage.sqlite.migrations import COUNTERS_STEPS
 
 COUNTERS_CACHE_MB = 8
 
@@ -31,7 +32,8 @@ class SQLiteCounters:
 
     @classmethod
     def beside(cls, registry_path: str) -> SQLiteCounters:
-        return cls(Database(counters_path(registry_path), COUNTERS_CACHE_MB, schema=COUNTERS_SCHEMA))
+        return cls(Database(counters_path(registry_path), COUNTERS_CACHE_MB, schema=COUNTERS_SCHEMA,
+                            steps=COUNTERS_STEPS))
 
     def get(self, name: str, now: float) -> Document | None:
         row = self.database.connection().execute(

@@ -7,6 +7,11 @@ beside the single writer, every write is one ``BEGIN IMMEDIATE`` transaction
 records skip that fsync).  Every store of the engine shares one
 ``Database``: each thread has its own connection to the file.
 
+Upgrades.  The file records the schema it was written with (``meta``'s
+``schema_version``): opening it runs the steps of ``migrations`` that take it
+to this code's version, all in one write transaction, and a file
+written by a newer release is refused before anything in it is touched.
+
 A full disk (or the file at its size cap, ``max_size_mb``) makes SQLite
 refuse the write with ``SQLITE_FULL`` and roll the transaction back: nothing
 half-written stays, and the caller gets ``StorageFull`` (507).  ``ping``
@@ -24,8 +29,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from registry.errors import StorageFull, StorageUnavailable
+from registry.storage.sqlite.migrations import REGISTRY_STEPS, Steps, migrate, refuse_newer
 
-SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 15000
 MIB = 1024 * 1024
 
@@ -49,6 +54,8 @@ CREATE INDEX IF NOT EXISTS reports_by_manufacturer ON reports (manufacturer_key)
 CREATE INDEX IF NOT EXISTS reports_by_country ON reports (country);
 CREATE INDEX IF NOT EXISTS reports_by_source ON reports (json_extract(document, '$.source'))
     WHERE json_extract(document, '$.source') IS NOT NULL;
+CREATE INDEX IF NOT EXISTS reports_by_review ON reports (
+    status, coalesce(json_extract(document, '$.validated_at'), json_extract(document, '$.created_at')));
 CREATE TABLE IF NOT EXISTS identifier_terms (
     term INTEGER NOT NULL,
     report_seq INTEGER NOT NULL,
@@ -113,6 +120,7 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_due ON webhook_deliveries (status, next_attempt);
 CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON webhook_deliveries (webhook_id, seq);
 CREATE TABLE IF NOT EXISTS sightings (report_id TEXT PRIMARY KEY, document TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS review_notices (report_id TEXT PRIMARY KEY, document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS report_feed (
     position INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -165,12 +173,14 @@ class Database:
     """The registry's SQLite file: a connection per thread, and write transactions."""
 
     def __init__(self, path: str, cache_mb: int = 256, max_size_mb: int = 0, reserve_mb: int = 0,
-                 schema: str = SCHEMA) -> None:
+                 schema: str = SCHEMA, steps: Steps = REGISTRY_STEPS) -> None:
         self.path = str(Path(path).expanduser())
         self.cache_mb = cache_mb
         self.max_size_mb = max_size_mb
         self.reserve_bytes = reserve_mb * MIB
         self._local = threading.local()
+        # A newer release's file is refused before the script below could add tables to it.
+        refuse_newer(self.connection(), steps, self.path)
         # executescript commits as it goes; every statement is idempotent, so
         # workers starting together on a new file cannot trip over each other.
         try:
@@ -178,9 +188,7 @@ class Database:
         except sqlite3.OperationalError as exc:
             raise StorageUnavailable(f"Cannot prepare the database {self.path}: {exc}") from exc
         with self.transaction() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+            migrate(db, steps, self.path)
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection (sqlite3 connections must not cross threads)."""

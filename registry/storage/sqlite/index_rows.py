@@ -15,13 +15,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from registry.records import Report, agency_key, manufacturer_key
-from registry.storage.sqlite.changes import note_changes
 from search.keys import report_keys
 from search.text import description_terms, report_text
 
+
+def note_changes(db: sqlite3.Connection, report_ids: Iterable[str]) -> None:
+    """Give each report written in this transaction the next change-feed position (``changes``)."""
+    db.executemany("INSERT OR REPLACE INTO report_feed (report_id) VALUES (?)", ((i,) for i in report_ids))
 
 def term_hash(term: str) -> int:
     """A stable signed 64-bit hash (Python's ``hash`` differs between processes).

@@ -22,12 +22,13 @@ from registry.storage.leases import at_checkpoint, claimable, holds_lease
 from registry.storage.sqlite.audit import append_in
 from registry.storage.sqlite.database import Database
 from registry.storage.sqlite.deliveries import insert_deliveries
-from registry.vocabulary import ACTIVE_JOB_STATUSES
+from registry.vocabulary import ACTIVE_JOB_STATUSES, FINAL_JOB_STATUSES
 
 RESULTS_PAGE_SIZE = 1000
 
 ACTIVE_JOBS = f"SELECT document FROM bulk_jobs WHERE status IN {ACTIVE_JOB_STATUSES} ORDER BY seq"
 OWNER = "json_extract(document, '$.owner.principal')"  # indexed: bulk_jobs_by_owner
+RESULTS_PURGED = "json_extract(document, '$.results_purged')"
 ROWS_PER_TRANSACTION = 10_000  # uploaded rows stored per write transaction: each holds the lock briefly
 
 
@@ -112,6 +113,24 @@ class SQLiteJobStore:
             ).fetchall()
             yield from (json.loads(r[0]) for r in rows)
 
+
+    def purge_jobs(self, before: str, keep_jobs: bool, audit: Callable[[int], AuditEntry]) -> int:
+        kept = f"AND {RESULTS_PURGED} IS NULL" if keep_jobs else ""
+        with self.database.transaction() as db:
+            ids = json.dumps([row[0] for row in db.execute(
+                f"SELECT id FROM bulk_jobs WHERE status IN (SELECT value FROM json_each(?)) "
+                f"AND json_extract(document, '$.created_at') < ? {kept}", (json.dumps(FINAL_JOB_STATUSES), before))])
+            listed = "IN (SELECT value FROM json_each(?))"
+            db.execute(f"DELETE FROM bulk_rows WHERE job_id {listed}", (ids,))
+            db.execute(f"DELETE FROM bulk_results WHERE job_id {listed}", (ids,))
+            if keep_jobs:
+                count = db.execute("UPDATE bulk_jobs SET document = json_set(document, '$.results_purged', "
+                                   f"json('true')) WHERE id {listed}", (ids,)).rowcount
+            else:
+                count = db.execute(f"DELETE FROM bulk_jobs WHERE id {listed}", (ids,)).rowcount
+            if count:
+                append_in(db, audit(count))
+        return count
 
     def list_jobs(self, owner: str, limit: int, cursor: str | None) -> Page[Job]:
         before = decode_cursor(cursor, int) if cursor else None

@@ -29,6 +29,8 @@ from registry.storage.sqlite.text_search import fts_all_terms
 from search.text import text_terms
 
 SOURCE_COLUMN = "json_extract(document, '$.source')"  # indexed as an expression: no column to migrate
+# When a report was last validated, or registered if never: its review date counts from here (indexed too).
+REVIEW_BASIS = "coalesce(json_extract(document, '$.validated_at'), json_extract(document, '$.created_at'))"
 EXPORT_PAGE_SIZE = 1000
 
 
@@ -115,6 +117,9 @@ class SQLiteReportStore:
             if value:
                 clauses.append(f"{column} = ?")
                 params.append(value)
+        if filters.unreviewed_since:
+            clauses.append(f"{REVIEW_BASIS} <= ?")
+            params.append(filters.unreviewed_since)
         if filters.q:
             terms = text_terms(filters.q)
             if not terms:
