@@ -15,7 +15,7 @@ from typing import Final
 
 from registry.errors import Forbidden, InvalidRequest
 from registry.records import ActorRecord, Report, agency_key, name_key
-from registry.vocabulary import ADMIN, AGENCY, AUDITOR, BORDER, DEALER, MATCH_TYPES, ROLES
+from registry.vocabulary import ADMIN, AGENCY, AUDITOR, BORDER, DEALER, MATCH_TYPES, REPLICA, ROLES
 
 READ_REPORTS: Final = "reports:read"  # one report, listings, and description (text) search
 WRITE_REPORTS: Final = "reports:write"  # agencies only within their own agency (see ``require_write``)
@@ -30,6 +30,9 @@ CONFIRMATIONS: Final = "confirmations"  # ask for (as the checker) and list the 
 ANSWER_CONFIRMATIONS: Final = "confirmations:answer"  # agencies only for their own reports
 WEBHOOKS: Final = "webhooks"  # register webhooks; each receives only events within its owner's rights
 READ_SIGHTINGS: Final = "sightings:read"  # where a report's item was checked before: agencies their own
+# Offline replicas at border posts (``services.changes``): the feed holds what a border post may see.
+READ_CHANGES: Final = "changes:read"  # hold a copy of the registry: the change feed
+FORWARD_CHECKS: Final = "checks:forward"  # hand checks answered offline to the centre's log
 PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     READ_REPORTS: frozenset({ADMIN, AGENCY, BORDER}),
     WRITE_REPORTS: frozenset({ADMIN, AGENCY}),
@@ -42,6 +45,8 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     ANSWER_CONFIRMATIONS: frozenset({ADMIN, AGENCY}),
     WEBHOOKS: frozenset({ADMIN, AGENCY, BORDER, DEALER}),
     READ_SIGHTINGS: frozenset({ADMIN, AGENCY}),
+    READ_CHANGES: frozenset({ADMIN, REPLICA}),
+    FORWARD_CHECKS: frozenset({REPLICA}),
 }
 
 # How much of a matched report a check shows each role.  Dealers learn that an
@@ -151,4 +156,5 @@ def _os_user() -> str:
 
 __all__ = ["ADMIN", "AGENCY", "AUDITOR", "BORDER", "DEALER", "Actor", "PERMISSIONS", "READ_REPORTS",
            "WRITE_REPORTS", "CHECK", "READ_AUDIT", "MANAGE_KEYS", "READ_METRICS", "MANAGE_USERS", "FULL_DETAILS",
-           "CONTACT_ONLY", "CONFIRMATIONS", "ANSWER_CONFIRMATIONS", "WEBHOOKS", "READ_SIGHTINGS"]
+           "CONTACT_ONLY", "CONFIRMATIONS", "ANSWER_CONFIRMATIONS", "WEBHOOKS", "READ_SIGHTINGS",
+           "REPLICA", "READ_CHANGES", "FORWARD_CHECKS"]

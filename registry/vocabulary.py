@@ -32,7 +32,7 @@ from search.vocabulary import (
 __all__ = [
     "ACTIVE_STATUSES", "HIT", "HIT_MATCH_TYPES", "MATCH_TYPES", "NO_MATCH", "POSSIBLE_MATCH", "VERDICTS",
     "SIMILAR_SERIALS", "ALARM", "SIMILAR", "TIERS", "TYPED", "COPIED", "OCR", "READING_SOURCES",
-    "STATUSES", "CATEGORIES", "IDENTIFIER_TYPES", "ROLES", "ADMIN", "AGENCY", "BORDER", "DEALER", "AUDITOR",
+    "STATUSES", "CATEGORIES", "IDENTIFIER_TYPES", "ROLES", "ADMIN", "AGENCY", "BORDER", "DEALER", "AUDITOR", "REPLICA",
     "ACTIVE_JOB_STATUSES", "FINAL_JOB_STATUSES", "JOB_STATUSES", "STALLED", "SOURCE_STATUSES",
     "UNANSWERED_SOURCE_STATUSES", "CIRCUIT_STATES", "KEY_STATES", "AUDIT_ACTIONS", "canonical_category",
     "PRIORITIES", "CONFIRMATION_OUTCOMES", "CONFIRMATION_STATUSES", "WEBHOOK_EVENTS", "DELIVERY_STATUSES", "OPEN",
@@ -59,7 +59,8 @@ assert set(STATUSES) >= ACTIVE_STATUSES
 
 # Who acts (``registry.access`` says what each role may do).
 ADMIN, AGENCY, BORDER, DEALER, AUDITOR = "admin", "agency", "border", "dealer", "auditor"
-ROLES: Final = (ADMIN, AGENCY, BORDER, DEALER, AUDITOR)
+REPLICA: Final = "replica"  # a border post's offline copy: reads the change feed, forwards its checks
+ROLES: Final = (ADMIN, AGENCY, BORDER, DEALER, AUDITOR, REPLICA)
 KEY_STATES: Final = ("active", "expired", "revoked")
 
 # Bulk-check jobs.
@@ -81,6 +82,7 @@ AUDIT_ACTIONS: Final = (
     "user.sign_in", "user.sign_in_failed", "user.sign_out", "page.view", "alert.scanning",
     "confirmation.request", "confirmation.answer", "confirmation.overdue", "webhook.create", "webhook.delete",
     "webhook.redeliver", "report.seen_before", "report.validate", "report.review_due", "retention.purge",
+    "changes.read", "check.forwarded", "replica.sync",
 )
 
 # Acting on a hit: confirmation requests, and the events webhooks receive.

@@ -18,7 +18,7 @@ import openpyxl
 import pytest
 import requests
 
-from registry.access import ADMIN, AGENCY, AUDITOR, BORDER, DEALER, Actor
+from registry.access import ADMIN, AGENCY, AUDITOR, BORDER, DEALER, REPLICA, Actor
 from registry.api.extension import EXTENSION_KEY
 from registry.files.tables import XLSX_CONTENT_TYPE
 from registry.services.keys import secret_digest
@@ -29,7 +29,7 @@ PIN = "CAT0336DLTJF00123"
 INVENTORY = f"serial,note\n{PIN},yard 4\n".encode()
 OWN_AGENCY = "Police Department of Turkestan Region"  # the agency of ``report_data``
 NO_KEY, REVOKED, EXPIRED = "no key", "revoked key", "expired key"
-ROLES = (ADMIN, AGENCY, BORDER, DEALER, AUDITOR)
+ROLES = (ADMIN, AGENCY, BORDER, DEALER, AUDITOR, REPLICA)
 CALLERS = (*ROLES, NO_KEY, REVOKED, EXPIRED)
 EVERYONE = frozenset(CALLERS)
 PUBLIC = EVERYONE
@@ -207,6 +207,9 @@ CASES = (
          202, denied=404),
     Case("GET /v1/reports/{id}/sightings", lambda c: c.get(f"/v1/reports/{c.report['id']}/sightings"),
          frozenset({ADMIN, AGENCY})),
+    Case("GET /v1/changes", lambda c: c.get("/v1/changes"), frozenset({ADMIN, REPLICA})),
+    Case("POST /v1/changes/checks", lambda c: c.post("/v1/changes/checks", json={"checks": []}),
+         frozenset({REPLICA})),
     Case("GET /v1/audit", lambda c: c.get("/v1/audit"), frozenset({ADMIN, AUDITOR})),
     Case("GET /v1/audit/export", lambda c: c.get("/v1/audit/export"), frozenset({ADMIN, AUDITOR})),
     Case("GET /v1/audit/verify", lambda c: c.get("/v1/audit/verify"), frozenset({ADMIN, AUDITOR})),

@@ -62,6 +62,7 @@ def test_hostile_json_on_every_json_endpoint_is_a_400(server, report, value):
             ("POST", "/v1/checks", "application/json"),
             ("POST", "/v1/reports", "application/json"),
             ("POST", "/v1/keys", "application/json"),
+            ("POST", "/v1/changes/checks", "application/json"),
             ("PATCH", f"/v1/reports/{report['id']}", "application/merge-patch+json"),
         ):
             answer = server.http.request(method, server.url + path, data=body.encode(), timeout=30,
@@ -116,10 +117,11 @@ FORGED_CURSORS = [
 ]
 
 
-@pytest.mark.parametrize("path", ["/v1/reports", "/v1/audit", "/v1/bulk-checks"])
+@pytest.mark.parametrize("path", ["/v1/reports", "/v1/audit", "/v1/bulk-checks", "/v1/changes"])
 def test_forged_cursors_are_400(server, report, path):
+    parameter = "after" if path == "/v1/changes" else "cursor"
     for cursor in FORGED_CURSORS:
-        assert_problem(server.get(path, params={"cursor": cursor}), 400)
+        assert_problem(server.get(path, params={parameter: cursor}), 400)
 
 
 OUT_OF_RANGE_MOMENTS = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0000-01-01", "99999-01-01",
@@ -151,7 +153,7 @@ def test_if_match_that_names_no_version_is_412(server, report, tag):
 def test_bodies_that_are_not_json_get_415_on_json_endpoints(server, report, content_type, body):
     headers = {"Content-Type": content_type} if content_type else {}
     for method, path in (("POST", "/v1/checks"), ("POST", "/v1/reports"), ("POST", "/v1/keys"),
-                         ("PATCH", f"/v1/reports/{report['id']}")):
+                         ("POST", "/v1/changes/checks"), ("PATCH", f"/v1/reports/{report['id']}")):
         answer = server.http.request(method, server.url + path, data=body, timeout=30,
                                      headers={**headers, "If-Match": '"1"'})
         assert "reads JSON" in assert_problem(answer, 415)["detail"]

@@ -66,7 +66,7 @@ def test_the_previous_release_registry_opens_migrated_with_every_report(old_regi
     app = create_app({"DB": str(old_registry), "AUDIT_HEADS_FILE": str(tmp_path / "heads.ndjson"),
                       "MAINTENANCE_SECONDS": 3600})
     try:
-        assert version_of(old_registry) == str(registry_version()) == "2"
+        assert version_of(old_registry) == str(registry_version()) == "3"
         services = app.extensions[EXTENSION_KEY]
         for report in written:
             assert services.reports.get(Actor.operator(), report["id"])["version"] == report["version"]

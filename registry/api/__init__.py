@@ -13,10 +13,22 @@ from flask_smorest import Api, Blueprint
 
 def blueprints() -> list[Blueprint]:
     """Every blueprint of the API, in the order the OpenAPI document lists them."""
-    from registry.api import audit, bulk, checks, confirmations, health, keys, metrics, reports, sources, webhooks
+    from registry.api import (
+        audit,
+        bulk,
+        changes,
+        checks,
+        confirmations,
+        health,
+        keys,
+        metrics,
+        reports,
+        sources,
+        webhooks,
+    )
 
     return [health.blp, reports.blp, checks.blp, confirmations.blp, webhooks.blp, bulk.blp, sources.blp, keys.blp,
-            audit.blp, metrics.blp]
+            audit.blp, metrics.blp, changes.blp]
 
 
 def register_blueprints(api: Api) -> None:

@@ -145,3 +145,16 @@ SIGHTINGS: dict[str, Any] = {
                    "verdict_now": "hit", "match_type": "confusable", "score": 0.99,
                    "checker": {"role": "border", "agency": None}}],
 }
+
+CHANGES_PAGE: dict[str, Any] = {
+    "changes": [{"op": "upsert", "report_id": REPORT["id"], "report": REPORT},
+                {"op": "remove", "report_id": "01a21362-bb18-77cc-98a1-e9ba1f390f99"}],
+    "next": "NDI", "more": False, "as_of": "2026-11-25T15:46:07.256Z"}
+FORWARDED_CHECKS: dict[str, Any] = {"checks": [{
+    "check_id": CHECK_RESULT["check_id"], "checked_at": CHECK_RESULT["checked_at"],
+    "query": {"identifier": "CAT0336DLTJF00123"}, "verdict": "hit", "matched_report_ids": [REPORT["id"]],
+    "hit_sources": ["local"], "checker": {"principal": "key:7f3a", "role": "border", "agency": None,
+                                          "address": "10.0.0.7"},
+    "terms": [], "replica": {"centre": "https://irontrace.example", "registry_as_of": "2026-11-25T15:30:00+00:00",
+                             "stale": False, "warning": None}}]}
+FORWARDED_OUTCOME: dict[str, Any] = {"recorded": [CHECK_RESULT["check_id"]], "already_recorded": []}

@@ -32,9 +32,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from registry.cli import admin, backups, checks, reports, serving
+    from registry.cli import admin, backups, checks, replica, reports, serving
 
-    for module in (serving, reports, checks, admin, backups):
+    for module in (serving, reports, checks, admin, backups, replica):
         for command in module.COMMANDS:
             main.add_command(command)
     for command in backups.ES_COMMANDS:

@@ -17,6 +17,7 @@ from registry.files.heads import HeadsFile
 from registry.services.audit import AuditService
 from registry.services.bulk import BulkCheckService, BulkSettings
 from registry.services.bulk_worker import BulkWorker
+from registry.services.changes import ChangeService, ReadOnlyReports, ReplicaStatus
 from registry.services.checks import CheckService
 from registry.services.confirmations import ConfirmationService
 from registry.services.deliverer import Deliverer
@@ -60,6 +61,7 @@ class Services:
     deliverer: Deliverer
     reviews: ReviewService
     retention: RetentionService
+    changes: ChangeService
     federation: Federation | None = None
     workers: list[BulkWorker] = field(default_factory=list)
 
@@ -89,25 +91,30 @@ def services_over(engine: Engine, settings: dict[str, Any], federation: Federati
     """The services over one engine, checks also asking ``federation``'s sources."""
     clock = clock_from(settings)
     audit = AuditService(engine.audit, HeadsFile(settings["AUDIT_HEADS_FILE"]))
+    replica = engine.replica.state() if engine.replica is not None else None
+    report_store = engine.reports if replica is None else ReadOnlyReports(engine.reports, replica["centre"])
+    replica_status = None if replica is None or engine.replica is None else ReplicaStatus(
+        engine.replica, settings["REPLICA_STALE_MINUTES"], clock)
     usage = UsageService(engine.counters, audit, settings, clock)
     webhooks = WebhookService(engine.webhooks, audit, clock, settings)
-    reports = ReportService(engine.reports, audit, SightingService(engine.checks, engine.sightings, webhooks, clock,
+    reports = ReportService(report_store, audit, SightingService(engine.checks, engine.sightings, webhooks, clock,
                                                                    settings), clock)
     reviews = ReviewService(engine.reports, engine.review_notices, webhooks, clock, settings)
-    imports = ImportService(engine.reports, audit)
+    imports = ImportService(report_store, audit)
     checks = CheckService(engine.candidates, engine.checks, audit, usage, federation, webhooks, clock,
-                          settings["REPORT_REVIEW_MONTHS"])
+                          settings["REPORT_REVIEW_MONTHS"], replica_status)
     bulk = BulkCheckService(checks, audit, usage, engine.jobs, BulkSettings.of(settings))
     retention = RetentionService(engine.checks, engine.jobs, audit, settings)
-    maintenance = Maintenance(audit, engine.counters, clock, settings["MAINTENANCE_SECONDS"],
-                              (reviews.sweep_due, retention.purge))
-    confirmations = ConfirmationService(engine.confirmations, engine.checks, engine.reports, webhooks, clock, settings)
+    # A replica's copy is reviewed at the centre: it raises no review notices of its own.
+    upkeep = (retention.purge,) if replica is not None else (reviews.sweep_due, retention.purge)
+    maintenance = Maintenance(audit, engine.counters, clock, settings["MAINTENANCE_SECONDS"], upkeep)
+    confirmations = ConfirmationService(engine.confirmations, engine.checks, report_store, webhooks, clock, settings)
     deliverer = Deliverer(engine.webhooks, webhooks.handoff, clock, settings, confirmations.sweep_overdue)
     return Services(engine, reports, imports, FeedService(reports, imports), checks,
                     KeyService(engine.keys, audit), UserService(engine.users, audit, LockPolicy.of(settings),
                                                                 hasher=password_hasher(settings)),
                     audit, bulk, MetricsService(engine, bulk), usage, maintenance, confirmations, webhooks, deliverer,
-                    reviews, retention, federation)
+                    reviews, retention, ChangeService(engine.changes, audit, clock), federation)
 
 
 def open_services(settings: dict[str, Any], with_sources: bool = True) -> Services:

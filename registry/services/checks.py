@@ -16,12 +16,12 @@ may not be told of.  Every check counts against the key's daily rows
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from registry.access import CHECK, FULL_DETAILS, READ_REPORTS, Actor
+from registry.access import CHECK, FORWARD_CHECKS, FULL_DETAILS, READ_REPORTS, Actor
 from registry.config import DEFAULTS
-from registry.errors import Forbidden
+from registry.errors import Forbidden, NotFound
 from registry.metrics import CHECKS
 from registry.records import Delivery, Document
 from registry.services.audit import AuditService
@@ -54,7 +54,8 @@ FILE_READING_SOURCE = COPIED  # how an uploaded file's identifiers were obtained
 class CheckService:
     def __init__(self, candidates: CandidateIndex, log: CheckLog, audit: AuditService, usage: UsageService,
                  federation: Federation | None = None, webhooks: WebhookService | None = None,
-                 clock: Clock = time.time, review_months: int = DEFAULTS["REPORT_REVIEW_MONTHS"]) -> None:
+                 clock: Clock = time.time, review_months: int = DEFAULTS["REPORT_REVIEW_MONTHS"],
+                 replica: Callable[[], Document | None] | None = None) -> None:
         self.candidates = candidates
         self.log = log
         self.audit = audit
@@ -63,6 +64,7 @@ class CheckService:
         self.webhooks = webhooks
         self.clock = clock
         self.review_months = review_months
+        self.replica = replica  # on a replica: how current its copy is (``services.changes.ReplicaStatus``)
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> CheckService:
@@ -95,6 +97,9 @@ class CheckService:
         }
         if query.identifier:
             record["terms"] = list(reading_terms(query.identifier))
+        answered_by_replica = self.replica() if self.replica is not None else None
+        if answered_by_replica is not None:
+            record["replica"] = answered_by_replica
         if decision.answers:
             record["sources"] = [source_view(answer) for answer in decision.answers]
             record["external_matches"] = [
@@ -109,6 +114,47 @@ class CheckService:
         if self.webhooks is not None:
             self.webhooks.stored(deliveries)
         return CheckResult(record, outcome, actor.match_detail)
+
+    def record_forwarded(self, actor: Actor, answered: Sequence[Document]) -> dict[str, list[str]]:
+        """Keep the checks a replica answered (records as the replica kept them) in this registry's
+        log, each with its entry and the same ``check.matched`` events a check made here raises,
+        unless it is already kept: a replica resending after a lost answer changes nothing.  The ids
+        ``recorded`` now and ``already_recorded``."""
+        actor.require(FORWARD_CHECKS)
+        kept = {record["check_id"]: self._record_forwarded(actor, record) for record in answered}
+        return {"recorded": [i for i, new in kept.items() if new],
+                "already_recorded": [i for i, new in kept.items() if not new]}
+
+    def _record_forwarded(self, actor: Actor, answered: Document) -> bool:
+        """One forwarded check; whether it was new.  Its matches are found again here, among the
+        reports the replica named."""
+        try:
+            self.log.get(answered["check_id"])
+            return False
+        except NotFound:
+            pass
+        query = CheckQuery(**answered["query"])
+        lookup: Lookup = (query_keys(query.identifier) if query.identifier else None, query.description)
+        named = set(answered["matched_report_ids"])
+        found = [r for r in self.candidates.find_candidates_many([lookup])[0] if r["id"] in named]
+        outcome = CheckOutcome(answered["verdict"], rank(query, found).matches)
+        record: Document = {
+            **{k: v for k, v in answered.items() if k not in ("checker", "replica", "terms")},
+            # Sightings find checks by these: computed here, never taken from the replica.
+            **({"terms": list(reading_terms(query.identifier))} if query.identifier else {}),
+            "checker": actor.as_record(),
+            "answered_by": {"replica": actor.principal, "checker": answered["checker"],
+                            "checked_at": answered["checked_at"],
+                            "registry_as_of": (answered.get("replica") or {}).get("registry_as_of")},
+            "forwarded_at": iso_at(self.clock()),
+        }
+        entry = self.audit.entry(actor, "check.forwarded", record["check_id"], {
+            k: v for k, v in record.items() if k not in ("check_id", "terms", "checker")})
+        deliveries = self._matched_events(actor, record, outcome)
+        self.log.save(record, entry, deliveries)
+        if self.webhooks is not None:
+            self.webhooks.stored(deliveries)
+        return True
 
     def _matched_events(self, actor: Actor, record: Document, outcome: CheckOutcome) -> list[Delivery]:
         """``check.matched`` for each agency whose reports the check matched: where (the kind of

@@ -65,7 +65,14 @@ class CheckResult:
             "sources": sources,
             **coverage(sources),
             "notes": self.outcome.notes,
+            **replica_view(self.record),
         }
+
+
+def replica_view(record: Document) -> dict[str, Any]:
+    """On a replica: how current the copy that answered was (nothing at the centre)."""
+    replica = record.get("replica")
+    return {} if replica is None else {"registry_as_of": replica["registry_as_of"], "replica": replica}
 
 
 def external_source(match: Match) -> str | None:

@@ -324,6 +324,54 @@ class Counters(Protocol):
         """Drop expired documents; how many."""
 
 
+@dataclass(frozen=True)
+class Change:
+    """One entry of the change feed: a report as stored now (``None``: no longer stored), at the
+    feed ``position`` of its newest write."""
+
+    position: int
+    report_id: str
+    report: Report | None
+
+
+class ChangeFeed(Protocol):
+    """Every report write, in commit order, for replicas to follow.
+
+    Positions are whole numbers from 1, increasing in the order writes were
+    committed; a report written again moves to a new position (the feed keeps
+    each report's newest write only), so a reader that resumes after the last
+    position it read never misses a write committed since, and never reads
+    one it already read.  Position 0 is the start.
+    """
+
+    def read(self, after: int, limit: int) -> builtins.list[Change]:
+        """At most ``limit`` entries after position ``after``, in order, that no write yet uncommitted
+        can ever precede."""
+
+    def head(self) -> int:
+        """The highest position ever issued (0 for none): a cursor beyond it was never issued."""
+
+
+class ReplicaStore(Protocol):
+    """A replica's own state in its embedded registry: where it follows from, how far, and which of
+    its checks the centre already has."""
+
+    def state(self) -> Document | None:
+        """``{centre, cursor, as_of, forwarded}``, or ``None`` if this registry is no replica."""
+
+    def follow(self, centre: str) -> None:
+        """Make this registry a replica of ``centre`` (keeping its cursor if it already is one)."""
+
+    def apply(self, upserts: Sequence[Report], removed: Sequence[str], cursor: str, as_of: str | None,
+              audit: AuditEntry) -> None:
+        """Store ``upserts``, drop the reports ``removed``, and advance the cursor (and ``as_of``,
+        if given), all in one transaction with the ``audit`` entry."""
+
+    def checks_after(self, seq: int, limit: int) -> builtins.list[tuple[int, Document]]:
+        """Check records made here after position ``seq``, oldest first, with their positions."""
+
+    def forwarded(self, seq: int) -> None:
+        """Record that the centre holds every check up to position ``seq``."""
 class SnapshotAdmin(Protocol):
     """Snapshots of an engine's indices, restored under new index versions (``irontrace es snapshot``)."""
 
@@ -373,8 +421,10 @@ class Engine:
     confirmations: ConfirmationStore
     webhooks: WebhookStore
     sightings: SightingLog
+    changes: ChangeFeed
     review_notices: SightingLog  # per report, the last ``report.review_due`` sent (same shape, other table)
     ping: Callable[[], None]  # raise ``StorageUnavailable`` unless the engine can serve requests
     close: Callable[[], None]  # release connections
     in_process_workers: int  # bulk-check worker threads an app process runs by default
     admin: IndexAdmin | None = None
+    replica: ReplicaStore | None = None  # the embedded engine only: a replica is always one SQLite file

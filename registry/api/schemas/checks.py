@@ -90,6 +90,16 @@ class SourceHealthSchema(Schema):
     detail = fields.String()
 
 
+class ReplicaNoteSchema(Schema):
+    """How current the replica that answered was."""
+
+    centre = fields.String(metadata={"description": "The registry the replica copies"})
+    registry_as_of = fields.String(allow_none=True, metadata={
+        "format": "date-time", "description": "When the replica last held every change of the centre"})
+    stale = fields.Boolean(metadata={"description": "Older than IRONTRACE_REPLICA_STALE_MINUTES"})
+    warning = fields.String(allow_none=True)
+
+
 class CheckResultSchema(Schema):
     check_id = fields.String()
     checked_at = fields.String(metadata={"format": "date-time"})
@@ -106,3 +116,6 @@ class CheckResultSchema(Schema):
     unanswered_sources = fields.List(fields.String(), metadata={"description": UNANSWERED_DOC})
     notes = fields.List(fields.String(), metadata={
         "description": "What the reading let the check look for, e.g. that one too short was matched only exactly"})
+    registry_as_of = fields.String(allow_none=True, metadata={
+        "format": "date-time", "description": "Answers of a replica only: how current its copy was"})
+    replica = fields.Nested(ReplicaNoteSchema, metadata={"description": "Answers of a replica only"})

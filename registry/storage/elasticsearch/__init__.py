@@ -14,6 +14,7 @@ from registry.storage.elasticsearch import retention
 from registry.storage.elasticsearch.admin import ElasticsearchIndexAdmin
 from registry.storage.elasticsearch.audit import ElasticsearchAuditLog
 from registry.storage.elasticsearch.candidates import ElasticsearchCandidateIndex
+from registry.storage.elasticsearch.changes import ElasticsearchChangeFeed
 from registry.storage.elasticsearch.checks import ElasticsearchCheckLog
 from registry.storage.elasticsearch.cluster import Cluster, client_from_settings
 from registry.storage.elasticsearch.confirmations import ElasticsearchConfirmationStore
@@ -60,6 +61,7 @@ def open_cluster(cluster: Cluster, clock: Clock, outbox_grace_seconds: float,
         confirmations=ElasticsearchConfirmationStore(cluster, outbox),
         webhooks=ElasticsearchWebhookStore(cluster, outbox),
         sightings=ElasticsearchSightingLog(cluster, outbox),
+        changes=ElasticsearchChangeFeed(cluster),
         review_notices=ElasticsearchSightingLog(cluster, outbox, "review_notices"),
         ping=cluster.ping,
         close=close,

@@ -27,7 +27,8 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from registry.errors import Conflict, StorageUnavailable
-from registry.records import Document
+from registry.records import Document, Report
+from registry.storage.elasticsearch.changes import ElasticsearchChangeFeed, touch
 from registry.storage.elasticsearch.cluster import Cluster, aliased_index, bulk_items, index_version, versioned_index
 from registry.storage.elasticsearch.mappings import REPORTS_MAPPINGS
 from registry.storage.elasticsearch.reports import SOURCE_FIELDS, ElasticsearchReportStore, ref_id, report_fields
@@ -57,8 +58,20 @@ class ElasticsearchIndexAdmin:
         self.snapshots = snapshots
 
     def init(self) -> list[str]:
-        """Create the missing indices and aliases (idempotent); the names of those created."""
-        return self.cluster.init_indices()
+        """Create the missing indices and aliases (idempotent); the names of those created.  An empty
+        change feed of a registry that holds reports (made before the feed existed) gets every report
+        entered (``changes.touch``: safe beside writers, and to repeat)."""
+        created = self.cluster.init_indices()
+        if ElasticsearchChangeFeed(self.cluster).head() == 0:
+            with self.cluster.session() as es:
+                batch: list[Report] = []
+                for report in self.reports.iter_all():
+                    batch.append(report)
+                    if len(batch) == COPY_BATCH_SIZE:
+                        touch(self.cluster, es, batch)
+                        batch = []
+                touch(self.cluster, es, batch)
+        return created
 
     def reindex(self) -> ReindexResult:
         """Rebuild the reports index with the current mapping and switch the alias to it, carrying over

@@ -36,6 +36,7 @@ from registry.records import Document
 from registry.storage.elasticsearch.mappings import (
     ANALYSIS_META,
     AUDIT_MAPPINGS,
+    CHANGES_MAPPINGS,
     CHECKS_MAPPINGS,
     CONFIRMATIONS_MAPPINGS,
     COUNTERS_MAPPINGS,
@@ -114,6 +115,7 @@ class Cluster:
         self.webhooks_alias = f"{index_prefix}-webhooks"
         self.deliveries_alias = f"{index_prefix}-webhook-deliveries"
         self.sightings_alias = f"{index_prefix}-sightings"
+        self.changes_alias = f"{index_prefix}-changes"
         self.review_notices_alias = f"{index_prefix}-review-notices"
         # Counters change on every request and matter for a day at most: no fsync per update.
         counters_settings = {**self.index_settings, "translog": {"durability": "async"}}
@@ -132,6 +134,8 @@ class Cluster:
             (self.webhooks_alias, WEBHOOKS_MAPPINGS, self.index_settings),
             (self.deliveries_alias, DELIVERIES_MAPPINGS, self.index_settings),
             (self.sightings_alias, SIGHTINGS_MAPPINGS, self.index_settings),
+            # One shard, always: the feed's order is that shard's sequence numbers (``changes``).
+            (self.changes_alias, CHANGES_MAPPINGS, {**self.index_settings, "number_of_shards": 1}),
             (self.review_notices_alias, SIGHTINGS_MAPPINGS, self.index_settings),
         )
         self._indices_ready = False
@@ -175,6 +179,9 @@ class Cluster:
                     lambda spec: create_aliased_index(self.client, *spec), self.indices) if index]
             if versioned_index(self.reports_alias, FIRST_VERSION) not in created:
                 self._check_analysis_version()
+                if versioned_index(self.changes_alias, FIRST_VERSION) in created:
+                    log.warning("The change feed was created for a registry that holds reports: run "
+                                "`irontrace es init` to enter them, or replicas will miss them.")
         self._indices_ready = True
         return created
 

@@ -128,3 +128,9 @@ SIGHTINGS_MAPPINGS: Final[dict[str, Any]] = {
     "dynamic": "strict",
     "properties": {"document": STORED_ONLY},
 }
+
+# The change feed (``changes``): one document per report, its newest write, ordered by ``_seq_no``.
+CHANGES_MAPPINGS: Final[dict[str, Any]] = {
+    "dynamic": "strict",
+    "properties": {"report_id": KEYWORD, "report": STORED_ONLY},
+}

@@ -76,6 +76,7 @@ class Pending:
 
     entry: AuditEntry | None
     written: bool = False
+    unfinished: str | None = None  # why a stored write's follow-up failed: the intent stays for recovery
 
 
 class Outbox:
@@ -107,7 +108,9 @@ class Outbox:
         try:
             yield pending
         except BaseException as exc:
-            if pending.written:
+            if pending.unfinished:
+                log.warning("a write of %s is left to recovery to finish: %s", slot, pending.unfinished)
+            elif pending.written:
                 # Written, but the block failed after: its follow-ups may be unmade, so the intent
                 # stays for recovery to replay them.
                 self._complete(slot, position, intent, pending.entry, started, keep_intent=bool(follow_up))
@@ -116,6 +119,9 @@ class Outbox:
             else:
                 self._drop(slot, position)  # at once: the subject's next writer may be in another process
             raise
+        if pending.unfinished:
+            log.warning("a write of %s is left to recovery to finish: %s", slot, pending.unfinished)
+            return
         self._complete(slot, position, intent, pending.entry, started)
 
     def _announce(self, slot: str, intent: Document) -> ReadPosition:

@@ -51,8 +51,9 @@ from registry.records import (
     name_key,
 )
 from registry.storage.cursors import decode_pair, encode_cursor
+from registry.storage.elasticsearch.changes import touch
 from registry.storage.elasticsearch.cluster import Cluster, bulk_items, read_position, refusal
-from registry.storage.elasticsearch.outbox import Outbox, digest
+from registry.storage.elasticsearch.outbox import Outbox, Pending, digest
 from search.keys import report_keys
 from search.text import description_terms, indexed_words, report_text, text_terms
 
@@ -151,6 +152,7 @@ class ElasticsearchReportStore:
             self._create(es, ref_id(report), report_fields(report, self.cluster.next_seq()),
                          "A report with this external_ref already exists for this agency.")
             pending.written = True
+            self._enter_in_feed(es, pending, [report])
         return report
 
     def get(self, report_id: str) -> Report:
@@ -186,6 +188,7 @@ class ElasticsearchReportStore:
                     es.delete(index=self.cluster.reports_alias, id=target, refresh="wait_for", **read_position(written))
                     raise self._stale(es, report["id"], expected_version)
             pending.written = True
+            self._enter_in_feed(es, pending, [report])
         return report
 
     @property
@@ -243,20 +246,32 @@ class ElasticsearchReportStore:
             refused: list[Document] = []
             failures: list[dict[str, Any]] = []
             written: list[ImportOutcome] = []
-            for (i, outcome), item in zip(planned, items):
+            stored: list[Report] = []
+            for (i, outcome), item, operation in zip(planned, items, operations[1::2]):
                 if item["status"] < 300:
                     outcomes[i] = outcome
                     written.append(outcome)
+                    stored.append(operation["document"])
                 elif item["status"] == 409:
                     conflicts.append(i)
                 else:
                     refused.append(item)
                     failures.append(describe_failure(prepared[i][0], item))
             recorded.entry, recorded.written = import_batch_entry(audit, written), bool(written)
+            self._enter_in_feed(es, recorded, stored)
             if failures:
                 raise refusal(refused, f"Elasticsearch refused {len(failures)} of {len(planned)} reports in a "
                               "batch; the others were stored and importing again is safe.", failures=failures)
         return conflicts
+
+    def _enter_in_feed(self, es: Elasticsearch, pending: Pending, reports: builtins.list[Report]) -> None:
+        """Touch the change feed for reports just stored; if it cannot take them now, the write's intent
+        stays and recovery enters them (``_stored`` touches what it finds stored)."""
+        try:
+            with self.cluster.translate_errors():  # a lost connection too, not only a refusal
+                touch(self.cluster, es, reports)
+        except StorageUnavailable as exc:
+            pending.unfinished = exc.detail
 
     def _stored_report(self, es: Elasticsearch, write: Document, entry: AuditEntry) -> AuditEntry | None:
         """Probe of a report write: its entry if the report is stored as written."""
@@ -269,12 +284,14 @@ class ElasticsearchReportStore:
         return import_batch_entry(entry, [ImportOutcome(w["action"], w["report_id"]) for w in writes
                                           if w["doc_id"] in stored])
 
-    def _stored(self, writes: list[Document], es: Elasticsearch) -> set[str]:
+    def _stored(self, writes: builtins.list[Document], es: Elasticsearch) -> set[str]:
         """The document ids of the writes found stored (real-time reads): at the version written with
-        the content written, or at a later version, which only a write after it can have made."""
+        the content written, or at a later version, which only a write after it can have made.  The
+        reports found are entered in the change feed (the write's own touch may not have happened)."""
         found = es.mget(index=self.cluster.reports_alias, ids=[w["doc_id"] for w in writes],
                         source_includes=["document"])["docs"]
         stored = set()
+        documents: builtins.list[Report] = []
         for write, doc in zip(writes, found):
             document = doc["_source"]["document"] if doc.get("found") else None
             if document is None or document["id"] != write["report_id"]:
@@ -282,6 +299,8 @@ class ElasticsearchReportStore:
             if document["version"] > write["version"] or (
                     document["version"] == write["version"] and digest(document) == write["digest"]):
                 stored.add(write["doc_id"])
+                documents.append(document)
+        touch(self.cluster, es, documents)
         return stored
 
     def list(self, filters: ReportFilter, limit: int, cursor: str | None) -> Page[Report]:

@@ -15,6 +15,7 @@ from typing import Any
 from registry.storage.interfaces import Engine
 from registry.storage.sqlite.audit import SQLiteAuditLog
 from registry.storage.sqlite.candidates import SQLiteCandidateIndex
+from registry.storage.sqlite.changes import SQLiteChangeFeed
 from registry.storage.sqlite.checks import SQLiteCheckLog
 from registry.storage.sqlite.confirmations import SQLiteConfirmationStore
 from registry.storage.sqlite.counters import SQLiteCounters
@@ -23,6 +24,7 @@ from registry.storage.sqlite.deliveries import SQLiteWebhookStore
 from registry.storage.sqlite.descriptions import ensure_description_terms
 from registry.storage.sqlite.documents import key_table, user_table
 from registry.storage.sqlite.jobs import SQLiteJobStore
+from registry.storage.sqlite.replica import SQLiteReplica
 from registry.storage.sqlite.reports import SQLiteReportStore
 from registry.storage.sqlite.sightings import SQLiteSightingLog
 
@@ -53,10 +55,12 @@ def open_sqlite(path: str, cache_mb: int = 256, max_size_mb: int = 0, reserve_mb
         confirmations=SQLiteConfirmationStore(database),
         webhooks=SQLiteWebhookStore(database),
         sightings=SQLiteSightingLog(database),
+        changes=SQLiteChangeFeed(database),
         review_notices=SQLiteSightingLog(database, "review_notices"),
         ping=database.ping,
         close=close,
         in_process_workers=IN_PROCESS_WORKERS,
+        replica=SQLiteReplica(database),
     )
 
 

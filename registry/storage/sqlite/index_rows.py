@@ -15,12 +15,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from registry.records import Report, agency_key, manufacturer_key
 from search.keys import report_keys
 from search.text import description_terms, report_text
 
+
+def note_changes(db: sqlite3.Connection, report_ids: Iterable[str]) -> None:
+    """Give each report written in this transaction the next change-feed position (``changes``)."""
+    db.executemany("INSERT OR REPLACE INTO report_feed (report_id) VALUES (?)", ((i,) for i in report_ids))
 
 def term_hash(term: str) -> int:
     """A stable signed 64-bit hash (Python's ``hash`` differs between processes).
@@ -105,6 +110,7 @@ def insert_rows(db: sqlite3.Connection, reports: list[IndexedReport]) -> None:
         for report in reports
     ]
     _index(db, indexed)
+    note_changes(db, (report.report_id for report in reports))
 
 
 def update_rows(db: sqlite3.Connection, seq: int, stored: Report, report: Report) -> None:
@@ -117,6 +123,14 @@ def update_rows(db: sqlite3.Connection, seq: int, stored: Report, report: Report
         (*indexed.columns, seq),
     )
     _index(db, [(seq, indexed)])
+    note_changes(db, [report["id"]])
+
+
+def delete_rows(db: sqlite3.Connection, seq: int, stored: Report) -> None:
+    """Remove a report and its index rows (a replica dropping a report it may no longer hold)."""
+    _unindex(db, seq, IndexedReport.of(stored))
+    db.execute("DELETE FROM reports WHERE seq = ?", (seq,))
+    note_changes(db, [stored["id"]])
 
 
 def _index(db: sqlite3.Connection, indexed: list[tuple[int | None, IndexedReport]]) -> None:

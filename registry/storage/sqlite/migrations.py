@@ -53,7 +53,14 @@ def index_old_checks(db: sqlite3.Connection) -> None:
         last = rows[-1][0]
 
 
-REGISTRY_STEPS: Final[tuple[Step, ...]] = (index_old_checks,)
+def enter_reports_in_feed(db: sqlite3.Connection) -> None:
+    """2 -> 3: the reports of a file made before the change feed existed enter it, oldest first, so a
+    replica that follows the feed from the start gets every one (``changes``)."""
+    if db.execute("SELECT 1 FROM report_feed LIMIT 1").fetchone() is None:
+        db.execute("INSERT INTO report_feed (report_id) SELECT id FROM reports ORDER BY seq")
+
+
+REGISTRY_STEPS: Final[tuple[Step, ...]] = (index_old_checks, enter_reports_in_feed)
 COUNTERS_STEPS: Final[tuple[Step, ...]] = ()  # the counters file holds nothing worth migrating
 
 

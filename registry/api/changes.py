@@ -1,0 +1,40 @@
+"""/v1/changes: the change feed replicas at border posts follow, and the checks they answered offline."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from registry.api import examples
+from registry.api.bodies import Blueprint
+from registry.api.extension import services
+from registry.api.schemas.changes import (
+    ChangesArgsSchema,
+    ChangesPageSchema,
+    ForwardedChecksSchema,
+    ForwardedOutcomeSchema,
+)
+from registry.api.security import current_actor
+
+blp = Blueprint("changes", __name__, url_prefix="/v1/changes", description="Change feed and replicas (replica, admin)")
+
+
+@blp.route("")
+class Changes(MethodView):
+    @blp.doc(operationId="readChanges")
+    @blp.arguments(ChangesArgsSchema, location="query")
+    @blp.response(200, ChangesPageSchema, example=examples.CHANGES_PAGE)
+    def get(self, args: dict):
+        """Report writes after `after`, in commit order: upserts of active reports, removals of the rest.
+        Resuming from `next` never misses a write and never repeats one."""
+        return services().changes.read(current_actor(), args.get("after"), args["limit"])
+
+
+@blp.route("/checks")
+class ForwardedChecks(MethodView):
+    @blp.doc(operationId="forwardChecks")
+    @blp.arguments(ForwardedChecksSchema, example=examples.FORWARDED_CHECKS)
+    @blp.response(200, ForwardedOutcomeSchema, example=examples.FORWARDED_OUTCOME)
+    def post(self, data: dict):
+        """Checks a replica answered, into the centre's log once each (by check id), with the same
+        notifications as a check made here."""
+        return services().checks.record_forwarded(current_actor(), data["checks"])
