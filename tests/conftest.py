@@ -291,6 +291,12 @@ class FileClock:
         self.set(self.now + seconds)
 
 
+@pytest.fixture
+def clock(tmp_path: Path) -> FileClock:
+    """A clock the service reads from a file (``CLOCK_FILE``), moved by the test, never by sleeping."""
+    return FileClock(tmp_path / "clock")
+
+
 def wait_until(fetch: Callable[[], Any], done: Callable[[Any], bool], what: str, timeout: float = 180) -> Any:
     """Poll ``fetch`` until ``done`` holds for what it returns (a condition, never a fixed sleep)."""
     deadline = time.monotonic() + timeout

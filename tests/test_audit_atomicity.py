@@ -34,7 +34,6 @@ from registry.services import Services
 from registry.services.bulk_worker import BulkWorker
 from registry.storage.sqlite.counters import counters_path
 from tests.conftest import (
-    FileClock,
     LiveServer,
     backend_settings,
     close_storage,
@@ -52,11 +51,6 @@ OPERATOR = Actor.operator()
 GRACE_SECONDS = 60.0
 REFUSE_AUDIT = ("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log "
                 "BEGIN SELECT RAISE(ABORT, 'the audit log refuses new entries'); END")
-
-
-@pytest.fixture
-def clock(tmp_path) -> FileClock:
-    return FileClock(tmp_path / "clock")
 
 
 @pytest.fixture

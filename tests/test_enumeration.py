@@ -32,7 +32,6 @@ from registry.demo.enumeration import (
 from registry.scanning import SEQUENCE_GAP, observe
 from search.normalize import normalize
 from tests.conftest import (
-    FileClock,
     LiveServer,
     backend_settings,
     bearer,
@@ -46,11 +45,6 @@ PIN = "CAT0336DLTJF00123"
 DEALER_QUOTA = 5000  # the default (``DAILY_ROWS``): what the target is measured against
 TARGET_SHARE = 0.01
 POLL_SECONDS = 0.5  # how often a client asks for a job's progress
-
-
-@pytest.fixture
-def clock(tmp_path) -> FileClock:
-    return FileClock(tmp_path / "clock")
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -23,7 +22,6 @@ from registry.api.extension import EXTENSION_KEY
 from registry.demo import tulkubas_case
 from registry.services.webhooks import new_secret
 from tests.conftest import (
-    FileClock,
     LiveServer,
     backend_settings,
     bearer,
@@ -40,11 +38,6 @@ ALL_EVENTS = ["check.matched", "confirmation.requested", "confirmation.answered"
               "bulk_check.finished", "report.seen_before"]
 HIT_SETTINGS = {"WEBHOOK_POLL_SECONDS": 0.1, "WEBHOOK_TIMEOUT_SECONDS": 2.0, "BULK_WORKER_THREADS": 1,
                 "BULK_POLL_SECONDS": 0.1}
-
-
-@pytest.fixture
-def clock(tmp_path: Path) -> FileClock:
-    return FileClock(tmp_path / "clock")
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from pathlib import Path
 
 import pytest
 
@@ -24,7 +23,6 @@ from registry.services.reviews import add_months
 from tests import test_hits
 from tests.conftest import (
     RECOVERY,
-    FileClock,
     LiveServer,
     backend_settings,
     close_storage,
@@ -42,11 +40,6 @@ receiver = test_hits.receiver  # the project's webhook receiver over real HTTP (
 LIFE_SETTINGS = {"MAINTENANCE_SECONDS": 3600, "WEBHOOK_POLL_SECONDS": 0.1, "BULK_WORKER_THREADS": 1,
                  "BULK_POLL_SECONDS": 0.05, "CHECK_RETENTION_DAYS": 30, "BULK_JOB_RETENTION_DAYS": 60,
                  "BULK_RESULT_RETENTION_DAYS": 10}
-
-
-@pytest.fixture
-def clock(tmp_path: Path) -> FileClock:
-    return FileClock(tmp_path / "clock")
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-import pytest
 import requests
 
 from registry import create_app
@@ -67,11 +66,6 @@ def replica_state(path: Path) -> dict | None:
 def centre_env(app, clock: FileClock) -> dict[str, str]:
     return {**store_env(app), "IRONTRACE_CLOCK_FILE": str(clock.path), "IRONTRACE_WEBHOOK_POLL_SECONDS": "3600",
             "IRONTRACE_WEBHOOK_ALLOW_PRIVATE": "true"}
-
-
-@pytest.fixture
-def clock(tmp_path: Path) -> FileClock:
-    return FileClock(tmp_path / "clock")
 
 
 def test_border_post_replica(tmp_path: Path, clock: FileClock) -> None:
