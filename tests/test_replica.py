@@ -111,7 +111,7 @@ def test_border_post_replica(tmp_path: Path, clock: FileClock) -> None:
     # The link is back (the centre at the same address); the agency recovers its machine.
     centre = Gunicorn(centre_settings, workers=1)
     centre.port, centre.url = centre_port, centre_url
-    with centre.start():
+    with centre:  # __enter__ starts it
         recovered = centre.http.patch(f"{centre.url}/v1/reports/{stolen['id']}",
                                       json={"status": "recovered", "recovery": RECOVERY}, headers={"If-Match": '"1"'})
         assert recovered.status_code == 200, recovered.text
