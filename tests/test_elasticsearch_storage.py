@@ -357,7 +357,7 @@ def test_an_index_of_an_older_release_gains_the_fields_added_since(es_url: str) 
 def test_init_is_idempotent_and_ping_reports_health(storage: Engine) -> None:
     prefix = es_cluster(storage).prefix
     aliases = [f"{prefix}-{kind}" for kind in ("audit", "audit-outbox", "bulk-jobs", "bulk-results", "bulk-rows",
-                                               "checks", "confirmations", "counters", "keys", "reports",
+                                               "changes", "checks", "confirmations", "counters", "keys", "reports",
                                                "review-notices", "sightings", "users", "webhook-deliveries",
                                                "webhooks")]
     assert storage.admin is not None
