@@ -18,7 +18,7 @@ import requests
 import yaml
 
 from registry.config import ConfigurationError, load_settings
-from tests.conftest import Browser
+from tests.conftest import Browser, wait_until
 from tests.processes import BIN, GUNICORN_CONFIG, Gunicorn, free_port, irontrace
 
 ROOT = GUNICORN_CONFIG.parent
@@ -113,11 +113,8 @@ def test_one_json_line_per_request_with_its_request_id_and_never_the_key(served)
 
 def logged_requests(server: Gunicorn, request_id: str) -> list[dict]:
     """The access log's lines of one request, once written (after its answer has been sent)."""
-    deadline = time.monotonic() + 10
-    while not (lines := [line for line in server.log_lines() if line.get("request_id") == request_id]):
-        assert time.monotonic() < deadline, f"no line for request {request_id}"
-        time.sleep(0.05)
-    return lines
+    return wait_until(lambda: [line for line in server.log_lines() if line.get("request_id") == request_id], bool,
+                      f"a line for request {request_id}", timeout=10)
 
 
 def test_a_signed_in_persons_pages_are_logged_with_their_name_and_role_and_never_their_password(served):
