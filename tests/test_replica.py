@@ -101,6 +101,9 @@ def test_border_post_replica(tmp_path: Path, clock: FileClock) -> None:
         refused = requests.post(post.url + "/v1/reports", json=report_data("KZ-NEW-1"), headers=post.http.headers,
                                 timeout=30)
         assert refused.status_code == 403 and centre_url in refused.json()["detail"]
+        not_validated = requests.post(f"{post.url}/v1/reports/{stolen['id']}/validation", headers=post.http.headers,
+                                      timeout=30)
+        assert not_validated.status_code == 403 and centre_url in not_validated.json()["detail"]
         clock.advance(2 * 3600)  # two hours without a sync
         stale = requests.post(post.url + "/v1/checks", json={"identifier": "SANY75C0099"}, headers=bearer(border),
                               timeout=30).json()

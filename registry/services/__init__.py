@@ -99,7 +99,7 @@ def services_over(engine: Engine, settings: dict[str, Any], federation: Federati
     webhooks = WebhookService(engine.webhooks, audit, clock, settings)
     reports = ReportService(report_store, audit, SightingService(engine.checks, engine.sightings, webhooks, clock,
                                                                    settings), clock)
-    reviews = ReviewService(engine.reports, engine.review_notices, webhooks, clock, settings)
+    reviews = ReviewService(report_store, engine.review_notices, webhooks, clock, settings)
     imports = ImportService(report_store, audit)
     checks = CheckService(engine.candidates, engine.checks, audit, usage, federation, webhooks, clock,
                           settings["REPORT_REVIEW_MONTHS"], replica_status)
