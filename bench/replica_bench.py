@@ -4,7 +4,9 @@
 
 Generates a registry (``registry.demo``), imports it into an embedded centre
 served by gunicorn (2 workers), then measures: ``irontrace replica init`` of
-the whole registry (wall clock, the command as an operator runs it), the
+the whole registry (wall clock, the command as an operator runs it: by
+default from the centre's snapshot file, made by that first request; ``--via
+feed`` copies through the change feed instead), the
 replica's file size beside the centre's, a sync applying ``--changes`` report
 updates made at the centre (in-process ``Replica.sync``, so the figure is the
 sync and not Python's start-up), and single-check latency on the replica
@@ -79,8 +81,11 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
     key = irontrace("keys", "create", "--role", "replica", env=centre_env).stdout.strip().splitlines()[-1]
     with Gunicorn(centre_env, workers=2) as centre:
         started = time.perf_counter()
-        irontrace("replica", "init", "--from", centre.url, env={**replica_env, "IRONTRACE_KEY": key})
+        irontrace("replica", "init", "--from", centre.url, "--via", args.via,
+                  env={**replica_env, "IRONTRACE_KEY": key})
         init_s = time.perf_counter() - started
+        snapshots = list(Path(f"{centre_db}.snapshots").glob("*.db"))
+        snapshot_mb = round(snapshots[0].stat().st_size / 2**20, 1) if snapshots else None
 
         operator = Actor.operator()
         services = open_services(load_settings({"DB": str(centre_db)}), with_sources=False)
@@ -108,7 +113,8 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
     return {
         "machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "load_average": os.getloadavg(), "reports": args.reports, "import_s": round(imported_s, 1),
-        "init_s": round(init_s, 1), "centre_mb": file_mb(centre_db), "replica_mb": file_mb(replica_db),
+        "via": args.via, "init_s": round(init_s, 1), "snapshot_mb": snapshot_mb,
+        "centre_mb": file_mb(centre_db), "replica_mb": file_mb(replica_db),
         "changes": changed, "changes_applied": summary.upserts + summary.removals, "sync_s": round(sync_s, 2),
         "check_latency_ms": {"centre": check_latency(centre_db, readings),
                              "replica": check_latency(replica_db, readings)},
@@ -123,7 +129,8 @@ def markdown(result: dict) -> str:
         "| measure | figure |",
         "| --- | --- |",
         f"| registry | {result['reports']:,} reports (import {result['import_s']} s) |",
-        f"| `irontrace replica init` (snapshot) | {result['init_s']} s |",
+        f"| `irontrace replica init --via {result['via']}` | {result['init_s']} s |",
+        f"| snapshot file sent | {result['snapshot_mb']} MiB |",
         f"| replica file / centre file | {result['replica_mb']} MiB / {result['centre_mb']} MiB |",
         f"| sync of {result['changes']:,} changes | {result['sync_s']} s ({result['changes_applied']} applied) |",
         f"| check latency p50 / p90 / p99, centre | {centre['p50']} / {centre['p90']} / {centre['p99']} ms |",
@@ -137,6 +144,7 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=1000)
     parser.add_argument("--checks", type=int, default=500)
     parser.add_argument("--page-size", type=int, default=5000)
+    parser.add_argument("--via", choices=("snapshot", "feed"), default="snapshot")
     run_and_print(parser, run, markdown)
 
 

@@ -54,8 +54,10 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_OUTBOX_GRACE_SECONDS": 60.0,
     "MAINTENANCE_SECONDS": 60.0,  # how often each process publishes the head and completes what is due
     # Replicas at border posts: past this age their answers carry a warning; how often
-    # `irontrace replica sync --follow` asks the centre; the most changes one request carries.
+    # `irontrace replica sync --follow` asks the centre; the most changes one request carries; at the
+    # centre, how old a snapshot new replicas start from may be before the next asks for a new one.
     "REPLICA_STALE_MINUTES": 60.0,
+    "REPLICA_SNAPSHOT_MAX_AGE_MINUTES": 60.0,
     "REPLICA_SYNC_SECONDS": 30.0,
     "REPLICA_PAGE_SIZE": 5000,
     "CLOCK_FILE": None,  # tests and drills: a file holding the Unix time that limits and alerts count by

@@ -82,7 +82,7 @@ AUDIT_ACTIONS: Final = (
     "user.sign_in", "user.sign_in_failed", "user.sign_out", "page.view", "alert.scanning",
     "confirmation.request", "confirmation.answer", "confirmation.overdue", "webhook.create", "webhook.delete",
     "webhook.redeliver", "report.seen_before", "report.validate", "report.review_due", "retention.purge",
-    "changes.read", "check.forwarded", "replica.sync",
+    "changes.read", "changes.snapshot", "check.forwarded", "replica.sync", "replica.snapshot",
 )
 
 # Acting on a hit: confirmation requests, and the events webhooks receive.

@@ -241,9 +241,12 @@ def test_a_restore_says_how_far_it_rolled_the_log_back(embedded):
         registered(live, "KZ-TRK-2026-000777", "CAT0336DLTJF00777")  # after the backup
     published = services.audit.publish_head(0.0)
     assert published is not None
+    # A replica snapshot holding the report written after the backup, which the restore takes back.
+    snapshot = services.engine.feed_snapshots.make(0.0, "2026-11-26T08:00:00.000Z")
     let_go(app)
     done = command("restore", "--force", str(backup), env=env)
     assert done.exit_code == 0, done.output
+    assert not Path(snapshot.path).exists()  # never handed to a new replica
     assert f"rolled back from the published head {published.seq}" in done.output
     head = HeadsFile(app.config["IRONTRACE"]["AUDIT_HEADS_FILE"]).latest()
     assert head is not None and head.rolled_back_from == published.seq and head.restored_from == "backup.db"

@@ -81,6 +81,42 @@ def test_every_read_is_audited(server, app, services) -> None:
     assert all(r["actor"]["role"] == REPLICA for r in reads)
 
 
+def test_a_snapshot_holds_what_a_border_post_may_hold(server, app, tmp_path) -> None:
+    """An embedded centre hands a new replica a ready registry file: its active reports with their index
+    rows, as of the feed position it records, and nothing else (no keys, users, checks or audit
+    entries); resumable with Range.  A centre on Elasticsearch makes none (404): replicas copy it through
+    the feed."""
+    replica = bearer(issue_key(app, REPLICA))
+    kept = server.post("/v1/reports", json=report_data("KZ-SNAP-1")).json()
+    gone = server.post("/v1/reports", json=report_data("KZ-SNAP-2", identifiers=[
+        {"type": "serial", "value": "SNAPGONE0001"}])).json()
+    assert server.patch(f"/v1/reports/{gone['id']}", json={"status": "recovered", "recovery": RECOVERY},
+                        headers={"If-Match": '"1"'}).status_code == 200
+    assert server.post("/v1/checks", json={"identifier": PIN}).json()["verdict"] == "hit"
+    answer = server.get("/v1/changes/snapshot", headers=replica)
+    if app.config["IRONTRACE"].get("ES_URL"):
+        assert answer.status_code == 404 and "feed" in answer.json()["detail"]
+        return
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "application/vnd.sqlite3"
+    snapshot = tmp_path / "snapshot.db"
+    snapshot.write_bytes(answer.content)
+    with sqlite3.connect(snapshot) as db:
+        assert [row[0] for row in db.execute("SELECT id FROM reports")] == [kept["id"]]
+        for table in ("api_keys", "users", "checks", "check_terms", "audit_log", "bulk_jobs", "webhooks",
+                      "confirmations", "sightings"):
+            assert db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
+        seq = db.execute("SELECT seq FROM reports").fetchone()[0]
+        for table in ("identifier_terms", "identifier_suffixes", "report_skeletons", "description_terms"):
+            assert {row[0] for row in db.execute(f"SELECT report_seq FROM {table}")} == {seq}, table
+        mark = json.loads(db.execute("SELECT value FROM meta WHERE name = 'snapshot'").fetchone()[0])
+    assert mark["position"] == 3 and mark["reports"] == 1  # three report writes: both reports, the recovery
+    half = len(answer.content) // 2
+    rest = server.get("/v1/changes/snapshot", headers={**replica, "Range": f"bytes={half}-",
+                                                       "If-Range": answer.headers["ETag"]})
+    assert rest.status_code == 206 and rest.content == answer.content[half:]
+    assert server.get("/v1/changes/snapshot", headers=bearer(issue_key(app, "border"))).status_code == 403
+
+
 def _filter(action: str):
     from registry.records import AuditFilter
 

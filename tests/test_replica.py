@@ -87,7 +87,7 @@ def test_border_post_replica(tmp_path: Path, clock: FileClock) -> None:
             "url": "http://127.0.0.1:9/hooks", "events": ["check.matched"]}).json()
         init = irontrace("replica", "init", "--from", centre.url, env={**replica_env, "IRONTRACE_KEY": replica_key})
         assert init.returncode == 0, init.stderr
-        assert "applied 2 reports" in init.stdout
+        assert "installed the centre's snapshot: 2 reports" in init.stdout
         centre_port, centre_url = centre.port, centre.url
 
     # The link is cut: the replica answers from its copy, and says so.
@@ -164,7 +164,7 @@ def test_sync_killed_mid_feed_resumes_without_loss_or_duplicates(app, tmp_path: 
     replica_env = {"IRONTRACE_DB": str(replica_db), "IRONTRACE_AUDIT_HEADS_FILE": str(tmp_path / "heads.ndjson"),
                    "IRONTRACE_REPLICA_PAGE_SIZE": "1", "IRONTRACE_KEY": new_key(centre_settings, REPLICA)}
     with Gunicorn(centre_settings, workers=1) as centre:
-        init = subprocess.Popen([str(BIN / "irontrace"), "replica", "init", "--from", centre.url],
+        init = subprocess.Popen([str(BIN / "irontrace"), "replica", "init", "--from", centre.url, "--via", "feed"],
                                 env={**os.environ, **replica_env}, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
         wait_until(lambda: replica_db.exists() and (replica_state(replica_db) or {}).get("cursor"), bool,
@@ -193,6 +193,59 @@ def test_sync_killed_mid_feed_resumes_without_loss_or_duplicates(app, tmp_path: 
     assert held == active  # nothing lost, nothing recovered left behind, every change at its newest version
     # Each applied page starts where the one before ended: none applied twice, none skipped.
     assert [s["after"] for s in syncs[1:]] == [s["next"] for s in syncs[:-1]]
+
+
+def test_an_interrupted_snapshot_download_resumes_or_starts_over_on_a_newer_one(tmp_path: Path,
+                                                                               clock: FileClock) -> None:
+    """A new replica downloads the centre's snapshot file.  Interrupted half-way, the next `replica init`
+    asks only for the rest (Range, If-Range); if the centre has made a newer snapshot since, it gets that
+    one whole.  Either way the feed then brings what was written after the snapshot."""
+    centre_settings = {"IRONTRACE_DB": str(tmp_path / "centre.db"), "IRONTRACE_CLOCK_FILE": str(clock.path),
+                       "IRONTRACE_AUDIT_HEADS_FILE": str(tmp_path / "centre-heads.ndjson"),
+                       "IRONTRACE_REPLICA_SNAPSHOT_MAX_AGE_MINUTES": "60"}
+    replica_key = new_key(centre_settings, REPLICA)
+    with Gunicorn(centre_settings, workers=1) as centre:
+        for i in range(30):
+            created = centre.http.post(centre.url + "/v1/reports", json=report_data(
+                f"KZ-SNAP-{i:03d}", identifiers=[{"type": "serial", "value": f"SNAPSER{i:05d}"}]))
+            assert created.status_code == 201, created.text
+        first = requests.get(centre.url + "/v1/changes/snapshot", headers=bearer(replica_key), timeout=60)
+        assert first.status_code == 200, first.text
+        half = len(first.content) // 2
+        late = centre.http.post(centre.url + "/v1/reports", json=report_data(
+            "KZ-SNAP-LATE", identifiers=[{"type": "serial", "value": "SNAPLATE0001"}])).json()
+
+        def interrupted_init(name: str, in_snapshot: int, from_feed: int) -> tuple[Path, dict]:
+            """``replica init`` run where an earlier one was cut off half-way through the first snapshot."""
+            replica_db = tmp_path / f"{name}.db"
+            Path(f"{replica_db}.snapshot").write_bytes(first.content[:half])
+            Path(f"{replica_db}.snapshot.etag").write_text(first.headers["ETag"])
+            env = {"IRONTRACE_DB": str(replica_db), "IRONTRACE_AUDIT_HEADS_FILE": str(tmp_path / f"{name}.ndjson"),
+                   "IRONTRACE_KEY": replica_key}
+            init = irontrace("replica", "init", "--from", centre.url, env=env)
+            assert init.returncode == 0, init.stderr
+            assert f"installed the centre's snapshot: {in_snapshot} reports" in init.stdout
+            assert f"applied {from_feed} reports" in init.stdout
+            hit = irontrace("check", "SNAPSER00007", env=env)
+            assert hit.returncode == 3, hit.stdout + hit.stderr  # a hit, answered from the copy
+            reads = centre.http.get(centre.url + "/v1/audit", params={"action": "changes.snapshot", "limit": 100})
+            assert reads.status_code == 200, reads.text
+            read = reads.json()["items"][-1]["details"]
+            return replica_db, read
+
+        resumed_db, resumed = interrupted_init("resumed", 30, 1)  # the late report comes through the feed
+        assert resumed["from_byte"] == half and resumed["snapshot"] == first.headers["ETag"].strip('"')
+
+        clock.advance(2 * 3600)  # past the snapshot's age: the centre makes a new one, the old file goes
+        restarted_db, restarted = interrupted_init("restarted", 31, 0)  # the new snapshot holds it
+        assert restarted["from_byte"] == half and restarted["snapshot"] != resumed["snapshot"]
+        assert [p.stem for p in (tmp_path / "centre.db.snapshots").glob("*.db")] == [restarted["snapshot"]]
+
+    for replica_db in (resumed_db, restarted_db):
+        with sqlite3.connect(replica_db) as db:
+            assert db.execute("SELECT count(*) FROM reports").fetchone()[0] == 31
+            assert db.execute("SELECT count(*) FROM reports WHERE id = ?", (late["id"],)).fetchone()[0] == 1
+        assert not Path(f"{replica_db}.snapshot").exists() and not Path(f"{replica_db}.snapshot.etag").exists()
 
 
 def test_check_page_shows_how_current_the_replica_is(tmp_path: Path, clock: FileClock) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -25,6 +26,8 @@ from registry.services.audit import AuditService
 from registry.storage.interfaces import ReplicaStore
 
 TIMEOUT_SECONDS = 60
+SNAPSHOT_TIMEOUT_SECONDS = 1800  # the centre may take minutes to make a snapshot of a large registry
+DOWNLOAD_CHUNK_BYTES = 1 << 20
 FORWARD_BATCH = 200  # checks per forwarding request (the centre takes up to 500)
 
 
@@ -59,18 +62,52 @@ class Centre:
     def forward(self, checks: Sequence[Document]) -> Document:
         return self._call("POST", "/v1/changes/checks", json={"checks": list(checks)})
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Document:
+    def download_snapshot(self, partial: Path) -> bool:
+        """Download the centre's snapshot into ``partial``, resuming what an earlier download left
+        there if it is still the same snapshot; ``False`` if the centre makes none."""
+        tag = partial.with_name(partial.name + ".etag")
+        resume = partial.exists() and tag.exists()
+        headers = {"Range": f"bytes={partial.stat().st_size}-", "If-Range": tag.read_text()} if resume else {}
         try:
-            answer = self.http.request(method, self.url + path, timeout=TIMEOUT_SECONDS, **kwargs)
+            with self._request("GET", "/v1/changes/snapshot", headers=headers, stream=True,
+                               timeout=(TIMEOUT_SECONDS, SNAPSHOT_TIMEOUT_SECONDS)) as answer:
+                if answer.status_code == 404:
+                    return False
+                if answer.status_code == 416:  # the whole file was there already: start again to be sure
+                    partial.unlink()
+                    tag.unlink()
+                    return self.download_snapshot(partial)
+                self._refused(answer)
+                if answer.status_code == 200:  # a new snapshot (or a first download): from its start
+                    partial.write_bytes(b"")  # before the new tag: old bytes are never resumed as the new file's
+                    tag.write_text(answer.headers["ETag"])
+                with partial.open("ab" if answer.status_code == 206 else "wb") as out:
+                    for chunk in answer.iter_content(DOWNLOAD_CHUNK_BYTES):
+                        out.write(chunk)
         except requests.RequestException as exc:
             raise CentreUnreachable(f"The centre {self.url} cannot be reached ({type(exc).__name__}).") from exc
+        tag.unlink()
+        return True
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Document:
+        try:
+            answer = self._request(method, path, timeout=TIMEOUT_SECONDS, **kwargs)
+        except requests.RequestException as exc:
+            raise CentreUnreachable(f"The centre {self.url} cannot be reached ({type(exc).__name__}).") from exc
+        self._refused(answer)
+        body: Document = answer.json()
+        return body
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.http.request(method, self.url + path, **kwargs)
+
+    def _refused(self, answer: requests.Response) -> None:
+        """Raise unless the centre answered with success."""
         if answer.status_code in (401, 403):
             raise CentreRefused(f"The centre {self.url} refused this replica's key ({answer.status_code}): "
                                 "ask the centre's admin for a replica key (irontrace keys create --role replica).")
         if answer.status_code >= 300:
             raise CentreUnreachable(f"The centre {self.url} answered {answer.status_code}: {answer.text[:300]}")
-        body: Document = answer.json()
-        return body
 
 
 class Replica:

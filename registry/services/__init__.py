@@ -114,7 +114,8 @@ def services_over(engine: Engine, settings: dict[str, Any], federation: Federati
                     KeyService(engine.keys, audit), UserService(engine.users, audit, LockPolicy.of(settings),
                                                                 hasher=password_hasher(settings)),
                     audit, bulk, MetricsService(engine, bulk), usage, maintenance, confirmations, webhooks, deliverer,
-                    reviews, retention, ChangeService(engine.changes, audit, clock), federation)
+                    reviews, retention, ChangeService(engine.changes, engine.feed_snapshots, audit, clock,
+                                                   settings["REPLICA_SNAPSHOT_MAX_AGE_MINUTES"]), federation)
 
 
 def open_services(settings: dict[str, Any], with_sources: bool = True) -> Services:

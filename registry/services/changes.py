@@ -19,22 +19,33 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from registry.access import READ_CHANGES, Actor
-from registry.errors import Forbidden, InvalidRequest
+from registry.errors import Forbidden, InvalidRequest, NotFound
 from registry.records import AuditEntry, Document, ImportOutcome, Page, Report, ReportFilter
 from registry.services.audit import AuditService
 from registry.stamps import Clock, iso_at
 from registry.storage.cursors import BAD_CURSOR, decode_cursor, encode_cursor
-from registry.storage.interfaces import Change, ChangeFeed, PreparedBatch, ReplicaStore, ReportStore
+from registry.storage.interfaces import (
+    Change,
+    ChangeFeed,
+    FeedSnapshot,
+    FeedSnapshots,
+    PreparedBatch,
+    ReplicaStore,
+    ReportStore,
+)
 from registry.vocabulary import ACTIVE_STATUSES
 
 UPSERT, REMOVE = "upsert", "remove"
 
 
 class ChangeService:
-    def __init__(self, feed: ChangeFeed, audit: AuditService, clock: Clock) -> None:
+    def __init__(self, feed: ChangeFeed, snapshots: FeedSnapshots | None, audit: AuditService, clock: Clock,
+                 snapshot_max_age_minutes: float) -> None:
         self.feed = feed
+        self.snapshots = snapshots
         self.audit = audit
         self.clock = clock
+        self.snapshot_max_age_seconds = snapshot_max_age_minutes * 60
 
     def read(self, actor: Actor, cursor: str | None, limit: int) -> dict[str, Any]:
         """The changes after ``cursor`` (from the start without one), at most ``limit``; ``next`` to
@@ -53,6 +64,25 @@ class ChangeService:
             "after": after, "next": next_position, "upserts": sum(e["op"] == UPSERT for e in entries),
             "removals": sum(e["op"] == REMOVE for e in entries)})
         return {"changes": entries, "next": encode_cursor(next_position), "more": more, "as_of": as_of}
+
+
+    def snapshot(self, actor: Actor, from_byte: int = 0) -> FeedSnapshot:
+        """A file a new replica starts from (the active reports and their index rows as of a feed
+        position it records), made now unless the newest is younger than the configured age, so that
+        border posts starting together share one and an interrupted download resumes on the same file.
+        ``NotFound`` on an engine that makes none: the replica then copies through the feed."""
+        actor.require(READ_CHANGES)
+        if self.snapshots is None:
+            raise NotFound("This centre makes no snapshot files (its engine is Elasticsearch): "
+                           "a replica copies it through the change feed.")
+        now = self.clock()
+        snapshot = self.snapshots.newest()
+        if snapshot is None or snapshot.made_at < now - self.snapshot_max_age_seconds:
+            snapshot = self.snapshots.make(now, iso_at(now))
+        self.audit.record(actor, "changes.snapshot", None, {
+            "snapshot": snapshot.name, "position": snapshot.position, "reports": snapshot.reports,
+            "from_byte": from_byte})
+        return snapshot
 
 
 def _entry(change: Change) -> dict[str, Any]:

@@ -352,6 +352,31 @@ class ChangeFeed(Protocol):
         """The highest position ever issued (0 for none): a cursor beyond it was never issued."""
 
 
+@dataclass(frozen=True)
+class FeedSnapshot:
+    """A file a new replica starts from: the active reports as of feed ``position`` (``made_at``, a
+    Unix time; ``as_of``, the same as a timestamp), and their index rows."""
+
+    path: str
+    name: str  # unique to this file: a download resumes only from the same one
+    position: int
+    reports: int
+    made_at: float
+    as_of: str
+    bytes: int
+
+
+class FeedSnapshots(Protocol):
+    """Snapshots of what a replica holds, made by the centre (the embedded engine only: the file is
+    its own format; a replica of an Elasticsearch centre copies it through the feed)."""
+
+    def newest(self) -> FeedSnapshot | None:
+        """The newest snapshot made, if any."""
+
+    def make(self, made_at: float, as_of: str) -> FeedSnapshot:
+        """A snapshot as of now, or one another process made at or after ``made_at`` meanwhile."""
+
+
 class ReplicaStore(Protocol):
     """A replica's own state in its embedded registry: where it follows from, how far, and which of
     its checks the centre already has."""
@@ -428,3 +453,4 @@ class Engine:
     in_process_workers: int  # bulk-check worker threads an app process runs by default
     admin: IndexAdmin | None = None
     replica: ReplicaStore | None = None  # the embedded engine only: a replica is always one SQLite file
+    feed_snapshots: FeedSnapshots | None = None  # the embedded engine only

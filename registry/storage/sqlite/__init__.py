@@ -23,6 +23,7 @@ from registry.storage.sqlite.database import Database
 from registry.storage.sqlite.deliveries import SQLiteWebhookStore
 from registry.storage.sqlite.descriptions import ensure_description_terms
 from registry.storage.sqlite.documents import key_table, user_table
+from registry.storage.sqlite.feed_snapshots import SQLiteFeedSnapshots
 from registry.storage.sqlite.jobs import SQLiteJobStore
 from registry.storage.sqlite.replica import SQLiteReplica
 from registry.storage.sqlite.reports import SQLiteReportStore
@@ -61,6 +62,7 @@ def open_sqlite(path: str, cache_mb: int = 256, max_size_mb: int = 0, reserve_mb
         close=close,
         in_process_workers=IN_PROCESS_WORKERS,
         replica=SQLiteReplica(database),
+        feed_snapshots=SQLiteFeedSnapshots(database),
     )
 
 

@@ -21,6 +21,7 @@ it out of WAL mode while anyone else is connected, which is the test.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager, suppress
@@ -56,11 +57,11 @@ def back_up(database: str, target: str) -> Copy:
     try:
         with closing(_connect(database, "rw")) as source:
             _copy(source, partial)
-        with closing(_checked(partial)) as copy:
+        with closing(checked_copy(partial)) as copy:
             fields = _fields(copy)
-        _durably_rename(partial, target)
+        durably_rename(partial, target)
     finally:
-        _remove(partial)
+        remove_file(partial)
     return Copy(target, *fields)
 
 
@@ -85,17 +86,24 @@ def restore(backup: str, database: str, anchors_up_to: Callable[[int], Iterable[
     try:
         with closing(_connect(backup, "ro")) as source:
             _copy(source, partial)
-        with closing(_checked(partial)) as copy:
+        with closing(checked_copy(partial)) as copy:
             fields = _fields(copy)
             chain = verify_chain(stored_entries(copy), anchors_up_to(fields[-1][0]))
         if not chain.intact:
             raise Conflict(f"The backup's audit chain is broken at entry {chain.broken_at}: {chain.reason}. "
                            f"Nothing was restored.")
         with _retired(database) if exists else _nothing():
-            _durably_rename(partial, database)
+            durably_rename(partial, database)
+        # Replica snapshots of the registry replaced hold what the restored one may not: never serve them.
+        shutil.rmtree(snapshot_directory(database), ignore_errors=True)
     finally:
-        _remove(partial)
+        remove_file(partial)
     return Copy(database, *fields), chain
+
+
+def snapshot_directory(database: str) -> Path:
+    """Where the replica snapshots of the registry at ``database`` are kept (``feed_snapshots``)."""
+    return Path(f"{database}.snapshots")
 
 
 def _refuse_same_file(other: str, database: str) -> None:
@@ -113,7 +121,7 @@ def _connect(path: str, mode: str) -> sqlite3.Connection:
 
 def _copy(source: sqlite3.Connection, partial: str) -> None:
     """The whole of ``source`` as of one moment into a new single file ``partial``."""
-    _remove(partial)
+    remove_file(partial)
     try:
         with closing(sqlite3.connect(partial, isolation_level=None)) as target:
             source.backup(target)  # one step: see the module's docstring
@@ -122,7 +130,7 @@ def _copy(source: sqlite3.Connection, partial: str) -> None:
         raise StorageUnavailable(f"Cannot copy the database: {exc}") from exc
 
 
-def _checked(path: str) -> sqlite3.Connection:
+def checked_copy(path: str) -> sqlite3.Connection:
     """``path`` opened read-only, after making sure it is a whole registry this release can read."""
     db = _connect(path, "ro")
     try:
@@ -168,7 +176,7 @@ def _retired(database: str) -> Iterator[None]:
         with suppress(sqlite3.Error):
             db.close()
     for suffix in SIDE_FILES:  # none should be left; a stale one must never be read with the new file
-        _remove(database + suffix)
+        remove_file(database + suffix)
 
 
 @contextmanager
@@ -176,7 +184,7 @@ def _nothing() -> Iterator[None]:
     yield
 
 
-def _durably_rename(partial: str, target: str) -> None:
+def durably_rename(partial: str, target: str) -> None:
     """Replace ``target`` with ``partial`` in one step that survives a power cut."""
     with open(partial, "rb") as file:
         os.fsync(file.fileno())
@@ -188,6 +196,6 @@ def _durably_rename(partial: str, target: str) -> None:
         os.close(directory)
 
 
-def _remove(path: str) -> None:
+def remove_file(path: str) -> None:
     with suppress(FileNotFoundError):
         os.remove(path)

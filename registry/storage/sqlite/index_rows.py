@@ -22,6 +22,15 @@ from registry.records import Report, agency_key, manufacturer_key
 from search.keys import report_keys
 from search.text import description_terms, report_text
 
+# Where a report's index rows are: table, its columns, and the column holding the report's ``seq``.
+REPORT_INDEX_TABLES = (
+    ("report_skeletons", "report_seq, skeletons", "report_seq"),
+    ("identifier_terms", "term, report_seq", "report_seq"),
+    ("identifier_suffixes", "suffix_key, report_seq", "report_seq"),
+    ("description_terms", "term, report_seq", "report_seq"),
+    ("report_text", "rowid, body", "rowid"),  # FTS5: the report's seq is the row id
+)
+
 
 def note_changes(db: sqlite3.Connection, report_ids: Iterable[str]) -> None:
     """Give each report written in this transaction the next change-feed position (``changes``)."""
