@@ -242,7 +242,7 @@ def test_a_restore_says_how_far_it_rolled_the_log_back(embedded):
     published = services.audit.publish_head(0.0)
     assert published is not None
     # A replica snapshot holding the report written after the backup, which the restore takes back.
-    snapshot = services.engine.feed_snapshots.make(0.0, "2026-11-26T08:00:00.000Z")
+    snapshot = services.engine.feed_snapshots.fresh(0.0, 1.0, "1970-01-01T00:00:01.000Z")
     let_go(app)
     done = command("restore", "--force", str(backup), env=env)
     assert done.exit_code == 0, done.output

@@ -76,9 +76,7 @@ class ChangeService:
             raise NotFound("This centre makes no snapshot files (its engine is Elasticsearch): "
                            "a replica copies it through the change feed.")
         now = self.clock()
-        snapshot = self.snapshots.newest()
-        if snapshot is None or snapshot.made_at < now - self.snapshot_max_age_seconds:
-            snapshot = self.snapshots.make(now, iso_at(now))
+        snapshot = self.snapshots.fresh(now - self.snapshot_max_age_seconds, now, iso_at(now))
         self.audit.record(actor, "changes.snapshot", None, {
             "snapshot": snapshot.name, "position": snapshot.position, "reports": snapshot.reports,
             "from_byte": from_byte})

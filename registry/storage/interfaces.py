@@ -370,11 +370,9 @@ class FeedSnapshots(Protocol):
     """Snapshots of what a replica holds, made by the centre (the embedded engine only: the file is
     its own format; a replica of an Elasticsearch centre copies it through the feed)."""
 
-    def newest(self) -> FeedSnapshot | None:
-        """The newest snapshot made, if any."""
-
-    def make(self, made_at: float, as_of: str) -> FeedSnapshot:
-        """A snapshot as of now, or one another process made at or after ``made_at`` meanwhile."""
+    def fresh(self, made_after: float, now: float, as_of: str) -> FeedSnapshot:
+        """The newest snapshot made at or after ``made_after``; if there is none, one made as of now
+        (``now``, a Unix time, and ``as_of``, the same as a timestamp), one process at a time."""
 
 
 class ReplicaStore(Protocol):

@@ -49,29 +49,35 @@ class SQLiteFeedSnapshots:
         self.database = database
         self.directory = snapshot_directory(database.path)
 
-    def newest(self) -> FeedSnapshot | None:
-        files = sorted(self.directory.glob(f"*{SUFFIX}"), key=lambda p: p.stat().st_mtime) if \
-            self.directory.is_dir() else []
-        return describe(str(files[-1])) if files else None
-
-    def make(self, made_at: float, as_of: str) -> FeedSnapshot:
-        """A snapshot as of now, unless another process made one at or after ``made_at`` while this
-        one waited for the lock (then that one)."""
+    def fresh(self, made_after: float, now: float, as_of: str) -> FeedSnapshot:
+        newest = self._newest()
+        if newest is not None and newest.made_at >= made_after:
+            return newest
         self.directory.mkdir(exist_ok=True)
         with _locked(self.directory / "lock"):
-            newest = self.newest()
-            if newest is not None and newest.made_at >= made_at:
+            newest = self._newest()  # another process may have made one while this one waited
+            if newest is not None and newest.made_at >= made_after:
                 return newest
             partial = self.directory / "making.partial"
             remove_file(str(partial))
             _create_empty(str(partial))
-            position, reports = _copy_active(self.database.path, str(partial), made_at, as_of)
-            target = self.directory / f"{position}-{int(made_at * 1000)}{SUFFIX}"
+            position, reports = _copy_active(self.database.path, str(partial), now, as_of)
+            target = self.directory / f"{position}-{int(now * 1000)}{SUFFIX}"
             durably_rename(str(partial), str(target))
             for older in self.directory.glob(f"*{SUFFIX}"):
                 if older != target:
                     remove_file(str(older))
         return describe(str(target))
+
+    def _newest(self) -> FeedSnapshot | None:
+        """The newest snapshot file (names end in the time it was made, in milliseconds)."""
+        files = sorted(self.directory.glob(f"*{SUFFIX}"), key=lambda p: int(p.stem.rsplit("-", 1)[-1]))
+        for file in reversed(files):
+            try:
+                return describe(str(file))
+            except StorageUnavailable:  # removed since the listing: a newer one replaced it
+                continue
+        return None
 
 
 def describe(path: str, check: bool = False) -> FeedSnapshot:
