@@ -40,6 +40,9 @@ from tests.processes import Gunicorn  # noqa: E402
 BIN = Path(sys.executable).parent
 PREFIX = "clusterbench"
 REGISTERED_SHARE = 0.1  # of the bulk file's rows, as in bulk_bench
+# An import's bulk request of a thousand reports, replicated, on nodes sharing two busy cores, can take
+# longer than the default 10 s; timeouts are not retried, so one would end the import.
+IMPORT_TIMEOUT_SECONDS = 60
 
 
 def concurrent_checks(server: Gunicorn, readings: list[str], clients: int, seconds: float) -> dict:
@@ -88,7 +91,8 @@ def measure(nodes: int, args: argparse.Namespace, registry: Path, readings: list
         started = time.perf_counter()
         cluster = stack.enter_context(start_cluster(nodes) if nodes > 1 else start_node())
         result["start_seconds"] = round(time.perf_counter() - started, 1)
-        env = {"IRONTRACE_ES_URL": cluster.url, "IRONTRACE_ES_INDEX_PREFIX": PREFIX, **UNLIMITED}
+        env = {"IRONTRACE_ES_URL": cluster.url, "IRONTRACE_ES_INDEX_PREFIX": PREFIX,
+               "IRONTRACE_ES_TIMEOUT_SECONDS": str(IMPORT_TIMEOUT_SECONDS), **UNLIMITED}
         started = time.perf_counter()
         imported = subprocess.run([str(BIN / "irontrace"), "import", str(registry)], env={**os.environ, **env},
                                   capture_output=True, text=True)
