@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -63,7 +64,10 @@ def concurrent_checks(server: Gunicorn, readings: list[str], clients: int, secon
                                       timeout=60).status_code
                 elapsed = (time.perf_counter() - started) * 1000
                 with lock:
-                    (latencies if status == 200 else failed).append(elapsed if status == 200 else status)
+                    if status == 200:
+                        latencies.append(elapsed)
+                    else:
+                        failed.append(status)
                 n += clients
 
     started = time.perf_counter()
@@ -74,6 +78,7 @@ def concurrent_checks(server: Gunicorn, readings: list[str], clients: int, secon
         thread.join()
     elapsed = time.perf_counter() - started
     return {"clients": clients, "seconds": round(elapsed, 1), "checks": len(latencies), "failed": len(failed),
+            "failed_statuses": dict(Counter(failed)),
             "checks_per_second": round(len(latencies) / elapsed, 1), "latency_ms": latency_summary(latencies)}
 
 
