@@ -97,7 +97,8 @@ def measure(nodes: int, args: argparse.Namespace, registry: Path, readings: list
         cluster = stack.enter_context(start_cluster(nodes) if nodes > 1 else start_node())
         result["start_seconds"] = round(time.perf_counter() - started, 1)
         env = {"IRONTRACE_ES_URL": cluster.url, "IRONTRACE_ES_INDEX_PREFIX": PREFIX,
-               "IRONTRACE_ES_TIMEOUT_SECONDS": str(IMPORT_TIMEOUT_SECONDS), **UNLIMITED}
+               "IRONTRACE_ES_TIMEOUT_SECONDS": str(IMPORT_TIMEOUT_SECONDS),
+               "IRONTRACE_AUDIT_HEADS_FILE": str(Path(args.workdir) / f"audit-heads-{nodes}.ndjson"), **UNLIMITED}
         started = time.perf_counter()
         imported = subprocess.run([str(BIN / "irontrace"), "import", str(registry)], env={**os.environ, **env},
                                   capture_output=True, text=True)
