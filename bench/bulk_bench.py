@@ -90,6 +90,41 @@ def inventory(registry: Path, rows: int, registered_share: float, seed: int) -> 
         "registered_as_is": len(exact), "registered_damaged": len(damaged), "never_reported": rows - registered}
 
 
+def job_env(data: bytes, rows: int, batch_size: int) -> dict[str, str]:
+    """Settings that let a job of ``data`` through and check it in batches of ``batch_size``."""
+    return {"IRONTRACE_BULK_BATCH_SIZE": str(batch_size), "IRONTRACE_BULK_POLL_SECONDS": "0.2",
+            "IRONTRACE_BULK_MAX_BYTES": str(len(data) + 1), "IRONTRACE_BULK_MAX_ROWS": str(rows)}
+
+
+def run_job(env: dict[str, str], data: bytes, rows: int, workers: int, processes: int, stack: ExitStack) -> dict:
+    """Submit ``data`` (a CSV of ``rows`` rows) as a job of the registry ``env`` names and time ``workers``
+    ``irontrace worker --processes N`` running it to the end: reading, submitting, checking apart."""
+    os.environ.update(env)
+    services = open_services(load_settings())
+    result: dict = {}
+    started = time.perf_counter()
+    upload = services.bulk.read(io.BytesIO(data), "csv", rows)
+    result["read_seconds"] = round(time.perf_counter() - started, 2)
+    upload.close()
+    started = time.perf_counter()
+    job = services.bulk.submit(OPERATOR, io.BytesIO(data), "csv", "inventory.csv")
+    result["submit_seconds"] = round(time.perf_counter() - started, 2)
+    assert len(upload.rows) == job["rows_total"] == rows
+    started = time.perf_counter()
+    running = [stack.enter_context(Worker(env, processes)) for _ in range(workers)]
+    while (job := services.bulk.get(OPERATOR, job["id"]))["status"] in ACTIVE_JOB_STATUSES:
+        time.sleep(POLL_SECONDS)
+    elapsed = time.perf_counter() - started
+    for worker in running:
+        worker.stop()
+    result["status"] = job["status"]
+    result["check_seconds"] = round(elapsed, 1)
+    result["rows_per_second"] = round(rows / elapsed)
+    result["verdicts"] = {k: job[k] for k in COUNTERS}
+    services.close()
+    return result
+
+
 def run(args: argparse.Namespace) -> dict:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -102,31 +137,8 @@ def run(args: argparse.Namespace) -> dict:
                     "processes": args.processes,
                     "batch_size": args.batch_size}
     with ExitStack() as stack:
-        env = {**registry_env(args, workdir, registry, stack), "IRONTRACE_BULK_BATCH_SIZE": str(args.batch_size),
-               "IRONTRACE_BULK_POLL_SECONDS": "0.2", "IRONTRACE_BULK_MAX_BYTES": str(len(data) + 1),
-               "IRONTRACE_BULK_MAX_ROWS": str(args.rows)}
-        os.environ.update(env)
-        services = open_services(load_settings())
-        started = time.perf_counter()
-        upload = services.bulk.read(io.BytesIO(data), "csv", args.rows)
-        result["read_seconds"] = round(time.perf_counter() - started, 2)
-        upload.close()
-        started = time.perf_counter()
-        job = services.bulk.submit(OPERATOR, io.BytesIO(data), "csv", "inventory.csv")
-        result["submit_seconds"] = round(time.perf_counter() - started, 2)
-        assert len(upload.rows) == job["rows_total"] == args.rows
-        started = time.perf_counter()
-        workers = [stack.enter_context(Worker(env, args.processes)) for _ in range(args.workers)]
-        while (job := services.bulk.get(OPERATOR, job["id"]))["status"] in ACTIVE_JOB_STATUSES:
-            time.sleep(POLL_SECONDS)
-        elapsed = time.perf_counter() - started
-        for worker in workers:
-            worker.stop()
-        result["status"] = job["status"]
-        result["check_seconds"] = round(elapsed, 1)
-        result["rows_per_second"] = round(args.rows / elapsed)
-        result["verdicts"] = {k: job[k] for k in COUNTERS}
-        services.close()
+        env = {**registry_env(args, workdir, registry, stack), **job_env(data, args.rows, args.batch_size)}
+        result.update(run_job(env, data, args.rows, args.workers, args.processes, stack))
     return result
 
 

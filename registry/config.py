@@ -27,6 +27,14 @@ DEFAULTS: dict[str, Any] = {
     "ES_CA_CERTS": None,
     "ES_INDEX_PREFIX": "irontrace",
     "ES_TIMEOUT_SECONDS": 10,
+    # A cluster: primary shards per index (the change feed keeps one); replicas per shard ("auto": one
+    # wherever a second node can hold it, none on a single node); copies of a shard that must be active
+    # before a write proceeds ("all" or a number; the write still goes to every copy in sync); how
+    # often a request that failed because a node went away is tried again on another node.
+    "ES_SHARDS": 1,
+    "ES_REPLICAS": "auto",
+    "ES_WAIT_FOR_ACTIVE_SHARDS": "1",
+    "ES_MAX_RETRIES": 3,
     "ES_REFRESH_INTERVAL": "1s",
     # `irontrace es snapshot`/`restore`: a filesystem repository; every node's path.repo must hold the location
     # (a relative location is taken under the node's first path.repo).
@@ -116,6 +124,7 @@ DEFAULTS: dict[str, Any] = {
 # The smallest value each numeric setting may take.
 MINIMUMS: dict[str, float] = {
     "SQLITE_CACHE_MB": 1, "SQLITE_MAX_SIZE_MB": 0, "DISK_RESERVE_MB": 0, "ES_TIMEOUT_SECONDS": 1,
+    "ES_SHARDS": 1, "ES_MAX_RETRIES": 0,
     "MAX_CONTENT_LENGTH": 1, "RATE_LIMIT_PER_MINUTE": 1, "RATE_LIMIT_BURST": 1, "TRUSTED_PROXIES": 0,
     "STORAGE_ERROR_LOG_SECONDS": 0, "WORKERS": 0, "THREADS": 1, "BULK_MAX_BYTES": 1, "BULK_MAX_ROWS": 1,
     "BULK_BATCH_SIZE": 1, "BULK_LEASE_SECONDS": 1, "BULK_POLL_SECONDS": 0.01, "BULK_WORKER_THREADS": -1,
@@ -127,6 +136,7 @@ MINIMUMS: dict[str, float] = {
     "REPORT_REVIEW_MONTHS": 1, "CHECK_RETENTION_DAYS": 0, "BULK_JOB_RETENTION_DAYS": 0,
     "BULK_RESULT_RETENTION_DAYS": 0,
 }
+AUTO_REPLICAS_MAX = 1  # ES_REPLICAS=auto: Elasticsearch's ``auto_expand_replicas`` "0-1"
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
@@ -152,9 +162,27 @@ def load_settings(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
     if settings["LOG_LEVEL"].lower() not in LOG_LEVELS:
         raise ConfigurationError(f"{ENV_PREFIX}LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}; "
                                  f"got {settings['LOG_LEVEL']!r}.")
+    _check_shard_copies(settings)
     if not settings["AUDIT_HEADS_FILE"]:
         settings["AUDIT_HEADS_FILE"] = default_audit_heads_file(settings)
     return settings
+
+
+def _check_shard_copies(settings: dict[str, Any]) -> None:
+    """``ES_REPLICAS`` is ``auto`` or a whole number; ``ES_WAIT_FOR_ACTIVE_SHARDS`` is ``all`` or a
+    number of copies that can exist (at most replicas + 1: more would make every write wait in vain)."""
+    replicas, active = str(settings["ES_REPLICAS"]).strip().lower(), str(settings["ES_WAIT_FOR_ACTIVE_SHARDS"]).strip()
+    if replicas != "auto" and not replicas.isdigit():
+        raise _expected(ENV_PREFIX + "ES_REPLICAS", replicas, "auto or a whole number, e.g. IRONTRACE_ES_REPLICAS=1")
+    settings["ES_REPLICAS"] = replicas if replicas == "auto" else int(replicas)
+    if active.lower() == "all":
+        settings["ES_WAIT_FOR_ACTIVE_SHARDS"] = "all"
+        return
+    copies = settings["ES_REPLICAS"] + 1 if replicas != "auto" else AUTO_REPLICAS_MAX + 1
+    if not active.isdigit() or not 1 <= int(active) <= copies:
+        raise _expected(ENV_PREFIX + "ES_WAIT_FOR_ACTIVE_SHARDS", active,
+                        f"all or a number of shard copies from 1 to {copies} (replicas + 1)")
+    settings["ES_WAIT_FOR_ACTIVE_SHARDS"] = active
 
 
 def default_audit_heads_file(settings: dict[str, Any]) -> str:

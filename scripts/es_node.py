@@ -702,6 +702,35 @@ class ElasticsearchCluster:
             time.sleep(0.5)
         raise NodeStartError(f"cluster not {status} with {wanted} nodes after {timeout:.0f}s: {last}")
 
+    def wait_for_voters(self, timeout: float = 120) -> None:
+        """Until every node votes in master elections, as every node knows.
+
+        The cluster bootstraps with the master-eligible nodes found by then (two
+        may be enough) and widens the voting configuration after; until every node
+        has both its last accepted and its last committed configuration at all the
+        nodes, losing one (the master, say) can leave the others without a quorum
+        for ever.
+        """
+        deadline = time.monotonic() + timeout
+        seen: object = None
+        while time.monotonic() < deadline:
+            try:
+                seen = [self._voting_configurations(node) for node in self.nodes]
+                if all(len(config) == len(self.nodes) for configs in seen for config in configs):
+                    return
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, KeyError) as e:
+                seen = e
+            time.sleep(0.5)
+        raise NodeStartError(f"not every node votes after {timeout:.0f}s: {seen}")
+
+    @staticmethod
+    def _voting_configurations(node: ElasticsearchNode) -> tuple[list[str], list[str]]:
+        """The node's own (``local``) last committed and last accepted voting configurations."""
+        state = f"{node.url}/_cluster/state/metadata?local=true&filter_path=metadata.cluster_coordination"
+        with urllib.request.urlopen(state, timeout=10) as resp:
+            coordination = json.load(resp)["metadata"]["cluster_coordination"]
+        return coordination["last_committed_config"], coordination["last_accepted_config"]
+
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
@@ -742,6 +771,7 @@ def start_cluster(
         for http_port, transport_port in zip(http_ports, transport_ports):
             cluster.nodes.append(_launch_node(home, java_home, http_port, transport_port, spec))
         cluster.wait_for("green", timeout=timeout)
+        cluster.wait_for_voters(timeout)
     except BaseException:
         cluster.stop()
         raise

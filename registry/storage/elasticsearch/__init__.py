@@ -89,4 +89,5 @@ def registry_location(settings: dict[str, Any]) -> str:
 
 
 def _cluster(settings: dict[str, Any]) -> Cluster:
-    return Cluster(client_from_settings(settings), settings["ES_INDEX_PREFIX"], settings["ES_REFRESH_INTERVAL"])
+    return Cluster(client_from_settings(settings), settings["ES_INDEX_PREFIX"], settings["ES_REFRESH_INTERVAL"],
+                   settings["ES_SHARDS"], settings["ES_REPLICAS"])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import builtins
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
@@ -24,7 +24,7 @@ from registry.audit_chain import GENESIS_HASH, indexed_fields, readable, seal
 from registry.errors import StorageUnavailable
 from registry.records import AuditEntry, AuditFilter, Document, Page, StoredAuditEntry
 from registry.storage.cursors import decode_cursor, encode_cursor
-from registry.storage.elasticsearch.cluster import Cluster
+from registry.storage.elasticsearch.cluster import Cluster, retried_create
 
 PAGE_SIZE = 1000  # entries per search_after page when walking the whole log
 AUDIT_APPEND_ATTEMPTS = 20  # appenders racing for the same position; each loss moves to the new head
@@ -60,8 +60,9 @@ class ElasticsearchAuditLog:
                     es.create(index=self.cluster.audit_alias, id=str(seq + 1),
                               document=_audit_fields(sealed, intent), require_alias=True)
                 except ConflictError:
-                    seq, prev_hash = self._newest(es, known=(seq, prev_hash))
-                    continue
+                    if not retried_create(es, self.cluster.audit_alias, str(seq + 1), _sealed_as(sealed)):
+                        seq, prev_hash = self._newest(es, known=(seq, prev_hash))
+                        continue
                 self._head = (seq + 1, sealed["hash"])
                 return sealed
         raise StorageUnavailable("The audit log is busy: other writers took every position tried; retry.")
@@ -156,6 +157,11 @@ def _position(hit: Document) -> int:
     """Where the entry is kept: its document id (an id that is not a number is out of place)."""
     doc_id: str = hit["_id"]
     return int(doc_id) if doc_id.isdigit() else 0
+
+
+def _sealed_as(entry: AuditEntry) -> Callable[[Document], bool]:
+    """Whether a stored entry is ``entry`` (its hash covers its position, time and content)."""
+    return lambda source: _hash_in(source) == entry["hash"]
 
 
 def _hash_in(source: Document) -> str:

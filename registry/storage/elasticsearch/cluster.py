@@ -14,8 +14,16 @@ Availability.  Nothing touches the cluster at start-up: indices are created on
 first use, so the service starts with the cluster down, answers 503 through
 ``StorageUnavailable`` and recovers by itself.  Every client failure
 (connection, timeout, 5xx, refusal, red health) becomes ``StorageUnavailable``;
-each request is bounded by ``ES_TIMEOUT_SECONDS`` and retried only on fast
-failures.
+each request is bounded by ``ES_TIMEOUT_SECONDS`` and retried on another node
+only on fast failures (``client_from_settings``).
+
+A cluster.  Indices get ``ES_SHARDS`` primaries (the change feed one, always)
+and ``ES_REPLICAS`` replicas; every document write waits for
+``ES_WAIT_FOR_ACTIVE_SHARDS`` copies (``ClusterClient``).  A write acknowledged
+by Elasticsearch is on every in-sync copy whatever that number, so losing a
+node loses no acknowledged write while a copy remains.  A request retried
+after its node went away may have been carried out already: the stores tell
+their own earlier attempt from another writer's (``retried_create``).
 """
 
 from __future__ import annotations
@@ -24,12 +32,13 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, TypedDict
+from typing import Any, Self, TypedDict
 
-from elasticsearch import ApiError, BadRequestError, Elasticsearch, TransportError
+from elastic_transport import ApiResponse
+from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError, TransportError
 
 from registry.errors import StorageFull, StorageUnavailable
 from registry.records import Document
@@ -41,7 +50,6 @@ from registry.storage.elasticsearch.mappings import (
     CONFIRMATIONS_MAPPINGS,
     COUNTERS_MAPPINGS,
     DELIVERIES_MAPPINGS,
-    INDEX_SETTINGS,
     JOB_ROWS_MAPPINGS,
     JOBS_MAPPINGS,
     KEYS_MAPPINGS,
@@ -51,27 +59,64 @@ from registry.storage.elasticsearch.mappings import (
     SIGHTINGS_MAPPINGS,
     USERS_MAPPINGS,
     WEBHOOKS_MAPPINGS,
+    shard_settings,
 )
 from search.text import ANALYSIS_VERSION
 
 log = logging.getLogger(__name__)
 
+# A node shutting down, restarting or overloaded: another node may serve the request.
+RETRIED_STATUSES = (429, 502, 503, 504)
+
 INDEX_VERSION = re.compile(r"-v(\d+)$")
 
 FIRST_VERSION = 1
-MAX_RETRIES = 2  # connection refused or 502/503/504 may succeed on another node; timeouts are never retried
 SHARDS_READY_TIMEOUT = "30s"  # how long a process waits for another's new index to start serving
 # What Elasticsearch puts on an index when its node's disk passes the flood-stage watermark; writes to
 # it then fail with ``cluster_block_exception`` until space is freed (and the block lifted).
 FULL_DISK_BLOCK = "index.blocks.read_only_allow_delete"
+# The client's endpoints that write documents: each waits for ``ES_WAIT_FOR_ACTIVE_SHARDS``.
+WRITE_ENDPOINTS = frozenset({"index", "create", "update", "delete", "bulk"})
 
 
 def versioned_index(alias: str, version: int) -> str:
     return f"{alias}-v{version}"
 
 
-def client_from_settings(settings: dict[str, Any]) -> Elasticsearch:
-    """A client from the ``ES_*`` settings; it connects on first use, never here."""
+class ClusterClient(Elasticsearch):
+    """The official client, but every document write (index, create, update, delete, bulk) waits for
+    the active shard copies the configuration asks for, unless the call names its own."""
+
+    write_shards: str | None = None
+
+    def perform_request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                        headers: Mapping[str, str] | None = None, body: Any | None = None,
+                        endpoint_id: str | None = None, path_parts: Mapping[str, Any] | None = None,
+                        ) -> ApiResponse[Any]:
+        if endpoint_id in WRITE_ENDPOINTS and self.write_shards and "wait_for_active_shards" not in (params or {}):
+            params = {**(params or {}), "wait_for_active_shards": self.write_shards}
+        return super().perform_request(method, path, params=params, headers=headers, body=body,
+                                       endpoint_id=endpoint_id, path_parts=path_parts)
+
+    def options(self, **changes: Any) -> Self:
+        """A copy with other request options (``Elasticsearch.options``) that still waits for shards."""
+        client = super().options(**changes)
+        client.write_shards = self.write_shards
+        return client
+
+
+def client_from_settings(settings: dict[str, Any]) -> ClusterClient:
+    """A client from the ``ES_*`` settings; it connects on first use, never here.
+
+    Given every node (``ES_URL`` comma-separated), it sends requests round-robin and
+    takes a node that fails to connect out of the rotation for a while (1 s, doubling
+    up to 30 s).  A request that failed because a node went away (connection refused
+    or reset, or 502/503/504/429 from a node) is sent again to another node, up to
+    ``ES_MAX_RETRIES`` times; a timeout is never retried (the request may still be
+    running, and the caller has waited ``ES_TIMEOUT_SECONDS`` already).  No sniffing:
+    the nodes' own published addresses may not be reachable from here (containers,
+    TLS names), while the ones configured are.
+    """
     auth: dict[str, Any] = {}
     if settings.get("ES_API_KEY"):
         auth["api_key"] = settings["ES_API_KEY"]
@@ -80,24 +125,28 @@ def client_from_settings(settings: dict[str, Any]) -> Elasticsearch:
     tls: dict[str, Any] = {}
     if settings.get("ES_CA_CERTS"):
         tls["ca_certs"] = settings["ES_CA_CERTS"]
-    return Elasticsearch(
+    client = ClusterClient(
         [url.strip() for url in settings["ES_URL"].split(",")],
         request_timeout=settings["ES_TIMEOUT_SECONDS"],
-        max_retries=MAX_RETRIES,
+        max_retries=settings["ES_MAX_RETRIES"],
+        retry_on_status=RETRIED_STATUSES,
         retry_on_timeout=False,
         **auth,
         **tls,
     )
+    client.write_shards = str(settings["ES_WAIT_FOR_ACTIVE_SHARDS"])
+    return client
 
 
 class Cluster:
     """The client, the index names under one prefix, and the plumbing every store uses."""
 
-    def __init__(self, client: Elasticsearch, index_prefix: str, refresh_interval: str = "1s") -> None:
+    def __init__(self, client: Elasticsearch, index_prefix: str, refresh_interval: str = "1s",
+                 shards: int = 1, replicas: int | str = "auto") -> None:
         self.client = client
         self.prefix = index_prefix
         # How soon writes become searchable; ``refresh=wait_for`` writes wait up to this long.
-        self.index_settings = {**INDEX_SETTINGS, "refresh_interval": refresh_interval}
+        self.index_settings = {**shard_settings(shards, replicas), "refresh_interval": refresh_interval}
         # Check records, like SQLite's, skip the fsync per write: a check is not worth doubling
         # its latency for, and the translog is flushed within seconds anyway.
         checks_settings = {**self.index_settings, "translog": {"durability": "async"}}
@@ -245,8 +294,8 @@ def create_aliased_index(client: Elasticsearch, alias: str, mappings: Document, 
                 raise
     else:
         add_missing_fields(client, alias, mappings)
-    # Not ``wait_for_status``: a new index reports yellow before its primary has started.
-    client.cluster.health(index=alias, wait_for_active_shards=str(INDEX_SETTINGS["number_of_shards"]),
+    # Not ``wait_for_status``: a new index reports yellow before its primaries have started.
+    client.cluster.health(index=alias, wait_for_active_shards=str(settings["number_of_shards"]),
                           timeout=SHARDS_READY_TIMEOUT)
     return None
 
@@ -278,6 +327,17 @@ def bulk_items(client: Elasticsearch, operations: list[Document], **params: Any)
     """One bulk call; the result of each operation (``status``, ``error``, ``_seq_no``...) in order."""
     response = client.bulk(operations=operations, **params)
     return [next(iter(item.values())) for item in response["items"]]
+
+
+def retried_create(es: Elasticsearch, index: str, doc_id: str, mine: Callable[[Document], bool]) -> Document | None:
+    """After a ``create`` answered 409 (the id is taken): the document there, with its position, if
+    ``mine`` says it is this writer's own, i.e. an earlier attempt of the same request was carried out
+    before its node went away and the client sent it again; else None (another writer's)."""
+    try:
+        found = es.get(index=index, id=doc_id).body
+    except NotFoundError:
+        return None
+    return found if mine(found["_source"]) else None
 
 
 class ReadPosition(TypedDict):

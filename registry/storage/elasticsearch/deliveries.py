@@ -14,7 +14,7 @@ refresh behind.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import cast
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
@@ -48,12 +48,26 @@ def write_with_deliveries(es: Elasticsearch, cluster: Cluster, write: list[Docum
 
 def write_operations(es: Elasticsearch, operations: list[Document], refresh: str | bool = False) -> Document:
     """One bulk request of ``operations``; the first one's result.  A refused item raises
-    ``StorageUnavailable`` (or ``StorageFull``)."""
+    ``StorageUnavailable`` (or ``StorageFull``).
+
+    The documents created here have fresh random ids (checks, deliveries, confirmation
+    requests), so a ``create`` that finds its id taken (409) was carried out by an earlier
+    attempt of this request, sent again after its node went away: it counts as written."""
     items = bulk_items(es, operations, require_alias=True, refresh=refresh)
-    failed = [item for item in items if item["status"] >= 300]
+    failed = [item for item, action in zip(items, action_lines(operations))
+              if item["status"] >= 300 and not (item["status"] == 409 and "create" in action)]
     if failed:
         raise refusal(failed, "Elasticsearch refused part of the write and its events.")
     return items[0] if items else {}
+
+
+def action_lines(operations: list[Document]) -> Iterator[Document]:
+    """The action line of each operation of a bulk body (each but ``delete`` is followed by its document)."""
+    lines = iter(operations)
+    for action in lines:
+        yield action
+        if "delete" not in action:
+            next(lines)
 
 
 def _delivery_fields(delivery: Delivery, seq: int) -> Document:

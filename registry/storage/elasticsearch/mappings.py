@@ -16,12 +16,22 @@ from typing import Any, Final
 
 from search.text import ANALYSIS_VERSION
 
-INDEX_SETTINGS: Final[dict[str, Any]] = {
-    # One shard keeps ranking (text relevance, key counts) the same as on one node;
-    # a million reports fit one shard easily.  A replica wherever there is a second node.
-    "number_of_shards": 1,
-    "auto_expand_replicas": "0-1",
-}
+AUTO_REPLICAS: Final = "0-1"  # ``ES_REPLICAS=auto``: a replica wherever a second node can hold it
+
+
+def shard_settings(shards: int = 1, replicas: int | str = "auto") -> dict[str, Any]:
+    """Primary shards and replicas of a new index (``ES_SHARDS``, ``ES_REPLICAS``).
+
+    Nothing the registry asks depends on the number of shards: searches sort by
+    fields or by ``constant_score`` sums (never by term statistics, which are per
+    shard) and counts are totals, so N shards give the answers one does.  A shard
+    of the reports index holds about 10M reports (README, sizing).
+    """
+    if replicas == "auto":
+        return {"number_of_shards": shards, "auto_expand_replicas": AUTO_REPLICAS}
+    return {"number_of_shards": shards, "number_of_replicas": int(replicas), "auto_expand_replicas": False}
+
+
 KEYWORD: Final = {"type": "keyword"}
 STORED_ONLY: Final = {"type": "object", "enabled": False}
 ANALYSIS_META: Final = "description_analysis"

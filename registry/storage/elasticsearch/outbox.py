@@ -147,6 +147,8 @@ class Outbox:
                 standing = self._get(es, slot)
                 if standing is None:
                     continue
+                if standing["_source"]["intent"] == intent["intent"]:
+                    return read_position(standing)  # this very request, retried after its node went away
                 if self.clock() - standing["_source"]["created"] > self.grace_seconds:
                     self._complete_stale(es, [standing])
                     continue

@@ -52,7 +52,7 @@ from registry.records import (
 )
 from registry.storage.cursors import decode_pair, encode_cursor
 from registry.storage.elasticsearch.changes import touch
-from registry.storage.elasticsearch.cluster import Cluster, bulk_items, read_position, refusal
+from registry.storage.elasticsearch.cluster import Cluster, bulk_items, read_position, refusal, retried_create
 from registry.storage.elasticsearch.outbox import Outbox, Pending, digest
 from search.keys import report_keys
 from search.text import description_terms, indexed_words, report_text, text_terms
@@ -346,12 +346,18 @@ class ElasticsearchReportStore:
 
     def _create(self, es: Elasticsearch, doc_id: str, fields: Document, clash: str,
                 refresh: str | bool = "wait_for") -> Document:
-        """Index a report under a new ``_id``; ``Conflict`` naming the report already there."""
+        """Index a report under a new ``_id``; ``Conflict`` naming the report already there, unless it is
+        this very write, carried out by an attempt whose node went away before it answered."""
+        alias = self.cluster.reports_alias
         try:
-            return es.create(index=self.cluster.reports_alias, id=doc_id, document=fields, refresh=refresh,
-                             require_alias=True).body
+            return es.create(index=alias, id=doc_id, document=fields, refresh=refresh, require_alias=True).body
         except ConflictError as exc:
-            existing = es.get(index=self.cluster.reports_alias, id=doc_id, source_includes=["id"])["_source"]["id"]
+            mine = retried_create(es, alias, doc_id, lambda stored: stored["document"] == fields["document"])
+            if mine is not None:
+                if refresh:
+                    es.indices.refresh(index=alias)  # the first attempt's wait for a refresh was cut off
+                return mine
+            existing = es.get(index=alias, id=doc_id, source_includes=["id"])["_source"]["id"]
             raise Conflict(clash, existing_id=existing) from exc
 
     def _copies(self, es: Elasticsearch, report_id: str) -> builtins.list[Document]:
