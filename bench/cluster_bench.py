@@ -30,8 +30,7 @@ from pathlib import Path
 
 import requests
 from bulk_bench import inventory, job_env, run_job
-from registry_bench import UNLIMITED
-from workload import ROOT, build_queries, latency_summary, machine, run_and_print, write_registry
+from workload import ROOT, UNLIMITED, build_queries, latency_summary, machine, run_and_print, write_registry
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from es_node import start_cluster, start_node  # noqa: E402

@@ -34,10 +34,9 @@ import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-from workload import ROOT, latency_summary, machine, run_and_print
+from workload import ROOT, UNLIMITED, latency_summary, machine, run_and_print
 
 WARMUP = 100
-UNLIMITED = {"IRONTRACE_RATE_LIMIT_PER_MINUTE": "100000000", "IRONTRACE_RATE_LIMIT_BURST": "100000"}
 SEED = 23
 TOP_CROSS = 5
 

@@ -27,7 +27,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from elasticsearch import Elasticsearch, helpers
-from workload import ROOT, build_queries, evaluate, machine, run_and_print, strangers, write_registry
+from workload import ROOT, UNLIMITED, build_queries, evaluate, machine, run_and_print, strangers, write_registry
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from tests.processes import Gunicorn  # noqa: E402
@@ -36,7 +36,6 @@ BIN = Path(sys.executable).parent
 BASELINE_BATCH = 5000
 BENCH_ES_HEAP = "-Xms4g -Xmx4g"
 # Measure the check, not the limiter.
-UNLIMITED = {"IRONTRACE_RATE_LIMIT_PER_MINUTE": "100000000", "IRONTRACE_RATE_LIMIT_BURST": "100000"}
 
 
 def rss_mb(pid: int) -> float:

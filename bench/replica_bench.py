@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from workload import ROOT, build_queries, latency_summary, machine, run_and_print, write_registry
+from workload import ROOT, UNLIMITED, build_queries, latency_summary, machine, run_and_print, write_registry
 
 from registry.access import Actor
 from registry.config import load_settings
@@ -35,7 +35,6 @@ from search.query import CheckQuery
 from tests.processes import Gunicorn
 
 BIN = Path(sys.executable).parent
-UNLIMITED = {"IRONTRACE_RATE_LIMIT_PER_MINUTE": "100000000", "IRONTRACE_RATE_LIMIT_BURST": "100000"}
 
 
 def irontrace(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
