@@ -7,6 +7,7 @@ embedded default and Elasticsearch to the same behaviour.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
 import os
@@ -70,10 +71,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files with a test marked ``slow`` first: under ``--dist loadfile`` a long file started last
-    would leave the other workers idle while it runs."""
+    """Files with a test marked ``slow`` first, then files by their number of tests, most first.
+
+    Under ``--dist loadfile`` a long file started last leaves the other workers idle while it runs
+    (tests/test_cluster.py did, for minutes).  xdist hands out files in this order only with
+    ``--no-loadscope-reorder`` (pyproject's addopts); its own reordering, by number of tests alone,
+    put the slow files in the middle of the queue.
+    """
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)
+    tests_in = collections.Counter(item.path for item in items)
+    items.sort(key=lambda item: (item.path not in slow_files, -tests_in[item.path]))
 
 
 @pytest.fixture(scope="session")
