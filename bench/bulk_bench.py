@@ -22,14 +22,22 @@ import itertools
 import json
 import os
 import random
-import subprocess
 import sys
 import time
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-from workload import QUERY_SEED, ROOT, machine, run_and_print, strangers, write_registry
+from workload import (
+    QUERY_SEED,
+    ROOT,
+    elasticsearch_url,
+    import_registry,
+    machine,
+    run_and_print,
+    strangers,
+    write_registry,
+)
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from registry.access import Actor  # noqa: E402
@@ -40,11 +48,9 @@ from registry.services.bulk import COUNTERS  # noqa: E402
 from registry.vocabulary import ACTIVE_JOB_STATUSES  # noqa: E402
 from tests.processes import Worker  # noqa: E402
 
-BIN = Path(sys.executable).parent
 OPERATOR = Actor.operator()  # the benchmark submits as the local operator, as `irontrace bulk-check` does
 SAMPLED_REPORTS = 200_000  # registered identifiers are drawn from the first reports of the file
 POLL_SECONDS = 0.5
-BENCH_ES_HEAP = "-Xms4g -Xmx4g"
 
 
 def registry_env(args: argparse.Namespace, workdir: Path, registry: Path, stack: ExitStack) -> dict[str, str]:
@@ -54,19 +60,10 @@ def registry_env(args: argparse.Namespace, workdir: Path, registry: Path, stack:
         env = {"IRONTRACE_DB": str(db)}
         ready = Path(str(db) + ".ready")
     else:
-        url = os.environ.get("IRONTRACE_ES_URL")
-        if not url:
-            from es_node import start_node
-
-            os.environ.setdefault("IRONTRACE_ES_HEAP", BENCH_ES_HEAP)
-            url = stack.enter_context(start_node()).url
-        env = {"IRONTRACE_ES_URL": url, "IRONTRACE_ES_INDEX_PREFIX": f"bulkbench-{args.reports}"}
+        env = {"IRONTRACE_ES_URL": elasticsearch_url(stack), "IRONTRACE_ES_INDEX_PREFIX": f"bulkbench-{args.reports}"}
         ready = workdir / f"elasticsearch-{args.reports}.ready"
     if not ready.exists():
-        imported = subprocess.run([str(BIN / "irontrace"), "import", str(registry)], env={**os.environ, **env},
-                                  capture_output=True, text=True)
-        if imported.returncode != 0:
-            raise SystemExit(f"import failed: {imported.stdout}\n{imported.stderr[-2000:]}")
+        import_registry(registry, env)
         ready.touch()
     return env
 

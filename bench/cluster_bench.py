@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -30,14 +29,20 @@ from pathlib import Path
 
 import requests
 from bulk_bench import inventory, job_env, run_job
-from workload import ROOT, UNLIMITED, build_queries, latency_summary, machine, run_and_print, write_registry
-
-sys.path.insert(0, str(ROOT / "scripts"))
 from es_node import start_cluster, start_node  # noqa: E402
+from workload import (
+    UNLIMITED,
+    build_queries,
+    import_registry,
+    index_sizes,
+    latency_summary,
+    machine,
+    run_and_print,
+    write_registry,
+)
 
 from tests.processes import Gunicorn  # noqa: E402
 
-BIN = Path(sys.executable).parent
 PREFIX = "clusterbench"
 REGISTERED_SHARE = 0.1  # of the bulk file's rows, as in bulk_bench
 # An import's bulk request of a thousand reports, replicated, on nodes sharing two busy cores, can take
@@ -81,14 +86,6 @@ def concurrent_checks(server: Gunicorn, readings: list[str], clients: int, secon
             "checks_per_second": round(len(latencies) / elapsed, 1), "latency_ms": latency_summary(latencies)}
 
 
-def index_sizes(url: str) -> dict[str, dict[str, float]]:
-    """MB on disk of each registry index: primaries alone, and with their replicas."""
-    stats = requests.get(f"{url}/{PREFIX}-*/_stats/store", timeout=60).json()["indices"]
-    return {name: {"primaries_mb": round(s["primaries"]["store"]["size_in_bytes"] / 2**20),
-                   "total_mb": round(s["total"]["store"]["size_in_bytes"] / 2**20)}
-            for name, s in sorted(stats.items()) if s["primaries"]["store"]["size_in_bytes"] > 2**20}
-
-
 def measure(nodes: int, args: argparse.Namespace, registry: Path, readings: list[str], data: bytes) -> dict:
     result: dict = {"nodes": nodes}
     with ExitStack() as stack:
@@ -98,12 +95,7 @@ def measure(nodes: int, args: argparse.Namespace, registry: Path, readings: list
         env = {"IRONTRACE_ES_URL": cluster.url, "IRONTRACE_ES_INDEX_PREFIX": PREFIX,
                "IRONTRACE_ES_TIMEOUT_SECONDS": str(IMPORT_TIMEOUT_SECONDS),
                "IRONTRACE_AUDIT_HEADS_FILE": str(Path(args.workdir) / f"audit-heads-{nodes}.ndjson"), **UNLIMITED}
-        started = time.perf_counter()
-        imported = subprocess.run([str(BIN / "irontrace"), "import", str(registry)], env={**os.environ, **env},
-                                  capture_output=True, text=True)
-        if imported.returncode != 0:
-            raise SystemExit(f"import failed: {imported.stdout}\n{imported.stderr[-2000:]}")
-        seconds = time.perf_counter() - started
+        seconds = import_registry(registry, env)
         result["import_seconds"] = round(seconds, 1)
         result["import_reports_per_second"] = round(args.reports / seconds)
         with Gunicorn(env, workers=args.workers) as server:
@@ -111,7 +103,7 @@ def measure(nodes: int, args: argparse.Namespace, registry: Path, readings: list
             result["checks"] = concurrent_checks(server, readings, args.clients, args.seconds)
         result["bulk"] = run_job({**env, **job_env(data, args.rows, args.batch_size)}, data, args.rows, 1, 0, stack)
         url = cluster.url.split(",")[0]
-        result["index_sizes"] = index_sizes(url)
+        result["index_sizes"] = index_sizes(url, PREFIX)
     return result
 
 

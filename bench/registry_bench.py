@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -27,15 +24,23 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from elasticsearch import Elasticsearch, helpers
-from workload import ROOT, UNLIMITED, build_queries, evaluate, machine, run_and_print, strangers, write_registry
+from workload import (
+    UNLIMITED,
+    build_queries,
+    child_pids,
+    elasticsearch_url,
+    evaluate,
+    http_searcher,
+    import_registry,
+    machine,
+    run_and_print,
+    strangers,
+    write_registry,
+)
 
-sys.path.insert(0, str(ROOT / "scripts"))
-from tests.processes import Gunicorn  # noqa: E402
+from tests.processes import Gunicorn
 
-BIN = Path(sys.executable).parent
 BASELINE_BATCH = 5000
-BENCH_ES_HEAP = "-Xms4g -Xmx4g"
-# Measure the check, not the limiter.
 
 
 def rss_mb(pid: int) -> float:
@@ -46,11 +51,6 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def worker_pids(master: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
-
-
 def storage_env(args: argparse.Namespace, workdir: Path, stack: ExitStack) -> dict[str, str]:
     """IRONTRACE_* settings for the chosen backend; starts an Elasticsearch node if needed."""
     if args.backend == "sqlite":
@@ -58,24 +58,7 @@ def storage_env(args: argparse.Namespace, workdir: Path, stack: ExitStack) -> di
         for old in workdir.glob(db.name + "*"):
             old.unlink()
         return {"IRONTRACE_DB": str(db)}
-    url = os.environ.get("IRONTRACE_ES_URL")
-    if not url:
-        from es_node import start_node
-
-        os.environ.setdefault("IRONTRACE_ES_HEAP", BENCH_ES_HEAP)
-        url = stack.enter_context(start_node()).url
-    return {"IRONTRACE_ES_URL": url, "IRONTRACE_ES_INDEX_PREFIX": f"bench-{uuid.uuid4().hex[:8]}"}
-
-
-def irontrace_searcher(server: Gunicorn):
-    """Checks over HTTP with the server's admin key (its rate limit lifted: see ``UNLIMITED``)."""
-
-    def search(reading: str):
-        result = server.http.post(server.url + "/v1/checks", json={"identifier": reading}, timeout=30).json()
-        ranked = [(m["external_ref"], m["reporting_agency"]["name"]) for m in result["matches"]]
-        return result["verdict"], ranked
-
-    return search
+    return {"IRONTRACE_ES_URL": elasticsearch_url(stack), "IRONTRACE_ES_INDEX_PREFIX": f"bench-{uuid.uuid4().hex[:8]}"}
 
 
 def load_baseline(es: Elasticsearch, index: str, registry: Path) -> float:
@@ -120,20 +103,15 @@ def run(args: argparse.Namespace) -> dict:
 
     with ExitStack() as stack:
         env = storage_env(args, workdir, stack)
-        started = time.perf_counter()
-        imported = subprocess.run([str(BIN / "irontrace"), "import", str(registry)],
-                                  env={**os.environ, **env}, capture_output=True, text=True)
-        import_seconds = time.perf_counter() - started
-        if imported.returncode != 0:
-            raise SystemExit(f"import failed: {imported.stdout}\n{imported.stderr[-2000:]}")
+        import_seconds = import_registry(registry, env)
         result["import_seconds"] = round(import_seconds, 1)
         result["import_reports_per_second"] = round(args.reports / import_seconds)
         if args.backend == "sqlite":
             result["database_mb"] = round(sum(p.stat().st_size for p in workdir.glob("bench-*.db*")) / 2**20)
 
         with Gunicorn({**env, **UNLIMITED}, workers=args.workers) as server:
-            result["irontrace"] = evaluate(irontrace_searcher(server), queries, never_reported)
-            rss = [rss_mb(pid) for pid in worker_pids(server.process.pid)]
+            result["irontrace"] = evaluate(http_searcher(server), queries, never_reported)
+            rss = [rss_mb(pid) for pid in child_pids(server.process.pid)]
             result["worker_rss_mb"] = round(max(rss), 1) if rss else None
         result["gunicorn_workers"] = args.workers
 

@@ -13,14 +13,19 @@ import os
 import platform
 import random
 import statistics
+import subprocess
 import sys
 import time
 from argparse import ArgumentParser
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+BIN = Path(sys.executable).parent
 
 from registry.demo import (  # noqa: E402
     CORRUPTION_KINDS,
@@ -33,6 +38,10 @@ QUERY_SEED = 7
 # Servers under a benchmark: the per-key rate limit lifted, so it measures the server, not the limit.
 UNLIMITED = {"IRONTRACE_RATE_LIMIT_PER_MINUTE": "100000000", "IRONTRACE_RATE_LIMIT_BURST": "100000"}
 WARMUP_QUERIES = 200
+BENCH_ES_HEAP = "-Xms4g -Xmx4g"  # a node a benchmark starts for itself (unless IRONTRACE_ES_URL names one)
+
+if TYPE_CHECKING:
+    from tests.processes import Gunicorn
 
 
 def machine() -> str:
@@ -60,6 +69,53 @@ def build_queries(registry: Path, count: int) -> list[dict]:
 
 def strangers(count: int, seed: int) -> list[str]:
     return unregistered_serials(count, seed)
+
+
+def elasticsearch_url(stack: ExitStack) -> str:
+    """The node ``IRONTRACE_ES_URL`` names, else one started for the benchmark (stopped with ``stack``)."""
+    url = os.environ.get("IRONTRACE_ES_URL")
+    if url:
+        return url
+    from es_node import start_node
+
+    os.environ.setdefault("IRONTRACE_ES_HEAP", BENCH_ES_HEAP)
+    return str(stack.enter_context(start_node()).url)
+
+
+def import_registry(registry: Path, env: dict[str, str]) -> float:
+    """``irontrace import`` of ``registry`` into the store ``env`` names, as a user runs it; seconds taken."""
+    started = time.perf_counter()
+    imported = subprocess.run([str(BIN / "irontrace"), "import", str(registry)], env={**os.environ, **env},
+                              capture_output=True, text=True)
+    if imported.returncode != 0:
+        raise SystemExit(f"import failed: {imported.stdout}\n{imported.stderr[-2000:]}")
+    return time.perf_counter() - started
+
+
+def http_searcher(server: Gunicorn) -> Searcher:
+    """Checks over HTTP with the server's admin key (its rate limit lifted: see ``UNLIMITED``)."""
+
+    def search(reading: str) -> tuple[str | None, list[tuple[str, str]]]:
+        result = server.http.post(server.url + "/v1/checks", json={"identifier": reading}, timeout=30).json()
+        return result["verdict"], [(m["external_ref"], m["reporting_agency"]["name"]) for m in result["matches"]]
+
+    return search
+
+
+def child_pids(parent: int) -> list[int]:
+    """The processes ``parent`` started (a gunicorn master's workers)."""
+    out = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split()]
+
+
+def index_sizes(url: str, prefix: str) -> dict[str, dict[str, float]]:
+    """MB on disk of each index of a registry over 1 MB: primaries alone, and with their replicas."""
+    import requests
+
+    stats = requests.get(f"{url}/{prefix}-*/_stats/store", timeout=60).json()["indices"]
+    return {name: {"primaries_mb": round(s["primaries"]["store"]["size_in_bytes"] / 2**20),
+                   "total_mb": round(s["total"]["store"]["size_in_bytes"] / 2**20)}
+            for name, s in sorted(stats.items()) if s["primaries"]["store"]["size_in_bytes"] > 2**20}
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 DAILY_ROWS_QUOTA = "daily_rows"  # the ``quota`` a quota problem names
 UNCOUNTED_WARNING_SECONDS = 60  # how often a process says that it cannot count requests
+SLOW_UPDATE_SECONDS = 60  # a rate-limit state is kept this long past its window: an update may wait that long
 
 
 class UsageService:
@@ -80,13 +81,18 @@ class UsageService:
         decided: list[Allowance] = []
 
         def change(state: Document | None) -> Document:
-            updated, allowance = take(rate, state, now)
+            # The time is read with the stored state in hand, never before the update: other
+            # processes' requests stored while this one waited for the counter (a lost race, a
+            # lock) moved the bucket on to their later time, and against an earlier ``now`` it
+            # looks that much emptier; with a fast rate that refused requests far below it.
+            updated, allowance = take(rate, state, self.clock())
             decided[:] = [allowance]  # the call whose result is stored is the last one
             return updated
 
         try:
-            # A bucket is full again, and its state forgettable, one window after its last request.
-            self.counters.update(name, change, now, now + rate.window + 1)
+            # A bucket is full again, and its state forgettable, one window after its last request
+            # (the update may take a while: ``SLOW_UPDATE_SECONDS`` more; a full bucket is kept longer).
+            self.counters.update(name, change, now, now + rate.window + SLOW_UPDATE_SECONDS)
         except StorageUnavailable as exc:
             self._uncounted(exc)
             return None
