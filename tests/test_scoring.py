@@ -519,9 +519,9 @@ def test_screen_is_the_reference_screen(pair, others):
 def test_alignment_and_screen_are_the_reference_ones_on_demo_readings():
     """Readings damaged the ten ways of ``registry.demo`` against their own value and their
     neighbours in a generated registry: realistic lengths, prefixes and Cyrillic look-alikes."""
-    reports = list(generate_reports(400, 5))
+    reports = list(generate_reports(200, 5))
     values = [normalize(i["value"]) for r in reports for i in r["identifiers"]]
-    readings = [normalize(q["reading"]) for q in corrupted_readings(reports, 300, random.Random(5))]
+    readings = [normalize(q["reading"]) for q in corrupted_readings(reports, 200, random.Random(5))]
     compared = 0
     for reading in readings:
         for value in values:
@@ -531,4 +531,4 @@ def test_alignment_and_screen_are_the_reference_ones_on_demo_readings():
                 cost, edits = align(reading, value)
                 assert (cost, as_tuples(edits)) == reference_align(reading, value)
                 compared += 1
-    assert compared > 300  # every reading reaches at least its own value
+    assert compared >= 200  # every reading reaches at least its own value
