@@ -138,14 +138,13 @@ def typos_at_least(query_skeleton: str, record_skeleton: str, limit: int) -> int
     return _osa_distance(query_skeleton, record_skeleton, score_cutoff=limit)
 
 
-
 def reaches_any(query_skeleton: str, record_skeletons: Iterable[str]) -> bool:
     """``within_reach`` for a report: true if any of its identifiers may match.
 
     A shared tail, or lengths within ``MAX_EDITS`` and at most that many typos
-    (``typos_at_least``).  One loop with the distance function bound once:
-    engines call it for every candidate report, and the calls were most of
-    its cost.
+    (``typos_at_least``).  One loop rather than a function call per
+    identifier: engines call it for every candidate report, and Python's
+    calls were most of its cost.
     """
     length, tails = len(query_skeleton), len(query_skeleton) >= MIN_PARTIAL_LENGTH
     for record_skeleton in record_skeletons:
@@ -204,8 +203,8 @@ def align(q: str, r: str) -> tuple[float, list[_Edit]]:
     match has, and the band makes a comparison several times cheaper.  Two
     different characters are confusable when their skeleton characters are
     equal, so each cell compares two characters instead of calling
-    ``confusable``; minima are taken by comparisons in the order the costs
-    are listed (``min`` is a call per cell).
+    ``confusable``, and minima are taken by comparisons rather than a call
+    to ``min`` per cell.
     """
     n, m = len(q), len(r)
     qs, rs = skeleton(q), skeleton(r)
@@ -248,7 +247,9 @@ def _trace(dist: list[list[float]], q: str, r: str, qs: str, rs: str) -> list[_E
                 if _same(here, dist[i - 1][j - 1]):
                     i, j = i - 1, j - 1
                     continue
-            elif _same(here, dist[i - 1][j - 1] + (CONFUSABLE_COST if qs[i - 1] == rs[j - 1] else SUBSTITUTION_COST)):
+            elif _same(here, dist[i - 1][j - 1] + (
+                CONFUSABLE_COST if qs[i - 1] == rs[j - 1] else SUBSTITUTION_COST
+            )):
                 edits.append(_Edit("sub", j, qi, rj))
                 i, j = i - 1, j - 1
                 continue
