@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rapidfuzz.distance import OSA
+from rapidfuzz.distance.OSA import distance as _osa_distance
 
 from search.identifiers import structure_problems
 from search.normalize import confusable, lookalikes_typed, normalize, skeleton
@@ -122,12 +122,7 @@ def within_reach(query_skeleton: str, record_skeleton: str) -> bool:
     Cheap enough for an engine to test before it even loads a candidate; it
     never says no where ``compare`` would find a match.
     """
-    if len(query_skeleton) >= MIN_PARTIAL_LENGTH and record_skeleton.endswith(query_skeleton):
-        return True
-    return (
-        abs(len(query_skeleton) - len(record_skeleton)) <= MAX_EDITS
-        and typos_at_least(query_skeleton, record_skeleton, MAX_EDITS) <= MAX_EDITS
-    )
+    return reaches_any(query_skeleton, (record_skeleton,))
 
 
 def typos_at_least(query_skeleton: str, record_skeleton: str, limit: int) -> int:
@@ -140,12 +135,27 @@ def typos_at_least(query_skeleton: str, record_skeleton: str, limit: int) -> int
     in compiled code, stopping at ``limit``: a fraction of what ``align``
     costs in Python, which makes it the screen in front of ``align``.
     """
-    return OSA.distance(query_skeleton, record_skeleton, score_cutoff=limit)
+    return _osa_distance(query_skeleton, record_skeleton, score_cutoff=limit)
 
 
 def reaches_any(query_skeleton: str, record_skeletons: Iterable[str]) -> bool:
-    """``within_reach`` for a report: true if any of its identifiers may match."""
-    return any(within_reach(query_skeleton, s) for s in record_skeletons)
+    """``within_reach`` for a report: true if any of its identifiers may match.
+
+    A shared tail, or lengths within ``MAX_EDITS`` and at most that many typos
+    (``typos_at_least``).  One loop rather than a function call per
+    identifier: engines call it for every candidate report, and Python's
+    calls were most of its cost.
+    """
+    length, tails = len(query_skeleton), len(query_skeleton) >= MIN_PARTIAL_LENGTH
+    for record_skeleton in record_skeletons:
+        if tails and record_skeleton.endswith(query_skeleton):
+            return True
+        if (
+            -MAX_EDITS <= len(record_skeleton) - length <= MAX_EDITS
+            and _osa_distance(query_skeleton, record_skeleton, score_cutoff=MAX_EDITS) <= MAX_EDITS
+        ):
+            return True
+    return False
 
 
 def _edited(reading: Reading, r: str, r_skeleton: str) -> Comparison | None:
@@ -190,46 +200,61 @@ def align(q: str, r: str) -> tuple[float, list[_Edit]]:
 
     Only cells within ``MAX_EDITS`` of the diagonal are filled: an alignment
     that strays further needs more insertions or deletions than any accepted
-    match has, and the band makes a comparison several times cheaper.
+    match has, and the band makes a comparison several times cheaper.  Two
+    different characters are confusable when their skeleton characters are
+    equal, so each cell compares two characters instead of calling
+    ``confusable``, and minima are taken by comparisons rather than a call
+    to ``min`` per cell.
     """
     n, m = len(q), len(r)
+    qs, rs = skeleton(q), skeleton(r)
     dist = [[_FAR] * (m + 1) for _ in range(n + 1)]
     for i in range(min(n, MAX_EDITS) + 1):
         dist[i][0] = i * INDEL_COST
     for j in range(min(m, MAX_EDITS) + 1):
         dist[0][j] = j * INDEL_COST
     for i in range(1, n + 1):
-        qi = q[i - 1]
-        row, above = dist[i], dist[i - 1]
+        qi, qsi, q_before = q[i - 1], qs[i - 1], q[i - 2] if i > 1 else ""
+        row, above, two_above = dist[i], dist[i - 1], dist[i - 2]
         for j in range(max(1, i - MAX_EDITS), min(m, i + MAX_EDITS) + 1):
             rj = r[j - 1]
             if qi == rj:
                 best = above[j - 1]
             else:
-                best = above[j - 1] + (CONFUSABLE_COST if confusable(qi, rj) else SUBSTITUTION_COST)
-            best = min(best, above[j] + INDEL_COST, row[j - 1] + INDEL_COST)
-            if i > 1 and j > 1 and qi == r[j - 2] and q[i - 2] == rj and qi != rj:
-                best = min(best, dist[i - 2][j - 2] + TRANSPOSITION_COST)
+                best = above[j - 1] + (CONFUSABLE_COST if qsi == rs[j - 1] else SUBSTITUTION_COST)
+                if j > 1 and q_before == rj and qi == r[j - 2]:
+                    swapped = two_above[j - 2] + TRANSPOSITION_COST
+                    if swapped < best:
+                        best = swapped
+            inserted = above[j] + INDEL_COST
+            if inserted < best:
+                best = inserted
+            deleted = row[j - 1] + INDEL_COST
+            if deleted < best:
+                best = deleted
             row[j] = best
-    return dist[n][m], _trace(dist, q, r)
+    return dist[n][m], _trace(dist, q, r, qs, rs)
 
 
-def _trace(dist: list[list[float]], q: str, r: str) -> list[_Edit]:
+def _trace(dist: list[list[float]], q: str, r: str, qs: str, rs: str) -> list[_Edit]:
     edits: list[_Edit] = []
     i, j = len(q), len(r)
     while i > 0 or j > 0:
         here = dist[i][j]
         if i > 0 and j > 0:
-            step = 0.0 if q[i - 1] == r[j - 1] else (
-                CONFUSABLE_COST if confusable(q[i - 1], r[j - 1]) else SUBSTITUTION_COST
-            )
-            if _same(here, dist[i - 1][j - 1] + step):
-                if step:
-                    edits.append(_Edit("sub", j, q[i - 1], r[j - 1]))
+            qi, rj = q[i - 1], r[j - 1]
+            if qi == rj:
+                if _same(here, dist[i - 1][j - 1]):
+                    i, j = i - 1, j - 1
+                    continue
+            elif _same(here, dist[i - 1][j - 1] + (
+                CONFUSABLE_COST if qs[i - 1] == rs[j - 1] else SUBSTITUTION_COST
+            )):
+                edits.append(_Edit("sub", j, qi, rj))
                 i, j = i - 1, j - 1
                 continue
             if (
-                i > 1 and j > 1 and q[i - 1] == r[j - 2] and q[i - 2] == r[j - 1]
+                i > 1 and j > 1 and qi == r[j - 2] and q[i - 2] == rj
                 and _same(here, dist[i - 2][j - 2] + TRANSPOSITION_COST)
             ):
                 edits.append(_Edit("swap", j - 1, q[i - 2 : i], r[j - 2 : j]))
@@ -245,7 +270,7 @@ def _trace(dist: list[list[float]], q: str, r: str) -> list[_Edit]:
 
 
 def _same(a: float, b: float) -> bool:
-    return abs(a - b) < 1e-9
+    return -1e-9 < a - b < 1e-9
 
 
 def _lookalike_notes(query: str) -> list[str]:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from registry.demo import corrupted_readings, generate_reports
 from search.matching import MIN_SIMILARITY
 from search.normalize import confusable, normalize, skeleton
 from search.policy import MAX_EDITS
-from search.scoring import align, compare, typos_at_least, within_reach
+from search.scoring import align, compare, reaches_any, typos_at_least, within_reach
 from search.vocabulary import MATCH_TYPES
 
 PIN = "CAT0320DLEJK01234"
@@ -393,3 +396,139 @@ def test_typos_at_least_is_a_lower_bound_on_the_typos_of_the_alignment(query, re
     typos = sum(1 for e in edits if not e.is_confusable)
     bound = typos_at_least(skeleton(q), skeleton(r), MAX_EDITS)
     assert bound <= typos  # with the cutoff, a bound over MAX_EDITS is MAX_EDITS + 1, still <= typos
+
+
+# --- the restructured alignment and screen against the plain ones they replaced ----------
+# ``align`` and ``reaches_any`` were rewritten for speed (skeleton characters instead of
+# ``confusable`` calls, minima by comparison, one screening loop): answers must not change.
+
+
+def reference_align(q: str, r: str) -> tuple[float, list[tuple[str, int, str, str]]]:
+    """The banded weighted OSA table and its trace as first written: what ``align`` must return."""
+    n, m = len(q), len(r)
+    table = [[float("inf")] * (m + 1) for _ in range(n + 1)]
+    for i in range(min(n, MAX_EDITS) + 1):
+        table[i][0] = i * 1.0
+    for j in range(min(m, MAX_EDITS) + 1):
+        table[0][j] = j * 1.0
+
+    def substitution(a: str, b: str) -> float:
+        return 0.0 if a == b else (0.25 if confusable(a, b) else 1.0)
+
+    def swappable(i: int, j: int) -> bool:
+        return i > 1 and j > 1 and q[i - 1] == r[j - 2] and q[i - 2] == r[j - 1]
+
+    for i in range(1, n + 1):
+        for j in range(max(1, i - MAX_EDITS), min(m, i + MAX_EDITS) + 1):
+            costs = [table[i - 1][j - 1] + substitution(q[i - 1], r[j - 1]), table[i - 1][j] + 1.0,
+                     table[i][j - 1] + 1.0]
+            if swappable(i, j) and q[i - 1] != r[j - 1]:
+                costs.append(table[i - 2][j - 2] + 0.8)
+            table[i][j] = min(costs)
+
+    def same(a: float, b: float) -> bool:
+        return abs(a - b) < 1e-9
+
+    edits, i, j = [], n, m
+    while i > 0 or j > 0:
+        here = table[i][j]
+        if i > 0 and j > 0 and same(here, table[i - 1][j - 1] + substitution(q[i - 1], r[j - 1])):
+            if q[i - 1] != r[j - 1]:
+                edits.append(("sub", j, q[i - 1], r[j - 1]))
+            i, j = i - 1, j - 1
+        elif i > 0 and j > 0 and swappable(i, j) and same(here, table[i - 2][j - 2] + 0.8):
+            edits.append(("swap", j - 1, q[i - 2 : i], r[j - 2 : j]))
+            i, j = i - 2, j - 2
+        elif i > 0 and same(here, table[i - 1][j] + 1.0):
+            edits.append(("extra", j, q[i - 1], ""))
+            i -= 1
+        else:
+            edits.append(("missing", j, "", r[j - 1]))
+            j -= 1
+    return table[n][m], edits[::-1]
+
+
+def reference_within_reach(query_skeleton: str, record_skeleton: str) -> bool:
+    """The screen as first written: a shared tail, or lengths and typos within MAX_EDITS."""
+    if len(query_skeleton) >= 6 and record_skeleton.endswith(query_skeleton):
+        return True
+    return abs(len(query_skeleton) - len(record_skeleton)) <= MAX_EDITS and \
+        typos_at_least(query_skeleton, record_skeleton, MAX_EDITS) <= MAX_EDITS
+
+
+# Look-alike groups (0/O/Q/D, 1/I/L, 5/S, 8/B, 2/Z, 6/G), plain characters and one with no
+# Latin look-alike: many ties, swaps and confusable substitutions among few characters.
+LOOKALIKE_ALPHABET = "0OQD1IL5S8B2Z6GAX7Ж"
+DAMAGES = ("lookalike", "substitution", "swap", "missing", "extra")
+
+
+@st.composite
+def damaged_pairs(draw) -> tuple[str, str]:
+    """A value and a reading of it with up to four damages of every kind a plate suffers."""
+    record = draw(st.text(alphabet=LOOKALIKE_ALPHABET, max_size=18))
+    reading = list(record)
+    for damage in draw(st.lists(st.sampled_from(DAMAGES), max_size=4)):
+        at = draw(st.integers(0, max(0, len(reading) - 1)))
+        if damage == "extra" or not reading:
+            reading.insert(at, draw(st.sampled_from(LOOKALIKE_ALPHABET)))
+        elif damage == "missing":
+            del reading[at]
+        elif damage == "swap" and at + 1 < len(reading):
+            reading[at], reading[at + 1] = reading[at + 1], reading[at]
+        elif damage == "lookalike":
+            group = next((g for g in ("0OQD", "1IL", "5S", "8B", "2Z", "6G") if reading[at] in g), reading[at])
+            reading[at] = draw(st.sampled_from(group))
+        else:
+            reading[at] = draw(st.sampled_from(LOOKALIKE_ALPHABET))
+    return "".join(reading), record
+
+
+def as_tuples(edits) -> list[tuple[str, int, str, str]]:
+    return [(e.kind, e.position, e.query_text, e.record_text) for e in edits]
+
+
+@given(damaged_pairs())
+def test_alignment_is_the_reference_alignment_on_damaged_readings(pair):
+    query, record = pair
+    assume(abs(len(query) - len(record)) <= MAX_EDITS)  # what compare() aligns: beyond, no path fits the band
+    cost, edits = align(query, record)
+    expected_cost, expected_edits = reference_align(query, record)
+    assert cost == expected_cost  # bit for bit: the same sums in the same order
+    assert as_tuples(edits) == expected_edits
+
+
+@given(st.text(alphabet=LOOKALIKE_ALPHABET, max_size=14), st.text(alphabet=LOOKALIKE_ALPHABET, max_size=14))
+def test_alignment_is_the_reference_alignment_on_any_strings(query, record):
+    """Unrelated values and empty ones."""
+    assume(abs(len(query) - len(record)) <= MAX_EDITS)
+    cost, edits = align(query, record)
+    expected_cost, expected_edits = reference_align(query, record)
+    assert cost == expected_cost
+    assert as_tuples(edits) == expected_edits
+
+
+@given(damaged_pairs(), st.lists(st.text(alphabet=LOOKALIKE_ALPHABET, max_size=18), max_size=3))
+def test_screen_is_the_reference_screen(pair, others):
+    query, record = (skeleton(v) for v in pair)
+    records = [record, *map(skeleton, others)]
+    assert within_reach(query, record) == reference_within_reach(query, record)
+    assert reaches_any(query, records) == any(reference_within_reach(query, s) for s in records)
+    assert reaches_any(query, records[1:]) == any(reference_within_reach(query, s) for s in records[1:])
+
+
+def test_alignment_and_screen_are_the_reference_ones_on_demo_readings():
+    """Readings damaged the ten ways of ``registry.demo`` against their own value and their
+    neighbours in a generated registry: realistic lengths, prefixes and Cyrillic look-alikes."""
+    reports = list(generate_reports(200, 5))
+    values = [normalize(i["value"]) for r in reports for i in r["identifiers"]]
+    readings = [normalize(q["reading"]) for q in corrupted_readings(reports, 200, random.Random(5))]
+    compared = 0
+    for reading in readings:
+        for value in values:
+            in_reach = reaches_any(skeleton(reading), [skeleton(value)])
+            assert in_reach == reference_within_reach(skeleton(reading), skeleton(value))
+            if in_reach:
+                cost, edits = align(reading, value)
+                assert (cost, as_tuples(edits)) == reference_align(reading, value)
+                compared += 1
+    assert compared >= 200  # every reading reaches at least its own value
