@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import HealthCheck, settings
 from werkzeug.serving import make_server
 
 from registry import create_app
@@ -39,6 +40,16 @@ from search.keys import IdentifierKeys
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 BACKENDS = ("sqlite", "elasticsearch")
 TEST_REFRESH_INTERVAL = "100ms"  # writes wait for a refresh; keep that wait short in tests
+
+# Property tests judge answers, never speed: no per-example deadline or slowness check (a loaded
+# machine would fail them at random), and under CI the same examples every run.
+settings.register_profile(
+    "irontrace",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=os.environ.get("CI", "").lower() == "true",
+)
+settings.load_profile("irontrace")
 
 
 ES_URL_VARIABLE = "IRONTRACE_TEST_ES_URL"
