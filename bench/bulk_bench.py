@@ -32,11 +32,11 @@ from workload import (
     QUERY_SEED,
     ROOT,
     elasticsearch_url,
+    generated_registry,
     import_registry,
     machine,
     run_and_print,
     strangers,
-    write_registry,
 )
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -124,10 +124,7 @@ def run_job(env: dict[str, str], data: bytes, rows: int, workers: int, processes
 
 def run(args: argparse.Namespace) -> dict:
     workdir = Path(args.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    registry = workdir / f"registry-{args.reports}.ndjson"
-    if not registry.exists():
-        write_registry(registry, args.reports, args.seed)
+    registry = generated_registry(workdir, args.reports, args.seed)
     data, mix = inventory(registry, args.rows, args.registered_share, args.seed)
     result: dict = {"backend": args.backend, "reports": args.reports, "rows": args.rows, "mix": mix,
                     "file_mb": round(len(data) / 2**20, 1), "machine": machine(), "workers": args.workers,

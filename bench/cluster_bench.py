@@ -33,12 +33,12 @@ from es_node import start_cluster, start_node  # noqa: E402
 from workload import (
     UNLIMITED,
     build_queries,
+    generated_registry,
     import_registry,
     index_sizes,
     latency_summary,
     machine,
     run_and_print,
-    write_registry,
 )
 
 from tests.processes import Gunicorn  # noqa: E402
@@ -110,10 +110,7 @@ def measure(nodes: int, args: argparse.Namespace, registry: Path, readings: list
 def run(args: argparse.Namespace) -> dict:
     os.environ["IRONTRACE_ES_HEAP"] = args.heap
     workdir = Path(args.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    registry = workdir / f"registry-{args.reports}.ndjson"
-    if not registry.exists():
-        write_registry(registry, args.reports, args.seed)
+    registry = generated_registry(workdir, args.reports, args.seed)
     readings = [query["reading"] for query in build_queries(registry, args.queries)]
     data, mix = inventory(registry, args.rows, REGISTERED_SHARE, args.seed)
     result: dict = {"reports": args.reports, "machine": machine(), "heap": args.heap, "gunicorn_workers": args.workers,

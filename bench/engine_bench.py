@@ -44,6 +44,7 @@ from workload import (
     child_pids,
     elasticsearch_url,
     evaluate,
+    generated_registry,
     http_searcher,
     import_registry,
     index_sizes,
@@ -51,7 +52,6 @@ from workload import (
     machine,
     run_and_print,
     strangers,
-    write_registry,
 )
 
 from tests.processes import Gunicorn
@@ -164,10 +164,7 @@ def sizes(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -> dict:
 
 def run(args: argparse.Namespace) -> dict:
     workdir = Path(args.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    registry = workdir / f"registry-{args.reports}.ndjson"
-    if not registry.exists():
-        write_registry(registry, args.reports, args.seed)
+    registry = generated_registry(workdir, args.reports, args.seed)
     queries = build_queries(registry, args.queries)
     never_reported = strangers(args.strangers, args.seed)
     with ExitStack() as stack:

@@ -61,6 +61,15 @@ def write_registry(path: Path, count: int, seed: int) -> float:
     return time.perf_counter() - started
 
 
+def generated_registry(workdir: Path, count: int, seed: int) -> Path:
+    """``registry-<count>.ndjson`` in ``workdir``, generated unless a run before left it there."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    registry = workdir / f"registry-{count}.ndjson"
+    if not registry.exists():
+        write_registry(registry, count, seed)
+    return registry
+
+
 def build_queries(registry: Path, count: int) -> list[dict]:
     """Corrupted readings of registered active identifiers, each kind equally often."""
     with registry.open(encoding="utf-8") as source:
