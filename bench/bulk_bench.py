@@ -31,9 +31,8 @@ from pathlib import Path
 from workload import (
     QUERY_SEED,
     ROOT,
-    elasticsearch_url,
     generated_registry,
-    import_registry,
+    imported_store,
     machine,
     run_and_print,
     strangers,
@@ -51,21 +50,6 @@ from tests.processes import Worker  # noqa: E402
 OPERATOR = Actor.operator()  # the benchmark submits as the local operator, as `irontrace bulk-check` does
 SAMPLED_REPORTS = 200_000  # registered identifiers are drawn from the first reports of the file
 POLL_SECONDS = 0.5
-
-
-def registry_env(args: argparse.Namespace, workdir: Path, registry: Path, stack: ExitStack) -> dict[str, str]:
-    """IRONTRACE_* settings of an imported registry, importing it unless already done."""
-    if args.backend == "sqlite":
-        db = workdir / f"sqlite-{args.reports}.db"
-        env = {"IRONTRACE_DB": str(db)}
-        ready = Path(str(db) + ".ready")
-    else:
-        env = {"IRONTRACE_ES_URL": elasticsearch_url(stack), "IRONTRACE_ES_INDEX_PREFIX": f"bulkbench-{args.reports}"}
-        ready = workdir / f"elasticsearch-{args.reports}.ready"
-    if not ready.exists():
-        import_registry(registry, env)
-        ready.touch()
-    return env
 
 
 def inventory(registry: Path, rows: int, registered_share: float, seed: int) -> tuple[bytes, dict[str, int]]:
@@ -131,7 +115,8 @@ def run(args: argparse.Namespace) -> dict:
                     "processes": args.processes,
                     "batch_size": args.batch_size}
     with ExitStack() as stack:
-        env = {**registry_env(args, workdir, registry, stack), **job_env(data, args.rows, args.batch_size)}
+        store, _ = imported_store(args.backend, args.reports, workdir, registry, stack)
+        env = {**store, **job_env(data, args.rows, args.batch_size)}
         result.update(run_job(env, data, args.rows, args.workers, args.processes, stack))
     return result
 

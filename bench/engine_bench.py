@@ -21,9 +21,10 @@ README does (``gunicorn.conf.py``, ``--workers``) and measures, in one run:
 - the private memory (Private_Clean + Private_Dirty) of every serving process;
 - the size of the database file, or of the Elasticsearch indices.
 
-Elasticsearch: the node ``IRONTRACE_ES_URL`` names (indices ``enginebench-<reports>-*``),
-else one started for the run (``workload.BENCH_ES_HEAP``).  Prints JSON, and with
-``--markdown`` a section for bench/RESULTS.md.
+Elasticsearch: the node ``IRONTRACE_ES_URL`` names, else one started for the
+run (``workload.BENCH_ES_HEAP``); the store is ``workload.imported_store``'s,
+shared with ``bench/bulk_bench.py``.  Prints JSON, and with ``--markdown`` a
+section for bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -42,11 +43,10 @@ from workload import (
     UNLIMITED,
     build_queries,
     child_pids,
-    elasticsearch_url,
     evaluate,
     generated_registry,
     http_searcher,
-    import_registry,
+    imported_store,
     index_sizes,
     latency_summary,
     machine,
@@ -93,25 +93,6 @@ done = function(summary, latency, requests)
     e.connect + e.read + e.write + e.timeout))
 end
 """
-
-
-def storage_env(args: argparse.Namespace, workdir: Path, stack: ExitStack) -> dict[str, str]:
-    if args.backend == "sqlite":
-        return {"IRONTRACE_DB": str(workdir / f"sqlite-{args.reports}.db")}
-    return {"IRONTRACE_ES_URL": elasticsearch_url(stack), "IRONTRACE_ES_INDEX_PREFIX": f"enginebench-{args.reports}",
-            "IRONTRACE_ES_TIMEOUT_SECONDS": "120",
-            "IRONTRACE_AUDIT_HEADS_FILE": str(workdir / f"audit-heads-{args.reports}.ndjson")}
-
-
-def imported(args: argparse.Namespace, workdir: Path, registry: Path, env: dict[str, str]) -> dict:
-    """Import the registry unless done before in ``workdir``; the timing of the import that did it."""
-    marker = workdir / f"{args.backend}-{args.reports}.ready"
-    if marker.exists():
-        return json.loads(marker.read_text() or "{}")
-    seconds = import_registry(registry, env)
-    timing = {"import_seconds": round(seconds, 1), "import_reports_per_second": round(args.reports / seconds)}
-    marker.write_text(json.dumps(timing))
-    return timing
 
 
 def private_mb(pid: int) -> float:
@@ -168,10 +149,10 @@ def run(args: argparse.Namespace) -> dict:
     queries = build_queries(registry, args.queries)
     never_reported = strangers(args.strangers, args.seed)
     with ExitStack() as stack:
-        env = storage_env(args, workdir, stack)
+        env, timing = imported_store(args.backend, args.reports, workdir, registry, stack)
         result: dict = {"backend": args.backend, "reports": args.reports, "machine": machine(),
                         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                        "load_average_before": os.getloadavg(), **imported(args, workdir, registry, env)}
+                        "load_average_before": os.getloadavg(), **timing}
         result.update(sizes(args, workdir, env))
         with Gunicorn({**env, **UNLIMITED}, workers=args.workers) as server:
             result["floor_ms"] = floor(server)

@@ -54,7 +54,7 @@ def _key_neighbours(db: sqlite3.Connection, lookups: Sequence[Lookup]) -> list[l
     once per key and counts in the same pass, twice as fast as filling a
     temporary table of every lookup's keys and joining it.
     """
-    nearby = []
+    nearby: list[list[int]] = []
     for keys, _ in lookups:
         if keys is None:
             nearby.append([])
