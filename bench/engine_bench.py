@@ -19,7 +19,9 @@ README does (``gunicorn.conf.py``, ``--workers``) and measures, in one run:
   reading of the same list: checks/s, p50, p99, and every answer that was not
   200 by status, plus socket errors;
 - the private memory (Private_Clean + Private_Dirty) of every serving process;
-- the size of the database file, or of the Elasticsearch indices.
+- the size of the database file, or of the Elasticsearch indices;
+- a bulk check of ``--bulk-rows`` (``bench/bulk_bench.py``'s dealer inventory,
+  one ``irontrace worker --processes --bulk-processes``), after the server.
 
 Elasticsearch: the node ``IRONTRACE_ES_URL`` names, else one started for the
 run (``workload.BENCH_ES_HEAP``); the store is ``workload.imported_store``'s,
@@ -38,6 +40,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+from bulk_bench import inventory, job_env, run_job
 from workload import (
     ROOT,
     UNLIMITED,
@@ -60,6 +63,8 @@ FLOOR_REQUESTS = 2000
 WRK_CONNECTIONS = 8
 WRK_THREADS = 2
 WRK_TIMEOUT = "10s"
+REGISTERED_SHARE = 0.1  # of a bulk check's rows: a dealer's inventory is mostly never reported
+BULK_BATCH_SIZE = 500
 # Each request checks the next reading; every status is counted (a summary's non-2xx alone says not why).
 WRK_SCRIPT = r"""
 local readings = {}
@@ -163,6 +168,11 @@ def run(args: argparse.Namespace) -> dict:
             pids = [server.process.pid, *child_pids(server.process.pid)]
             result["private_memory_mb"] = {"total": round(sum(map(private_mb, pids))),
                                            "per_process": [round(private_mb(p)) for p in pids]}
+        if args.bulk_rows:
+            data, mix = inventory(registry, args.bulk_rows, REGISTERED_SHARE, args.seed)
+            bulk_env = {**env, **job_env(data, args.bulk_rows, BULK_BATCH_SIZE)}
+            result["bulk"] = {"rows": args.bulk_rows, "mix": mix, "processes": args.bulk_processes,
+                              **run_job(bulk_env, data, args.bulk_rows, 1, args.bulk_processes, stack)}
         result["load_average_after"] = os.getloadavg()
     result["gunicorn_workers"] = args.workers
     return result
@@ -194,8 +204,17 @@ def markdown(result: dict) -> str:
         f"errors {load['errors']} (statuses {load['statuses']}, socket errors {load['socket_errors']})",
         f"- private memory of the serving processes: {result['private_memory_mb']['total']} MB in all "
         f"({result['private_memory_mb']['per_process']}, master first)",
+        *([bulk_line(result["bulk"])] if "bulk" in result else []),
         "",
     ])
+
+
+def bulk_line(bulk: dict) -> str:
+    mix = bulk["mix"]
+    return (f"- bulk check of {bulk['rows']:,} rows ({mix['registered_as_is']:,} registered as is, "
+            f"{mix['registered_damaged']:,} damaged, {mix['never_reported']:,} never reported), one "
+            f"`irontrace worker --processes {bulk['processes']}`: **{bulk['rows_per_second']:,} rows/s** "
+            f"({bulk['check_seconds']} s; reading the upload {bulk['read_seconds']} s); verdicts {bulk['verdicts']}")
 
 
 def main() -> None:
@@ -208,6 +227,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=30, help="of wrk's 8 concurrent clients")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", default=str(ROOT / "bench" / "out"))
+    parser.add_argument("--bulk-rows", type=int, default=30_000, help="rows of a bulk check after the server's "
+                        "figures (bench/bulk_bench.py's inventory; 0: none)")
+    parser.add_argument("--bulk-processes", type=int, default=2, help="of the one irontrace worker")
     run_and_print(parser, run, markdown)
 
 
