@@ -1,6 +1,8 @@
-"""Profile: where a single check's time goes, in process (cProfile), on an imported SQLite registry.
+"""Profile: where a single check's time goes, in process (cProfile), on an imported registry.
 
     python bench/check_profile.py --db bench/out/sqlite-100000.db --registry bench/out/registry-100000.ndjson
+    python bench/check_profile.py --es-url http://127.0.0.1:9260 --es-prefix bench-1000000 \\
+        --registry W/registry-1000000.ndjson
 
 Sends ``--checks`` checks of corrupted readings (``bench/workload.py``) through the
 whole app (Flask's test client: routing, key authentication, rate limit, request
@@ -28,40 +30,46 @@ from registry import create_app
 from registry.access import ADMIN, Actor
 from registry.api.extension import EXTENSION_KEY
 
-# stage: (module path ending, function name) whose cumulative time is the stage's
-STAGES: dict[str, tuple[str, str]] = {
-    "before the view (address block, other hooks)": ("flask/app.py", "preprocess_request"),
-    "authentication (key lookup)": ("registry/api/security.py", "_authenticate"),
-    "rate limit (shared counter)": ("registry/services/usage.py", "throttle"),
-    "daily rows (quota counter)": ("registry/services/usage.py", "charge"),
-    "request validation (webargs, schema)": ("webargs/core.py", "parse"),
-    "query keys": ("search/keys.py", "query_keys"),
-    "retrieval (candidates from SQLite)": ("registry/storage/sqlite/candidates.py", "find_candidates_many"),
-    "screening and scoring (rank)": ("search/matching.py", "rank"),
-    "check record write (transaction)": ("registry/storage/sqlite/checks.py", "save"),
-    "audit entry (sealing)": ("registry/services/audit.py", "entry"),
-    "audit append (in the record's transaction)": ("registry/storage/sqlite/audit.py", "append_in"),
-    "answer (to_dict, explanations)": ("registry/services/results.py", "to_dict"),
-    "response serialization (schema dump)": ("marshmallow/schema.py", "dump"),
-    "check record terms (reading_terms)": ("search/keys.py", "reading_terms"),
-    "webhook events of the matches": ("registry/services/checks.py", "_matched_events"),
-    "after the view (headers, request log, metrics)": ("flask/app.py", "process_response"),
+# stage: the functions (module path ending, name) whose cumulative time is the stage's, on either engine
+STAGES: dict[str, tuple[tuple[str, str], ...]] = {
+    "before the view (address block, other hooks)": (("flask/app.py", "preprocess_request"),),
+    "authentication (key lookup)": (("registry/api/security.py", "_authenticate"),),
+    "rate limit (shared counter)": (("registry/services/usage.py", "throttle"),),
+    "daily rows (quota counter)": (("registry/services/usage.py", "charge"),),
+    "request validation (webargs, schema)": (("webargs/core.py", "parse"),),
+    "query keys": (("search/keys.py", "query_keys"),),
+    "retrieval (candidates from the engine)": (("registry/storage/sqlite/candidates.py", "find_candidates_many"),
+                                               ("registry/storage/elasticsearch/candidates.py",
+                                                "find_candidates_many")),
+    "screening and scoring (rank)": (("search/matching.py", "rank"),),
+    "check record write (transaction or requests)": (("registry/storage/sqlite/checks.py", "save"),
+                                                     ("registry/storage/elasticsearch/checks.py", "save")),
+    "audit entry (sealing)": (("registry/services/audit.py", "entry"),),
+    "audit append (with the record)": (("registry/storage/sqlite/audit.py", "append_in"),
+                                       ("registry/storage/elasticsearch/outbox.py", "_announce"),
+                                       ("registry/storage/elasticsearch/outbox.py", "_complete")),
+    "answer (to_dict, explanations)": (("registry/services/results.py", "to_dict"),),
+    "response serialization (schema dump)": (("marshmallow/schema.py", "dump"),),
+    "check record terms (reading_terms)": (("search/keys.py", "reading_terms"),),
+    "webhook events of the matches": (("registry/services/checks.py", "_matched_events"),),
+    "after the view (headers, request log, metrics)": (("flask/app.py", "process_response"),),
 }
-WHOLE_REQUEST = ("flask/app.py", "wsgi_app")  # what the server spends; the test client's own work is left out
+WHOLE_REQUEST = (("flask/app.py", "wsgi_app"),)  # what the server spends; the test client's own work is left out
 NESTED = {  # stage: the stages inside it
     "before the view (address block, other hooks)": ("authentication (key lookup)", "rate limit (shared counter)"),
-    "check record write (transaction)": ("audit append (in the record's transaction)",),
+    "check record write (transaction or requests)": ("audit append (with the record)",),
 }
 
 
-def cumulative_ms(stats: pstats.Stats, where: tuple[str, str]) -> float:
-    path, name = where
+def cumulative_ms(stats: pstats.Stats, where: tuple[tuple[str, str], ...]) -> float:
     return sum(entry[3] for (file, _, function), entry in stats.stats.items()  # type: ignore[attr-defined]
-               if function == name and file.endswith(path)) * 1000
+               if any(function == name and file.endswith(path) for path, name in where)) * 1000
 
 
 def run(args: argparse.Namespace) -> dict:
-    app = create_app({"DB": args.db, **{k.removeprefix("IRONTRACE_"): int(v) for k, v in UNLIMITED.items()}})
+    store = ({"ES_URL": args.es_url, "ES_INDEX_PREFIX": args.es_prefix, "AUDIT_HEADS_FILE": args.es_heads_file}
+             if args.es_url else {"DB": args.db})
+    app = create_app({**store, **{k.removeprefix("IRONTRACE_"): int(v) for k, v in UNLIMITED.items()}})
     key, _ = app.extensions[EXTENSION_KEY].keys.create(Actor.operator(), ADMIN, None)
     client = app.test_client()
     headers = {"Authorization": f"Bearer {key}"}
@@ -100,7 +108,11 @@ def markdown(result: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", required=True, help="an imported registry (bench/engine_bench.py leaves one)")
+    store = parser.add_mutually_exclusive_group(required=True)
+    store.add_argument("--db", help="an imported registry (bench/engine_bench.py leaves one)")
+    store.add_argument("--es-url", help="an Elasticsearch node holding an imported registry")
+    parser.add_argument("--es-prefix", default="irontrace", help="its indices' prefix")
+    parser.add_argument("--es-heads-file", default=None, help="its audit heads file (AUDIT_HEADS_FILE)")
     parser.add_argument("--registry", required=True, help="the NDJSON it was imported from (for the readings)")
     parser.add_argument("--checks", type=int, default=500)
     run_and_print(parser, run, markdown)

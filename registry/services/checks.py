@@ -166,14 +166,13 @@ class CheckService:
         for match in outcome.matches:
             if not external_source(match):
                 by_agency.setdefault(match.report["reporting_agency"]["name"], []).append(match)
-        deliveries: list[Delivery] = []
-        for agency, matches in by_agency.items():
-            data = {"check_id": record["check_id"], "checked_at": record["checked_at"], "verdict": outcome.verdict,
-                    "reading": record["query"], "agency": agency,
-                    "checker": {"role": actor.role, "agency": actor.agency, "address": actor.address},
-                    "matches": [match_view(m, FULL_DETAILS) for m in matches]}
-            deliveries += self.webhooks.deliveries_for("check.matched", Audience.of([agency]), data)
-        return deliveries
+        return self.webhooks.deliveries_for_each("check.matched", [
+            (Audience.of([agency]),
+             {"check_id": record["check_id"], "checked_at": record["checked_at"], "verdict": outcome.verdict,
+              "reading": record["query"], "agency": agency,
+              "checker": {"role": actor.role, "agency": actor.agency, "address": actor.address},
+              "matches": [match_view(m, FULL_DETAILS) for m in matches]})
+            for agency, matches in by_agency.items()])
 
     def require_checkable(self, actor: Actor, queries: Sequence[CheckQuery]) -> None:
         """``Forbidden`` unless ``actor`` may check, and may check these queries.

@@ -128,21 +128,33 @@ class WebhookService:
                        hidden_from_dealers: Sequence[str] = ()) -> builtins.list[Delivery]:
         """The outbox rows of one event: one per webhook that asked for it and may receive it; a
         dealer's webhook gets ``data`` without ``hidden_from_dealers``."""
-        hooks = [hook for hook in self.store.subscribed(event) if audience.includes(hook["owner"])]
-        if not hooks:
+        return self.deliveries_for_each(event, [(audience, data)], hidden_from_dealers)
+
+    def deliveries_for_each(self, event: str, addressed: Sequence[tuple[Audience, dict[str, Any]]],
+                            hidden_from_dealers: Sequence[str] = ()) -> builtins.list[Delivery]:
+        """The outbox rows of several events of one type, each (audience, data) an event of its own,
+        from one read of the webhooks that asked for the type: a check that matched the reports of
+        five agencies raises five events, and on Elasticsearch each read is a search."""
+        subscribed = self.store.subscribed(event) if addressed else []
+        if not subscribed:
             return []
         now = self.clock()
-        event_id = new_id()
-
-        def body(owner: ActorRecord) -> str:
-            shown = {k: v for k, v in data.items() if owner["role"] != DEALER or k not in hidden_from_dealers}
-            return json.dumps({"type": event, "timestamp": iso_at(now), "data": {"event_id": event_id, **shown}},
-                              ensure_ascii=False, separators=(",", ":"))
-
-        return [{"id": new_id(), "webhook_id": hook["id"], "type": event, "body": body(hook["owner"]),
-                 "status": "pending", "attempts": 0, "created_at": iso_at(now), "next_attempt": now,
-                 "retry_until": now + self.retry_seconds, "last_attempt_at": None, "last_response": None,
-                 "delivered_at": None} for hook in hooks]
+        deliveries: builtins.list[Delivery] = []
+        for audience, data in addressed:
+            event_id = new_id()
+            for hook in subscribed:
+                if audience.includes(hook["owner"]):
+                    shown = {k: v for k, v in data.items()
+                             if hook["owner"]["role"] != DEALER or k not in hidden_from_dealers}
+                    body = json.dumps({"type": event, "timestamp": iso_at(now),
+                                       "data": {"event_id": event_id, **shown}},
+                                      ensure_ascii=False, separators=(",", ":"))
+                    deliveries.append({
+                        "id": new_id(), "webhook_id": hook["id"], "type": event, "body": body, "status": "pending",
+                        "attempts": 0, "created_at": iso_at(now), "next_attempt": now,
+                        "retry_until": now + self.retry_seconds, "last_attempt_at": None, "last_response": None,
+                        "delivered_at": None})
+        return deliveries
 
     def stored(self, deliveries: Sequence[Delivery]) -> None:
         """Hand deliveries their write just stored to this process's deliverer, to be sent at once."""
