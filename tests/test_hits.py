@@ -285,6 +285,28 @@ def test_events_go_only_to_webhooks_within_their_owners_rights(live, parties, re
     assert agency.get("/v1/webhooks").json()["items"] == []
 
 
+def test_a_check_matching_two_agencies_reports_raises_an_event_for_each_with_only_its_own(live, parties, receiver):
+    agency, other = parties["agency"], parties["other_agency"]
+    almaty = "Police of Almaty"
+    agency.post("/v1/reports", json=report_data())
+    near = PIN[:-1] + "4"  # one typo from the Turkestan report's PIN
+    assert other.post("/v1/reports", json=report_data("ALM-2025-7", identifiers=[{"type": "pin", "value": near}],
+                                                      reporting_agency={"name": almaty, "country": "KZ"})
+                      ).status_code == 201
+    for party in (agency, other):
+        register_webhook(party, receiver, ["check.matched"])
+    check = parties["border"].post("/v1/checks", json={"identifier": PIN}).json()
+    assert {m["reporting_agency"]["name"] for m in check["matches"]} == {TURKESTAN, almaty}
+    events = wait_until(lambda: received(receiver, "check.matched"), lambda found: len(found) == 2,
+                        "an event for each agency", timeout=10)
+    by_agency = {event["data"]["agency"]: event["data"] for event in events}
+    assert set(by_agency) == {TURKESTAN, almaty}
+    for name, data in by_agency.items():
+        assert data["check_id"] == check["check_id"]
+        assert {m["reporting_agency"]["name"] for m in data["matches"]} == {name}
+    assert by_agency[TURKESTAN]["event_id"] != by_agency[almaty]["event_id"]
+
+
 def test_a_finished_bulk_check_is_announced_to_its_submitter(live, parties, receiver):
     agency, border = parties["agency"], parties["border"]
     agency.post("/v1/reports", json=report_data())
