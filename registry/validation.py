@@ -80,15 +80,32 @@ def text_field(max_length: int = 200, **kwargs) -> fields.String:
     return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
 
 
+def identifier_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an identifier once normalized, if it cannot.
+
+    Compatibility characters expand under NFKC (one Arabic ligature becomes
+    15 letters), so a value of 64 characters may normalize to hundreds, whose
+    lookup keys grow with the square of the length: bounded here, for
+    registered identifiers and readings alike, so each still finds the other.
+    """
+    letters_and_digits = len(normalize(value))
+    if not letters_and_digits:
+        return "Identifier has no letters or digits."
+    if letters_and_digits > MAX_IDENTIFIER_LENGTH:
+        return (f"Identifier has {letters_and_digits} letters and digits once normalized (compatibility "
+                f"characters such as ligatures expand); at most {MAX_IDENTIFIER_LENGTH}.")
+    return None
+
+
 class IdentifierSchema(Schema):
     type = fields.String(required=True, validate=validate.OneOf(IDENTIFIER_TYPES))
     value = fields.String(required=True, validate=validate.Length(min=1, max=MAX_IDENTIFIER_LENGTH))
     location = text_field()
 
     @validates("value")
-    def _has_characters(self, value: str, **_) -> None:
-        if not normalize(value):
-            raise ValidationError("Identifier has no letters or digits.")
+    def _is_an_identifier(self, value: str, **_) -> None:
+        if problem := identifier_problem(value):
+            raise ValidationError(problem)
 
 
 class IncidentSchema(Schema):
@@ -186,8 +203,8 @@ class CheckRequestSchema(Schema):
     def _something_to_check(self, data: dict, **_) -> None:
         if not data.get("identifier") and not data.get("description"):
             raise ValidationError("Give an identifier, a description, or both.", "identifier")
-        if data.get("identifier") is not None and not normalize(data["identifier"]):
-            raise ValidationError("Identifier has no letters or digits.", "identifier")
+        if data.get("identifier") is not None and (problem := identifier_problem(data["identifier"])):
+            raise ValidationError(problem, "identifier")
 
 
 

@@ -106,6 +106,24 @@ def test_numbers_too_large_for_a_field_are_422(server):
     assert problem["errors"][0]["field"] == "value.amount"
 
 
+# One Arabic ligature (U+FDFA) is 15 letters once normalized: five are past the 64 an identifier may have
+# (64 of them made 960 letters and ~540,000 lookup keys).
+EXPANDING = "\ufdfa" * 5
+
+
+def test_an_identifier_that_expands_under_normalization_is_refused_on_every_path(server):
+    checked = server.post("/v1/checks", json={"identifier": EXPANDING})
+    assert "75 letters and digits once normalized" in assert_problem(checked, 422)["errors"][0]["message"]
+    registered = server.post("/v1/reports", json=report_data("EXPANDS-1", identifiers=[
+        {"type": "pin", "value": EXPANDING}]))
+    assert "once normalized" in assert_problem(registered, 422)["errors"][0]["message"]
+    assert server.get("/v1/reports", params={"q": "EXPANDS-1"}).json()["items"] == []
+    rows = f'{{"serial": "CAT0336DLTJF00123"}}\n{{"serial": "{EXPANDING}"}}\n'.encode()
+    first, second = server.post("/v1/checks/bulk", data=rows, headers={
+        "Content-Type": "application/x-ndjson"}).json()["results"]
+    assert first["error"] is None and "once normalized" in second["error"]
+
+
 def encoded(position: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
 
