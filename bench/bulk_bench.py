@@ -50,6 +50,8 @@ from tests.processes import Worker  # noqa: E402
 OPERATOR = Actor.operator()  # the benchmark submits as the local operator, as `irontrace bulk-check` does
 SAMPLED_REPORTS = 200_000  # registered identifiers are drawn from the first reports of the file
 POLL_SECONDS = 0.5
+REGISTERED_SHARE = 0.1  # of an inventory's rows: a dealer's stock is mostly never reported
+BATCH_SIZE = 500  # rows a worker checks at a time (the service's default)
 
 
 def inventory(registry: Path, rows: int, registered_share: float, seed: int) -> tuple[bytes, dict[str, int]]:
@@ -144,10 +146,10 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=1_000_000)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--backend", choices=("sqlite", "elasticsearch"), default="sqlite")
-    parser.add_argument("--registered-share", type=float, default=0.1)
+    parser.add_argument("--registered-share", type=float, default=REGISTERED_SHARE)
     parser.add_argument("--workers", type=int, default=1, help="irontrace worker processes (a job runs in one)")
     parser.add_argument("--processes", type=int, default=0, help="irontrace worker --processes")
-    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", default=f"/tmp/irontrace-bulk-bench-{uuid.uuid4().hex[:6]}")
     run_and_print(parser, run, markdown)

@@ -28,7 +28,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import requests
-from bulk_bench import inventory, job_env, run_job
+from bulk_bench import BATCH_SIZE, REGISTERED_SHARE, inventory, job_env, run_job
 from es_node import start_cluster, start_node  # noqa: E402
 from workload import (
     UNLIMITED,
@@ -44,7 +44,6 @@ from workload import (
 from tests.processes import Gunicorn  # noqa: E402
 
 PREFIX = "clusterbench"
-REGISTERED_SHARE = 0.1  # of the bulk file's rows, as in bulk_bench
 # An import's bulk request of a thousand reports, replicated, on nodes sharing two busy cores, can take
 # longer than the default 10 s; timeouts are not retried, so one would end the import.
 IMPORT_TIMEOUT_SECONDS = 60
@@ -156,7 +155,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--queries", type=int, default=5000)
     parser.add_argument("--rows", type=int, default=20_000, help="rows of the bulk-check file")
-    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", default=f"/tmp/irontrace-cluster-bench-{uuid.uuid4().hex[:6]}")

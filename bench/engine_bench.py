@@ -40,7 +40,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from bulk_bench import inventory, job_env, run_job
+from bulk_bench import BATCH_SIZE, REGISTERED_SHARE, inventory, job_env, run_job
 from workload import (
     ROOT,
     UNLIMITED,
@@ -63,8 +63,6 @@ FLOOR_REQUESTS = 2000
 WRK_CONNECTIONS = 8
 WRK_THREADS = 2
 WRK_TIMEOUT = "10s"
-REGISTERED_SHARE = 0.1  # of a bulk check's rows: a dealer's inventory is mostly never reported
-BULK_BATCH_SIZE = 500
 # Each request checks the next reading; every status is counted (a summary's non-2xx alone says not why).
 WRK_SCRIPT = r"""
 local readings = {}
@@ -170,7 +168,7 @@ def run(args: argparse.Namespace) -> dict:
                                            "per_process": [round(private_mb(p)) for p in pids]}
         if args.bulk_rows:
             data, mix = inventory(registry, args.bulk_rows, REGISTERED_SHARE, args.seed)
-            bulk_env = {**env, **job_env(data, args.bulk_rows, BULK_BATCH_SIZE)}
+            bulk_env = {**env, **job_env(data, args.bulk_rows, BATCH_SIZE)}
             result["bulk"] = {"rows": args.bulk_rows, "mix": mix, "processes": args.bulk_processes,
                               **run_job(bulk_env, data, args.bulk_rows, 1, args.bulk_processes, stack)}
         result["load_average_after"] = os.getloadavg()
