@@ -69,8 +69,16 @@ LOST_RACE = {"status": 409, "error": {"type": "version_conflict_engine_exception
 
 def ref_id(document: Report) -> str:
     """The ``_id`` of a report: one per (agency, case number), so the index enforces uniqueness."""
-    key = agency_key(document) + REF_SEPARATOR + document["external_ref"]
-    return hashlib.sha256(key.encode()).hexdigest()
+    return ref_id_of(agency_key(document), document["external_ref"])
+
+
+def ref_id_of(agency: str, external_ref: str) -> str:
+    """The ``_id`` of the report an agency (its ``agency_key``) filed under this case number.
+
+    Also computed from a hit's ``agency_key`` and ``external_ref`` doc values:
+    a search that asks for no stored field cannot return ``_id``.
+    """
+    return hashlib.sha256((agency + REF_SEPARATOR + external_ref).encode()).hexdigest()
 
 
 def report_fields(document: Report, seq: int, content: Document | None = None) -> Document:
