@@ -36,6 +36,9 @@ DEFAULTS: dict[str, Any] = {
     "ES_WAIT_FOR_ACTIVE_SHARDS": "1",
     "ES_MAX_RETRIES": 3,
     "ES_REFRESH_INTERVAL": "1s",
+    # After `irontrace import`, the reports index is merged down to this many segments a shard (0: never):
+    # every check looks its keys up in every segment, and a bulk import leaves dozens of small ones.
+    "ES_MERGED_SEGMENTS": 8,
     # `irontrace es snapshot`/`restore`: a filesystem repository; every node's path.repo must hold the location
     # (a relative location is taken under the node's first path.repo).
     "ES_SNAPSHOT_REPOSITORY": "irontrace-backups",
@@ -124,7 +127,7 @@ DEFAULTS: dict[str, Any] = {
 # The smallest value each numeric setting may take.
 MINIMUMS: dict[str, float] = {
     "SQLITE_CACHE_MB": 1, "SQLITE_MAX_SIZE_MB": 0, "DISK_RESERVE_MB": 0, "ES_TIMEOUT_SECONDS": 1,
-    "ES_SHARDS": 1, "ES_MAX_RETRIES": 0,
+    "ES_SHARDS": 1, "ES_MAX_RETRIES": 0, "ES_MERGED_SEGMENTS": 0,
     "MAX_CONTENT_LENGTH": 1, "RATE_LIMIT_PER_MINUTE": 1, "RATE_LIMIT_BURST": 1, "TRUSTED_PROXIES": 0,
     "STORAGE_ERROR_LOG_SECONDS": 0, "WORKERS": 0, "THREADS": 1, "BULK_MAX_BYTES": 1, "BULK_MAX_ROWS": 1,
     "BULK_BATCH_SIZE": 1, "BULK_LEASE_SECONDS": 1, "BULK_POLL_SECONDS": 0.01, "BULK_WORKER_THREADS": -1,

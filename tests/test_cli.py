@@ -158,6 +158,36 @@ def test_elasticsearch_commands_init_import_and_reindex(tmp_path, es_env):
     assert irontrace("check", "esr 000002", env=env).stdout.startswith("verdict: HIT")
 
 
+def reports_segments(es_env) -> int:
+    with Elasticsearch(es_env["IRONTRACE_ES_URL"]) as es:
+        shards = es.indices.segments(index=f"{es_env['IRONTRACE_ES_INDEX_PREFIX']}-reports")["indices"]
+    return sum(len(copy["segments"]) for index in shards.values() for copies in index["shards"].values()
+               for copy in copies)
+
+
+def test_an_import_on_elasticsearch_ends_by_merging_the_segments_it_left(tmp_path, es_env):
+    """Every check looks its keys up in every segment; an import leaves one or more per batch written."""
+    unmerged = {**es_env, "IRONTRACE_ES_MERGED_SEGMENTS": "0"}
+    for batch in range(3):
+        source = tmp_path / f"batch-{batch}.ndjson"
+        write_ndjson(source, [report_data(f"SEG-{batch}-{n}",
+                                          identifiers=[{"type": "serial", "value": f"SEG{batch}{n:05d}"}])
+                              for n in range(2)])
+        imported = irontrace("import", str(source), env=unmerged)
+        assert "created 2" in imported.stdout and "merged" not in imported.stdout
+    assert reports_segments(es_env) >= 3
+
+    source = tmp_path / "last.ndjson"
+    write_ndjson(source, [report_data("SEG-LAST", identifiers=[{"type": "serial", "value": "SEGLAST0001"}])])
+    imported = irontrace("import", str(source), env={**es_env, "IRONTRACE_ES_MERGED_SEGMENTS": "1"})
+    assert imported.returncode == 0, imported.stderr
+    assert "merged the reports index into 1 segment a shard" in imported.stdout
+    assert reports_segments(es_env) == 1
+    assert irontrace("check", "SEG200001", env=es_env).stdout.startswith("verdict: HIT")
+    unchanged = irontrace("import", str(source), env={**es_env, "IRONTRACE_ES_MERGED_SEGMENTS": "1"})
+    assert "unchanged 1" in unchanged.stdout and "merged" not in unchanged.stdout  # nothing written, nothing to merge
+
+
 def test_elasticsearch_commands_need_elasticsearch(env):
     result = irontrace("es", "init", env=env)
     assert result.returncode == 1

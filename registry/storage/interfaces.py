@@ -427,6 +427,9 @@ class IndexAdmin(Protocol):
     def reindex(self) -> Any:
         """Rebuild the reports index with the current mapping and switch to it."""
 
+    def merge_segments(self, most: int) -> int:
+        """Merge the reports index down to at most ``most`` segments a shard; the most a shard holds after."""
+
 
 @dataclass(frozen=True)
 class Engine:
