@@ -155,6 +155,7 @@ def test_elasticsearch_commands_init_import_and_reindex(tmp_path, es_env):
     reindexed = irontrace("es", "reindex", env=env)
     assert reindexed.returncode == 0, reindexed.stderr
     assert "copied 3 reports" in reindexed.stdout and "-reports-v2" in reindexed.stdout
+    assert "merged the reports index into 1 segment a shard" in reindexed.stdout  # as after an import
     assert irontrace("check", "esr 000002", env=env).stdout.startswith("verdict: HIT")
 
 

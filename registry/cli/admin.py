@@ -12,7 +12,7 @@ from typing import IO, TypeVar
 import click
 
 from registry.access import Actor
-from registry.cli.common import local_services, or_fail
+from registry.cli.common import local_services, merge_reports_segments, or_fail
 from registry.config import load_settings
 from registry.errors import IronTraceError
 from registry.records import AuditFilter
@@ -213,9 +213,11 @@ def es_init() -> None:
 
 @es_commands.command("reindex")
 def es_reindex() -> None:
-    """Rebuild the reports index with the current mapping and switch the alias; writes made meanwhile are kept."""
+    """Rebuild the reports index with the current mapping and switch the alias; writes made meanwhile are kept.
+    Then merge its segments, as after an import."""
     result = on_elasticsearch(lambda admin: admin.reindex())
     click.echo(f"copied {result.copied} reports from {result.old_index} to {result.new_index}; alias switched")
+    on_elasticsearch(merge_reports_segments)
 
 
 @click.command("purge")

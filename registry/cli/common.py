@@ -11,6 +11,7 @@ from registry.config import ENV_PREFIX, load_settings
 from registry.errors import IronTraceError
 from registry.services import Services, open_services
 from registry.storage import registry_exists, registry_location
+from registry.storage.interfaces import IndexAdmin
 
 T = TypeVar("T")
 
@@ -48,3 +49,12 @@ def server_key_option(command: Callable[..., T]) -> Callable[..., T]:
         "--key", envvar=f"{ENV_PREFIX}KEY", show_envvar=True,
         help="API key for --server, sent as Authorization: Bearer. Prefer the environment variable: "
              "the process list and shell history show options.")(command)
+
+
+def merge_reports_segments(admin: IndexAdmin) -> None:
+    """Merge the small segments a bulk write (an import, a reindex) leaves in the reports index, down to
+    ``ES_MERGED_SEGMENTS`` a shard (0: never): every check looks its keys up in each segment."""
+    most = load_settings()["ES_MERGED_SEGMENTS"]
+    if most:
+        segments = or_fail(lambda: admin.merge_segments(most))
+        click.echo(f"merged the reports index into {segments} segment{'' if segments == 1 else 's'} a shard")

@@ -13,7 +13,7 @@ from typing import IO, Any, cast
 import click
 
 from registry.access import Actor
-from registry.cli.common import local_services, or_fail
+from registry.cli.common import local_services, merge_reports_segments, or_fail
 from registry.config import load_settings
 from registry.errors import IronTraceError, NotFound
 from registry.files.reports import FORMATS, read_reports, write_reports
@@ -69,18 +69,10 @@ def import_(file: Path, file_format: str | None, errors_file: IO[str] | None, wo
             bar.update(size - done)
     services.imports.record(Actor.operator(), summary)
     _print_summary(summary, errors_file)
-    _merge_segments(services, summary)
+    if services.engine.admin is not None and (summary.created or summary.updated):
+        merge_reports_segments(services.engine.admin)
     if summary.rejected and not (summary.created or summary.updated or summary.unchanged):
         sys.exit(1)
-
-
-def _merge_segments(services: Services, summary: ImportSummary) -> None:
-    """On Elasticsearch, merge the small segments a bulk load leaves (``ES_MERGED_SEGMENTS``)."""
-    admin, most = services.engine.admin, load_settings()["ES_MERGED_SEGMENTS"]
-    if admin is None or not most or not (summary.created or summary.updated):
-        return
-    segments = or_fail(lambda: admin.merge_segments(most))
-    click.echo(f"merged the reports index into {segments} segment{'' if segments == 1 else 's'} a shard")
 
 
 def _print_summary(summary: ImportSummary, errors_file: IO[str] | None) -> None:
