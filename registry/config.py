@@ -36,8 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "ES_WAIT_FOR_ACTIVE_SHARDS": "1",
     "ES_MAX_RETRIES": 3,
     "ES_REFRESH_INTERVAL": "1s",
-    # After `irontrace import`, the reports index is merged down to this many segments a shard (0: never):
-    # every check looks its keys up in every segment, and a bulk import leaves dozens of small ones.
+    # After `irontrace import` and `es reindex`, the reports index is merged down to this many segments a
+    # shard (0: never): every check looks its keys up in every segment, and a bulk load leaves dozens.
     "ES_MERGED_SEGMENTS": 8,
     # `irontrace es snapshot`/`restore`: a filesystem repository; every node's path.repo must hold the location
     # (a relative location is taken under the node's first path.repo).

@@ -51,7 +51,7 @@ class ReindexResult:
 
 
 class ElasticsearchIndexAdmin:
-    """``irontrace es init``, ``es reindex``, the merge after ``irontrace import``, and (``snapshots``)
+    """``irontrace es init``, ``es reindex``, the merge after an import or a reindex, and (``snapshots``)
     ``es snapshot`` and ``es restore``."""
 
     def __init__(self, cluster: Cluster, reports: ElasticsearchReportStore, snapshots: Snapshots) -> None:
@@ -122,8 +122,8 @@ class ElasticsearchIndexAdmin:
         with self.cluster.translate_errors():
             es.options(request_timeout=MERGE_TIMEOUT_SECONDS).indices.forcemerge(index=alias, max_num_segments=most)
             shards = es.indices.segments(index=alias)["indices"]
-        return max(len(copy["segments"]) for index in shards.values() for copies in index["shards"].values()
-                   for copy in copies if copy["routing"]["primary"])
+        return max((len(copy["segments"]) for index in shards.values() for copies in index["shards"].values()
+                    for copy in copies if copy["routing"]["primary"]), default=0)
 
     def _copy(self, hits: Iterable[Document], target: str) -> int:
         """Copy reports (hits with ``document`` and ``seq``) into ``target``; how many were copied."""
