@@ -7,6 +7,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 
 from registry.cli import exit_codes
 from registry.cli import main as cli_main
+from registry.cli.common import merge_reports_segments
 from registry.config import load_settings
 from registry.services import open_services
 from tests.conftest import report_data
@@ -187,6 +189,19 @@ def test_an_import_on_elasticsearch_ends_by_merging_the_segments_it_left(tmp_pat
     assert irontrace("check", "SEG200001", env=es_env).stdout.startswith("verdict: HIT")
     unchanged = irontrace("import", str(source), env={**es_env, "IRONTRACE_ES_MERGED_SEGMENTS": "1"})
     assert "unchanged 1" in unchanged.stdout and "merged" not in unchanged.stdout  # nothing written, nothing to merge
+
+
+def test_a_merge_that_fails_is_a_warning_not_a_failed_import(capsys):
+    """The merge runs after the reports are stored: a cluster that refuses it, or is gone, must not
+    make an import that wrote everything exit as failed."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        nobody = probe.getsockname()[1]  # closed again: nothing listens there
+    settings = load_settings({"ES_URL": f"http://127.0.0.1:{nobody}", "ES_MAX_RETRIES": 0})
+    admin = open_services(settings, with_sources=False).engine.admin
+    assert admin is not None
+    merge_reports_segments(admin)
+    assert "warning: the reports index was not merged" in capsys.readouterr().err
 
 
 def test_elasticsearch_commands_need_elasticsearch(env):
